@@ -1,0 +1,45 @@
+// Per-payer OAuth 2.0 client-credentials token (RFC 6749 §4.4), shared by all jobs of the payer.
+// Cached until shortly before expires_in (60 s or 10 % early, whichever is less); Invalidate()
+// after a 401 makes the next Get() fetch a new one. Concurrent Get() calls while a fetch is in
+// flight wait for that one fetch (single flight).
+//
+// Threading: lives on the daemon's io_context thread; not thread-safe.
+// Errors from Get(): token endpoint unreachable / 5xx / 429 -> kNetwork / kTimeout / kHttpStatus
+// (retryable by the caller); 400/401 -> kAuth with the OAuth "error" code in the message (never
+// the secret, never the response body verbatim).
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "core/result.h"
+#include "http/client.h"
+#include "ops/options.h"
+
+namespace p2p::auth {
+
+class TokenCache {
+ public:
+  // `client` and `auth` must outlive the cache. `now` is injectable for tests.
+  TokenCache(http::HttpClient& client, const AuthOptions& auth,
+             std::chrono::milliseconds request_timeout);
+  ~TokenCache();
+
+  // A valid access token (fetching one if needed).
+  boost::asio::awaitable<Result<std::string>> Get();
+
+  // Drop `token` if it is still the cached one (called after a 401 with it).
+  void Invalidate(const std::string& token);
+
+  // Number of successful fetches so far (tests, metrics).
+  int fetches() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace p2p::auth

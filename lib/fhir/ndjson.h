@@ -1,0 +1,85 @@
+// Streaming NDJSON: split arbitrary network chunks into lines, then check each line.
+//
+// NdjsonSplitter joins lines split across chunks, handles "\r\n", skips blank lines, and caps a
+// line's length. It holds at most one partial line; no allocation per line once warmed up.
+// LineChecker parses one line with a reused simdjson on-demand parser and checks it is a JSON
+// object with "resourceType" equal to the expected type and a valid FHIR "id"
+// ([A-Za-z0-9\-.]{1,64}).
+//
+// Threading: one instance per stream; not thread-safe.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "core/result.h"
+
+namespace p2p::fhir {
+
+class NdjsonSplitter {
+ public:
+  // `on_line(line, line_number)`: line without its terminator, 1-based number. Returning an error
+  // stops Feed() which returns it. A line over `max_line_bytes` is reported to `on_overlong`
+  // (line number) and skipped, not an error.
+  using LineFn = std::function<Result<void>(std::string_view line, uint64_t line_number)>;
+  using OverlongFn = std::function<void(uint64_t line_number)>;
+
+  NdjsonSplitter(size_t max_line_bytes, LineFn on_line, OverlongFn on_overlong);
+
+  Result<void> Feed(std::string_view chunk);
+  // End of body. A final line without "\n" is still a line (many servers omit the last newline)
+  // if it is complete JSON; the checker decides. Returns the on_line error if any.
+  Result<void> Finish();
+
+  uint64_t lines() const { return line_no_; }
+  uint64_t bytes() const { return bytes_; }
+
+ private:
+  size_t max_line_;
+  LineFn on_line_;
+  OverlongFn on_overlong_;
+  std::string partial_;
+  bool skipping_ = false;
+  uint64_t line_no_ = 0;
+  uint64_t bytes_ = 0;
+};
+
+// Why a line was rejected. Values are stored in SQLite: never renumber.
+enum class LineProblem : int {
+  kNone = 0,
+  kNotJson = 1,
+  kNotObject = 2,
+  kNoResourceType = 3,
+  kWrongResourceType = 4,
+  kNoId = 5,
+  kBadId = 6,
+  kTooLong = 7,
+};
+
+std::string_view LineProblemName(LineProblem p);
+
+struct CheckedLine {
+  LineProblem problem = LineProblem::kNone;
+  std::string_view id;  // valid until the next Check(); points into the checker's buffer
+};
+
+class LineChecker {
+ public:
+  LineChecker();
+  ~LineChecker();
+  // Checks `line` (no newline) against `expected_type` (e.g. "Patient").
+  CheckedLine Check(std::string_view line, std::string_view expected_type);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// True if `id` is a valid FHIR id: [A-Za-z0-9\-.]{1,64}.
+bool IsFhirId(std::string_view id);
+
+}  // namespace p2p::fhir

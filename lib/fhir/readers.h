@@ -1,0 +1,83 @@
+// Tolerant readers for prior payers' answers (DESIGN.md "Tolerant parsing"). Pure functions:
+// bytes (+ the headers they need) -> struct, via simdjson's error-code API. Every string read is
+// length-limited and every number range-checked; a wrong shape is kProtocol, non-JSON kParse.
+// Error messages never quote the body (it may carry PHI).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/result.h"
+
+namespace p2p::fhir {
+
+struct TokenResponse {
+  std::string access_token;
+  std::string token_type;  // "Bearer" (case-insensitive check)
+  int64_t expires_in = 300;  // seconds; default 300 when absent; clamped to 1..86400
+  std::string scope;
+};
+Result<TokenResponse> ReadTokenResponse(std::string_view body);
+// The OAuth "error" code of a 400/401 token answer ("invalid_client"), or "" if unreadable.
+std::string ReadOAuthError(std::string_view body);
+
+enum class OutcomeClass {
+  kNone,            // not an OperationOutcome
+  kNoMatch,         // member not found / several matches
+  kConsentRefused,  // consent not acceptable
+  kTransient,       // issue.code "transient" / "throttled" / "timeout"
+  kOther,
+};
+
+struct OperationOutcomeInfo {
+  OutcomeClass cls = OutcomeClass::kNone;
+  std::string code;      // first issue.code
+  std::string summary;   // first issue's details.text or diagnostics, cut to 200 bytes. MAY hold
+                         // server text: store it in the state DB, do not log it.
+};
+OperationOutcomeInfo ReadOperationOutcome(std::string_view body);
+
+struct MemberMatchResult {
+  std::string group_id;           // "" when the answer gives none
+  std::string member_identifier;  // HRex MemberIdentifier value, "" when absent
+};
+// 200 answer of $member-match: Group id from a valueReference "Group/<id>", a parameter named
+// "groupId" (valueString / valueId), or a Group resource among the parameters. kProtocol when
+// neither a valid FHIR Group id nor a member identifier is found.
+Result<MemberMatchResult> ReadMemberMatch(std::string_view body);
+
+// Kick-off answer (202): the poll URL from Content-Location if non-empty, else from
+// "Track job at <url>" in an OperationOutcome issue's details.text or diagnostics. Returns the
+// URL text as found (the caller resolves and checks the host). kProtocol when neither.
+Result<std::string> ReadKickoff(std::string_view content_location, std::string_view body);
+
+struct OutputFile {
+  std::string type;  // resource type
+  std::string url;
+  int64_t count = -1;  // -1 when absent
+};
+
+enum class ExportStatus { kRunning, kComplete, kFailed };
+
+struct StatusInfo {
+  ExportStatus status = ExportStatus::kRunning;
+  std::string transaction_time;  // ISO instant as given ("" if absent)
+  bool requires_access_token = true;
+  std::vector<OutputFile> output;
+  std::vector<OutputFile> error;    // OperationOutcome files
+  std::vector<OutputFile> deleted;  // Bundles of deletions
+  int progress_percent = -1;        // from X-Progress or batches, -1 unknown
+  std::string failure;              // reason text when kFailed (server text: do not log)
+};
+// Reads a poll answer. `status_code` 202 -> kRunning (X-Progress read when it has a "%").
+// 200: the standard manifest (output[] present -> kComplete) or the 1up shape ("status":
+// running/in-progress -> kRunning, "Successful"/"completed" -> kComplete, "Failed"/"error" ->
+// kFailed). 5xx / 4xx are for the caller. Limits: at most `max_files` entries per list
+// (kTooLarge beyond), URLs up to 4096 bytes, types must be FHIR type names ([A-Z][A-Za-z]{1,63}).
+Result<StatusInfo> ReadStatus(int status_code, std::string_view x_progress, std::string_view body,
+                              size_t max_files = 10000);
+
+}  // namespace p2p::fhir

@@ -1,0 +1,91 @@
+// HTTP/1.1 client for talking to prior payers: Boost.Beast over plain TCP or TLS (OpenSSL),
+// keep-alive connections pooled per (scheme, host, port), a timeout before every network phase,
+// bodies either collected up to a limit or streamed to a sink.
+//
+// Threading: one HttpClient per io_context; all calls are made from coroutines running on that
+// io_context's single thread. Not thread-safe.
+// Errors: connect/resolve/read/write failures -> kNetwork; a phase past its timeout -> kTimeout;
+// body over the limit -> kTooLarge; body shorter than Content-Length / chunked stream cut ->
+// kTruncated; TLS verification failure -> kNetwork with a message saying so. A non-2xx status is
+// NOT an error here: it is returned in Response::status for the caller to classify.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core/result.h"
+#include "core/url.h"
+
+namespace p2p::http {
+
+struct Header {
+  std::string name;   // as sent / lower-cased on responses
+  std::string value;
+};
+
+struct Request {
+  std::string method = "GET";  // GET | POST
+  Url url;                     // absolute; see core/url.h
+  std::vector<Header> headers; // extra headers (Authorization, Accept, Content-Type, ...)
+  std::string body;            // sent as-is with Content-Length when non-empty or method is POST
+  std::chrono::milliseconds timeout{30000};  // per phase: connect(+TLS), write, read headers, each body read
+};
+
+struct Response {
+  int status = 0;
+  std::vector<Header> headers;  // names lower-cased
+  std::string body;             // collected body (Send), or the error body (Stream, non-2xx only)
+
+  // First header with this (lower-case) name, or "" when absent.
+  std::string_view Get(std::string_view lower_name) const;
+};
+
+// Receives a streamed 2xx body in arbitrary chunks. Returning an error aborts the transfer
+// (the connection is closed, not reused) and the error is returned from Stream().
+class BodySink {
+ public:
+  virtual ~BodySink() = default;
+  virtual Result<void> OnData(std::string_view chunk) = 0;
+};
+
+struct ClientOptions {
+  std::string ca_file;          // extra CA bundle; empty = system store
+  size_t max_header_bytes = 64 * 1024;
+  size_t max_idle_per_host = 8; // pooled keep-alive connections kept per host
+  std::string user_agent = "p2p-ingest";
+};
+
+class HttpClient {
+ public:
+  HttpClient(boost::asio::io_context& io, ClientOptions options);
+  ~HttpClient();
+  HttpClient(const HttpClient&) = delete;
+  HttpClient& operator=(const HttpClient&) = delete;
+
+  // Sends `request` and collects the whole body (up to `body_limit` bytes, else kTooLarge).
+  // Content-Encoding gzip is decoded.
+  boost::asio::awaitable<Result<Response>> Send(const Request& request, size_t body_limit);
+
+  // Sends `request`; on a 2xx answer the body is streamed into `sink` as it arrives (decoded
+  // from gzip when the server used it) and Response::body stays empty; on any other status the
+  // body is collected up to `error_body_limit` into Response::body and `sink` is not called.
+  boost::asio::awaitable<Result<Response>> Stream(const Request& request, BodySink& sink,
+                                                  size_t error_body_limit = 64 * 1024);
+
+  // Closes idle pooled connections (shutdown).
+  void CloseIdle();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace p2p::http

@@ -1,0 +1,49 @@
+// The `directory` member source: files arrive by atomic rename into source.path.
+//   *.csv / *.ndjson at the top level are taken in name order; dotfiles, temporary names
+//   (*.tmp, *.part, names starting with "." or "~") and subdirectories are ignored, so a file
+//   still being written under a temporary name is never picked up half-written.
+//   After the caller has committed a file's good rows to the state DB it calls Finish(): the
+//   problems (if any) are written to rejected/<file>.errors (one line each:
+//   "<file>:<line>: <field>: <reason>", mode 0600) and the file is moved to processed/<file>
+//   (a name already there gets a numeric suffix).
+//
+// Threading: used from the daemon's loop thread only.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "core/result.h"
+#include "ops/options.h"
+#include "source/member_file.h"
+
+namespace p2p::source {
+
+class DirectorySource {
+ public:
+  // `known_payers`: configured payer ids. Creates path, processed/ and rejected/ (0700) if missing.
+  DirectorySource(const SourceOptions& options, std::vector<std::string> known_payers);
+
+  Result<void> Prepare();  // create directories; kIo when path is not a readable directory
+
+  // Files ready for intake, in name order.
+  Result<std::vector<std::filesystem::path>> ListReady() const;
+
+  // Reads and decodes one file (files over 1 GiB are rejected whole with one problem).
+  Result<ParsedMembers> Read(const std::filesystem::path& file) const;
+
+  // Writes rejected/<name>.errors when `parsed.problems` is non-empty, then moves the file to
+  // processed/. Idempotent when called again for a file already moved.
+  Result<void> Finish(const std::filesystem::path& file, const ParsedMembers& parsed) const;
+
+  const std::filesystem::path& processed_dir() const { return processed_; }
+  const std::filesystem::path& rejected_dir() const { return rejected_; }
+
+ private:
+  SourceOptions options_;
+  std::vector<std::string> known_payers_;
+  std::filesystem::path root_, processed_, rejected_;
+};
+
+}  // namespace p2p::source
