@@ -1,0 +1,2 @@
+#include "synth.h"
+// Implementation pending (sandbox data helper).
