@@ -1,2 +1,178 @@
+// p2p-ingestd: wiring only. Loads the options, opens the state DB and the store, recovers the
+// store to the last committed marks, and runs the scheduler on one io_context until SIGTERM
+// (or, with --once, until every job is terminal). Only main has a catch-all.
+#include <utility>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <systemd/sd-daemon.h>
+
 #include <cstdio>
-int main() { std::puts("p2p-ingestd: not built yet"); return 1; }
+#include <exception>
+#include <iostream>
+#include <map>
+
+#include "cli.h"
+#include "core/job_state.h"
+#include "ops/config.h"
+#include "ops/logging.h"
+#include "pipeline/scheduler.h"
+#include "source/directory_source.h"
+#include "state/state_db.h"
+#include "store/resource_store.h"
+
+namespace {
+
+constexpr int kExitConfig = 78;  // EX_CONFIG
+constexpr int kExitSoftware = 70;
+
+namespace asio = boost::asio;
+using namespace p2p;
+
+void PrintSummary(state::StateDb& db, store::ResourceStore& store, const Options& options,
+                  const pipeline::Scheduler& sched) {
+  std::printf("p2p-ingestd summary\n");
+  const auto& in = sched.intake_stats();
+  std::printf("  source: %lld files, %lld members taken in, %lld already known, %lld rows rejected\n",
+              static_cast<long long>(in.files), static_cast<long long>(in.rows_taken),
+              static_cast<long long>(in.rows_already_known),
+              static_cast<long long>(in.rows_rejected));
+  if (auto counts = db.CountByState()) {
+    std::printf("  members by state:\n");
+    for (int s = 0; s < kJobStateCount; ++s) {
+      if ((*counts)[static_cast<size_t>(s)] == 0) continue;
+      std::printf("    %-16s %lld\n", std::string(JobStateName(static_cast<JobState>(s))).c_str(),
+                  static_cast<long long>((*counts)[static_cast<size_t>(s)]));
+    }
+  }
+  if (auto types = store.CountByType()) {
+    std::printf("  resources in the store by type:\n");
+    for (const auto& [type, n] : *types) {
+      std::printf("    %-22s %lld\n", type.c_str(), static_cast<long long>(n));
+    }
+  }
+  const auto& c = sched.counters();
+  std::printf("  this run: %lld files, %lld resources stored, %lld bad lines, %.1f MB downloaded\n",
+              static_cast<long long>(c.files_done), static_cast<long long>(c.resources_stored),
+              static_cast<long long>(c.bad_lines), static_cast<double>(c.bytes_downloaded) / 1e6);
+  std::printf("  state DB: %s\n  store (%s): %s\n", options.state.path.c_str(),
+              options.store.kind == StoreKind::kSqlite ? "sqlite" : "ndjson",
+              options.store.path.c_str());
+  std::fflush(stdout);
+}
+
+int Run(const daemon::CommandLine& cl) {
+  auto loaded = LoadOptions(cl.config);
+  if (!loaded) {
+    std::fprintf(stderr, "%s\n", loaded.error().message.c_str());
+    return kExitConfig;
+  }
+  const Options options = std::move(loaded).value();
+  if (cl.command == "check-config") {
+    std::printf("%s: ok\n%s", cl.config.c_str(), DescribeOptions(options).c_str());
+    return 0;
+  }
+
+  ::umask(077);  // state DB, store, logs, rejected rows: owner only
+  if (auto r = SetupLogging(options.log, true); !r) {
+    std::fprintf(stderr, "log: %s\n", r.error().message.c_str());
+    return kExitConfig;
+  }
+  auto db = state::StateDb::Open(options.state.path);
+  if (!db) {
+    spdlog::critical("{}", db.error().message);
+    return kExitSoftware;
+  }
+  auto store = store::ResourceStore::Open(options.store);
+  if (!store) {
+    spdlog::critical("store: {}", store.error().message);
+    return kExitSoftware;
+  }
+  auto marks = (*db)->StoreMarks();
+  if (!marks) {
+    spdlog::critical("{}", marks.error().message);
+    return kExitSoftware;
+  }
+  std::map<std::string, store::StoreMark> committed;
+  for (const auto& [type, m] : *marks) committed[type] = store::StoreMark{type, m.ndjson_end, m.index_end};
+  if (auto r = (*store)->Recover(committed); !r) {
+    spdlog::critical("store recovery: {}", r.error().message);
+    return kExitSoftware;
+  }
+  std::vector<std::string> payer_ids;
+  for (const auto& p : options.payers) payer_ids.push_back(p.id);
+  source::DirectorySource source(options.source, payer_ids);
+  if (auto r = source.Prepare(); !r) {
+    spdlog::critical("source: {}", r.error().message);
+    return kExitSoftware;
+  }
+
+  asio::io_context io;
+  pipeline::Scheduler sched(io, options, **db, **store, source);
+  asio::signal_set signals(io, SIGTERM, SIGINT);
+  asio::steady_timer grace(io);
+  signals.async_wait([&](const boost::system::error_code& ec, int sig) {
+    if (ec) return;
+    spdlog::info("signal {}: stopping (in-flight requests are abandoned after 8 s)", sig);
+    sd_notify(0, "STOPPING=1");
+    sched.Stop();
+    grace.expires_after(std::chrono::seconds(8));
+    grace.async_wait([&](const boost::system::error_code& e) {
+      if (!e) io.stop();
+    });
+  });
+  Result<void> outcome = Ok();
+  bool finished = false;
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        outcome = co_await sched.Run(cl.once);
+        finished = true;
+        signals.cancel();
+        grace.cancel();
+      },
+      asio::detached);
+  spdlog::info("p2p-ingestd {} started: {} payers, state {}, store {}", P2P_VERSION,
+               options.payers.size(), options.state.path, options.store.path);
+  sd_notify(0, "READY=1");
+  io.run();
+  (*db)->Checkpoint();
+  if (finished && !outcome) {
+    spdlog::critical("stopped on a local failure: {}", outcome.error().message);
+    return kExitSoftware;
+  }
+  if (cl.once) PrintSummary(**db, **store, options, sched);
+  spdlog::info("p2p-ingestd stopped");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    std::vector<std::string> args(argv + 1, argv + argc);
+    p2p::daemon::CommandLine cl = p2p::daemon::ParseCommandLine(args);
+    if (!cl.error.empty()) {
+      std::fprintf(stderr, "p2p-ingestd: %s\n%s", cl.error.c_str(), p2p::daemon::UsageText());
+      return 64;  // EX_USAGE
+    }
+    if (cl.command == "version") {
+      std::printf("p2p-ingestd %s\n", P2P_VERSION);
+      return 0;
+    }
+    if (cl.command == "help") {
+      std::printf("%s", p2p::daemon::UsageText());
+      return 0;
+    }
+    return Run(cl);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "p2p-ingestd: fatal: %s\n", e.what());
+    return kExitSoftware;
+  }
+}

@@ -28,17 +28,18 @@ struct SynthOptions {
 enum class MemberKind {
   kMatch,           // roster row matches; export yields the member's resources
   kNoMatch,         // roster row carries a changed birth date: $member-match answers 422
-  kConsentRefused,  // roster row's consent is one the sandbox refuses (e.g. ended period): 422
+  kConsentRefused,  // roster row's consent is one the sandbox refuses: 422 (see
+                    // SynthMember::has_unsegmentable_sensitive_data)
 };
 
 // One member as the prior payer knows it, plus the roster row the new payer will send.
 struct SynthMember {
   uint64_t index = 0;
   MemberKind kind = MemberKind::kMatch;
-  std::string member_key;   // the new payer's opaque key (roster column member_key), e.g. "M000000123"
-  std::string group_id;     // the Group id $member-match returns; a valid FHIR id
-  std::string patient_id;   // the Patient resource id at the prior payer
-  std::string given;        // space-separated given names (as the prior payer has them)
+  std::string member_key;  // new payer's opaque key (roster column member_key): "M000000123"
+  std::string group_id;    // the Group id $member-match returns; a valid FHIR id
+  std::string patient_id;  // the Patient resource id at the prior payer
+  std::string given;       // space-separated given names (as the prior payer has them)
   std::string family;
   std::string birth_date;   // YYYY-MM-DD, as the prior payer has it
   std::string gender;       // male|female|other|unknown
@@ -52,6 +53,12 @@ struct SynthMember {
   std::string consent_start;    // YYYY-MM-DD
   std::string consent_end;      // YYYY-MM-DD
   std::string consent_policy;   // regular | sensitive
+
+  // The prior payer holds sensitive data for this member that it cannot segment, so it refuses a
+  // Consent whose policy is #regular (and accepts #sensitive). True for every kConsentRefused
+  // member (whose roster row says "regular") and for some kMatch members (whose row says
+  // "sensitive"); the daemon cannot tell from the row. The server applies this rule after matching.
+  bool has_unsegmentable_sensitive_data = false;
 };
 
 class Synth {
@@ -63,6 +70,8 @@ class Synth {
 
   // REQUIRES: index < size().
   SynthMember Member(uint64_t index) const;
+  // The member's Group id alone (cheaper than Member()). REQUIRES: index < size().
+  std::string GroupId(uint64_t index) const;
 
   // O(1) reverse lookups, no tables held in memory. nullopt when unknown.
   std::optional<uint64_t> FindByGroupId(std::string_view group_id) const;
@@ -72,6 +81,8 @@ class Synth {
   // Patient, Coverage, ExplanationOfBenefit, Encounter, Observation, Condition, Procedure,
   // MedicationRequest, Specimen.
   static std::span<const std::string_view> Types();
+  // For a type not in Types() (or an index >= size() in ResourceCount) the methods below give
+  // 0 / "" / nothing.
 
   // How many resources of `type` member `index` has (already multiplied by resource_scale).
   // Patient and Coverage are always 1 (times nothing: scale does not duplicate them).
@@ -80,6 +91,9 @@ class Synth {
   // The id of the k-th resource (k < ResourceCount) of `type` for member `index`: a valid,
   // globally unique FHIR id.
   std::string ResourceId(uint64_t index, std::string_view type, uint64_t k) const;
+  // Same id appended to `out` (no allocation beyond growing `out`); appends nothing for an
+  // unknown type.
+  void AppendResourceId(uint64_t index, std::string_view type, uint64_t k, std::string& out) const;
 
   // meta.lastUpdated of that resource as seconds since the epoch (the value AppendResource
   // writes), so the server can honour `_since` without generating the resource.

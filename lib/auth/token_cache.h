@@ -12,6 +12,7 @@
 #include <boost/asio/awaitable.hpp>
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -24,8 +25,10 @@ namespace p2p::auth {
 class TokenCache {
  public:
   // `client` and `auth` must outlive the cache. `now` is injectable for tests.
+  using Clock = std::function<std::chrono::steady_clock::time_point()>;
   TokenCache(http::HttpClient& client, const AuthOptions& auth,
-             std::chrono::milliseconds request_timeout);
+             std::chrono::milliseconds request_timeout,
+             Clock now = [] { return std::chrono::steady_clock::now(); });
   ~TokenCache();
 
   // A valid access token (fetching one if needed).

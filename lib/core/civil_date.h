@@ -12,6 +12,9 @@ namespace p2p {
 // Strict YYYY-MM-DD (real calendar date, year 1900..2200). nullopt otherwise.
 std::optional<int64_t> ParseCivilDate(std::string_view text);
 std::string FormatCivilDate(int64_t days);
+// Days since the epoch for a proleptic Gregorian year/month/day (any year); nullopt when the
+// month or day does not exist (e.g. 2025-02-29).
+std::optional<int64_t> DaysFromYmd(int64_t year, int month, int day);
 // Days since the epoch for a unix time in seconds (UTC).
 int64_t DaysFromUnix(int64_t unix_seconds);
 

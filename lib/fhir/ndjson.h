@@ -28,6 +28,10 @@ class NdjsonSplitter {
   using LineFn = std::function<Result<void>(std::string_view line, uint64_t line_number)>;
   using OverlongFn = std::function<void(uint64_t line_number)>;
 
+  // Line numbers count every line, including blank ones (only spaces/tabs, skipped silently)
+  // and overlong ones (never buffered whole: memory stays under max_line_bytes + 1). A line
+  // wholly inside one chunk is passed as a view into the chunk; only lines that span chunks are
+  // copied. `on_overlong` may be empty.
   NdjsonSplitter(size_t max_line_bytes, LineFn on_line, OverlongFn on_overlong);
 
   Result<void> Feed(std::string_view chunk);
@@ -71,7 +75,12 @@ class LineChecker {
  public:
   LineChecker();
   ~LineChecker();
-  // Checks `line` (no newline) against `expected_type` (e.g. "Patient").
+  // Checks `line` (no newline) against `expected_type` (e.g. "Patient"); an empty
+  // `expected_type` accepts any FHIR type name. Order of checks: kNotJson (invalid JSON, trailing
+  // garbage, bad UTF-8), kNotObject, kNoResourceType (absent or not a string),
+  // kWrongResourceType (other type, or the key repeated), kNoId, kBadId (not a string, not a
+  // FHIR id, or the key repeated). kTooLong is never returned here: it is for the caller's
+  // NdjsonSplitter on_overlong. No allocation once the longest line has been seen.
   CheckedLine Check(std::string_view line, std::string_view expected_type);
 
  private:
@@ -81,5 +90,8 @@ class LineChecker {
 
 // True if `id` is a valid FHIR id: [A-Za-z0-9\-.]{1,64}.
 bool IsFhirId(std::string_view id);
+
+// True if `type` is a FHIR resource type name: [A-Z][A-Za-z]{1,63}.
+bool IsFhirTypeName(std::string_view type);
 
 }  // namespace p2p::fhir

@@ -20,6 +20,8 @@ struct TokenResponse {
   int64_t expires_in = 300;  // seconds; default 300 when absent; clamped to 1..86400
   std::string scope;
 };
+// access_token: required, 1..8192 printable ASCII bytes (it goes into a header); token_type
+// absent is taken as Bearer; expires_in also accepted as "3600" or 3600.0.
 Result<TokenResponse> ReadTokenResponse(std::string_view body);
 // The OAuth "error" code of a 400/401 token answer ("invalid_client"), or "" if unreadable.
 std::string ReadOAuthError(std::string_view body);
@@ -38,6 +40,10 @@ struct OperationOutcomeInfo {
   std::string summary;   // first issue's details.text or diagnostics, cut to 200 bytes. MAY hold
                          // server text: store it in the state DB, do not log it.
 };
+// Classification looks at every issue (up to 100): a transient code wins (always retryable);
+// then "consent" in any details.text / diagnostics -> kConsentRefused; then code not-found /
+// multiple-matches or text "no match" / "not found" / "multiple" -> kNoMatch; else kOther.
+// Anything that is not a JSON OperationOutcome -> kNone.
 OperationOutcomeInfo ReadOperationOutcome(std::string_view body);
 
 struct MemberMatchResult {
@@ -47,11 +53,17 @@ struct MemberMatchResult {
 // 200 answer of $member-match: Group id from a valueReference "Group/<id>", a parameter named
 // "groupId" (valueString / valueId), or a Group resource among the parameters. kProtocol when
 // neither a valid FHIR Group id nor a member identifier is found.
+// Also accepted: groupId as valueCode, absolute references ".../Group/<id>[/_history/n]", a bare
+// Group resource or a plain {"groupId": "..."} as the whole answer, and "MemberId" with a
+// valueIdentifier (a MemberId valueReference to a Patient, as in HRex STU 1.1, is ignored). The
+// first group id found wins; one that is not a FHIR id is kProtocol "group id is not a FHIR id".
 Result<MemberMatchResult> ReadMemberMatch(std::string_view body);
 
 // Kick-off answer (202): the poll URL from Content-Location if non-empty, else from
 // "Track job at <url>" in an OperationOutcome issue's details.text or diagnostics. Returns the
 // URL text as found (the caller resolves and checks the host). kProtocol when neither.
+// The URL is the run of non-space characters after "Track job at " (any case), without trailing
+// '.', ',' or ';'. URLs with control characters are kProtocol, over 4096 bytes kTooLarge.
 Result<std::string> ReadKickoff(std::string_view content_location, std::string_view body);
 
 struct OutputFile {
@@ -77,6 +89,12 @@ struct StatusInfo {
 // running/in-progress -> kRunning, "Successful"/"completed" -> kComplete, "Failed"/"error" ->
 // kFailed). 5xx / 4xx are for the caller. Limits: at most `max_files` entries per list
 // (kTooLarge beyond), URLs up to 4096 bytes, types must be FHIR type names ([A-Z][A-Za-z]{1,63}).
+// 1up values are matched ignoring case: running / in-progress / queued / pending; successful /
+// completed / complete / done; failed / error / cancelled. With a "status" field the status wins
+// over "output" (1up lists finished batches while running) and the file lists are read only when
+// complete. progress_percent from "batches" complete/total. error[] / deleted[] entries may omit
+// type (then "OperationOutcome" / "Bundle"); output entries may not. requiresAccessToken
+// defaults to true. Any other status_code -> kHttpStatus "status answer: HTTP <code>".
 Result<StatusInfo> ReadStatus(int status_code, std::string_view x_progress, std::string_view body,
                               size_t max_files = 10000);
 

@@ -1,5 +1,7 @@
 // The one options tree of p2p-ingestd, loaded and validated once from YAML (see config.h) and
-// handed to each component by const reference. Every field documents its default.
+// handed to each component by const reference. Every field documents its key and default; the
+// full reference with ranges is docs/configuration.md. Relative paths are already resolved
+// against the config file's directory when the tree comes out of LoadOptions.
 #pragma once
 
 #include <chrono>
@@ -12,40 +14,51 @@ namespace p2p {
 using Millis = std::chrono::milliseconds;
 
 struct StateOptions {
-  std::string path;  // state.path (required): SQLite state DB, WAL mode, created 0600.
+  std::string path;            // state.path (required): SQLite state DB, WAL mode, created 0600.
+  std::string migrations_dir;  // state.migrations_dir: empty = the built-in/packaged directory
 };
 
 enum class StoreKind { kSqlite, kNdjson };
 
 struct StoreOptions {
   StoreKind kind = StoreKind::kSqlite;  // store.kind: sqlite | ndjson
-  std::string path;                     // store.path (required): DB file (sqlite) or directory (ndjson)
+  std::string path;  // store.path (required): DB file (sqlite) or directory (ndjson)
 };
 
 struct LogOptions {
-  std::string dir;              // log.dir: rotating p2p-ingestd.log here; empty = stderr only
-  std::string level = "info";   // log.level: trace|debug|info|warn|error
+  std::string dir;             // log.dir: rotating p2p-ingestd.log here; empty = stderr only
+  std::string level = "info";  // log.level: trace|debug|info|warn|error
 };
 
 struct StatusOptions {
   std::string listen = "127.0.0.1:8787";  // status.listen: HOST:PORT; "" or "off" disables
-  std::string token;                      // status.token_file/_env resolved: bearer for non-loopback binds
+  // Exactly one may be set; required when the listen host is not loopback (see config.h).
+  std::string token_file;        // status.token_file: file holding the bearer token (mode 0600)
+  std::string token_env;         // status.token_env: environment variable holding it
+  std::string token_credential;  // status.token_credential: $CREDENTIALS_DIRECTORY/NAME
+  std::string token;             // resolved from one of the above; empty = no token. Never printed.
+
+  bool enabled() const { return !listen.empty() && listen != "off"; }
 };
 
 struct SourceOptions {
-  std::string kind = "directory";   // source.kind: directory
-  std::string path;                 // source.path (required): inbox; processed/ and rejected/ beside files
-  Millis poll_interval{5000};       // source.poll_interval: how often the inbox is scanned (default 5s)
+  std::string kind = "directory";  // source.kind: directory
+  std::string path;  // source.path (required): inbox; processed/ and rejected/ beside files
+  Millis poll_interval{5000};  // source.poll_interval: how often the inbox is scanned (default 5s)
 };
 
 enum class AuthMethod { kClientSecretPost, kClientSecretBasic };
 
 struct AuthOptions {
   AuthMethod method = AuthMethod::kClientSecretPost;  // auth.method
-  std::string token_url;      // auth.token_url (required, absolute)
-  std::string client_id;      // auth.client_id (required)
-  std::string client_secret;  // resolved from auth.client_secret_file | client_secret_env; never printed
-  std::string scope;          // auth.scope (optional), e.g. "member-match|read"
+  std::string token_url;                              // auth.token_url (required, absolute)
+  std::string client_id;                              // auth.client_id (required)
+  // Where the secret comes from: exactly one is set (a secret inline in the YAML is refused).
+  std::string client_secret_file;        // auth.client_secret_file: path, mode 0600 or stricter
+  std::string client_secret_env;         // auth.client_secret_env: environment variable name
+  std::string client_secret_credential;  // auth.client_secret_credential: systemd credential name
+  std::string client_secret;             // resolved from the source above; never printed or logged
+  std::string scope;                     // auth.scope (optional), e.g. "member-match|read"
 };
 
 struct LimitsOptions {
@@ -54,25 +67,32 @@ struct LimitsOptions {
 };
 
 struct RetryOptions {
-  int max_attempts = 8;    // retry.max_attempts: per request step, 1..100
-  Millis base_delay{500};  // retry.base_delay (default 500ms)
-  Millis max_delay{60000}; // retry.max_delay (default 60s)
+  int max_attempts = 8;     // retry.max_attempts: per request step, 1..100
+  Millis base_delay{500};   // retry.base_delay (default 500ms), <= max_delay
+  Millis max_delay{60000};  // retry.max_delay (default 60s)
 };
 
 struct PollOptions {
-  Millis min_interval{1000};           // poll.min_interval (default 1s)
-  Millis max_interval{60000};          // poll.max_interval (default 60s)
-  Millis timeout{24LL * 3600 * 1000};  // poll.timeout: job fails after this long polling (default 24h)
+  Millis min_interval{1000};   // poll.min_interval (default 1s), <= max_interval
+  Millis max_interval{60000};  // poll.max_interval (default 60s)
+  Millis timeout{24LL * 3600 *
+                 1000};  // poll.timeout: job fails after this long polling (default 24h)
 };
 
 struct PayerOptions {
-  std::string id;                 // payers[].id (required, unique, [A-Za-z0-9_-]{1,64})
-  std::string name;               // payers[].name (display)
-  std::string base_url;           // payers[].base_url (required, absolute http(s) URL, no trailing /)
-  std::string member_match_path;  // payers[].member_match_path, relative to base_url
-  std::string export_path;        // payers[].export_path, template containing {group_id}
+  std::string id;        // payers[].id (required, unique, [A-Za-z0-9_-]{1,64})
+  std::string name;      // payers[].name (display; default: the id)
+  std::string base_url;  // payers[].base_url (required, absolute http(s) URL, no trailing /)
+  // payers[].member_match_path, appended to base_url.
+  std::string member_match_path = "/Patient/$member-match";
+  // payers[].export_path, appended to base_url; must contain {group_id}.
+  std::string export_path = "/Group/{group_id}/$export";
   AuthOptions auth;
-  std::vector<std::string> trusted_hosts;  // hosts that may get the token; default: base_url host + token_url host
+  // payers[].trusted_hosts: lower-case hosts that may receive the bearer token; default (also for
+  // an empty list): the base_url host only.
+  std::vector<std::string> trusted_hosts;
+  // payers[].allow_insecure_http: plain http:// to a non-loopback host (default false: refused).
+  bool allow_insecure_http = false;
   LimitsOptions limits;
   RetryOptions retry;
   PollOptions poll;

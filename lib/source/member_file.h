@@ -20,7 +20,9 @@ struct ParsedMembers {
 // Parses a whole CSV file's text (RFC 4180 quoting, header row required, columns in any order,
 // unknown columns ignored; required columns missing -> one problem at line 1 and no rows).
 // Each row is then validated; rows with problems are left out of `rows`. Invalid UTF-8, lines
-// over 64 KiB, wrong field counts are row problems. Pure.
+// over 64 KiB, wrong field counts are row problems; a later row with the same (member_key,
+// prior_payer) as an earlier good row gets "duplicate of line N". A problem about the whole file
+// ("empty file") has line 0. Pure.
 ParsedMembers ParseMemberCsv(std::string_view text, const std::vector<std::string>& known_payers);
 // Same for NDJSON: one JSON object per line with the same field names (string values).
 ParsedMembers ParseMemberNdjson(std::string_view text, const std::vector<std::string>& known_payers);

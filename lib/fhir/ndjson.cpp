@@ -1,0 +1,231 @@
+#include "fhir/ndjson.h"
+
+#include <simdjson.h>
+
+#include <cstring>
+#include <utility>
+
+namespace p2p::fhir {
+
+// ---------------------------------------------------------------------------------------------
+// NdjsonSplitter
+//
+// Invariants: `partial_` holds the start of the current line when it began in an earlier chunk
+// (never more than max_line_ + 1 bytes: the +1 leaves room for a '\r' before the '\n');
+// `skipping_` is set while the rest of an overlong line (already counted and reported) is
+// being discarded.
+
+NdjsonSplitter::NdjsonSplitter(size_t max_line_bytes, LineFn on_line, OverlongFn on_overlong)
+    : max_line_(max_line_bytes),
+      on_line_(std::move(on_line)),
+      on_overlong_(std::move(on_overlong)) {}
+
+namespace {
+
+bool IsBlank(std::string_view line) {
+  for (char c : line) {
+    if (c != ' ' && c != '\t' && c != '\r') return false;
+  }
+  return true;
+}
+
+// One complete line (without '\n', already counted): strips one '\r', then reports it as
+// overlong, skips it as blank, or hands it to on_line.
+Result<void> DeliverLine(std::string_view line, size_t max_line, uint64_t line_no,
+                         const NdjsonSplitter::LineFn& on_line,
+                         const NdjsonSplitter::OverlongFn& on_overlong) {
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  if (line.size() > max_line) {
+    if (on_overlong) on_overlong(line_no);
+    return Ok();
+  }
+  if (IsBlank(line)) return Ok();
+  return on_line(line, line_no);
+}
+
+}  // namespace
+
+Result<void> NdjsonSplitter::Feed(std::string_view chunk) {
+  bytes_ += chunk.size();
+  const char* p = chunk.data();
+  const char* const end = p + chunk.size();
+  while (p < end) {
+    const auto* nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<size_t>(end - p)));
+    if (skipping_) {
+      if (nl == nullptr) return Ok();
+      skipping_ = false;
+      p = nl + 1;
+      continue;
+    }
+    if (nl == nullptr) {
+      // The chunk ends mid-line: keep the start, unless it is already too long.
+      const auto n = static_cast<size_t>(end - p);
+      if (partial_.size() + n > max_line_ + 1) {
+        partial_.clear();
+        skipping_ = true;
+        ++line_no_;
+        if (on_overlong_) on_overlong_(line_no_);
+        return Ok();
+      }
+      partial_.append(p, n);
+      return Ok();
+    }
+    const auto n = static_cast<size_t>(nl - p);
+    if (partial_.empty()) {
+      // Hot path: the whole line is inside this chunk; no copy.
+      p = nl + 1;
+      ++line_no_;
+      Result<void> r =
+          DeliverLine(std::string_view(nl - n, n), max_line_, line_no_, on_line_, on_overlong_);
+      if (!r) return r;
+      continue;
+    }
+    p = nl + 1;
+    ++line_no_;
+    if (partial_.size() + n > max_line_ + 1) {
+      partial_.clear();
+      if (on_overlong_) on_overlong_(line_no_);
+      continue;
+    }
+    partial_.append(nl - n, n);
+    Result<void> r = DeliverLine(partial_, max_line_, line_no_, on_line_, on_overlong_);
+    partial_.clear();
+    if (!r) return r;
+  }
+  return Ok();
+}
+
+Result<void> NdjsonSplitter::Finish() {
+  if (skipping_) {
+    skipping_ = false;
+    return Ok();
+  }
+  if (partial_.empty()) return Ok();
+  ++line_no_;
+  Result<void> r = DeliverLine(partial_, max_line_, line_no_, on_line_, on_overlong_);
+  partial_.clear();
+  return r;
+}
+
+// ---------------------------------------------------------------------------------------------
+// LineChecker
+
+std::string_view LineProblemName(LineProblem p) {
+  switch (p) {
+    case LineProblem::kNone:
+      return "none";
+    case LineProblem::kNotJson:
+      return "not_json";
+    case LineProblem::kNotObject:
+      return "not_object";
+    case LineProblem::kNoResourceType:
+      return "no_resource_type";
+    case LineProblem::kWrongResourceType:
+      return "wrong_resource_type";
+    case LineProblem::kNoId:
+      return "no_id";
+    case LineProblem::kBadId:
+      return "bad_id";
+    case LineProblem::kTooLong:
+      return "too_long";
+  }
+  return "unknown";
+}
+
+bool IsFhirId(std::string_view id) {
+  if (id.empty() || id.size() > 64) return false;
+  for (char c : id) {
+    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                    c == '-' || c == '.';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+bool IsFhirTypeName(std::string_view type) {
+  if (type.size() < 2 || type.size() > 64) return false;
+  if (type[0] < 'A' || type[0] > 'Z') return false;
+  for (char c : type.substr(1)) {
+    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'))) return false;
+  }
+  return true;
+}
+
+// A DOM parser (not on-demand) because it validates the whole line, including values we never
+// read: a line that reaches a store must be valid JSON. The parser's buffers and `buf` only grow,
+// so after the longest line has been seen Check() does not allocate. Strings returned by the DOM
+// point into the parser's string buffer, which stays put until the next parse: that is what keeps
+// CheckedLine::id valid until the next Check().
+struct LineChecker::Impl {
+  simdjson::dom::parser parser;
+  std::unique_ptr<char[]> buf;
+  size_t cap = 0;  // usable bytes in buf, excluding SIMDJSON_PADDING
+
+  const char* Padded(std::string_view line) {
+    if (line.size() > cap) {
+      size_t want = cap == 0 ? 4096 : cap;
+      while (want < line.size()) want *= 2;
+      buf = std::make_unique<char[]>(want + simdjson::SIMDJSON_PADDING);
+      cap = want;
+    }
+    std::memcpy(buf.get(), line.data(), line.size());
+    std::memset(buf.get() + line.size(), 0, simdjson::SIMDJSON_PADDING);
+    return buf.get();
+  }
+};
+
+LineChecker::LineChecker() : impl_(std::make_unique<Impl>()) {}
+LineChecker::~LineChecker() = default;
+
+CheckedLine LineChecker::Check(std::string_view line, std::string_view expected_type) {
+  CheckedLine out;
+  const char* data = impl_->Padded(line);
+  simdjson::dom::element root;
+  if (impl_->parser.parse(data, line.size(), false).get(root) != simdjson::SUCCESS) {
+    out.problem = LineProblem::kNotJson;
+    return out;
+  }
+  simdjson::dom::object obj;
+  if (root.get_object().get(obj) != simdjson::SUCCESS) {
+    out.problem = LineProblem::kNotObject;
+    return out;
+  }
+  // Walk the top-level fields once: resourceType and id may come anywhere, and a repeated key
+  // (forbidden in FHIR JSON) must not let another reader see a different type or id.
+  int type_seen = 0;
+  int id_seen = 0;
+  bool type_is_string = false;
+  bool id_is_string = false;
+  std::string_view type;
+  std::string_view id;
+  for (simdjson::dom::key_value_pair field : obj) {
+    if (field.key == "resourceType") {
+      ++type_seen;
+      type_is_string = field.value.get_string().get(type) == simdjson::SUCCESS;
+    } else if (field.key == "id") {
+      ++id_seen;
+      id_is_string = field.value.get_string().get(id) == simdjson::SUCCESS;
+    }
+  }
+  if (type_seen == 0 || !type_is_string) {
+    out.problem = LineProblem::kNoResourceType;
+    return out;
+  }
+  const bool type_ok = expected_type.empty() ? IsFhirTypeName(type) : type == expected_type;
+  if (type_seen > 1 || !type_ok) {
+    out.problem = LineProblem::kWrongResourceType;
+    return out;
+  }
+  if (id_seen == 0) {
+    out.problem = LineProblem::kNoId;
+    return out;
+  }
+  if (id_seen > 1 || !id_is_string || !IsFhirId(id)) {
+    out.problem = LineProblem::kBadId;
+    return out;
+  }
+  out.id = id;
+  return out;
+}
+
+}  // namespace p2p::fhir

@@ -1,0 +1,639 @@
+#include "fhir/readers.h"
+
+#include <simdjson.h>
+
+#include <algorithm>
+#include <utility>
+
+#include "fhir/ndjson.h"
+
+// All readers share one pattern: parse the whole body with a local DOM parser (which copies it
+// into its own padded buffer: readers are not hot), require an object, then read fields with
+// helpers that enforce type, length and range and name the field in every error. Error messages
+// are "<answer>: <field>: <what>" and never contain body text.
+
+namespace p2p::fhir {
+namespace {
+
+namespace dom = simdjson::dom;
+using simdjson::SUCCESS;
+
+constexpr size_t kMaxUrl = 4096;
+constexpr size_t kMaxCode = 256;
+constexpr size_t kMaxAccessToken = 8192;
+constexpr size_t kMaxSummary = 200;
+constexpr size_t kMaxInstant = 64;
+constexpr size_t kMaxIssues = 100;       // issues looked at in one OperationOutcome
+constexpr size_t kMaxParameters = 1000;  // parameters looked at in one Parameters
+constexpr int64_t kMaxCount = 1'000'000'000'000;
+constexpr int64_t kMaxBatches = 1'000'000'000;
+
+Error Fail(ErrorKind kind, std::string_view ctx, std::string_view field, std::string_view what) {
+  std::string msg(ctx);
+  msg += ": ";
+  if (!field.empty()) {
+    msg += field;
+    msg += ": ";
+  }
+  msg += what;
+  return MakeError(kind, std::move(msg));
+}
+
+Error Protocol(std::string_view ctx, std::string_view field, std::string_view what) {
+  return Fail(ErrorKind::kProtocol, ctx, field, what);
+}
+
+char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+
+bool EqualsNoCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (Lower(a[i]) != Lower(b[i])) return false;
+  }
+  return true;
+}
+
+// Position of `needle` (lower case) in `hay` ignoring ASCII case, or npos.
+size_t FindNoCase(std::string_view hay, std::string_view needle) {
+  if (needle.size() > hay.size()) return std::string_view::npos;
+  for (size_t i = 0; i + needle.size() <= hay.size(); ++i) {
+    size_t j = 0;
+    while (j < needle.size() && Lower(hay[i + j]) == needle[j]) ++j;
+    if (j == needle.size()) return i;
+  }
+  return std::string_view::npos;
+}
+
+bool IsSpace(char c) {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v';
+}
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && IsSpace(s.front())) s.remove_prefix(1);
+  while (!s.empty() && IsSpace(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+// No spaces or control characters: the text goes into a request line or a header.
+bool IsUrlText(std::string_view s) {
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    const auto u = static_cast<unsigned char>(c);
+    return u > 0x20 && u != 0x7f;
+  });
+}
+
+// Cut to at most `max` bytes without splitting a UTF-8 sequence (input is valid UTF-8).
+std::string CutUtf8(std::string_view s, size_t max) {
+  if (s.size() <= max) return std::string(s);
+  size_t cut = max;
+  while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
+  return std::string(s.substr(0, cut));
+}
+
+Result<dom::object> ParseObject(dom::parser& parser, std::string_view body, std::string_view ctx) {
+  dom::element root;
+  if (parser.parse(body.data(), body.size(), true).get(root) != SUCCESS) {
+    return Fail(ErrorKind::kParse, ctx, "", "not JSON");
+  }
+  dom::object obj;
+  if (root.get_object().get(obj) != SUCCESS) return Protocol(ctx, "", "not a JSON object");
+  return obj;
+}
+
+// Field lookup treating JSON null as absent.
+bool Lookup(dom::object obj, std::string_view key, dom::element& out) {
+  return obj.at_key(key).get(out) == SUCCESS && !out.is_null();
+}
+
+// The element's string, or "" when it is not a string.
+std::string_view StringOrEmpty(dom::element e) {
+  std::string_view s;
+  if (e.get_string().get(s) != SUCCESS) return {};
+  return s;
+}
+
+// Optional string: false when absent or null.
+Result<bool> GetString(dom::object obj, std::string_view key, size_t max, std::string_view ctx,
+                       std::string_view field, std::string_view& out) {
+  dom::element e;
+  if (!Lookup(obj, key, e)) return false;
+  if (e.get_string().get(out) != SUCCESS) return Protocol(ctx, field, "not a string");
+  if (out.size() > max) {
+    return Fail(ErrorKind::kTooLarge, ctx, field, "longer than " + std::to_string(max) + " bytes");
+  }
+  return true;
+}
+
+// Optional integer in [min, max]: false when absent or null.
+Result<bool> GetInt(dom::object obj, std::string_view key, int64_t min, int64_t max,
+                    std::string_view ctx, std::string_view field, int64_t& out) {
+  dom::element e;
+  if (!Lookup(obj, key, e)) return false;
+  const auto err = e.get_int64().get(out);
+  if (err == simdjson::NUMBER_OUT_OF_RANGE) return Protocol(ctx, field, "out of range");
+  if (err != SUCCESS) return Protocol(ctx, field, "not an integer");
+  if (out < min || out > max) return Protocol(ctx, field, "out of range");
+  return true;
+}
+
+// details.text, else diagnostics, of one issue ("" when neither is a string).
+std::string_view IssueText(dom::object issue) {
+  std::string_view text;
+  dom::element e;
+  if (Lookup(issue, "details", e)) {
+    dom::object details;
+    if (e.get_object().get(details) == SUCCESS && Lookup(details, "text", e) &&
+        e.get_string().get(text) == SUCCESS && !text.empty()) {
+      return text;
+    }
+  }
+  if (Lookup(issue, "diagnostics", e) && e.get_string().get(text) == SUCCESS) return text;
+  return {};
+}
+
+// Both texts of one issue, for searches that look at either.
+void IssueTexts(dom::object issue, std::string_view& details_text, std::string_view& diagnostics) {
+  details_text = {};
+  diagnostics = {};
+  dom::element e;
+  dom::object details;
+  if (Lookup(issue, "details", e) && e.get_object().get(details) == SUCCESS &&
+      Lookup(details, "text", e)) {
+    details_text = StringOrEmpty(e);
+  }
+  if (Lookup(issue, "diagnostics", e)) diagnostics = StringOrEmpty(e);
+}
+
+std::string_view IssueCode(dom::object issue) {
+  std::string_view code;
+  dom::element e;
+  if (Lookup(issue, "code", e) && e.get_string().get(code) == SUCCESS && code.size() <= kMaxCode) {
+    return code;
+  }
+  return {};
+}
+
+// The issues of an OperationOutcome (empty when it has none); nullopt when `root` is not one.
+// (A default-constructed dom::array must not be iterated, hence the copies into a vector.)
+std::optional<std::vector<dom::object>> OutcomeIssues(dom::object root) {
+  std::string_view type;
+  dom::element e;
+  if (!Lookup(root, "resourceType", e) || e.get_string().get(type) != SUCCESS ||
+      type != "OperationOutcome") {
+    return std::nullopt;
+  }
+  std::vector<dom::object> issues;
+  dom::array arr;
+  if (Lookup(root, "issue", e) && e.get_array().get(arr) == SUCCESS) {
+    for (dom::element item : arr) {
+      if (issues.size() >= kMaxIssues) break;
+      dom::object issue;
+      if (item.get_object().get(issue) == SUCCESS) issues.push_back(issue);
+    }
+  }
+  return issues;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Token endpoint
+
+Result<TokenResponse> ReadTokenResponse(std::string_view body) {
+  constexpr std::string_view kCtx = "token response";
+  dom::parser parser;
+  auto root = ParseObject(parser, body, kCtx);
+  if (!root) return std::move(root).error();
+  TokenResponse out;
+
+  std::string_view s;
+  auto got = GetString(*root, "access_token", kMaxAccessToken, kCtx, "access_token", s);
+  if (!got) return std::move(got).error();
+  if (!*got) return Protocol(kCtx, "access_token", "missing");
+  if (s.empty()) return Protocol(kCtx, "access_token", "empty");
+  if (!IsUrlText(s)) return Protocol(kCtx, "access_token", "not a printable token");
+  out.access_token = std::string(s);
+
+  got = GetString(*root, "token_type", kMaxCode, kCtx, "token_type", s);
+  if (!got) return std::move(got).error();
+  if (*got && !EqualsNoCase(s, "bearer")) return Protocol(kCtx, "token_type", "not Bearer");
+  out.token_type = "Bearer";
+
+  // expires_in: an integer; tolerated as an integral double or a string of digits.
+  dom::element e;
+  if (Lookup(*root, "expires_in", e)) {
+    int64_t secs = 0;
+    double d = 0;
+    std::string_view digits;
+    if (e.is_int64()) {
+      secs = e.get_int64().value_unsafe();
+    } else if (e.get_double().get(d) == SUCCESS) {
+      if (!(d >= -1e12 && d <= 1e12)) return Protocol(kCtx, "expires_in", "out of range");
+      secs = static_cast<int64_t>(d);
+    } else if (e.get_string().get(digits) == SUCCESS && !digits.empty() && digits.size() <= 12 &&
+               std::all_of(digits.begin(), digits.end(),
+                           [](char c) { return c >= '0' && c <= '9'; })) {
+      secs = std::stoll(std::string(digits));
+    } else {
+      return Protocol(kCtx, "expires_in", "not a number");
+    }
+    out.expires_in = std::clamp<int64_t>(secs, 1, 86400);
+  }
+
+  got = GetString(*root, "scope", kMaxUrl, kCtx, "scope", s);
+  if (!got) return std::move(got).error();
+  if (*got) out.scope = std::string(s);
+  return out;
+}
+
+std::string ReadOAuthError(std::string_view body) {
+  dom::parser parser;
+  auto root = ParseObject(parser, body, "oauth error");
+  if (!root) return {};
+  std::string_view code;
+  dom::element e;
+  if (!Lookup(*root, "error", e) || e.get_string().get(code) != SUCCESS) return {};
+  // RFC 6749 §5.2: error codes are printable ASCII without '"' and '\'.
+  if (code.empty() || code.size() > kMaxCode) return {};
+  for (char c : code) {
+    if (c < 0x20 || c > 0x7e || c == '"' || c == '\\') return {};
+  }
+  return std::string(code);
+}
+
+// ---------------------------------------------------------------------------------------------
+// OperationOutcome
+
+OperationOutcomeInfo ReadOperationOutcome(std::string_view body) {
+  OperationOutcomeInfo out;
+  dom::parser parser;
+  auto root = ParseObject(parser, body, "operation outcome");
+  if (!root) return out;
+  const auto issues = OutcomeIssues(*root);
+  if (!issues) return out;
+
+  // Explicit codes beat text heuristics where they disagree: a transient code is always retried
+  // (a text like "multiple retries" must not make it terminal); "consent" in any text beats a
+  // not-found code (HRex answers 422 for both, only the text tells them apart).
+  bool transient = false, consent = false, no_match = false;
+  bool first = true;
+  for (dom::object issue : *issues) {
+    const std::string_view code = IssueCode(issue);
+    if (first) {
+      first = false;
+      out.code = std::string(code);
+      out.summary = CutUtf8(IssueText(issue), kMaxSummary);
+    }
+    if (code == "transient" || code == "throttled" || code == "timeout") transient = true;
+    if (code == "not-found" || code == "multiple-matches") no_match = true;
+    std::string_view texts[2];
+    IssueTexts(issue, texts[0], texts[1]);
+    for (std::string_view t : texts) {
+      if (FindNoCase(t, "consent") != std::string_view::npos) consent = true;
+      if (FindNoCase(t, "no match") != std::string_view::npos ||
+          FindNoCase(t, "not found") != std::string_view::npos ||
+          FindNoCase(t, "multiple") != std::string_view::npos) {
+        no_match = true;
+      }
+    }
+  }
+  if (transient) {
+    out.cls = OutcomeClass::kTransient;
+  } else if (consent) {
+    out.cls = OutcomeClass::kConsentRefused;
+  } else if (no_match) {
+    out.cls = OutcomeClass::kNoMatch;
+  } else {
+    out.cls = OutcomeClass::kOther;
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// $member-match
+
+namespace {
+
+// The id in "Group/<id>", "https://host/base/Group/<id>" or ".../Group/<id>/_history/<v>";
+// "" when the reference is not to a Group.
+std::string_view GroupIdFromReference(std::string_view ref) {
+  const size_t hist = ref.find("/_history/");
+  if (hist != std::string_view::npos) ref = ref.substr(0, hist);
+  const size_t slash = ref.rfind('/');
+  if (slash == std::string_view::npos) return {};
+  const std::string_view head = ref.substr(0, slash);
+  if (head != "Group" && !(head.size() > 6 && head.substr(head.size() - 6) == "/Group")) return {};
+  return ref.substr(slash + 1);
+}
+
+}  // namespace
+
+Result<MemberMatchResult> ReadMemberMatch(std::string_view body) {
+  constexpr std::string_view kCtx = "member-match answer";
+  dom::parser parser;
+  auto root = ParseObject(parser, body, kCtx);
+  if (!root) return std::move(root).error();
+  MemberMatchResult out;
+  bool have_group = false;
+  auto take_group = [&](std::string_view id) {
+    if (!have_group) {
+      out.group_id = std::string(id.substr(0, kMaxUrl));
+      have_group = true;
+    }
+  };
+
+  dom::element e;
+  std::string_view s;
+  std::string_view type;
+  if (Lookup(*root, "resourceType", e) && e.get_string().get(type) == SUCCESS) {
+    if (type == "Group") {  // a bare Group instead of Parameters
+      if (Lookup(*root, "id", e) && e.get_string().get(s) == SUCCESS) take_group(s);
+    } else if (type != "Parameters") {
+      return Protocol(kCtx, "resourceType", "not Parameters");
+    }
+  } else if (Lookup(*root, "groupId", e) && e.get_string().get(s) == SUCCESS) {
+    take_group(s);  // plain JSON {"groupId": "..."}
+  }
+
+  std::vector<dom::object> params;
+  if (Lookup(*root, "parameter", e)) {
+    dom::array arr;
+    if (e.get_array().get(arr) != SUCCESS) return Protocol(kCtx, "parameter", "not an array");
+    for (dom::element item : arr) {
+      if (params.size() >= kMaxParameters) break;
+      dom::object p;
+      if (item.get_object().get(p) == SUCCESS) params.push_back(p);
+    }
+  }
+  for (dom::object p : params) {
+    std::string_view name;
+    if (Lookup(p, "name", e)) name = StringOrEmpty(e);
+
+    if (EqualsNoCase(name, "groupId")) {
+      for (std::string_view key : {"valueString", "valueId", "valueCode"}) {
+        if (Lookup(p, key, e) && e.get_string().get(s) == SUCCESS) take_group(s);
+      }
+    }
+    dom::object obj;
+    if (Lookup(p, "valueReference", e) && e.get_object().get(obj) == SUCCESS &&
+        Lookup(obj, "reference", e) && e.get_string().get(s) == SUCCESS) {
+      const std::string_view id = GroupIdFromReference(s);
+      if (!id.empty()) take_group(id);
+    }
+    if (Lookup(p, "resource", e) && e.get_object().get(obj) == SUCCESS &&
+        Lookup(obj, "resourceType", e) && e.get_string().get(type) == SUCCESS && type == "Group" &&
+        Lookup(obj, "id", e) && e.get_string().get(s) == SUCCESS) {
+      take_group(s);
+    }
+    // HRex STU 1: MemberIdentifier; some servers call it MemberId (STU 1.1 uses MemberId for a
+    // Patient reference, which is not an identifier and is ignored here).
+    if ((name == "MemberIdentifier" || name == "MemberId") && out.member_identifier.empty() &&
+        Lookup(p, "valueIdentifier", e) && e.get_object().get(obj) == SUCCESS &&
+        Lookup(obj, "value", e) && e.get_string().get(s) == SUCCESS && !s.empty()) {
+      if (s.size() > kMaxCode) {
+        return Fail(ErrorKind::kTooLarge, kCtx, "MemberIdentifier",
+                    "longer than " + std::to_string(kMaxCode) + " bytes");
+      }
+      out.member_identifier = std::string(s);
+    }
+  }
+
+  if (have_group && !IsFhirId(out.group_id)) return Protocol(kCtx, "", "group id is not a FHIR id");
+  if (!have_group && out.member_identifier.empty()) {
+    return Protocol(kCtx, "", "no group id and no MemberIdentifier");
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Kick-off
+
+Result<std::string> ReadKickoff(std::string_view content_location, std::string_view body) {
+  constexpr std::string_view kCtx = "kick-off answer";
+  const std::string_view loc = Trim(content_location);
+  if (!loc.empty()) {
+    if (loc.size() > kMaxUrl) {
+      return Fail(ErrorKind::kTooLarge, kCtx, "Content-Location",
+                  "longer than " + std::to_string(kMaxUrl) + " bytes");
+    }
+    if (!IsUrlText(loc)) return Protocol(kCtx, "Content-Location", "not a URL");
+    return std::string(loc);
+  }
+  const Error none = Protocol(kCtx, "", "no Content-Location and no \"Track job at\" URL");
+  if (Trim(body).empty()) return none;
+
+  dom::parser parser;
+  auto root = ParseObject(parser, body, kCtx);
+  if (!root) return std::move(root).error();
+  const auto issues = OutcomeIssues(*root);
+  if (!issues) return none;
+  constexpr std::string_view kMarker = "track job at ";
+  for (dom::object issue : *issues) {
+    std::string_view texts[2];
+    IssueTexts(issue, texts[0], texts[1]);
+    for (std::string_view t : texts) {
+      const size_t at = FindNoCase(t, kMarker);
+      if (at == std::string_view::npos) continue;
+      std::string_view url = t.substr(at + kMarker.size());
+      while (!url.empty() && IsSpace(url.front())) url.remove_prefix(1);
+      size_t len = 0;
+      while (len < url.size() && !IsSpace(url[len])) ++len;
+      url = url.substr(0, len);
+      // Sentence punctuation after the URL ("... at https://x/job/1.") is not part of it.
+      while (!url.empty() && (url.back() == '.' || url.back() == ',' || url.back() == ';')) {
+        url.remove_suffix(1);
+      }
+      if (url.empty()) continue;
+      if (url.size() > kMaxUrl) {
+        return Fail(ErrorKind::kTooLarge, kCtx, "Track job at",
+                    "longer than " + std::to_string(kMaxUrl) + " bytes");
+      }
+      if (!IsUrlText(url)) return Protocol(kCtx, "Track job at", "not a URL");
+      return std::string(url);
+    }
+  }
+  return none;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Status
+
+namespace {
+
+std::optional<ExportStatus> MapStatus(std::string_view s) {
+  for (std::string_view v :
+       {"running", "in-progress", "in_progress", "inprogress", "queued", "pending", "accepted"}) {
+    if (EqualsNoCase(s, v)) return ExportStatus::kRunning;
+  }
+  for (std::string_view v : {"successful", "success", "completed", "complete", "done"}) {
+    if (EqualsNoCase(s, v)) return ExportStatus::kComplete;
+  }
+  for (std::string_view v : {"failed", "failure", "error", "cancelled", "canceled"}) {
+    if (EqualsNoCase(s, v)) return ExportStatus::kFailed;
+  }
+  return std::nullopt;
+}
+
+// "45%", "45% complete", " 45.5 %" -> 45; anything else -> -1.
+int ParseXProgress(std::string_view s) {
+  s = Trim(s);
+  int value = 0;
+  size_t i = 0;
+  while (i < s.size() && i < 4 && s[i] >= '0' && s[i] <= '9') value = value * 10 + (s[i++] - '0');
+  if (i == 0) return -1;
+  if (i < s.size() && s[i] == '.') {
+    ++i;
+    while (i < s.size() && s[i] >= '0' && s[i] <= '9') ++i;
+  }
+  while (i < s.size() && s[i] == ' ') ++i;
+  if (i >= s.size() || s[i] != '%' || value > 100) return -1;
+  return value;
+}
+
+bool IsInstantText(std::string_view s) {
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == ':' ||
+           c == '.' || c == '+' || c == '-';
+  });
+}
+
+// One of output / error / deleted. `default_type` is used when an entry has no type (only
+// allowed for error and deleted files).
+Result<void> ReadFiles(dom::object root, std::string_view key, std::string_view default_type,
+                       size_t max_files, std::string_view ctx, std::vector<OutputFile>& out) {
+  dom::element e;
+  if (!Lookup(root, key, e)) return Ok();
+  dom::array arr;
+  if (e.get_array().get(arr) != SUCCESS) return Protocol(ctx, key, "not an array");
+  size_t i = 0;
+  for (dom::element item : arr) {
+    if (i >= max_files) {
+      return Fail(ErrorKind::kTooLarge, ctx, key,
+                  "more than " + std::to_string(max_files) + " entries");
+    }
+    const std::string field = std::string(key) + "[" + std::to_string(i) + "]";
+    ++i;
+    dom::object entry;
+    if (item.get_object().get(entry) != SUCCESS) return Protocol(ctx, field, "not an object");
+    OutputFile file;
+    std::string_view s;
+    auto got = GetString(entry, "type", kMaxCode, ctx, field + ".type", s);
+    if (!got) {
+      if (got.error().kind != ErrorKind::kTooLarge) return std::move(got).error();
+      return Protocol(ctx, field + ".type", "not a FHIR resource type");
+    }
+    if (*got) {
+      if (!IsFhirTypeName(s)) return Protocol(ctx, field + ".type", "not a FHIR resource type");
+      file.type = std::string(s);
+    } else if (!default_type.empty()) {
+      file.type = std::string(default_type);
+    } else {
+      return Protocol(ctx, field + ".type", "missing");
+    }
+    got = GetString(entry, "url", kMaxUrl, ctx, field + ".url", s);
+    if (!got) return std::move(got).error();
+    if (!*got) return Protocol(ctx, field + ".url", "missing");
+    if (s.empty()) return Protocol(ctx, field + ".url", "empty");
+    if (!IsUrlText(s)) return Protocol(ctx, field + ".url", "not a URL");
+    file.url = std::string(s);
+    auto count = GetInt(entry, "count", 0, kMaxCount, ctx, field + ".count", file.count);
+    if (!count) return std::move(count).error();
+    out.push_back(std::move(file));
+  }
+  return Ok();
+}
+
+}  // namespace
+
+Result<StatusInfo> ReadStatus(int status_code, std::string_view x_progress, std::string_view body,
+                              size_t max_files) {
+  constexpr std::string_view kCtx = "status answer";
+  StatusInfo out;
+  if (status_code == 202) {
+    out.progress_percent = ParseXProgress(x_progress);
+    return out;
+  }
+  if (status_code != 200) {
+    return MakeError(ErrorKind::kHttpStatus,
+                     std::string(kCtx) + ": HTTP " + std::to_string(status_code), status_code);
+  }
+  dom::parser parser;
+  auto parsed = ParseObject(parser, body, kCtx);
+  if (!parsed) return std::move(parsed).error();
+  const dom::object root = *parsed;
+  dom::element e;
+
+  std::string_view s;
+  auto got = GetString(root, "status", kMaxCode, kCtx, "status", s);
+  if (!got) return std::move(got).error();
+  const bool one_up = *got;
+  if (one_up) {
+    const auto st = MapStatus(s);
+    if (!st) return Protocol(kCtx, "status", "unknown value");
+    out.status = *st;
+  } else if (Lookup(root, "output", e)) {
+    out.status = ExportStatus::kComplete;
+  } else {
+    return Protocol(kCtx, "", "no output and no status");
+  }
+
+  got = GetString(root, "transactionTime", kMaxInstant, kCtx, "transactionTime", s);
+  if (!got) return std::move(got).error();
+  if (*got) {
+    if (!IsInstantText(s)) return Protocol(kCtx, "transactionTime", "not an instant");
+    out.transaction_time = std::string(s);
+  }
+  if (Lookup(root, "requiresAccessToken", e)) {
+    bool b = true;
+    if (e.get_bool().get(b) == SUCCESS) {
+      out.requires_access_token = b;
+    } else if (e.get_string().get(s) == SUCCESS && (s == "true" || s == "false")) {
+      out.requires_access_token = s == "true";
+    } else {
+      return Protocol(kCtx, "requiresAccessToken", "not a boolean");
+    }
+  }
+
+  int64_t failed_batches = 0;
+  if (Lookup(root, "batches", e)) {
+    dom::object batches;
+    if (e.get_object().get(batches) != SUCCESS) return Protocol(kCtx, "batches", "not an object");
+    int64_t complete = 0, total = 0;
+    auto r = GetInt(batches, "complete", 0, kMaxBatches, kCtx, "batches.complete", complete);
+    if (!r) return std::move(r).error();
+    r = GetInt(batches, "total", 0, kMaxBatches, kCtx, "batches.total", total);
+    if (!r) return std::move(r).error();
+    r = GetInt(batches, "failed", 0, kMaxBatches, kCtx, "batches.failed", failed_batches);
+    if (!r) return std::move(r).error();
+    if (total > 0)
+      out.progress_percent = static_cast<int>(std::min<int64_t>(100, complete * 100 / total));
+  }
+
+  if (out.status == ExportStatus::kFailed) {
+    for (std::string_view key : {"message", "error", "reason", "diagnostics"}) {
+      if (Lookup(root, key, e) && e.get_string().get(s) == SUCCESS && !s.empty()) {
+        out.failure = CutUtf8(s, kMaxSummary);
+        break;
+      }
+    }
+    if (out.failure.empty()) {
+      out.failure = failed_batches > 0 ? "export reports failure (" +
+                                             std::to_string(failed_batches) + " batches failed)"
+                                       : "export reports failure";
+    }
+    return out;
+  }
+  // While running, a 1up answer may already list finished batches: the status field wins and
+  // the lists are read only once the export is complete.
+  if (out.status == ExportStatus::kRunning) return out;
+
+  auto r = ReadFiles(root, "output", "", max_files, kCtx, out.output);
+  if (!r) return std::move(r).error();
+  r = ReadFiles(root, "error", "OperationOutcome", max_files, kCtx, out.error);
+  if (!r) return std::move(r).error();
+  r = ReadFiles(root, "deleted", "Bundle", max_files, kCtx, out.deleted);
+  if (!r) return std::move(r).error();
+  return out;
+}
+
+}  // namespace p2p::fhir

@@ -1,0 +1,307 @@
+#include <utility>  // before boost/asio (Boost 1.74 awaitable.hpp)
+
+#include "http/client.h"
+
+#include <openssl/ssl.h>
+
+#include <boost/asio/ssl/context.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/verb.hpp>
+#include <cstdint>
+#include <limits>
+#include <map>
+#include <optional>
+
+#include "http/connection.h"
+#include "http/gzip_decoder.h"
+
+namespace p2p::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using boost::system::error_code;
+using detail::Connection;
+using detail::PhaseError;
+
+std::string_view Response::Get(std::string_view lower_name) const {
+  for (const Header& h : headers) {
+    if (h.name == lower_name) return h.value;
+  }
+  return {};
+}
+
+namespace {
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+// The peer went away: the stale keep-alive case when nothing was received yet.
+bool IsClosedByPeer(const error_code& ec) {
+  return ec == bhttp::error::end_of_stream || ec == bhttp::error::partial_message ||
+         ec == asio::error::eof || ec == asio::error::connection_reset ||
+         ec == asio::error::broken_pipe || ec == asio::ssl::error::stream_truncated;
+}
+
+Error HeaderError(std::string_view what, const error_code& ec, const ClientOptions& options,
+                  std::chrono::milliseconds timeout) {
+  if (ec == bhttp::error::header_limit) {
+    return MakeError(ErrorKind::kTooLarge, std::string(what) + ": response header over " +
+                                               std::to_string(options.max_header_bytes) +
+                                               " bytes");
+  }
+  if (ec.category() == bhttp::make_error_code(bhttp::error::bad_version).category() &&
+      !IsClosedByPeer(ec)) {
+    return MakeError(ErrorKind::kProtocol,
+                     std::string(what) + ": bad response header: " + ec.message());
+  }
+  return PhaseError(what, "read header", ec, timeout);
+}
+
+Error BodyError(std::string_view what, const error_code& ec, const detail::ResponseParser& parser,
+                uint64_t received, std::chrono::milliseconds timeout) {
+  std::string w(what);
+  if (IsClosedByPeer(ec)) {
+    if (parser.content_length()) {
+      return MakeError(ErrorKind::kTruncated, w + ": body truncated after " +
+                                                  std::to_string(received) + " of " +
+                                                  std::to_string(*parser.content_length()) +
+                                                  " bytes");
+    }
+    if (parser.chunked()) {
+      return MakeError(ErrorKind::kTruncated, w + ": chunked body cut after " +
+                                                  std::to_string(received) + " bytes");
+    }
+    return MakeError(ErrorKind::kTruncated,
+                     w + ": body cut after " + std::to_string(received) + " bytes");
+  }
+  if (ec.category() == bhttp::make_error_code(bhttp::error::bad_version).category()) {
+    return MakeError(ErrorKind::kProtocol, w + ": bad response body: " + ec.message());
+  }
+  return PhaseError(what, "read body", ec, timeout);
+}
+
+}  // namespace
+
+struct HttpClient::Impl {
+  Impl(asio::io_context& io_in, ClientOptions options_in)
+      : io(io_in), options(std::move(options_in)), tls(asio::ssl::context::tls_client) {
+    SSL_CTX_set_min_proto_version(tls.native_handle(), TLS1_2_VERSION);
+    tls.set_verify_mode(asio::ssl::verify_peer);
+    error_code ec;
+    tls.set_default_verify_paths(ec);
+    if (!options.ca_file.empty()) {
+      tls.load_verify_file(options.ca_file, ec);
+      if (ec) tls_setup_error = "cannot load ca_file " + options.ca_file + ": " + ec.message();
+    }
+  }
+
+  std::unique_ptr<Connection> TakeIdle(const std::string& key) {
+    auto it = idle.find(key);
+    while (it != idle.end() && !it->second.empty()) {
+      std::unique_ptr<Connection> conn = std::move(it->second.back());
+      it->second.pop_back();
+      if (conn->is_open()) return conn;
+    }
+    return nullptr;
+  }
+
+  void PutIdle(const std::string& key, std::unique_ptr<Connection> conn) {
+    auto& list = idle[key];
+    if (list.size() >= options.max_idle_per_host) return;  // closed by its destructor
+    conn->ClearTimeout();
+    list.push_back(std::move(conn));
+  }
+
+  asio::awaitable<Result<Response>> Run(const Request& request, BodySink* sink,
+                                        size_t body_limit);
+
+  asio::io_context& io;
+  ClientOptions options;
+  asio::ssl::context tls;
+  std::string tls_setup_error;  // non-empty when ca_file could not be loaded
+  std::map<std::string, std::vector<std::unique_ptr<Connection>>> idle;
+};
+
+asio::awaitable<Result<Response>> HttpClient::Impl::Run(const Request& request, BodySink* sink,
+                                                        size_t body_limit) {
+  const Url& url = request.url;
+  const std::string what = request.method + " " + std::string(url.Path());
+  const auto timeout = request.timeout;
+  bhttp::verb verb = bhttp::string_to_verb(request.method);
+  if (verb == bhttp::verb::unknown) {
+    co_return MakeError(ErrorKind::kInvalid, what + ": unsupported method");
+  }
+  if (url.tls() && !tls_setup_error.empty()) {
+    co_return MakeError(ErrorKind::kInvalid, what + ": " + tls_setup_error);
+  }
+
+  detail::RequestMessage req{verb, url.target, 11};
+  req.set(bhttp::field::host, url.HostHeader());
+  req.set(bhttp::field::user_agent, options.user_agent);
+  req.set(bhttp::field::accept_encoding, "gzip");
+  for (const Header& h : request.headers) req.set(h.name, h.value);
+  if (!request.body.empty() || verb == bhttp::verb::post) {
+    req.body() = request.body;
+    req.prepare_payload();
+  }
+  req.keep_alive(true);
+
+  const std::string key = url.scheme + "://" + url.Authority();
+  std::unique_ptr<Connection> conn;
+  std::optional<detail::ResponseParser> parser;
+  bool allow_idle = true;
+  while (true) {
+    conn = allow_idle ? TakeIdle(key) : nullptr;
+    const bool reused = conn != nullptr;
+    if (!conn) {
+      auto opened = co_await Connection::Open(url, &tls, timeout, what);
+      if (!opened) co_return std::move(opened).error();
+      conn = std::move(opened).value();
+    }
+    error_code ec = co_await conn->Write(req, timeout);
+    if (ec) {
+      conn->Close();
+      if (reused && ec != beast::error::timeout) {
+        allow_idle = false;  // stale keep-alive: one retry on a fresh connection
+        continue;
+      }
+      co_return PhaseError(what, "write", ec, timeout);
+    }
+    parser.emplace();
+    parser->header_limit(static_cast<std::uint32_t>(
+        std::min<size_t>(options.max_header_bytes, std::numeric_limits<std::uint32_t>::max())));
+    parser->body_limit(std::numeric_limits<std::uint64_t>::max());  // enforced below
+    ec = co_await conn->ReadHeader(*parser, timeout);
+    if (ec) {
+      const bool nothing = !parser->got_some() && conn->read_buffer().size() == 0;
+      conn->Close();
+      if (reused && nothing && IsClosedByPeer(ec)) {
+        allow_idle = false;
+        continue;
+      }
+      co_return HeaderError(what, ec, options, timeout);
+    }
+    break;
+  }
+
+  auto& msg = parser->get();
+  Response response;
+  response.status = static_cast<int>(msg.result_int());
+  for (const auto& field : msg) {
+    const auto name = field.name_string();
+    const auto value = field.value();
+    response.headers.push_back(Header{Lower(std::string_view(name.data(), name.size())),
+                                      std::string(value.data(), value.size())});
+  }
+  const bool to_sink = sink != nullptr && response.status / 100 == 2;
+
+  const std::string encoding = Lower(Trim(response.Get("content-encoding")));
+  bool gzip = false;
+  if (encoding == "gzip" || encoding == "x-gzip") {
+    gzip = true;
+  } else if (!encoding.empty() && encoding != "identity") {
+    conn->Close();
+    co_return MakeError(ErrorKind::kProtocol, what + ": unsupported Content-Encoding: " +
+                                                  encoding.substr(0, 64));
+  }
+  const auto too_large = [&] {
+    return MakeError(ErrorKind::kTooLarge,
+                     what + ": body over " + std::to_string(body_limit) + " bytes");
+  };
+  if (!to_sink && !gzip && parser->content_length() && *parser->content_length() > body_limit) {
+    conn->Close();
+    co_return too_large();
+  }
+
+  std::optional<Error> sink_error;
+  const auto deliver = [&](std::string_view piece) -> Result<void> {
+    if (to_sink) {
+      Result<void> r = sink->OnData(piece);
+      if (!r) sink_error = r.error();
+      return r;
+    }
+    if (response.body.size() + piece.size() > body_limit) return too_large();
+    response.body.append(piece);
+    return Ok();
+  };
+
+  std::optional<GzipDecoder> decoder;
+  if (gzip) decoder.emplace();
+  std::vector<char>& scratch = conn->body_scratch();
+  uint64_t received = 0;
+  while (!parser->is_done()) {
+    msg.body().data = scratch.data();
+    msg.body().size = scratch.size();
+    error_code ec = co_await conn->ReadSome(*parser, timeout);
+    const size_t n = scratch.size() - msg.body().size;
+    received += n;
+    if (n > 0) {
+      std::string_view piece(scratch.data(), n);
+      Result<void> r = Ok();
+      if (decoder) {
+        std::vector<char>& out = conn->inflate_scratch();
+        r = decoder->Feed(piece, out.data(), out.size(), deliver);
+      } else {
+        r = deliver(piece);
+      }
+      if (!r) {
+        conn->Close();
+        if (sink_error) co_return std::move(*sink_error);
+        Error e = std::move(r).error();
+        if (e.kind == ErrorKind::kTooLarge) co_return e;
+        co_return std::move(e).Context(what);
+      }
+    }
+    if (ec) {
+      conn->Close();
+      co_return BodyError(what, ec, *parser, received, timeout);
+    }
+  }
+  if (decoder) {
+    Result<void> r = decoder->Finish();
+    if (!r) {
+      conn->Close();
+      co_return std::move(r).error().Context(what);
+    }
+  }
+
+  if (parser->keep_alive() && conn->read_buffer().size() == 0) {
+    PutIdle(key, std::move(conn));
+  }
+  co_return response;
+}
+
+HttpClient::HttpClient(asio::io_context& io, ClientOptions options)
+    : impl_(std::make_unique<Impl>(io, std::move(options))) {}
+
+HttpClient::~HttpClient() { CloseIdle(); }
+
+asio::awaitable<Result<Response>> HttpClient::Send(const Request& request, size_t body_limit) {
+  return impl_->Run(request, nullptr, body_limit);
+}
+
+asio::awaitable<Result<Response>> HttpClient::Stream(const Request& request, BodySink& sink,
+                                                     size_t error_body_limit) {
+  return impl_->Run(request, &sink, error_body_limit);
+}
+
+void HttpClient::CloseIdle() {
+  for (auto& [key, list] : impl_->idle) {
+    for (auto& conn : list) conn->Close();
+  }
+  impl_->idle.clear();
+}
+
+}  // namespace p2p::http

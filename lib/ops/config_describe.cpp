@@ -1,0 +1,62 @@
+// DescribeOptions of config.h: what `check-config` prints. Secrets appear only by their source.
+#include <sstream>
+
+#include "core/duration.h"
+#include "ops/config.h"
+
+namespace p2p {
+namespace {
+
+std::string SecretSource(const std::string& file, const std::string& env,
+                         const std::string& credential) {
+  if (!file.empty()) return "file " + file;
+  if (!env.empty()) return "env " + env;
+  if (!credential.empty()) return "credential " + credential;
+  return "none";
+}
+
+}  // namespace
+
+std::string DescribeOptions(const Options& o) {
+  std::ostringstream out;
+  out << "config: " << o.config_path << "\n";
+  out << "state: " << o.state.path << "\n";
+  if (!o.state.migrations_dir.empty()) out << "migrations: " << o.state.migrations_dir << "\n";
+  out << "store: " << (o.store.kind == StoreKind::kSqlite ? "sqlite " : "ndjson ") << o.store.path
+      << "\n";
+  out << "log: " << (o.log.dir.empty() ? "stderr only" : o.log.dir) << " (level " << o.log.level
+      << ")\n";
+  const StatusOptions& s = o.status;
+  out << "status: " << (s.enabled() ? s.listen : "off");
+  if (s.enabled()) {
+    const std::string token = SecretSource(s.token_file, s.token_env, s.token_credential);
+    out << (token == "none" ? " (no token)" : " (token from " + token + ")");
+  }
+  out << "\n";
+  out << "source: " << o.source.kind << " " << o.source.path << " (every "
+      << FormatDuration(o.source.poll_interval) << ")\n";
+  out << "payers: " << o.payers.size() << "\n";
+  for (const PayerOptions& p : o.payers) {
+    const AuthOptions& a = p.auth;
+    out << "  " << p.id << " (" << p.name << "): " << p.base_url << "\n";
+    out << "    member-match: " << p.member_match_path << "; export: " << p.export_path << "\n";
+    out << "    auth: "
+        << (a.method == AuthMethod::kClientSecretPost ? "client_secret_post"
+                                                      : "client_secret_basic")
+        << " at " << a.token_url << ", client " << a.client_id << ", secret from "
+        << SecretSource(a.client_secret_file, a.client_secret_env, a.client_secret_credential);
+    if (!a.scope.empty()) out << ", scope " << a.scope;
+    out << "\n    trusted hosts:";
+    for (const std::string& h : p.trusted_hosts) out << " " << h;
+    if (p.allow_insecure_http) out << " (plain http allowed)";
+    out << "\n    limits: " << p.limits.concurrency << " jobs, " << p.limits.requests_per_second
+        << " requests/s; retry: " << p.retry.max_attempts << " attempts, "
+        << FormatDuration(p.retry.base_delay) << ".." << FormatDuration(p.retry.max_delay)
+        << "; poll: " << FormatDuration(p.poll.min_interval) << ".."
+        << FormatDuration(p.poll.max_interval) << ", timeout " << FormatDuration(p.poll.timeout)
+        << "; request timeout " << FormatDuration(p.request_timeout) << "\n";
+  }
+  return out.str();
+}
+
+}  // namespace p2p

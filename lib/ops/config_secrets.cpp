@@ -1,0 +1,101 @@
+// Stage 3 (ResolveSecrets) of config.h and SystemEnv, the real secret reader.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+#include "ops/config.h"
+
+namespace p2p {
+namespace {
+
+constexpr std::size_t kMaxSecretBytes = 64 * 1024;
+
+// Reads one secret named by `prefix`_file / _env / _credential into `*out`. Messages name the
+// source (path or variable), never the value.
+void ResolveOne(const Env& env, const std::string& path, const std::string& prefix,
+                const std::string& file, const std::string& var, const std::string& credential,
+                std::string* out, std::vector<ConfigProblem>& problems) {
+  if (int{!file.empty()} + int{!var.empty()} + int{!credential.empty()} != 1) return;
+  auto add = [&](const std::string& key, std::string message) {
+    problems.push_back({path + "." + prefix + key, std::move(message), 0});
+  };
+  auto read_file = [&](const std::string& key, const std::string& file_path) {
+    Result<std::string> text = env.ReadSecretFile(file_path);
+    if (!text) return add(key, file_path + ": " + text.error().message);
+    std::string value = std::move(*text);
+    while (!value.empty() && (value.back() == '\n' || value.back() == '\r')) value.pop_back();
+    if (value.empty()) return add(key, file_path + ": is empty");
+    *out = std::move(value);
+  };
+  if (!file.empty()) return read_file("_file", file);
+  if (!var.empty()) {
+    std::optional<std::string> value = env.GetEnv(var);
+    if (!value) return add("_env", var + " is not set");
+    if (value->empty()) return add("_env", var + " is empty");
+    *out = std::move(*value);
+    return;
+  }
+  if (credential.find('/') != std::string::npos) return;  // reported by ValidateOptions
+  std::optional<std::string> dir = env.GetEnv("CREDENTIALS_DIRECTORY");
+  if (!dir || dir->empty()) {
+    return add("_credential",
+               "CREDENTIALS_DIRECTORY is not set (LoadCredential= in the systemd unit sets it)");
+  }
+  read_file("_credential", *dir + "/" + credential);
+}
+
+}  // namespace
+
+std::vector<ConfigProblem> ResolveSecrets(Options& options, const Env& env) {
+  std::vector<ConfigProblem> problems;
+  StatusOptions& status = options.status;
+  ResolveOne(env, "status", "token", status.token_file, status.token_env, status.token_credential,
+             &status.token, problems);
+  for (std::size_t i = 0; i < options.payers.size(); ++i) {
+    AuthOptions& auth = options.payers[i].auth;
+    ResolveOne(env, "payers[" + std::to_string(i) + "].auth", "client_secret",
+               auth.client_secret_file, auth.client_secret_env, auth.client_secret_credential,
+               &auth.client_secret, problems);
+  }
+  return problems;
+}
+
+std::optional<std::string> SystemEnv::GetEnv(const std::string& name) const {
+  const char* value = std::getenv(name.c_str());
+  if (value == nullptr) return std::nullopt;
+  return std::string(value);
+}
+
+Result<std::string> SystemEnv::ReadSecretFile(const std::string& path) const {
+  auto io_error = [](std::string what) { return MakeError(ErrorKind::kIo, std::move(what)); };
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return io_error(std::string("cannot read: ") + std::strerror(errno));
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return io_error(std::string("cannot read: ") + std::strerror(errno));
+  if (!S_ISREG(st.st_mode)) return io_error("is not a regular file");
+  if ((st.st_mode & (S_IRGRP | S_IROTH)) != 0) {
+    return io_error("is readable by group or others (chmod 600)");
+  }
+  if (static_cast<std::size_t>(st.st_size) > kMaxSecretBytes) return io_error("is over 64 KiB");
+  std::string text(static_cast<std::size_t>(st.st_size), '\0');
+  std::size_t got = 0;
+  while (got < text.size()) {
+    const ssize_t n = ::read(fd, text.data() + got, text.size() - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return io_error(std::string("cannot read: ") + std::strerror(errno));
+    if (n == 0) break;
+    got += static_cast<std::size_t>(n);
+  }
+  text.resize(got);
+  return text;
+}
+
+}  // namespace p2p

@@ -1,0 +1,239 @@
+// Stage 2 (ValidateOptions, pure) of config.h.
+#include <algorithm>
+#include <charconv>
+#include <optional>
+
+#include "ops/config.h"
+
+namespace p2p {
+namespace {
+
+class Checker {
+ public:
+  explicit Checker(std::vector<ConfigProblem>& problems) : problems_(problems) {}
+  void Add(std::string path, std::string message) {
+    problems_.push_back({std::move(path), std::move(message), 0});
+  }
+  void Required(const std::string& value, std::string path) {
+    if (value.empty()) Add(std::move(path), "is required");
+  }
+  void Positive(Millis value, std::string path) {
+    if (value.count() <= 0) Add(std::move(path), "must be greater than 0");
+  }
+  void IntRange(int value, int lo, int hi, std::string path) {
+    if (value < lo || value > hi) {
+      Add(std::move(path), "must be " + std::to_string(lo) + ".." + std::to_string(hi));
+    }
+  }
+
+ private:
+  std::vector<ConfigProblem>& problems_;
+};
+
+bool IsLoopback(std::string_view host) {
+  return host == "localhost" || host == "::1" || host.substr(0, 4) == "127.";
+}
+
+bool ValidPort(std::string_view text, int min) {
+  int port = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), port);
+  return !text.empty() && ec == std::errc() && end == text.data() + text.size() && port >= min &&
+         port <= 65535;
+}
+
+struct UrlParts {
+  std::string scheme;  // lower-case
+  std::string host;    // lower-case, IPv6 without brackets
+  std::string rest;    // path, query, fragment
+};
+
+// Splits an absolute http(s) URL; nullopt when it is not one (no scheme, other scheme, empty host,
+// user info, bad port).
+std::optional<UrlParts> SplitUrl(std::string_view url) {
+  auto lower = [](std::string_view s) {
+    std::string out(s);
+    std::transform(out.begin(), out.end(), out.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return out;
+  };
+  const auto sep = url.find("://");
+  if (sep == std::string_view::npos) return std::nullopt;
+  UrlParts parts;
+  parts.scheme = lower(url.substr(0, sep));
+  if (parts.scheme != "http" && parts.scheme != "https") return std::nullopt;
+  std::string_view rest = url.substr(sep + 3);
+  const auto authority_end = rest.find_first_of("/?#");
+  std::string_view authority = rest.substr(0, authority_end);
+  parts.rest = authority_end == std::string_view::npos ? "" : rest.substr(authority_end);
+  if (authority.find('@') != std::string_view::npos) return std::nullopt;
+  std::string_view host = authority;
+  std::string_view port;
+  if (!authority.empty() && authority.front() == '[') {
+    const auto close = authority.find(']');
+    if (close == std::string_view::npos) return std::nullopt;
+    host = authority.substr(1, close - 1);
+    std::string_view after = authority.substr(close + 1);
+    if (!after.empty()) {
+      if (after.front() != ':') return std::nullopt;
+      port = after.substr(1);
+      if (!ValidPort(port, 1)) return std::nullopt;
+    }
+  } else if (const auto colon = authority.find(':'); colon != std::string_view::npos) {
+    host = authority.substr(0, colon);
+    port = authority.substr(colon + 1);
+    if (!ValidPort(port, 1)) return std::nullopt;
+  }
+  if (host.empty() || host.find_first_of(" \t") != std::string_view::npos) return std::nullopt;
+  parts.host = lower(host);
+  return parts;
+}
+
+// base_url (strict: no query, no trailing slash) or token_url.
+void CheckUrl(Checker& c, const std::string& url, const std::string& path, bool is_base,
+              bool allow_insecure_http) {
+  if (url.empty()) return c.Add(path, "is required");
+  std::optional<UrlParts> parts = SplitUrl(url);
+  if (!parts) return c.Add(path, "must be an absolute http or https URL");
+  if (parts->rest.find('#') != std::string::npos ||
+      (is_base && parts->rest.find('?') != std::string::npos)) {
+    return c.Add(path, is_base ? "must not have a query or fragment" : "must not have a fragment");
+  }
+  if (is_base && url.back() == '/') return c.Add(path, "must not end with /");
+  if (parts->scheme == "http" && !IsLoopback(parts->host) && !allow_insecure_http) {
+    c.Add(path, "plain http is allowed only to loopback hosts (set allow_insecure_http: true)");
+  }
+}
+
+// The three ways to name a secret (`prefix`_file, _env, _credential): at most one may be set, and
+// one must be when `required`.
+void CheckSecretSources(Checker& c, const std::string& path, const std::string& prefix,
+                        const std::string& file, const std::string& env,
+                        const std::string& credential, bool required) {
+  const std::string names = prefix + "_file, " + prefix + "_env or " + prefix + "_credential";
+  const int set = int{!file.empty()} + int{!env.empty()} + int{!credential.empty()};
+  if (set > 1) c.Add(path, "only one of " + names + " may be set");
+  if (set == 0 && required) c.Add(path, "one of " + names + " is required");
+  // A credential is a file name inside $CREDENTIALS_DIRECTORY.
+  if (credential.find('/') != std::string::npos) {
+    c.Add(path + "." + prefix + "_credential", "must be a credential name without /");
+  }
+}
+
+bool ValidPayerId(const std::string& id) {
+  return !id.empty() && id.size() <= 64 && std::all_of(id.begin(), id.end(), [](unsigned char ch) {
+    return std::isalnum(ch) || ch == '_' || ch == '-';
+  });
+}
+
+bool ValidHostName(const std::string& host) {
+  if (host.empty()) return false;
+  const bool v6 = std::count(host.begin(), host.end(), ':') >= 2;
+  return std::all_of(host.begin(), host.end(), [v6](unsigned char ch) {
+    return std::isalnum(ch) || ch == '.' || ch == '-' || (v6 && ch == ':');
+  });
+}
+
+void CheckStatus(Checker& c, const StatusOptions& status) {
+  CheckSecretSources(c, "status", "token", status.token_file, status.token_env,
+                     status.token_credential, false);
+  if (!status.enabled()) return;
+  std::string_view listen = status.listen;
+  std::string_view host;
+  std::string_view port;
+  if (!listen.empty() && listen.front() == '[') {
+    const auto close = listen.find("]:");
+    if (close != std::string_view::npos) {
+      host = listen.substr(1, close - 1);
+      port = listen.substr(close + 2);
+    }
+  } else if (const auto colon = listen.rfind(':'); colon != std::string_view::npos) {
+    host = listen.substr(0, colon);
+    port = listen.substr(colon + 1);
+  }
+  if (host.empty() || !ValidPort(port, 0) ||
+      (listen.front() != '[' && host.find(':') != host.npos)) {
+    return c.Add("status.listen", "must be HOST:PORT (e.g. 127.0.0.1:8787) or off");
+  }
+  const bool has_token =
+      !status.token_file.empty() || !status.token_env.empty() || !status.token_credential.empty();
+  if (!IsLoopback(host) && !has_token) {
+    c.Add("status",
+          "a token is required when listen is not a loopback address: set token_file, "
+          "token_env or token_credential");
+  }
+}
+
+void CheckPayer(Checker& c, const PayerOptions& payer, const std::string& p) {
+  if (payer.id.empty()) {
+    c.Add(p + ".id", "is required");
+  } else if (!ValidPayerId(payer.id)) {
+    c.Add(p + ".id", "must be 1 to 64 characters of A-Z, a-z, 0-9, _ and -");
+  }
+  CheckUrl(c, payer.base_url, p + ".base_url", true, payer.allow_insecure_http);
+  if (payer.member_match_path.empty() || payer.member_match_path.front() != '/') {
+    c.Add(p + ".member_match_path", "must start with /");
+  }
+  if (payer.export_path.empty() || payer.export_path.front() != '/') {
+    c.Add(p + ".export_path", "must start with /");
+  } else if (payer.export_path.find("{group_id}") == std::string::npos) {
+    c.Add(p + ".export_path", "must contain {group_id}");
+  }
+  const AuthOptions& auth = payer.auth;
+  CheckUrl(c, auth.token_url, p + ".auth.token_url", false, payer.allow_insecure_http);
+  c.Required(auth.client_id, p + ".auth.client_id");
+  CheckSecretSources(c, p + ".auth", "client_secret", auth.client_secret_file,
+                     auth.client_secret_env, auth.client_secret_credential, true);
+  for (std::size_t k = 0; k < payer.trusted_hosts.size(); ++k) {
+    if (!ValidHostName(payer.trusted_hosts[k])) {
+      c.Add(p + ".trusted_hosts[" + std::to_string(k) + "]",
+            "must be a host name (no scheme, port or path)");
+    }
+  }
+  c.IntRange(payer.limits.concurrency, 1, 256, p + ".limits.concurrency");
+  const double rps = payer.limits.requests_per_second;
+  if (!(rps > 0 && rps <= 10000)) {
+    c.Add(p + ".limits.requests_per_second", "must be greater than 0 and at most 10000");
+  }
+  c.IntRange(payer.retry.max_attempts, 1, 100, p + ".retry.max_attempts");
+  c.Positive(payer.retry.max_delay, p + ".retry.max_delay");
+  if (payer.retry.base_delay > payer.retry.max_delay) {
+    c.Add(p + ".retry.base_delay", "must not exceed retry.max_delay");
+  }
+  c.Positive(payer.poll.min_interval, p + ".poll.min_interval");
+  if (payer.poll.min_interval > payer.poll.max_interval) {
+    c.Add(p + ".poll.min_interval", "must not exceed poll.max_interval");
+  }
+  c.Positive(payer.poll.timeout, p + ".poll.timeout");
+  c.Positive(payer.request_timeout, p + ".request_timeout");
+}
+
+}  // namespace
+
+std::vector<ConfigProblem> ValidateOptions(const Options& o) {
+  std::vector<ConfigProblem> problems;
+  Checker c(problems);
+  c.Required(o.state.path, "state.path");
+  c.Required(o.store.path, "store.path");
+  static constexpr std::string_view kLevels[] = {"trace", "debug", "info", "warn", "error"};
+  if (std::find(std::begin(kLevels), std::end(kLevels), o.log.level) == std::end(kLevels)) {
+    c.Add("log.level", "must be one of trace, debug, info, warn, error");
+  }
+  CheckStatus(c, o.status);
+  if (o.source.kind != "directory") c.Add("source.kind", "must be directory");
+  c.Required(o.source.path, "source.path");
+  c.Positive(o.source.poll_interval, "source.poll_interval");
+  if (o.payers.empty()) c.Add("payers", "at least one payer is required");
+  for (std::size_t i = 0; i < o.payers.size(); ++i) {
+    const std::string p = "payers[" + std::to_string(i) + "]";
+    CheckPayer(c, o.payers[i], p);
+    for (std::size_t j = 0; j < i; ++j) {
+      if (!o.payers[i].id.empty() && o.payers[i].id == o.payers[j].id) {
+        c.Add(p + ".id", "duplicate of payers[" + std::to_string(j) + "].id");
+        break;
+      }
+    }
+  }
+  return problems;
+}
+
+}  // namespace p2p

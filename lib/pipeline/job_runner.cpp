@@ -1,0 +1,475 @@
+#include "pipeline/job_runner.h"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <algorithm>
+#include <chrono>
+
+#include "core/civil_date.h"
+#include "core/member.h"
+#include "fhir/readers.h"
+#include "pipeline/member_record.h"
+#include "pipeline/store_sink.h"
+
+namespace p2p::pipeline {
+
+namespace asio = boost::asio;
+using state::FileKind;
+using state::FileRow;
+using state::FileState;
+using state::Job;
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+namespace {
+
+asio::awaitable<void> Sleep(Millis d) {
+  asio::steady_timer t(co_await asio::this_coro::executor);
+  t.expires_after(d);
+  boost::system::error_code ec;
+  co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+}
+
+int64_t TodayDays() { return DaysFromUnix(NowMs() / 1000); }
+
+// Joins base_url and a configured path ("/x" or "x").
+std::string JoinUrl(const std::string& base, std::string_view path) {
+  std::string out = base;
+  while (!out.empty() && out.back() == '/') out.pop_back();
+  if (!path.empty() && path.front() != '/') out += '/';
+  out += path;
+  return out;
+}
+
+std::string ReplaceAll(std::string s, std::string_view from, std::string_view to) {
+  for (size_t pos = 0; (pos = s.find(from, pos)) != std::string::npos; pos += to.size()) {
+    s.replace(pos, from.size(), to);
+  }
+  return s;
+}
+
+bool IsRetryableKind(ErrorKind k) {
+  return k == ErrorKind::kNetwork || k == ErrorKind::kTimeout || k == ErrorKind::kTruncated ||
+         k == ErrorKind::kHttpStatus;
+}
+
+}  // namespace
+
+JobRunner::JobRunner(state::StateDb& db, store::ResourceStore& store, const PipelineLimits& limits,
+                     const std::atomic<bool>& stopping, RunCounters& counters)
+    : db_(db), store_(store), limits_(limits), stopping_(stopping), counters_(counters) {}
+
+Result<void> JobRunner::Save(Job& job, JobState previous) {
+  int64_t now = NowMs();
+  auto r = db_.SaveJob(job, previous, now);
+  if (!r) return r;
+  if (job.state != previous) {
+    if (job.error_class.empty()) {
+      spdlog::info("job {} member {} payer {}: {} -> {}", job.id, job.member_key, job.payer,
+                   JobStateName(previous), JobStateName(job.state));
+    } else {
+      spdlog::warn("job {} member {} payer {}: {} -> {} ({}{}{})", job.id, job.member_key,
+                   job.payer, JobStateName(previous), JobStateName(job.state), job.error_class,
+                   job.http_status != 0 ? ", HTTP " + std::to_string(job.http_status) : "",
+                   // 422 details are the server's own text: kept in the state DB, not logged.
+                   job.error_detail.empty() || job.state == JobState::kNoMatch ||
+                           job.state == JobState::kConsentRefused
+                       ? ""
+                       : ": " + job.error_detail);
+    }
+  }
+  return Ok();
+}
+
+JobRunner::StepResult JobRunner::Finish(Job& job, JobState terminal, std::string_view error_class,
+                                        std::string detail, int http_status) {
+  JobState prev = job.state;
+  job.state = terminal;
+  job.error_class = std::string(error_class);
+  job.error_detail = std::move(detail);
+  job.http_status = http_status;
+  job.next_ms = 0;
+  if (terminal == JobState::kComplete) job.completed_ms = NowMs();
+  auto r = Save(job, prev);
+  if (!r) return std::move(r).error();
+  return Next::kStop;
+}
+
+JobRunner::StepResult JobRunner::Rekick(Job& job, std::string_view why_class, std::string detail) {
+  if (job.rekicks >= limits_.max_rekicks) {
+    return Finish(job, JobState::kFailed, why_class,
+                  detail + " (after " + std::to_string(job.rekicks) + " re-kicks)");
+  }
+  JobState prev = job.state;
+  job.rekicks += 1;
+  job.state = JobState::kExporting;
+  job.poll_url.clear();
+  job.polls = 0;
+  job.attempts = 0;
+  job.error_class = std::string(why_class);
+  job.error_detail = std::move(detail);
+  spdlog::warn("job {} member {} payer {}: re-kicking the export ({}; re-kick {} of {})", job.id,
+               job.member_key, job.payer, why_class, job.rekicks, limits_.max_rekicks);
+  auto r = db_.SaveManifest(job, prev, {}, NowMs());
+  if (!r) return std::move(r).error();
+  return Next::kContinue;
+}
+
+asio::awaitable<Result<void>> JobRunner::Run(int64_t job_id, PayerClient& payer) {
+  auto loaded = db_.LoadJob(job_id);
+  if (!loaded) co_return std::move(loaded).error();
+  Job job = std::move(loaded).value();
+  while (!stopping_.load()) {
+    if (IsTerminal(job.state)) co_return Ok();
+    if (job.next_ms > NowMs()) co_return Ok();
+    if (job.consent_end_days < TodayDays()) {
+      auto r = Finish(job, JobState::kConsentExpired, "consent_expired",
+                      "consent period ended before the exchange completed");
+      if (!r) co_return std::move(r).error();
+      co_return Ok();
+    }
+    StepResult step = Next::kStop;
+    switch (job.state) {
+      case JobState::kPending: {
+        JobState prev = job.state;
+        job.state = JobState::kMatching;
+        job.attempts = 0;
+        if (job.requested_ms == 0) job.requested_ms = NowMs();
+        auto r = Save(job, prev);
+        if (!r) co_return r;
+        step = Next::kContinue;
+        break;
+      }
+      case JobState::kMatching:
+        step = co_await Match(job, payer);
+        break;
+      case JobState::kMatched: {
+        JobState prev = job.state;
+        job.state = JobState::kExporting;
+        job.attempts = 0;
+        auto r = Save(job, prev);
+        if (!r) co_return r;
+        step = Next::kContinue;
+        break;
+      }
+      case JobState::kExporting:
+        step = co_await Kickoff(job, payer);
+        break;
+      case JobState::kPolling:
+        step = co_await Poll(job, payer);
+        break;
+      case JobState::kDownloading:
+        step = co_await Download(job, payer);
+        break;
+      default:
+        co_return Ok();
+    }
+    if (!step) co_return std::move(step).error();
+    if (*step != Next::kContinue) co_return Ok();
+  }
+  co_return Ok();
+}
+
+asio::awaitable<JobRunner::StepResult> JobRunner::Match(Job& job, PayerClient& payer) {
+  auto row = DecodeMemberRow(job.row_json);
+  if (!row) co_return Finish(job, JobState::kFailed, "internal", row.error().message);
+  auto url = Url::Parse(JoinUrl(payer.options().base_url, payer.options().member_match_path));
+  if (!url) co_return Finish(job, JobState::kFailed, "invalid", url.error().message);
+  http::Request req;
+  req.method = "POST";
+  req.url = std::move(url).value();
+  req.headers = {{"Content-Type", "application/fhir+json"}, {"Accept", "application/fhir+json"}};
+  req.body = BuildMemberMatchBody(*row);
+  auto r = co_await payer.Send(std::move(req), limits_.max_answer_bytes, true);
+  if (!r) {
+    const Error& e = r.error();
+    co_return Finish(job, JobState::kFailed, ErrorKindName(e.kind), "$member-match: " + e.message,
+                     e.http_status);
+  }
+  const http::Response& res = *r;
+  if (res.status == 200) {
+    auto m = fhir::ReadMemberMatch(res.body);
+    if (!m) {
+      co_return Finish(job, JobState::kFailed, ErrorKindName(m.error().kind),
+                       "$member-match answer: " + m.error().message, res.status);
+    }
+    if (m->group_id.empty()) {
+      co_return Finish(job, JobState::kFailed, "protocol",
+                       "$member-match answer has a member identifier but no Group id", res.status);
+    }
+    JobState prev = job.state;
+    job.group_id = m->group_id;
+    job.member_identifier = m->member_identifier;
+    job.state = JobState::kMatched;
+    job.attempts = 0;
+    job.error_class.clear();
+    job.error_detail.clear();
+    job.http_status = 0;
+    auto s = Save(job, prev);
+    if (!s) co_return std::move(s).error();
+    co_return Next::kContinue;
+  }
+  if (res.status == 422) {
+    fhir::OperationOutcomeInfo oo = fhir::ReadOperationOutcome(res.body);
+    if (oo.cls == fhir::OutcomeClass::kConsentRefused) {
+      co_return Finish(job, JobState::kConsentRefused, "consent_refused", oo.summary, 422);
+    }
+    co_return Finish(job, JobState::kNoMatch, "no_match", oo.summary, 422);
+  }
+  co_return Finish(job, JobState::kFailed, "http_status",
+                   "$member-match: HTTP " + std::to_string(res.status), res.status);
+}
+
+asio::awaitable<JobRunner::StepResult> JobRunner::Kickoff(Job& job, PayerClient& payer) {
+  std::string path = ReplaceAll(payer.options().export_path, "{group_id}", job.group_id);
+  auto url = Url::Parse(JoinUrl(payer.options().base_url, path));
+  if (!url) co_return Finish(job, JobState::kFailed, "invalid", url.error().message);
+  http::Request req;
+  req.url = std::move(url).value();
+  req.headers = {{"Accept", "application/fhir+json"}, {"Prefer", "respond-async"}};
+  Url request_url = req.url;
+  auto r = co_await payer.Send(std::move(req), limits_.max_answer_bytes, true);
+  if (!r) {
+    co_return Finish(job, JobState::kFailed, ErrorKindName(r.error().kind),
+                     "export kick-off: " + r.error().message, r.error().http_status);
+  }
+  if (r->status != 202 && r->status != 200) {
+    co_return Finish(job, JobState::kFailed, "http_status",
+                     "export kick-off: HTTP " + std::to_string(r->status), r->status);
+  }
+  auto where = fhir::ReadKickoff(r->Get("content-location"), r->body);
+  if (!where) {
+    co_return Finish(job, JobState::kFailed, ErrorKindName(where.error().kind),
+                     "export kick-off: " + where.error().message, r->status);
+  }
+  auto poll = request_url.Resolve(*where);
+  if (!poll) {
+    co_return Finish(job, JobState::kFailed, "protocol",
+                     "export kick-off: poll URL: " + poll.error().message, r->status);
+  }
+  if (!payer.IsTrusted(*poll)) {
+    co_return Finish(job, JobState::kFailed, "untrusted_host",
+                     "export kick-off: poll URL host " + poll->host + " is not in trusted_hosts");
+  }
+  JobState prev = job.state;
+  job.poll_url = poll->ToString();
+  job.export_started_ms = NowMs();
+  job.polls = 0;
+  job.attempts = 0;
+  job.state = JobState::kPolling;
+  job.next_ms = NowMs() + payer.options().poll.min_interval.count();
+  auto s = Save(job, prev);
+  if (!s) co_return std::move(s).error();
+  co_return Next::kWait;
+}
+
+asio::awaitable<JobRunner::StepResult> JobRunner::Poll(Job& job, PayerClient& payer) {
+  const PollOptions& po = payer.options().poll;
+  if (NowMs() - job.export_started_ms > po.timeout.count()) {
+    co_return Finish(job, JobState::kFailed, "poll_timeout",
+                     "export not complete after poll.timeout");
+  }
+  auto url = Url::Parse(job.poll_url);
+  if (!url) co_return Finish(job, JobState::kFailed, "protocol", url.error().message);
+  http::Request req;
+  req.url = std::move(url).value();
+  req.headers = {{"Accept", "application/json"}};
+  Url status_url = req.url;
+  auto r = co_await payer.Send(std::move(req), limits_.max_manifest_bytes, true);
+  if (!r) {
+    co_return Finish(job, JobState::kFailed, ErrorKindName(r.error().kind),
+                     "export status: " + r.error().message, r.error().http_status);
+  }
+  if (r->status == 404 || r->status == 410) {
+    co_return Rekick(job, "export_gone", "export status: HTTP " + std::to_string(r->status));
+  }
+  if (r->status != 200 && r->status != 202) {
+    co_return Finish(job, JobState::kFailed, "http_status",
+                     "export status: HTTP " + std::to_string(r->status), r->status);
+  }
+  auto st = fhir::ReadStatus(r->status, r->Get("x-progress"), r->body, limits_.max_manifest_files);
+  if (!st) {
+    co_return Finish(job, JobState::kFailed, ErrorKindName(st.error().kind),
+                     "export status: " + st.error().message, r->status);
+  }
+  JobState prev = job.state;
+  if (st->status == fhir::ExportStatus::kRunning) {
+    job.polls += 1;
+    std::optional<Millis> after;
+    std::string_view ra = r->Get("retry-after");
+    if (!ra.empty()) after = ParseRetryAfter(ra, NowMs() / 1000);
+    Millis delay;
+    if (after) {
+      delay = std::clamp(*after, po.min_interval, po.max_interval);
+    } else {
+      int shift = static_cast<int>(std::min<int64_t>(job.polls - 1, 20));
+      delay = std::min(po.max_interval, po.min_interval * (int64_t{1} << shift));
+    }
+    job.next_ms = NowMs() + delay.count();
+    auto s = Save(job, prev);
+    if (!s) co_return std::move(s).error();
+    co_return Next::kWait;
+  }
+  if (st->status == fhir::ExportStatus::kFailed) {
+    co_return Rekick(job, "export_failed", "export reported failure");
+  }
+  // Complete: record the manifest's files, then download.
+  std::vector<FileRow> files;
+  auto add = [&](const std::vector<fhir::OutputFile>& list, FileKind kind) -> Result<void> {
+    for (const fhir::OutputFile& o : list) {
+      auto u = status_url.Resolve(o.url);
+      if (!u) {
+        return MakeError(ErrorKind::kProtocol, "manifest file URL: " + u.error().message);
+      }
+      if (st->requires_access_token && !payer.IsTrusted(*u)) {
+        return MakeError(ErrorKind::kUntrustedHost,
+                         "manifest file URL host " + u->host + " is not in trusted_hosts");
+      }
+      FileRow f;
+      f.job_id = job.id;
+      f.idx = static_cast<int>(files.size());
+      f.kind = kind;
+      f.type = o.type;
+      f.url = u->ToString();
+      files.push_back(std::move(f));
+    }
+    return Ok();
+  };
+  for (auto [list, kind] : {std::pair{&st->output, FileKind::kOutput},
+                            std::pair{&st->error, FileKind::kError},
+                            std::pair{&st->deleted, FileKind::kDeleted}}) {
+    auto a = add(*list, kind);
+    if (!a) {
+      co_return Finish(job, JobState::kFailed, ErrorKindName(a.error().kind), a.error().message);
+    }
+  }
+  job.transaction_time = st->transaction_time;
+  job.requires_token = st->requires_access_token;
+  job.state = JobState::kDownloading;
+  job.attempts = 0;
+  job.error_class.clear();
+  job.error_detail.clear();
+  job.http_status = 0;
+  auto s = db_.SaveManifest(job, prev, files, NowMs());
+  if (!s) co_return std::move(s).error();
+  spdlog::info("job {} member {} payer {}: polling -> downloading ({} files)", job.id,
+               job.member_key, job.payer, files.size());
+  co_return Next::kContinue;
+}
+
+asio::awaitable<JobRunner::StepResult> JobRunner::Download(Job& job, PayerClient& payer) {
+  auto files = db_.LoadFiles(job.id);
+  if (!files) co_return std::move(files).error();
+  for (FileRow& f : *files) {
+    if (f.state == FileState::kDone) continue;
+    if (stopping_.load()) co_return Next::kStop;
+    auto url = Url::Parse(f.url);
+    if (!url) co_return Finish(job, JobState::kFailed, "protocol", url.error().message);
+    // deleted[] files are applied by a later feature; they are recorded but not fetched yet.
+    if (f.kind == FileKind::kDeleted) {
+      f.state = FileState::kDone;
+      auto d = db_.FileDone(f, {}, std::nullopt);
+      if (!d) co_return std::move(d).error();
+      continue;
+    }
+    for (;;) {
+      if (stopping_.load()) co_return Next::kStop;
+      std::unique_ptr<store::FileWriter> writer;
+      if (f.kind == FileKind::kOutput) {
+        store::FileContext ctx{job.payer, job.member_key, job.id, f.idx, f.type,
+                               job.transaction_time};
+        auto w = store_.Begin(ctx);
+        if (!w) {
+          co_return Finish(job, JobState::kFailed, ErrorKindName(w.error().kind),
+                           "store: " + w.error().message);
+        }
+        writer = std::move(w).value();
+      }
+      StoreSink sink(writer.get(),
+                     f.kind == FileKind::kOutput ? f.type : std::string("OperationOutcome"),
+                     limits_.max_line_bytes);
+      http::Request req;
+      req.url = *url;
+      req.headers = {{"Accept", "application/fhir+ndjson"}, {"Accept-Encoding", "gzip"}};
+      auto r = co_await payer.StreamOnce(std::move(req), sink, job.requires_token);
+      Result<void> finished = Ok();
+      if (r && r->status >= 200 && r->status < 300) finished = sink.Finish();
+      if (r && r->status >= 200 && r->status < 300 && finished) {
+        std::optional<std::pair<std::string, state::TypeMark>> mark;
+        if (writer) {
+          auto c = writer->Commit();
+          if (!c) {
+            if (c.error().kind == ErrorKind::kDiskFull) {
+              spdlog::error("job {} payer {}: store is full; waiting for space: {}", job.id,
+                            job.payer, c.error().message);
+              co_await Sleep(limits_.disk_full_wait);
+              continue;
+            }
+            co_return Finish(job, JobState::kFailed, ErrorKindName(c.error().kind),
+                             "store: " + c.error().message);
+          }
+          if (c->ndjson_end >= 0) mark.emplace(c->type, state::TypeMark{c->ndjson_end, c->index_end});
+        }
+        f.state = FileState::kDone;
+        f.lines = static_cast<int64_t>(sink.lines());
+        f.stored = static_cast<int64_t>(sink.stored());
+        f.bad_lines = static_cast<int64_t>(sink.bad());
+        f.bytes = static_cast<int64_t>(sink.bytes());
+        auto d = db_.FileDone(f, sink.bad_lines(), mark);
+        if (!d) co_return std::move(d).error();
+        counters_.resources_stored += f.stored;
+        counters_.bad_lines += f.bad_lines;
+        counters_.bytes_downloaded += f.bytes;
+        counters_.files_done += 1;
+        if (f.bad_lines > 0) {
+          spdlog::warn("job {} member {} payer {}: file {} ({}): {} bad lines of {}", job.id,
+                       job.member_key, job.payer, f.idx, f.type, f.bad_lines, f.lines);
+        }
+        break;
+      }
+      if (writer) writer->Abort();
+      // Classify the failure of this attempt.
+      Error err = !r ? r.error()
+                     : (!finished ? finished.error()
+                                  : MakeError(ErrorKind::kHttpStatus,
+                                              "HTTP " + std::to_string(r->status), r->status));
+      if (r && (r->status == 404 || r->status == 410)) {
+        co_return Rekick(job, "file_gone",
+                         "file " + std::to_string(f.idx) + ": HTTP " + std::to_string(r->status));
+      }
+      if (err.kind == ErrorKind::kDiskFull) {
+        spdlog::error("job {} payer {}: store is full; waiting for space: {}", job.id, job.payer,
+                      err.message);
+        co_await Sleep(limits_.disk_full_wait);
+        continue;
+      }
+      bool retryable = IsRetryableKind(err.kind) &&
+                       (err.kind != ErrorKind::kHttpStatus ||
+                        ClassifyHttpStatus(err.http_status) == FailureClass::kRetryable);
+      f.attempts += 1;
+      if (!retryable || f.attempts >= payer.retry().max_attempts()) {
+        co_return Finish(job, JobState::kFailed, ErrorKindName(err.kind),
+                         "download " + std::string(url->Path()) + ": " + err.message +
+                             (retryable ? " after " + std::to_string(f.attempts) + " attempts" : ""),
+                         err.http_status);
+      }
+      auto a = db_.SaveFileAttempts(job.id, f.idx, f.attempts);
+      if (!a) co_return std::move(a).error();
+      spdlog::debug("job {} payer {}: download {} attempt {} failed: {}", job.id, job.payer,
+                    url->Path(), f.attempts, err.message);
+      co_await Sleep(payer.BackoffDelay(static_cast<int>(f.attempts), r ? &r.value() : nullptr));
+    }
+  }
+  co_return Finish(job, JobState::kComplete, "", "");
+}
+
+}  // namespace p2p::pipeline

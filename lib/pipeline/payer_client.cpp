@@ -1,0 +1,157 @@
+#include "pipeline/payer_client.h"
+
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <algorithm>
+#include <chrono>
+
+namespace p2p::pipeline {
+
+namespace asio = boost::asio;
+
+namespace {
+
+int64_t NowUnix() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+asio::awaitable<void> Sleep(Millis d) {
+  asio::steady_timer t(co_await asio::this_coro::executor);
+  t.expires_after(d);
+  boost::system::error_code ec;
+  co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+}
+
+bool IsRetryableError(ErrorKind k) {
+  return k == ErrorKind::kNetwork || k == ErrorKind::kTimeout || k == ErrorKind::kTruncated;
+}
+
+}  // namespace
+
+std::string DescribeRequest(const http::Request& request) {
+  return request.method + " " + std::string(request.url.Path());
+}
+
+PayerClient::PayerClient(http::HttpClient& http, const PayerOptions& options,
+                         std::function<double()> jitter01)
+    : http_(http),
+      options_(options),
+      jitter_(std::move(jitter01)),
+      tokens_(http, options.auth, options.request_timeout),
+      limiter_(options.limits.requests_per_second),
+      retry_(options.retry.max_attempts, options.retry.base_delay, options.retry.max_delay) {}
+
+bool PayerClient::IsTrusted(const Url& url) const {
+  for (const std::string& h : options_.trusted_hosts) {
+    if (h.size() == url.host.size() &&
+        std::equal(h.begin(), h.end(), url.host.begin(),
+                   [](char a, char b) { return std::tolower(a) == std::tolower(b); })) {
+      return true;
+    }
+  }
+  return false;
+}
+
+Millis PayerClient::BackoffDelay(int attempt, const http::Response* answer) const {
+  std::optional<Millis> retry_after;
+  if (answer != nullptr) {
+    std::string_view ra = answer->Get("retry-after");
+    if (!ra.empty()) retry_after = ParseRetryAfter(ra, NowUnix());
+  }
+  // Next() refuses past max_attempts; the step decides that itself, so ask for the delay shape.
+  RetryPolicy unbounded(1 << 20, options_.retry.base_delay, options_.retry.max_delay);
+  return unbounded.Next(attempt, jitter_(), retry_after).delay;
+}
+
+asio::awaitable<Result<std::string>> PayerClient::Authorize(http::Request& request) {
+  if (!IsTrusted(request.url)) {
+    co_return MakeError(ErrorKind::kUntrustedHost,
+                        DescribeRequest(request) + ": host " + request.url.host +
+                            " is not in trusted_hosts of payer " + options_.id +
+                            "; the token is not sent");
+  }
+  auto token = co_await tokens_.Get();
+  if (!token) co_return std::move(token).error();
+  request.headers.push_back({"Authorization", "Bearer " + *token});
+  co_return std::move(token).value();
+}
+
+asio::awaitable<Result<http::Response>> PayerClient::Send(http::Request request, size_t body_limit,
+                                                          bool with_token) {
+  request.timeout = options_.request_timeout;
+  const size_t base_headers = request.headers.size();
+  bool refreshed = false;
+  std::optional<Error> last;
+  for (int attempt = 1;; ++attempt) {
+    request.headers.resize(base_headers);
+    std::string token;
+    if (with_token) {
+      auto t = co_await Authorize(request);
+      if (!t) co_return std::move(t).error();
+      token = std::move(t).value();
+    }
+    co_await limiter_.Acquire();
+    ++counters_.requests;
+    auto r = co_await http_.Send(request, body_limit);
+    const http::Response* answer = nullptr;
+    if (r) {
+      int st = r->status;
+      if (st >= 200 && st < 300) co_return r;
+      FailureClass cls = ClassifyHttpStatus(st);
+      if (cls == FailureClass::kUnauthorized && with_token && !refreshed) {
+        refreshed = true;
+        ++counters_.token_refreshes;
+        tokens_.Invalidate(token);
+        --attempt;  // the refresh does not count as a failed attempt
+        continue;
+      }
+      if (cls != FailureClass::kRetryable) co_return r;
+      last = MakeError(ErrorKind::kHttpStatus, std::to_string(st), st);
+      answer = &r.value();
+    } else {
+      if (!IsRetryableError(r.error().kind)) co_return std::move(r).error();
+      last = r.error();
+    }
+    if (attempt >= retry_.max_attempts()) {
+      Error e = *last;
+      e.message = DescribeRequest(request) + ": " + e.message + " after " +
+                  std::to_string(attempt) + " attempts";
+      co_return e;
+    }
+    ++counters_.retries;
+    co_await Sleep(BackoffDelay(attempt, answer));
+  }
+}
+
+asio::awaitable<Result<http::Response>> PayerClient::StreamOnce(http::Request request,
+                                                                http::BodySink& sink,
+                                                                bool with_token) {
+  request.timeout = options_.request_timeout;
+  const size_t base_headers = request.headers.size();
+  for (int round = 0; round < 2; ++round) {
+    request.headers.resize(base_headers);
+    std::string token;
+    if (with_token) {
+      auto t = co_await Authorize(request);
+      if (!t) co_return std::move(t).error();
+      token = std::move(t).value();
+    }
+    co_await limiter_.Acquire();
+    ++counters_.requests;
+    auto r = co_await http_.Stream(request, sink);
+    if (r && r->status == 401 && with_token && round == 0) {
+      ++counters_.token_refreshes;
+      tokens_.Invalidate(token);
+      continue;
+    }
+    co_return r;
+  }
+  co_return MakeError(ErrorKind::kInternal, "unreachable");
+}
+
+}  // namespace p2p::pipeline

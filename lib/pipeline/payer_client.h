@@ -1,0 +1,77 @@
+// Everything the pipeline needs to talk to one prior payer: its options, the shared token cache,
+// the request-rate limiter and the retry policy. Send() is the one place where bearer tokens are
+// attached (only to trusted hosts), 401s refresh the token once, and retryable failures back off
+// with full jitter and Retry-After.
+//
+// Threading: io_context thread only. Owns its TokenCache and RateLimiter; borrows the HttpClient.
+#pragma once
+
+#include <utility>
+#include <boost/asio/awaitable.hpp>
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "auth/token_cache.h"
+#include "core/result.h"
+#include "core/retry_policy.h"
+#include "http/client.h"
+#include "ops/options.h"
+#include "pipeline/rate_limiter.h"
+
+namespace p2p::pipeline {
+
+struct PayerCounters {
+  int64_t requests = 0;
+  int64_t retries = 0;
+  int64_t token_refreshes = 0;
+};
+
+class PayerClient {
+ public:
+  // `jitter01` draws uniformly from [0,1) (injectable for tests).
+  PayerClient(http::HttpClient& http, const PayerOptions& options, std::function<double()> jitter01);
+
+  const PayerOptions& options() const { return options_; }
+  const std::string& id() const { return options_.id; }
+  // True when `url`'s host may receive this payer's bearer token.
+  bool IsTrusted(const Url& url) const;
+
+  // Sends `request` (a bearer token added when `with_token`) with the payer's rate limit and
+  // retry policy. Returns the final answer: a 2xx, or a non-retryable status (4xx other than
+  // 408/429, or 401 after one token refresh). Errors: kUntrustedHost (nothing sent) when the
+  // token would go to a host not in trusted_hosts; the last failure after retry.max_attempts, as
+  // "<METHOD> <path>: <reason> after N attempts" (kHttpStatus with http_status for 5xx/429,
+  // else kNetwork/kTimeout/...); kAuth when the token endpoint refuses us (the caller waits).
+  boost::asio::awaitable<Result<http::Response>> Send(http::Request request, size_t body_limit,
+                                                      bool with_token);
+
+  // One streamed attempt (downloads retry at file level): rate-limited, token attached when
+  // `with_token`, one refresh-and-repeat on 401 (the sink is not called for non-2xx answers).
+  boost::asio::awaitable<Result<http::Response>> StreamOnce(http::Request request,
+                                                            http::BodySink& sink, bool with_token);
+
+  // Delay before retry number `attempt` (1-based) of a failed step, honouring Retry-After.
+  Millis BackoffDelay(int attempt, const http::Response* answer) const;
+
+  const RetryPolicy& retry() const { return retry_; }
+  const PayerCounters& counters() const { return counters_; }
+
+ private:
+  // Adds the Authorization header; kUntrustedHost when the host is not trusted.
+  boost::asio::awaitable<Result<std::string>> Authorize(http::Request& request);
+
+  http::HttpClient& http_;
+  const PayerOptions& options_;
+  std::function<double()> jitter_;
+  auth::TokenCache tokens_;
+  RateLimiter limiter_;
+  RetryPolicy retry_;
+  PayerCounters counters_;
+};
+
+// "GET /v1/bison/x" for messages and logs: method and path without query.
+std::string DescribeRequest(const http::Request& request);
+
+}  // namespace p2p::pipeline

@@ -1,0 +1,206 @@
+#include "pipeline/scheduler.h"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <algorithm>
+
+#include "core/civil_date.h"
+#include "pipeline/member_record.h"
+
+namespace p2p::pipeline {
+
+namespace asio = boost::asio;
+
+struct Scheduler::PayerLoop {
+  explicit PayerLoop(asio::io_context& io, PayerClient& c) : client(c), wake(io) {}
+  PayerClient& client;
+  asio::steady_timer wake;
+  std::set<int64_t> running;
+};
+
+namespace {
+
+asio::awaitable<void> WaitOn(asio::steady_timer& timer, Millis d) {
+  timer.expires_after(d);
+  boost::system::error_code ec;
+  co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+}
+
+}  // namespace
+
+Scheduler::Scheduler(asio::io_context& io, const Options& options, state::StateDb& db,
+                     store::ResourceStore& store, source::DirectorySource& source,
+                     PipelineLimits limits)
+    : io_(io),
+      options_(options),
+      db_(db),
+      store_(store),
+      source_(source),
+      limits_(limits),
+      http_(io, http::ClientOptions{}),
+      rng_(std::random_device{}()),
+      runner_(db, store, limits_, stopping_, counters_),
+      intake_timer_(io) {
+  for (const PayerOptions& p : options_.payers) {
+    payers_.push_back(std::make_unique<PayerClient>(http_, p, [this] {
+      return std::uniform_real_distribution<double>(0.0, 1.0)(rng_);
+    }));
+    loops_.push_back(std::make_unique<PayerLoop>(io_, *payers_.back()));
+  }
+}
+
+Scheduler::~Scheduler() = default;
+
+void Scheduler::Stop() {
+  stopping_.store(true);
+  intake_timer_.cancel();
+  WakeAll();
+}
+
+void Scheduler::WakeAll() {
+  for (auto& l : loops_) l->wake.cancel();
+}
+
+Result<void> Scheduler::Intake() {
+  auto files = source_.ListReady();
+  if (!files) return std::move(files).error();
+  for (const auto& file : *files) {
+    const std::string name = file.filename().string();
+    auto parsed = source_.Read(file);
+    if (!parsed) {
+      spdlog::error("source: {}: {}", name, parsed.error().message);
+      continue;
+    }
+    auto taken = db_.SourceFileTaken(name);
+    if (!taken) return std::move(taken).error();
+    state::IntakeCounts counts;
+    if (!*taken) {
+      std::vector<state::NewMember> members;
+      members.reserve(parsed->rows.size());
+      for (const auto& [line, row] : parsed->rows) {
+        state::NewMember m;
+        m.member_key = row.member_key;
+        m.payer = row.prior_payer;
+        m.row_json = EncodeMemberRow(row);
+        auto cov = ParseCivilDate(row.coverage_start);
+        auto opt = ParseCivilDate(row.opt_in_date);
+        auto end = ParseCivilDate(row.consent_end);
+        m.deadline = RequestDeadlineUnix(cov.value_or(0), opt.value_or(0));
+        m.consent_end_days = end.value_or(0);
+        m.source_line = static_cast<int64_t>(line);
+        members.push_back(std::move(m));
+      }
+      auto r = db_.TakeIn(name, members, static_cast<int>(parsed->problems.size()),
+                          NowMs());
+      if (!r) return std::move(r).error();
+      counts = *r;
+    }
+    auto fin = source_.Finish(file, *parsed);
+    if (!fin) return std::move(fin).error();
+    intake_.files += 1;
+    intake_.rows_taken += counts.inserted;
+    intake_.rows_already_known += counts.already_known;
+    intake_.rows_rejected += static_cast<int64_t>(parsed->problems.empty() ? 0 : parsed->problems.size());
+    if (parsed->problems.empty()) {
+      spdlog::info("source: {}: {} members taken in, {} already known", name, counts.inserted,
+                   counts.already_known);
+    } else {
+      spdlog::warn("source: {}: {} members taken in, {} already known, {} problems (see {}/{}.errors)",
+                   name, counts.inserted, counts.already_known, parsed->problems.size(),
+                   source_.rejected_dir().string(), name);
+    }
+  }
+  WakeAll();
+  return Ok();
+}
+
+asio::awaitable<void> Scheduler::RunOne(PayerLoop& loop, int64_t job_id) {
+  auto r = co_await runner_.Run(job_id, loop.client);
+  if (!r) {
+    spdlog::critical("job {} payer {}: local failure, stopping: {}", job_id, loop.client.id(),
+                     r.error().message);
+    if (!fatal_) fatal_ = r.error();
+    Stop();
+  }
+  loop.running.erase(job_id);
+  loop.wake.cancel();
+}
+
+asio::awaitable<Result<void>> Scheduler::Dispatch(PayerLoop& loop, bool once) {
+  const int concurrency = loop.client.options().limits.concurrency;
+  for (;;) {
+    if (stopping_.load() && loop.running.empty()) break;
+    if (!stopping_.load()) {
+      int free = concurrency - static_cast<int>(loop.running.size());
+      if (free > 0) {
+        auto ids = db_.Runnable(loop.client.id(), NowMs(),
+                                free + static_cast<int>(loop.running.size()));
+        if (!ids) co_return std::move(ids).error();
+        for (int64_t id : *ids) {
+          if (free == 0) break;
+          if (loop.running.count(id) != 0) continue;
+          loop.running.insert(id);
+          --free;
+          asio::co_spawn(io_, RunOne(loop, id), asio::detached);
+        }
+      }
+    }
+    auto wake = db_.NextWake(loop.client.id());
+    if (!wake) co_return std::move(wake).error();
+    if (once && loop.running.empty() && !wake->has_value()) break;  // nothing left to do
+    Millis delay{1000};
+    int64_t now = NowMs();
+    if (wake->has_value() && **wake > now) delay = std::min(delay, Millis(**wake - now));
+    if (wake->has_value() && **wake <= now &&
+        static_cast<int>(loop.running.size()) < concurrency) {
+      delay = Millis(0);  // runnable work and a free slot: go round at once
+    }
+    if (delay.count() > 0 || !loop.running.empty()) co_await WaitOn(loop.wake, delay);
+  }
+  co_return Ok();
+}
+
+asio::awaitable<Result<void>> Scheduler::Run(bool once) {
+  if (auto r = Intake(); !r) co_return r;
+  size_t remaining = loops_.size();
+  asio::steady_timer all_done(io_);
+  all_done.expires_at(asio::steady_timer::time_point::max());
+  for (auto& loop : loops_) {
+    asio::co_spawn(
+        io_,
+        [this, &loop, once, &remaining, &all_done]() -> asio::awaitable<void> {
+          auto r = co_await Dispatch(*loop, once);
+          if (!r) {
+            spdlog::critical("payer {}: scheduler stopped: {}", loop->client.id(),
+                             r.error().message);
+            if (!fatal_) fatal_ = r.error();
+            Stop();
+          }
+          if (--remaining == 0) all_done.cancel();
+        },
+        asio::detached);
+  }
+  if (!once) {
+    while (!stopping_.load()) {
+      co_await WaitOn(intake_timer_, options_.source.poll_interval);
+      if (stopping_.load()) break;
+      if (auto r = Intake(); !r) {
+        spdlog::error("source: {}", r.error().message);
+      }
+    }
+  }
+  while (remaining > 0) {
+    boost::system::error_code ec;
+    co_await all_done.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  }
+  http_.CloseIdle();
+  if (fatal_) co_return *fatal_;
+  co_return Ok();
+}
+
+}  // namespace p2p::pipeline

@@ -1,0 +1,87 @@
+// The daemon's scheduler: takes members in from the source, and for each payer keeps up to
+// limits.concurrency jobs running, earliest request deadline first. Jobs waiting (poll interval,
+// backoff) do not hold a slot; the scheduler wakes when a job finishes, when new members arrive,
+// or when the earliest waiting job is due.
+//
+// Run(once=true) takes in what the source holds, drives every job to a terminal state and
+// returns; Run(once=false) goes on until Stop(). Stop() stops starting requests; jobs stop at
+// their next step boundary (everything already committed), in-flight requests are abandoned
+// when the io_context stops.
+//
+// Threading: io_context thread only. Borrows options, state DB, store and source.
+#pragma once
+
+#include <utility>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "http/client.h"
+#include "ops/options.h"
+#include "pipeline/job_runner.h"
+#include "pipeline/payer_client.h"
+#include "source/directory_source.h"
+#include "state/state_db.h"
+#include "store/resource_store.h"
+
+namespace p2p::pipeline {
+
+struct IntakeStats {
+  int64_t files = 0;
+  int64_t rows_taken = 0;
+  int64_t rows_rejected = 0;
+  int64_t rows_already_known = 0;
+};
+
+class Scheduler {
+ public:
+  Scheduler(boost::asio::io_context& io, const Options& options, state::StateDb& db,
+            store::ResourceStore& store, source::DirectorySource& source,
+            PipelineLimits limits = {});
+  ~Scheduler();
+
+  // Result: an error only for fatal local failures (state DB, store).
+  boost::asio::awaitable<Result<void>> Run(bool once);
+  void Stop();
+  bool stopping() const { return stopping_.load(); }
+
+  // One intake pass over the source (also used by Run).
+  Result<void> Intake();
+
+  const IntakeStats& intake_stats() const { return intake_; }
+  const RunCounters& counters() const { return counters_; }
+  const std::vector<std::unique_ptr<PayerClient>>& payers() const { return payers_; }
+
+ private:
+  struct PayerLoop;
+  boost::asio::awaitable<Result<void>> Dispatch(PayerLoop& loop, bool once);
+  boost::asio::awaitable<void> RunOne(PayerLoop& loop, int64_t job_id);
+  void WakeAll();
+
+  boost::asio::io_context& io_;
+  const Options& options_;
+  state::StateDb& db_;
+  store::ResourceStore& store_;
+  source::DirectorySource& source_;
+  PipelineLimits limits_;
+  std::atomic<bool> stopping_{false};
+  http::HttpClient http_;
+  std::mt19937_64 rng_;
+  std::vector<std::unique_ptr<PayerClient>> payers_;
+  std::vector<std::unique_ptr<PayerLoop>> loops_;
+  JobRunner runner_;
+  RunCounters counters_;
+  IntakeStats intake_;
+  std::optional<Error> fatal_;
+  boost::asio::steady_timer intake_timer_;
+};
+
+}  // namespace p2p::pipeline

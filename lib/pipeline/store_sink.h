@@ -1,0 +1,47 @@
+// The hot path of a download: network chunks -> NdjsonSplitter -> LineChecker -> FileWriter.
+// Good lines are stored as they arrive (the body is never held whole); bad lines are counted and
+// the first `max_recorded_bad` are kept (line number + reason, never content) for the state DB.
+// Threading: one sink per download, io_context thread only.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "fhir/ndjson.h"
+#include "http/client.h"
+#include "state/state_db.h"
+#include "store/resource_store.h"
+
+namespace p2p::pipeline {
+
+class StoreSink : public http::BodySink {
+ public:
+  // `writer` may be null: lines are then only checked and counted (error files).
+  StoreSink(store::FileWriter* writer, std::string expected_type, size_t max_line_bytes,
+            size_t max_recorded_bad = 1000);
+
+  Result<void> OnData(std::string_view chunk) override;
+  // End of body: delivers a final line without newline.
+  Result<void> Finish();
+
+  uint64_t lines() const { return lines_; }
+  uint64_t stored() const { return stored_; }
+  uint64_t bad() const { return bad_; }
+  uint64_t bytes() const { return bytes_; }
+  const std::vector<state::BadLine>& bad_lines() const { return bad_lines_; }
+
+ private:
+  Result<void> OnLine(std::string_view line, uint64_t line_no);
+  void RecordBad(uint64_t line_no, std::string_view reason);
+
+  store::FileWriter* writer_;
+  std::string type_;
+  size_t max_recorded_bad_;
+  fhir::LineChecker checker_;
+  fhir::NdjsonSplitter splitter_;
+  uint64_t lines_ = 0, stored_ = 0, bad_ = 0, bytes_ = 0;
+  std::vector<state::BadLine> bad_lines_;
+};
+
+}  // namespace p2p::pipeline

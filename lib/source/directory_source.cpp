@@ -1,0 +1,211 @@
+#include "source/directory_source.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <string_view>
+#include <system_error>
+
+namespace p2p::source {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr uintmax_t kMaxFileBytes = uintmax_t{1} << 30;  // 1 GiB
+
+bool EndsWith(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
+
+bool IsCsv(std::string_view name) { return EndsWith(name, ".csv"); }
+bool IsNdjson(std::string_view name) { return EndsWith(name, ".ndjson"); }
+
+// Names a writer may still be filling, and anything that is not a member file.
+bool IsCandidateName(std::string_view name) {
+  if (name.empty() || name.front() == '.' || name.front() == '~') return false;
+  if (EndsWith(name, ".tmp") || EndsWith(name, ".part")) return false;
+  return IsCsv(name) || IsNdjson(name);
+}
+
+Error IoError(std::string_view what, const fs::path& path, int err) {
+  return MakeError(ErrorKind::kIo,
+                   std::string(what) + " " + path.string() + ": " + std::strerror(err));
+}
+
+// Creates `dir` with mode 0700 when it is missing.
+Result<void> EnsureDir(const fs::path& dir) {
+  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return IoError("mkdir", dir, errno);
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return IoError("not a directory:", dir, ENOTDIR);
+  return Ok();
+}
+
+Result<void> SyncDir(const fs::path& dir) {
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return IoError("open", dir, errno);
+  const int rc = ::fsync(fd);
+  const int err = errno;
+  ::close(fd);
+  if (rc != 0) return IoError("fsync", dir, err);
+  return Ok();
+}
+
+// Writes `content` to `path` (mode 0600) through a temporary name and a rename.
+Result<void> WriteFileAtomically(const fs::path& path, std::string_view content) {
+  fs::path tmp = path;
+  tmp += ".tmp";
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return IoError("create", tmp, errno);
+  size_t done = 0;
+  while (done < content.size()) {
+    const ssize_t n = ::write(fd, content.data() + done, content.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      const int err = errno;
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      return IoError("write", tmp, err);
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (::fsync(fd) != 0) {
+    const int err = errno;
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    return IoError("fsync", tmp, err);
+  }
+  ::close(fd);
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int err = errno;
+    ::unlink(tmp.c_str());
+    return IoError("rename", tmp, err);
+  }
+  return Ok();
+}
+
+std::string FormatProblems(std::string_view name, const std::vector<RowProblem>& problems) {
+  std::string out;
+  for (const RowProblem& p : problems) {
+    out += name;
+    out += ':';
+    out += std::to_string(p.line);
+    out += ": ";
+    if (!p.field.empty()) {
+      out += p.field;
+      out += ": ";
+    }
+    out += p.reason;
+    out += '\n';
+  }
+  return out;
+}
+
+}  // namespace
+
+DirectorySource::DirectorySource(const SourceOptions& options,
+                                 std::vector<std::string> known_payers)
+    : options_(options),
+      known_payers_(std::move(known_payers)),
+      root_(options.path),
+      processed_(root_ / "processed"),
+      rejected_(root_ / "rejected") {}
+
+Result<void> DirectorySource::Prepare() {
+  if (root_.empty()) return MakeError(ErrorKind::kIo, "source.path is empty");
+  std::error_code ec;
+  fs::create_directories(root_, ec);
+  if (ec) return IoError("mkdir", root_, ec.value());
+  if (!fs::is_directory(root_, ec)) return IoError("not a directory:", root_, ENOTDIR);
+  if (::access(root_.c_str(), R_OK | W_OK | X_OK) != 0) return IoError("access", root_, errno);
+  if (auto r = EnsureDir(processed_); !r) return r;
+  return EnsureDir(rejected_);
+}
+
+Result<std::vector<fs::path>> DirectorySource::ListReady() const {
+  std::vector<fs::path> files;
+  std::error_code ec;
+  fs::directory_iterator it(root_, ec);
+  if (ec) return IoError("list", root_, ec.value());
+  for (const fs::directory_entry& entry : it) {
+    const std::string name = entry.path().filename().string();
+    if (!IsCandidateName(name)) continue;
+    std::error_code type_ec;
+    if (!entry.is_regular_file(type_ec)) continue;  // subdirectories, sockets, dangling links
+    files.push_back(entry.path());
+  }
+  std::sort(files.begin(), files.end(), [](const fs::path& a, const fs::path& b) {
+    return a.filename().string() < b.filename().string();
+  });
+  return files;
+}
+
+Result<ParsedMembers> DirectorySource::Read(const fs::path& file) const {
+  const std::string name = file.filename().string();
+  const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return IoError("open", file, errno);
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    const int err = errno;
+    ::close(fd);
+    return IoError("stat", file, err);
+  }
+  if (static_cast<uintmax_t>(st.st_size) > kMaxFileBytes) {
+    ::close(fd);
+    ParsedMembers parsed;
+    parsed.problems.push_back(RowProblem{0, "", "file larger than 1 GiB"});
+    return parsed;
+  }
+  std::string text(static_cast<size_t>(st.st_size), '\0');
+  size_t done = 0;
+  while (done < text.size()) {
+    const ssize_t n = ::read(fd, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int err = errno;
+      ::close(fd);
+      return IoError("read", file, err);
+    }
+    if (n == 0) break;  // shrank under us: parse what is there
+    done += static_cast<size_t>(n);
+  }
+  ::close(fd);
+  text.resize(done);
+  if (IsNdjson(name)) return ParseMemberNdjson(text, known_payers_);
+  return ParseMemberCsv(text, known_payers_);
+}
+
+Result<void> DirectorySource::Finish(const fs::path& file, const ParsedMembers& parsed) const {
+  const std::string name = file.filename().string();
+  const fs::path source = root_ / name;
+  std::error_code ec;
+  if (!fs::exists(source, ec)) {
+    if (ec) return IoError("stat", source, ec.value());
+    return Ok();  // already moved by an earlier call
+  }
+  // The target name is chosen first so that the errors file and the processed file agree
+  // ("x.csv" -> processed/x.csv.1 and rejected/x.csv.1.errors on a clash).
+  std::string target = name;
+  for (int i = 1; fs::exists(processed_ / target, ec); ++i) {
+    target = name + "." + std::to_string(i);
+  }
+  if (ec) return IoError("stat", processed_ / target, ec.value());
+  if (!parsed.problems.empty()) {
+    if (auto r = WriteFileAtomically(rejected_ / (target + ".errors"),
+                                     FormatProblems(name, parsed.problems));
+        !r) {
+      return r;
+    }
+    if (auto r = SyncDir(rejected_); !r) return r;
+  }
+  if (::rename(source.c_str(), (processed_ / target).c_str()) != 0) {
+    return IoError("move", source, errno);
+  }
+  if (auto r = SyncDir(processed_); !r) return r;
+  return SyncDir(root_);
+}
+
+}  // namespace p2p::source

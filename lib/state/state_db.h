@@ -1,0 +1,167 @@
+// The state DB: every member job, its manifest files, bad lines, store marks and transitions.
+// SQLite in WAL mode (file 0600), schema from migrations/ (embedded). Every method that changes
+// state is one committed transaction when it returns Ok: the pipeline calls it before sending the
+// next request, so a crash at any instant resumes from the last committed step.
+//
+// Holds PHI (members.row_json); nothing read from here is logged except member_key and payer.
+// Threading: one StateDb per process, used from the daemon's loop thread only.
+#pragma once
+
+#include <sqlite3.h>
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/job_state.h"
+#include "core/result.h"
+#include "state/sqlite_util.h"
+
+namespace p2p::state {
+
+struct NewMember {
+  std::string member_key;
+  std::string payer;
+  std::string row_json;  // PHI
+  int64_t deadline = 0;  // unix s
+  int64_t consent_end_days = 0;
+  int64_t source_line = 0;
+};
+
+struct IntakeCounts {
+  int inserted = 0;
+  int already_known = 0;  // an active or complete job exists for (member_key, payer)
+};
+
+struct Job {
+  int64_t id = 0;
+  std::string member_key;
+  std::string payer;
+  JobState state = JobState::kPending;
+  std::string row_json;
+  int64_t deadline = 0;
+  int64_t consent_end_days = 0;
+  int64_t created_ms = 0;
+  int64_t requested_ms = 0;  // 0 = not yet
+  int64_t completed_ms = 0;
+  int64_t next_ms = 0;
+  int64_t attempts = 0;
+  std::string group_id;
+  std::string member_identifier;
+  std::string poll_url;
+  int64_t export_started_ms = 0;
+  int64_t polls = 0;
+  int64_t rekicks = 0;
+  std::string transaction_time;
+  bool requires_token = true;
+  std::string error_class;   // classified reason; "" when none
+  std::string error_detail;  // step, status, URL path (no PHI)
+  int http_status = 0;
+};
+
+enum class FileKind : int { kOutput = 0, kError = 1, kDeleted = 2 };
+enum class FileState : int { kPending = 0, kDone = 1, kFailed = 2 };
+
+struct FileRow {
+  int64_t job_id = 0;
+  int idx = 0;
+  FileKind kind = FileKind::kOutput;
+  std::string type;
+  std::string url;
+  FileState state = FileState::kPending;
+  int64_t lines = 0;
+  int64_t stored = 0;
+  int64_t bad_lines = 0;
+  int64_t bytes = 0;
+  int64_t attempts = 0;
+};
+
+struct BadLine {
+  int64_t line_no = 0;
+  std::string reason;
+};
+
+// Committed length of an NDJSON store type (see store/resource_store.h StoreMark).
+struct TypeMark {
+  int64_t ndjson_end = -1;
+  int64_t index_end = -1;
+};
+
+struct PayerStateCount {
+  std::string payer;
+  JobState state;
+  int64_t count;
+};
+
+class StateDb {
+ public:
+  // Opens or creates the DB at `path` (0600, WAL, synchronous=FULL), applies migrations, and
+  // refuses a newer schema.
+  static Result<std::unique_ptr<StateDb>> Open(const std::string& path);
+  ~StateDb();
+  StateDb(const StateDb&) = delete;
+  StateDb& operator=(const StateDb&) = delete;
+
+  // --- intake ---
+  // True when a source file of this name was already committed (crash between commit and move).
+  Result<bool> SourceFileTaken(const std::string& name);
+  // Inserts the file's members (skipping those with an active or complete job) and records the
+  // file, in one transaction.
+  Result<IntakeCounts> TakeIn(const std::string& file_name, const std::vector<NewMember>& members,
+                              int rows_bad, int64_t now_ms);
+
+  // --- scheduling ---
+  // Ids of non-terminal jobs of `payer` with next_ms <= now, earliest deadline first.
+  Result<std::vector<int64_t>> Runnable(const std::string& payer, int64_t now_ms, int limit);
+  // Earliest next_ms among the payer's non-terminal jobs; nullopt when none.
+  Result<std::optional<int64_t>> NextWake(const std::string& payer);
+  // Number of non-terminal jobs (all payers).
+  Result<int64_t> ActiveCount();
+
+  // --- jobs ---
+  Result<Job> LoadJob(int64_t id);
+  // Writes every mutable field of `job`; records an event when job.state != previous.
+  Result<void> SaveJob(const Job& job, JobState previous, int64_t now_ms);
+  // Replaces the job's file list and saves the job, in one transaction.
+  Result<void> SaveManifest(const Job& job, JobState previous, const std::vector<FileRow>& files,
+                            int64_t now_ms);
+  Result<std::vector<FileRow>> LoadFiles(int64_t job_id);
+  // Marks a file done with its counts, bad lines and (NDJSON store) the type's new mark, in one
+  // transaction.
+  Result<void> FileDone(const FileRow& file, const std::vector<BadLine>& bad,
+                        const std::optional<std::pair<std::string, TypeMark>>& mark);
+  Result<void> SaveFileAttempts(int64_t job_id, int idx, int64_t attempts);
+
+  // --- store marks ---
+  Result<std::map<std::string, TypeMark>> StoreMarks();
+  Result<void> ReplaceStoreMarks(const std::map<std::string, TypeMark>& marks);
+
+  // --- reporting ---
+  Result<std::array<int64_t, kJobStateCount>> CountByState();
+  Result<std::vector<PayerStateCount>> CountByPayerState();
+  // Members not yet requested (no $member-match sent) whose deadline is before `unix_s`.
+  Result<int64_t> CountDeadlineBefore(int64_t unix_s, bool requested);
+  Result<int64_t> BadLineCount();
+
+  // Checkpoints the WAL (shutdown).
+  void Checkpoint();
+
+  sqlite3* handle() { return db_; }
+
+ private:
+  explicit StateDb(sqlite3* db) : db_(db) {}
+  Result<void> PrepareAll();
+  // Writes the job row and its transition event; REQUIRES: inside a transaction.
+  Result<void> WriteJob(const Job& job, JobState previous, int64_t now_ms);
+
+  sqlite3* db_;
+  Stmt load_job_, save_job_, insert_event_, runnable_, next_wake_, insert_member_, find_active_,
+      insert_file_, delete_files_, load_files_, file_done_, insert_bad_, file_attempts_,
+      upsert_mark_;
+};
+
+}  // namespace p2p::state

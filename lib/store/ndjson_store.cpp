@@ -1,0 +1,342 @@
+#include "store/ndjson_store.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "store/index_line.h"
+#include "store/line_id.h"
+#include "store/type_name.h"
+
+namespace p2p::store {
+
+namespace {
+
+constexpr size_t kWriteBuffer = 1 << 20;
+constexpr char kPrefix[] = "ndjson store";
+
+Error Prefixed(Error e) { return std::move(e).Context(kPrefix); }
+
+bool EndsWith(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
+
+// Opens `path` if it exists: an invalid fd (not an error) when it does not.
+Result<UniqueFd> OpenIfExists(const std::string& path, int flags) {
+  auto fd = OpenFile(path, flags);
+  if (!fd && ::access(path.c_str(), F_OK) != 0 && errno == ENOENT) return UniqueFd();
+  return fd;
+}
+
+}  // namespace
+
+class NdjsonFileWriter final : public FileWriter {
+ public:
+  NdjsonFileWriter(NdjsonStore* store, FileContext ctx, std::string tmp_path, UniqueFd fd)
+      : store_(store), ctx_(std::move(ctx)), tmp_path_(std::move(tmp_path)), fd_(std::move(fd)) {}
+  ~NdjsonFileWriter() override { Abort(); }
+
+  Result<void> Put(std::string_view /*id*/, std::string_view line) override {
+    if (!status_) return status_;
+    if (!buf_) buf_ = std::make_unique_for_overwrite<char[]>(kWriteBuffer);
+    size_t need = line.size() + 1;
+    if (used_ + need > kWriteBuffer && used_ > 0) {
+      if (auto r = Flush(); !r) return r;
+    }
+    if (need > kWriteBuffer) {  // a line larger than the buffer goes straight to the file
+      if (auto r = Write(line.data(), line.size()); !r) return r;
+      buf_[used_++] = '\n';
+      return Ok();
+    }
+    std::memcpy(buf_.get() + used_, line.data(), line.size());
+    used_ += line.size();
+    buf_[used_++] = '\n';
+    return Ok();
+  }
+
+  Result<StoreMark> Commit() override {
+    done_ = true;
+    auto mark = CommitImpl();
+    Cleanup();
+    return mark;
+  }
+
+  void Abort() override {
+    if (done_) return;
+    done_ = true;
+    Cleanup();
+  }
+
+ private:
+  Result<StoreMark> CommitImpl() {
+    if (!status_) return status_.error();
+    if (auto r = Flush(); !r) return std::move(r).error();
+    if (auto r = SyncFile(fd_.get(), "fsync " + tmp_path_); !r)
+      return Prefixed(std::move(r).error());
+    return store_->Append(ctx_, fd_.get(), written_);
+  }
+
+  Result<void> Write(const char* data, size_t size) {
+    auto r = WriteAll(fd_.get(), data, size, "write " + tmp_path_);
+    if (!r) {
+      status_ = Prefixed(std::move(r).error());
+      return status_;
+    }
+    written_ += static_cast<int64_t>(size);
+    return Ok();
+  }
+
+  Result<void> Flush() {
+    size_t n = used_;
+    used_ = 0;
+    return n == 0 ? Ok() : Write(buf_.get(), n);
+  }
+
+  void Cleanup() {
+    if (fd_.valid()) {
+      fd_.reset();
+      ::unlink(tmp_path_.c_str());
+    }
+    buf_.reset();
+  }
+
+  NdjsonStore* store_;
+  FileContext ctx_;
+  std::string tmp_path_;
+  UniqueFd fd_;
+  std::unique_ptr<char[]> buf_;
+  size_t used_ = 0;
+  int64_t written_ = 0;
+  Result<void> status_;
+  bool done_ = false;
+};
+
+Result<std::unique_ptr<NdjsonStore>> NdjsonStore::Open(const std::string& dir) {
+  if (dir.empty()) return MakeError(ErrorKind::kInvalid, "ndjson store: store.path is empty");
+  std::unique_ptr<NdjsonStore> store(new NdjsonStore(dir));
+  store->tmp_dir_ = dir + "/.tmp";
+  for (const std::string& d : {dir, store->tmp_dir_}) {
+    if (auto r = MakeDirs(d, 0700); !r) return Prefixed(std::move(r).error());
+  }
+  return store;
+}
+
+std::string NdjsonStore::PathOf(std::string_view type, std::string_view ext) const {
+  return dir_ + "/" + std::string(type) + std::string(ext);
+}
+
+Result<std::unique_ptr<FileWriter>> NdjsonStore::Begin(const FileContext& ctx) {
+  if (auto v = ValidateResourceType(ctx.type); !v) return Prefixed(std::move(v).error());
+  std::string tmp =
+      tmp_dir_ + "/" + std::to_string(ctx.job_id) + "-" + std::to_string(ctx.file_index) + ".part";
+  auto fd = OpenFile(tmp, O_RDWR | O_CREAT | O_TRUNC);  // read back by Commit()
+  if (!fd) return Prefixed(std::move(fd).error());
+  return std::unique_ptr<FileWriter>(new NdjsonFileWriter(this, ctx, tmp, std::move(*fd)));
+}
+
+Result<NdjsonStore::TypeFiles*> NdjsonStore::FilesFor(const std::string& type) {
+  if (auto it = files_.find(type); it != files_.end()) return &it->second;
+  TypeFiles f;
+  struct {
+    const char* ext;
+    UniqueFd* fd;
+    int64_t* end;
+  } parts[] = {{".ndjson", &f.ndjson, &f.ndjson_end}, {".index", &f.index, &f.index_end}};
+  for (auto& p : parts) {
+    std::string path = PathOf(type, p.ext);
+    auto fd = OpenFile(path, O_RDWR | O_CREAT);
+    if (!fd) return Prefixed(std::move(fd).error());
+    auto size = FileSize(fd->get(), "stat " + path);
+    if (!size) return Prefixed(std::move(size).error());
+    *p.fd = std::move(*fd);
+    *p.end = *size;
+  }
+  if (auto r = SyncDir(dir_); !r) return Prefixed(std::move(r).error());  // new names durable
+  return &files_.emplace(type, std::move(f)).first->second;
+}
+
+Result<StoreMark> NdjsonStore::Append(const FileContext& ctx, int tmp_fd, int64_t len) {
+  auto files = FilesFor(ctx.type);
+  if (!files) return std::move(files).error();
+  TypeFiles& f = **files;
+  if (len == 0) return StoreMark{ctx.type, f.ndjson_end, f.index_end};
+  const std::string ndjson_path = PathOf(ctx.type, ".ndjson");
+  const std::string index_path = PathOf(ctx.type, ".index");
+  std::string line =
+      FormatIndexLine(IndexEntry{f.ndjson_end, f.ndjson_end + len, ctx.payer, ctx.member_key,
+                                 ctx.transaction_time, ctx.job_id, ctx.file_index});
+  auto r = CopyRange(tmp_fd, 0, f.ndjson.get(), f.ndjson_end, len, "append to " + ndjson_path);
+  if (r) r = SyncFile(f.ndjson.get(), "fsync " + ndjson_path);
+  if (r)
+    r = PwriteAll(f.index.get(), line.data(), line.size(), f.index_end, "append to " + index_path);
+  if (r) r = SyncFile(f.index.get(), "fsync " + index_path);
+  if (!r) {
+    // Cut back what this append added; Recover() would do the same at the next start.
+    (void)!::ftruncate(f.ndjson.get(), f.ndjson_end);
+    (void)!::ftruncate(f.index.get(), f.index_end);
+    return Prefixed(std::move(r).error());
+  }
+  f.ndjson_end += len;
+  f.index_end += static_cast<int64_t>(line.size());
+  return StoreMark{ctx.type, f.ndjson_end, f.index_end};
+}
+
+Result<std::map<std::string, bool>> NdjsonStore::TypesOnDisk() const {
+  std::map<std::string, bool> types;
+  DIR* d = ::opendir(dir_.c_str());
+  if (d == nullptr) return Prefixed(ErrnoError(errno, "opendir " + dir_));
+  while (struct dirent* e = ::readdir(d)) {
+    std::string_view name = e->d_name;
+    for (std::string_view ext : {".ndjson", ".index"}) {
+      if (!EndsWith(name, ext)) continue;
+      std::string_view type = name.substr(0, name.size() - ext.size());
+      if (IsResourceTypeName(type)) types[std::string(type)] = true;
+    }
+  }
+  ::closedir(d);
+  return types;
+}
+
+Result<void> NdjsonStore::Recover(const std::map<std::string, StoreMark>& committed) {
+  files_.clear();
+  auto types = TypesOnDisk();
+  if (!types) return std::move(types).error();
+  for (const auto& [type, mark] : committed) {
+    if (auto v = ValidateResourceType(type); !v) return Prefixed(std::move(v).error());
+    (*types)[type] = true;
+  }
+  for (const auto& [type, unused] : *types) {
+    auto it = committed.find(type);
+    int64_t targets[] = {0, 0};
+    if (it != committed.end()) {
+      targets[0] = std::max<int64_t>(it->second.ndjson_end, 0);
+      targets[1] = std::max<int64_t>(it->second.index_end, 0);
+    }
+    const char* exts[] = {".ndjson", ".index"};
+    for (int i = 0; i < 2; ++i) {
+      std::string path = PathOf(type, exts[i]);
+      auto fd = OpenIfExists(path, O_RDWR);
+      if (!fd) return Prefixed(std::move(fd).error());
+      int64_t size = 0;
+      if (fd->valid()) {
+        auto s = FileSize(fd->get(), "stat " + path);
+        if (!s) return Prefixed(std::move(s).error());
+        size = *s;
+      }
+      if (size < targets[i]) {
+        return MakeError(ErrorKind::kIo, std::string(kPrefix) + ": " + path + " is shorter (" +
+                                             std::to_string(size) +
+                                             " bytes) than its committed mark (" +
+                                             std::to_string(targets[i]) + " bytes)");
+      }
+      if (size == targets[i]) continue;
+      if (::ftruncate(fd->get(), targets[i]) != 0) {
+        return Prefixed(ErrnoError(errno, "truncate " + path));
+      }
+      if (auto r = SyncFile(fd->get(), "fsync " + path); !r) return Prefixed(std::move(r).error());
+    }
+  }
+  DIR* d = ::opendir(tmp_dir_.c_str());
+  if (d == nullptr) return Prefixed(ErrnoError(errno, "opendir " + tmp_dir_));
+  std::vector<std::string> leftovers;
+  while (struct dirent* e = ::readdir(d)) {
+    std::string_view name = e->d_name;
+    if (name != "." && name != "..") leftovers.emplace_back(tmp_dir_ + "/" + std::string(name));
+  }
+  ::closedir(d);
+  for (const std::string& path : leftovers) {
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+      return Prefixed(ErrnoError(errno, "remove " + path));
+    }
+  }
+  return Ok();
+}
+
+Result<void> NdjsonStore::Scan(std::string_view type,
+                               const std::function<void(const StoredResource&)>& fn) {
+  if (auto v = ValidateResourceType(type); !v) return Prefixed(std::move(v).error());
+  const std::string ndjson_path = PathOf(type, ".ndjson"), index_path = PathOf(type, ".index");
+  auto in = OpenIfExists(ndjson_path, O_RDONLY);
+  if (!in) return Prefixed(std::move(in).error());
+  if (!in->valid()) return Ok();
+  auto idx = OpenIfExists(index_path, O_RDONLY);
+  if (!idx) return Prefixed(std::move(idx).error());
+  auto it = files_.find(type);
+  int64_t end = 0, idx_end = 0;
+  if (it != files_.end()) {
+    end = it->second.ndjson_end;
+    idx_end = it->second.index_end;
+  } else {
+    auto s = FileSize(in->get(), "stat " + ndjson_path);
+    if (!s) return Prefixed(std::move(s).error());
+    end = *s;
+    if (idx->valid()) {
+      auto si = FileSize(idx->get(), "stat " + index_path);
+      if (!si) return Prefixed(std::move(si).error());
+      idx_end = *si;
+    }
+  }
+  std::vector<IndexEntry> entries;
+  if (idx->valid()) {
+    auto read = ReadIndexFile(idx->get(), idx_end, index_path);
+    if (!read) return Prefixed(std::move(read).error());
+    entries = std::move(*read);
+  }
+  LineReader reader(in->get(), end, ndjson_path);
+  RangeCursor cursor(entries);
+  std::string_view line;
+  int64_t offset = 0;
+  for (;;) {
+    auto more = reader.Next(&line, &offset);
+    if (!more) return Prefixed(std::move(more).error());
+    if (!*more) break;
+    const IndexEntry* e = cursor.At(offset);
+    std::string_view payer = e ? std::string_view(e->payer) : std::string_view();
+    std::string_view member = e ? std::string_view(e->member_key) : std::string_view();
+    fn(StoredResource{payer, member, ExtractTopLevelId(line).value_or(std::string_view())});
+  }
+  return Ok();
+}
+
+Result<std::map<std::string, int64_t>> NdjsonStore::CountByType() {
+  auto types = TypesOnDisk();
+  if (!types) return std::move(types).error();
+  std::map<std::string, int64_t> counts;
+  std::string buf(1 << 20, '\0');
+  for (const auto& [type, unused] : *types) {
+    const std::string path = PathOf(type, ".ndjson");
+    auto fd = OpenIfExists(path, O_RDONLY);
+    if (!fd) return Prefixed(std::move(fd).error());
+    if (!fd->valid()) continue;
+    int64_t end;
+    if (auto it = files_.find(type); it != files_.end()) {
+      end = it->second.ndjson_end;
+    } else {
+      auto s = FileSize(fd->get(), "stat " + path);
+      if (!s) return Prefixed(std::move(s).error());
+      end = *s;
+    }
+    int64_t count = 0;
+    for (int64_t pos = 0; pos < end;) {
+      size_t want =
+          static_cast<size_t>(std::min<int64_t>(end - pos, static_cast<int64_t>(buf.size())));
+      ssize_t n = ::pread(fd->get(), buf.data(), want, pos);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return Prefixed(ErrnoError(errno, "read " + path));
+      if (n == 0) break;
+      count += std::count(buf.data(), buf.data() + n, '\n');
+      pos += n;
+    }
+    counts[type] = count;
+  }
+  return counts;
+}
+
+}  // namespace p2p::store

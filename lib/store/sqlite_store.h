@@ -1,0 +1,83 @@
+// SqliteStore: the store.kind "sqlite" ResourceStore (contract in resource_store.h).
+//
+// One connection, WAL, synchronous=NORMAL, busy_timeout plus a bounded retry loop on
+// SQLITE_BUSY/SQLITE_LOCKED so an outside reader or a short outside writer never fails a write.
+// Tables ("<Type>": rowid, id, payer, member_key, tx_time, job_id, json + UNIQUE (payer, id)) are
+// created on the first Begin() of a type; each type's upsert is prepared once and reused.
+//
+// All writers share one open transaction, committed every `batch_rows` rows or `batch_bytes`
+// bytes and at every Commit() (which therefore also makes other writers' rows durable: every row
+// is an idempotent upsert, so this is harmless). Abort() rolls back the open transaction only when
+// it holds nothing but the aborting writer's rows; rows of earlier batches stay (a re-download
+// upserts them again).
+//
+// Errors: SQLITE_FULL or an I/O error with ENOSPC -> kDiskFull; other failures kIo with the SQLite
+// message and the table name, never row content. Threading: one thread at a time; the store must
+// outlive its writers.
+#pragma once
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "store/resource_store.h"
+
+namespace p2p::store {
+
+class SqliteStore final : public ResourceStore {
+ public:
+  struct Tuning {
+    int64_t batch_rows = 4096;      // commit the shared transaction after this many rows...
+    int64_t batch_bytes = 8 << 20;  // ...or this many bytes of JSON, whichever comes first
+    int busy_timeout_ms = 5000;     // sqlite3_busy_timeout per attempt
+    int busy_retries = 60;          // extra attempts after a busy timeout before kBusy
+    int64_t max_page_count = 0;     // >0: PRAGMA max_page_count (tests simulate a full disk)
+  };
+
+  // Opens (creating 0600) the database at `path`.
+  static Result<std::unique_ptr<SqliteStore>> Open(const std::string& path);
+  static Result<std::unique_ptr<SqliteStore>> Open(const std::string& path, const Tuning& tuning);
+  ~SqliteStore() override;
+
+  Result<std::unique_ptr<FileWriter>> Begin(const FileContext& ctx) override;
+  Result<void> Recover(const std::map<std::string, StoreMark>& committed) override;
+  Result<std::map<std::string, StoreMark>> Compact() override;
+  Result<void> Scan(std::string_view type,
+                    const std::function<void(const StoredResource&)>& fn) override;
+  Result<std::map<std::string, int64_t>> CountByType() override;
+
+ private:
+  friend class SqliteFileWriter;
+  struct Table;
+
+  SqliteStore(sqlite3* db, std::string path, const Tuning& tuning);
+  Result<void> Init();
+  Result<Table*> TableFor(const std::string& type);
+  Result<void> Upsert(Table& t, const FileContext& ctx, const void* writer, std::string_view id,
+                      std::string_view json);
+  Result<void> CommitOpen(std::string_view what);
+  void AbortWriter(const void* writer);
+  Result<void> Exec(const char* sql, std::string_view what);
+  // sqlite3_step with the busy retry loop; resets `stmt` before a retry.
+  int Step(sqlite3_stmt* stmt);
+  Error SqlError(int rc, std::string_view what) const;
+  void FixWalModes();
+
+  sqlite3* db_;
+  std::string path_;
+  Tuning tuning_;
+  sqlite3_stmt* begin_ = nullptr;
+  sqlite3_stmt* commit_ = nullptr;
+  sqlite3_stmt* rollback_ = nullptr;
+  std::map<std::string, std::unique_ptr<Table>, std::less<>> tables_;
+  bool in_txn_ = false;
+  int64_t txn_rows_ = 0, txn_bytes_ = 0;
+  const void* txn_writer_ = nullptr;  // the only writer with rows in the open transaction...
+  bool txn_shared_ = false;           // ...unless several have
+  bool wal_modes_fixed_ = false;
+};
+
+}  // namespace p2p::store

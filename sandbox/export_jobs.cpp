@@ -1,0 +1,228 @@
+#include "export_jobs.h"
+
+#include <cstdio>
+
+#include "text_util.h"
+
+namespace p2p::sandbox {
+namespace {
+
+constexpr uint32_t kOdd = 0x2c1b3c6dU;
+
+constexpr uint32_t Inverse(uint32_t a) {
+  uint32_t x = a;  // Newton's iteration: correct to 2^(3*2^k) bits
+  for (int i = 0; i < 5; ++i) x *= 2 - a * x;
+  return x;
+}
+static_assert(kOdd * Inverse(kOdd) == 1);
+
+uint64_t SplitMix(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+uint32_t Mask(uint64_t seed) { return static_cast<uint32_t>(SplitMix(seed ^ 0xf11e5ULL)); }
+
+std::string JobId(uint64_t seed, uint32_t serial) {
+  uint64_t a = SplitMix(seed * 31 + serial);
+  uint64_t b = SplitMix(a ^ serial);
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%08x-%04x-4%03x-a%03x-%012llx", uint32_t(a >> 32),
+                unsigned(a >> 16) & 0xffff, unsigned(a) & 0xfff, unsigned(b >> 52) & 0xfff,
+                static_cast<unsigned long long>(b & 0xffffffffffffULL));
+  return buf;
+}
+
+std::string FileUrl(std::string_view base, const ExportJob& job, uint64_t seed, size_t type) {
+  std::string url(base);
+  url += "/v1/";
+  url += job.tenant;
+  url += "/bulk-data/r4/$export/file/";
+  url += FileName(seed, job.serial, type);
+  return url;
+}
+
+}  // namespace
+
+std::array<uint64_t, kTypeCount> CountResources(const Synth& synth, uint64_t member,
+                                                uint32_t types, std::optional<int64_t> since) {
+  std::array<uint64_t, kTypeCount> counts{};
+  auto all = Synth::Types();
+  for (size_t t = 0; t < kTypeCount && t < all.size(); ++t) {
+    if (!(types & (1u << t))) continue;
+    uint64_t n = synth.ResourceCount(member, all[t]);
+    if (!since) {
+      counts[t] = n;
+      continue;
+    }
+    for (uint64_t k = 0; k < n; ++k) {
+      if (synth.LastUpdated(member, all[t], k) >= *since) ++counts[t];
+    }
+  }
+  return counts;
+}
+
+std::string FileName(uint64_t seed, uint32_t serial, size_t type_index) {
+  uint32_t x = (serial << 4) | static_cast<uint32_t>(type_index);
+  x ^= Mask(seed);
+  x *= kOdd;
+  x ^= x >> 16;
+  char hash[12];
+  std::snprintf(hash, sizeof hash, "%08x", x);
+  return std::string(Synth::Types()[type_index]) + "_" + hash + ".ndjson";
+}
+
+std::optional<FileRef> DecodeFileName(uint64_t seed, std::string_view name) {
+  constexpr std::string_view kExt = ".ndjson";
+  if (!EndsWith(name, kExt)) return std::nullopt;
+  name.remove_suffix(kExt.size());
+  size_t underscore = name.rfind('_');
+  if (underscore == std::string_view::npos || name.size() - underscore - 1 != 8) return std::nullopt;
+  std::string_view type = name.substr(0, underscore);
+  uint32_t x = 0;
+  for (char c : name.substr(underscore + 1)) {
+    int v = (c >= '0' && c <= '9') ? c - '0' : (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
+    if (v < 0) return std::nullopt;
+    x = (x << 4) | static_cast<uint32_t>(v);
+  }
+  x ^= x >> 16;
+  x *= Inverse(kOdd);
+  x ^= Mask(seed);
+  FileRef ref{x >> 4, x & 0xf};
+  auto types = Synth::Types();
+  if (ref.type_index >= types.size() || types[ref.type_index] != type) return std::nullopt;
+  return ref;
+}
+
+ExportJob JobTable::Create(ExportJob job) {
+  std::lock_guard lock(mu_);
+  job.serial = next_serial_++;
+  if (next_serial_ >= (1u << 28)) next_serial_ = 1;
+  job.id = JobId(seed_, job.serial);
+  if (auto old = by_serial_.find(job.serial); old != by_serial_.end()) jobs_.erase(old->second);
+  while (order_.size() >= capacity_) {
+    auto it = jobs_.find(order_.front());
+    if (it != jobs_.end()) {
+      by_serial_.erase(it->second.serial);
+      jobs_.erase(it);
+    }
+    order_.pop_front();
+  }
+  order_.push_back(job.id);
+  by_serial_[job.serial] = job.id;
+  jobs_[job.id] = job;
+  return job;
+}
+
+std::optional<ExportJob> JobTable::Find(std::string_view id) const {
+  std::lock_guard lock(mu_);
+  auto it = jobs_.find(id);
+  if (it == jobs_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::optional<ExportJob> JobTable::FindBySerial(uint32_t serial) const {
+  std::lock_guard lock(mu_);
+  auto it = by_serial_.find(serial);
+  if (it == by_serial_.end()) return std::nullopt;
+  return jobs_.at(it->second);
+}
+
+void JobTable::MarkFailed(std::string_view id) {
+  std::lock_guard lock(mu_);
+  auto it = jobs_.find(id);
+  if (it != jobs_.end()) it->second.failed = true;
+}
+
+StatusAnswer RenderStatus(const ExportJob& job, Flavor flavor, std::chrono::milliseconds delay,
+                          std::string_view public_base, uint64_t seed,
+                          std::chrono::steady_clock::time_point now) {
+  using std::chrono::duration_cast;
+  using std::chrono::milliseconds;
+  auto elapsed = duration_cast<milliseconds>(now - job.started);
+  if (elapsed > delay) elapsed = delay;
+  if (elapsed.count() < 0) elapsed = milliseconds(0);
+  size_t total = 0;
+  for (uint64_t c : job.counts) total += c > 0;
+  size_t complete = delay.count() <= 0 || elapsed >= delay
+                        ? total
+                        : static_cast<size_t>(total * elapsed.count() / delay.count());
+  bool done = elapsed >= delay;
+  StatusAnswer answer;
+  answer.complete = done && !job.failed;
+  auto types = Synth::Types();
+
+  if (flavor == Flavor::kBulkV2) {
+    if (job.failed) {
+      answer.status = 500;
+      answer.body = OperationOutcome("error", "exception", "Export job failed");
+      return answer;
+    }
+    if (!done) {
+      answer.status = 202;
+      answer.x_progress = std::to_string(complete) + " of " + std::to_string(total) +
+                          " batches complete";
+      auto left = delay - elapsed;
+      answer.retry_after = static_cast<int>(std::max<int64_t>(1, (left.count() + 999) / 1000));
+      return answer;
+    }
+    std::string& out = answer.body;
+    out = R"({"transactionTime":)";
+    AppendJsonString(out, FormatInstant(job.created_ms));
+    out += R"(,"request":)";
+    AppendJsonString(out, job.request_url);
+    out += R"(,"requiresAccessToken":true,"output":[)";
+    bool first = true;
+    for (size_t t = 0; t < kTypeCount; ++t) {
+      if (job.counts[t] == 0) continue;
+      if (!first) out += ',';
+      first = false;
+      out += R"({"type":)";
+      AppendJsonString(out, types[t]);
+      out += R"(,"url":)";
+      AppendJsonString(out, FileUrl(public_base, job, seed, t));
+      out += R"(,"count":)" + std::to_string(job.counts[t]) + "}";
+    }
+    out += R"(],"error":[]})";
+    return answer;
+  }
+
+  std::string& out = answer.body;
+  out = R"({"id":)";
+  AppendJsonString(out, job.id);
+  out += R"(,"transactionTime":)";
+  AppendJsonString(out, FormatInstant(job.created_ms));
+  out += R"(,"request":)";
+  AppendJsonString(out, job.request_url);
+  out += R"(,"requiresAccessToken":true,"status":)";
+  out += job.failed ? R"("Failed")" : done ? R"("Successful")" : R"("Running")";
+  uint64_t resources = 0;
+  std::string output;
+  size_t listed = 0;
+  for (size_t t = 0; t < kTypeCount && !job.failed; ++t) {
+    if (job.counts[t] == 0) continue;
+    if (listed == complete) break;
+    ++listed;
+    resources += job.counts[t];
+    if (!output.empty()) output += ',';
+    output += R"({"type":)";
+    AppendJsonString(output, types[t]);
+    output += R"(,"url":)";
+    AppendJsonString(output, FileUrl(public_base, job, seed, t));
+    output += '}';
+  }
+  size_t running = job.failed ? 0 : total - complete;
+  size_t failed = job.failed ? total : 0;
+  out += R"(,"resourceCount":)" + std::to_string(resources);
+  out += R"(,"batches":{"running":)" + std::to_string(running) +
+         R"(,"complete":)" + std::to_string(job.failed ? 0 : complete) +
+         R"(,"failed":)" + std::to_string(failed) + R"(,"total":)" + std::to_string(total) + "}";
+  out += R"(,"lastUpdated":)";
+  AppendJsonString(out, FormatInstant(job.created_ms + elapsed.count()));
+  out += R"(,"output":[)" + output + "]}";
+  return answer;
+}
+
+}  // namespace p2p::sandbox

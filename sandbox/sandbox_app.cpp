@@ -1,0 +1,418 @@
+#include "sandbox_app.h"
+
+#include <algorithm>
+#include <cctype>
+
+#include "member_match.h"
+#include "text_util.h"
+
+namespace p2p::sandbox {
+namespace {
+
+constexpr size_t kTokenCapacity = 100'000;
+constexpr size_t kJobCapacity = 10'000;
+
+std::vector<std::string_view> Split(std::string_view text, char sep) {
+  std::vector<std::string_view> out;
+  size_t start = 0;
+  while (true) {
+    size_t at = text.find(sep, start);
+    out.push_back(text.substr(start, at == std::string_view::npos ? std::string_view::npos : at - start));
+    if (at == std::string_view::npos) break;
+    start = at + 1;
+  }
+  return out;
+}
+
+void OAuthError(AppReply& reply, int status, std::string_view error, std::string_view description) {
+  reply.status = status;
+  reply.content_type = "application/json";
+  reply.body = R"({"error":)";
+  AppendJsonString(reply.body, error);
+  reply.body += R"(,"error_description":)";
+  AppendJsonString(reply.body, description);
+  reply.body += '}';
+  reply.headers.emplace_back("Cache-Control", "no-store");
+}
+
+void Outcome(AppReply& reply, int status, std::string_view code, std::string_view diagnostics) {
+  reply.status = status;
+  reply.content_type = "application/fhir+json";
+  reply.body = OperationOutcome("error", code, diagnostics);
+}
+
+bool IsJsonType(std::string_view content_type) {
+  return content_type.find("json") != std::string_view::npos &&
+         content_type.find("ndjson") == std::string_view::npos;
+}
+
+}  // namespace
+
+SandboxApp::SandboxApp(const ServerOptions& options, std::string public_base)
+    : options_(options),
+      public_base_(std::move(public_base)),
+      synth_(options.synth),
+      faults_(options.synth.seed, options.faults),
+      tokens_(kTokenCapacity),
+      jobs_(options.synth.seed, kJobCapacity) {}
+
+bool SandboxApp::KnownTenant(std::string_view tenant) const {
+  return std::find(options_.tenants.begin(), options_.tenants.end(), tenant) !=
+         options_.tenants.end();
+}
+
+bool SandboxApp::Authorized(const AppRequest& request, AppReply& reply) const {
+  std::string_view auth = request.authorization;
+  bool bearer = auth.size() > 7 && (auth[0] == 'B' || auth[0] == 'b') &&
+                (auth.substr(1, 6) == "earer " || auth.substr(1, 6) == "EARER ");
+  if (bearer && tokens_.Valid(auth.substr(7), TokenTable::Clock::now())) return true;
+  Outcome(reply, 401, "login", bearer ? "Bearer token is invalid or expired" : "Bearer token required");
+  reply.headers.emplace_back("WWW-Authenticate",
+                             bearer ? R"(Bearer error="invalid_token")" : "Bearer");
+  return false;
+}
+
+AppReply SandboxApp::Handle(const AppRequest& request) {
+  AppReply reply;
+  std::string_view target = request.target;
+  size_t q = target.find('?');
+  std::string_view raw_path = target.substr(0, q);
+  std::string_view query = q == std::string_view::npos ? std::string_view{} : target.substr(q + 1);
+  reply.log_path = std::string(raw_path);
+  auto decoded = PercentDecode(raw_path, false);
+  if (!decoded || raw_path.empty() || raw_path[0] != '/') {
+    ++requests_[static_cast<size_t>(Endpoint::kOther)];
+    Outcome(reply, 400, "invalid", "Malformed request path");
+    return reply;
+  }
+  std::vector<std::string_view> s = Split(std::string_view(*decoded).substr(1), '/');
+  std::string_view tenant, id;
+  const char* method = "GET";
+  if (s.size() == 6 && s[0] == "auth" && s[1] == "realms" && s[2] == "dev-portal" &&
+      s[3] == "protocol" && s[4] == "openid-connect" && s[5] == "token") {
+    reply.endpoint = Endpoint::kToken;
+    method = "POST";
+  } else if (s.size() == 4 && s[0] == "v1" && (s[2] == "member-match-sandbox" || s[2] == "Patient") &&
+             s[3] == "$member-match") {
+    reply.endpoint = Endpoint::kMatch;
+    method = "POST";
+  } else if (s.size() == 7 && s[0] == "v1" && s[2] == "bulk-data" && s[3] == "r4" &&
+             s[4] == "Group" && s[6] == "$export") {
+    reply.endpoint = Endpoint::kExport;
+    id = s[5];
+  } else if (s.size() == 7 && s[0] == "v1" && s[2] == "bulk-data" && s[3] == "r4" &&
+             s[4] == "$export" && (s[5] == "job" || s[5] == "file")) {
+    reply.endpoint = s[5] == "job" ? Endpoint::kJob : Endpoint::kFile;
+    id = s[6];
+  } else if (s.size() == 2 && s[0] == "admin" && (s[1] == "stats" || s[1] == "faults")) {
+    reply.endpoint = Endpoint::kAdmin;
+  }
+  if (s.size() >= 2 && s[0] == "v1") tenant = s[1];
+  ++requests_[static_cast<size_t>(reply.endpoint)];
+
+  if (reply.endpoint == Endpoint::kOther) {
+    Outcome(reply, 404, "not-found", "No such endpoint");
+    return reply;
+  }
+  if (reply.endpoint == Endpoint::kAdmin) {
+    Admin(request, *decoded, reply);
+    return reply;
+  }
+  if (request.method != method) {
+    Outcome(reply, 405, "not-supported", "Method not allowed");
+    reply.headers.emplace_back("Allow", method);
+    return reply;
+  }
+
+  FaultDecision fault = faults_.Decide(reply.endpoint);
+  reply.delay = fault.delay;
+  if (fault.delay.count() > 0) faults_.Record(reply.endpoint, FaultKind::kDelay);
+  bool fail_job = false, cut = false, bad_json = false;
+  if (fault.response) {
+    const FaultRule& rule = *fault.response;
+    faults_.Record(reply.endpoint, rule.kind);
+    switch (rule.kind) {
+      case FaultKind::k500:
+      case FaultKind::k503:
+      case FaultKind::k429:
+      case FaultKind::k404:
+      case FaultKind::k410: {
+        int status = std::stoi(std::string(FaultKindName(rule.kind)));
+        Outcome(reply, status, status == 404 ? "not-found" : status == 410 ? "deleted"
+                               : status == 429 ? "throttled" : "transient",
+                "Injected fault " + std::string(FaultKindName(rule.kind)));
+        if (rule.has_retry_after) {
+          reply.headers.emplace_back(
+              "Retry-After",
+              rule.retry_after_date
+                  ? FormatHttpDate(std::chrono::duration_cast<std::chrono::seconds>(
+                                       std::chrono::system_clock::now().time_since_epoch())
+                                       .count() +
+                                   rule.retry_after_seconds)
+                  : std::to_string(rule.retry_after_seconds));
+        }
+        return reply;
+      }
+      case FaultKind::kReset:
+        reply.reset = true;
+        return reply;
+      case FaultKind::kCut: cut = true; break;
+      case FaultKind::kBadJson: bad_json = true; break;
+      case FaultKind::kFail: fail_job = true; break;
+      default: break;
+    }
+  }
+  if (fault.token_lifetime) faults_.Record(reply.endpoint, FaultKind::kExpire);
+
+  if (reply.endpoint == Endpoint::kToken) {
+    Token(request, reply, fault);
+  } else if (!KnownTenant(tenant)) {
+    Outcome(reply, 404, "not-found", "Unknown tenant");
+  } else if (Authorized(request, reply)) {
+    switch (reply.endpoint) {
+      case Endpoint::kMatch: Match(request, tenant, reply); break;
+      case Endpoint::kExport: Export(request, tenant, id, query, reply, fail_job); break;
+      case Endpoint::kJob: Job(tenant, id, reply, fail_job); break;
+      case Endpoint::kFile: File(request, tenant, id, reply); break;
+      default: break;
+    }
+  }
+  reply.cut = cut;
+  if (bad_json) {
+    if (reply.file) {
+      reply.file->bad_first_line = true;
+    } else if (IsJsonType(reply.content_type) && reply.body.size() > 1) {
+      reply.body.resize(reply.body.size() / 2);
+    } else if (reply.body.empty()) {
+      reply.body = "{\"resourceType\":";
+    }
+  }
+  return reply;
+}
+
+void SandboxApp::Token(const AppRequest& request, AppReply& reply, const FaultDecision& faults) {
+  std::string_view ct = request.content_type;
+  if (ct.substr(0, ct.find(';')) != "application/x-www-form-urlencoded") {
+    return OAuthError(reply, 400, "invalid_request",
+                      "Content-Type must be application/x-www-form-urlencoded");
+  }
+  auto form = ParseForm(request.body);
+  if (!form) return OAuthError(reply, 400, "invalid_request", "Malformed form body");
+  std::optional<BasicCredentials> basic;
+  if (!request.authorization.empty()) {
+    basic = ParseBasicAuth(request.authorization);
+    if (!basic) {
+      OAuthError(reply, 401, "invalid_client", "Malformed Authorization header");
+      reply.headers.emplace_back("WWW-Authenticate", "Basic realm=\"dev-portal\"");
+      return;
+    }
+  }
+  bool form_client = form->count("client_secret") > 0;
+  if (basic && form_client) {
+    return OAuthError(reply, 400, "invalid_request", "Use one client authentication method");
+  }
+  std::string id = basic ? basic->id : (form->count("client_id") ? form->at("client_id") : "");
+  std::string secret = basic ? basic->secret : (form_client ? form->at("client_secret") : "");
+  bool known = false;
+  for (const auto& [cid, csecret] : options_.clients) known = known || (cid == id && csecret == secret);
+  if (!known) {
+    OAuthError(reply, 401, "invalid_client", "Client authentication failed");
+    if (basic) reply.headers.emplace_back("WWW-Authenticate", "Basic realm=\"dev-portal\"");
+    return;
+  }
+  auto grant = form->find("grant_type");
+  if (grant == form->end()) return OAuthError(reply, 400, "invalid_request", "grant_type is required");
+  if (grant->second != "client_credentials") {
+    return OAuthError(reply, 400, "unsupported_grant_type", "Only client_credentials is supported");
+  }
+  auto scope = form->find("scope");
+  std::string granted = scope != form->end() ? scope->second : "member-match|read";
+  auto lifetime = faults.token_lifetime
+                      ? *faults.token_lifetime
+                      : std::chrono::milliseconds(options_.token_ttl_seconds * 1000);
+  std::string token = tokens_.Issue(TokenTable::Clock::now() + lifetime);
+  reply.status = 200;
+  reply.content_type = "application/json";
+  reply.headers.emplace_back("Cache-Control", "no-store");
+  reply.body = R"({"access_token":)";
+  AppendJsonString(reply.body, token);
+  reply.body += R"(,"token_type":"Bearer","expires_in":)" + std::to_string(options_.token_ttl_seconds);
+  reply.body += R"(,"scope":)";
+  AppendJsonString(reply.body, granted);
+  reply.body += '}';
+}
+
+void SandboxApp::Match(const AppRequest& request, std::string_view tenant, AppReply& reply) {
+  auto now = std::chrono::system_clock::now().time_since_epoch();
+  std::string today = FormatDate(std::chrono::duration_cast<std::chrono::seconds>(now).count());
+  MatchAnswer answer = MemberMatch(request.body, synth_, tenant, today);
+  reply.status = answer.status;
+  reply.body = std::move(answer.body);
+}
+
+void SandboxApp::Export(const AppRequest& request, std::string_view tenant, std::string_view group,
+                        std::string_view query, AppReply& reply, bool fail) {
+  auto params = ParseForm(query);
+  if (!params) return Outcome(reply, 400, "invalid", "Malformed query string");
+  auto member = synth_.FindByGroupId(group);
+  if (!member) return Outcome(reply, 404, "not-found", "Unknown Group");
+  auto types = Synth::Types();
+  uint32_t mask = (1u << types.size()) - 1;
+  if (auto t = params->find("_type"); t != params->end()) {
+    mask = 0;
+    for (std::string_view name : Split(t->second, ',')) {
+      auto it = std::find(types.begin(), types.end(), name);
+      if (it == types.end()) return Outcome(reply, 400, "not-supported", "Unsupported _type");
+      mask |= 1u << (it - types.begin());
+    }
+  }
+  std::optional<int64_t> since;
+  if (auto t = params->find("_since"); t != params->end()) {
+    since = ParseInstant(t->second);
+    if (!since) return Outcome(reply, 400, "invalid", "_since must be a FHIR instant");
+  }
+  if (auto f = params->find("_outputFormat"); f != params->end()) {
+    if (f->second != "application/fhir+ndjson" && f->second != "application/ndjson" &&
+        f->second != "ndjson") {
+      return Outcome(reply, 400, "not-supported", "Unsupported _outputFormat");
+    }
+  }
+  ExportJob job;
+  job.tenant = std::string(tenant);
+  job.member = *member;
+  job.since = since;
+  job.request_url = public_base_ + std::string(request.target);
+  job.created_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+  job.started = std::chrono::steady_clock::now();
+  job.failed = fail;
+  job.counts = CountResources(synth_, *member, mask, since);
+  job = jobs_.Create(std::move(job));
+  std::string poll = public_base_ + "/v1/" + job.tenant + "/bulk-data/r4/$export/job/" + job.id;
+  reply.status = 202;
+  if (options_.flavor == Flavor::kBulkV2) {
+    reply.headers.emplace_back("Content-Location", poll);
+    reply.body = R"({"resourceType":"OperationOutcome","issue":[{"severity":"information",)"
+                 R"("code":"informational","details":{"text":"Export job accepted"}}]})";
+    return;
+  }
+  static constexpr char kAlnum[] = "0123456789abcdefghijklmnopqrstuvwxyz";
+  std::string outcome_id;
+  for (size_t i = 0, x = job.serial * 2654435761u + 12345; i < 10; ++i, x = x * 6364136223846793005ULL + 1442695040888963407ULL) {
+    outcome_id.push_back(kAlnum[(x >> 33) % 36]);
+  }
+  reply.body = R"({"resourceType":"OperationOutcome","id":")" + outcome_id +
+               R"(","issue":[{"severity":"information","code":"informational","details":{"text":)";
+  AppendJsonString(reply.body, "Asynchronous export running. Track job at " + poll);
+  reply.body += "}}]}";
+}
+
+void SandboxApp::Job(std::string_view tenant, std::string_view id, AppReply& reply, bool fail) {
+  auto job = jobs_.Find(id);
+  if (!job || job->tenant != tenant) return Outcome(reply, 404, "not-found", "Unknown export job");
+  if (fail && !job->failed) {
+    jobs_.MarkFailed(id);
+    job->failed = true;
+  }
+  StatusAnswer answer = RenderStatus(*job, options_.flavor, options_.job_delay, public_base_,
+                                     options_.synth.seed, std::chrono::steady_clock::now());
+  reply.status = answer.status;
+  reply.body = std::move(answer.body);
+  if (options_.flavor == Flavor::kBulkV2) {
+    reply.content_type = answer.status == 200 ? "application/json" : "application/fhir+json";
+  }
+  if (!answer.x_progress.empty()) reply.headers.emplace_back("X-Progress", answer.x_progress);
+  if (answer.retry_after > 0) {
+    reply.headers.emplace_back("Retry-After", std::to_string(answer.retry_after));
+  }
+}
+
+void SandboxApp::File(const AppRequest& request, std::string_view tenant, std::string_view name,
+                      AppReply& reply) {
+  auto ref = DecodeFileName(options_.synth.seed, name);
+  std::optional<ExportJob> job;
+  if (ref) job = jobs_.FindBySerial(ref->serial);
+  bool ready = job && job->tenant == tenant && !job->failed && job->counts[ref->type_index] > 0 &&
+               std::chrono::steady_clock::now() - job->started >= options_.job_delay;
+  if (!ready) return Outcome(reply, 404, "not-found", "Unknown export file");
+  reply.status = 200;
+  reply.content_type = "application/fhir+ndjson";
+  FileStreamSpec spec;
+  spec.member = job->member;
+  spec.type_index = ref->type_index;
+  spec.since = job->since;
+  std::string ae(request.accept_encoding);
+  std::transform(ae.begin(), ae.end(), ae.begin(), [](unsigned char c) { return std::tolower(c); });
+  spec.gzip = ae.find("gzip") != std::string::npos && ae.find("gzip;q=0") == std::string::npos;
+  reply.file = spec;
+}
+
+void SandboxApp::Admin(const AppRequest& request, std::string_view path, AppReply& reply) {
+  reply.content_type = "text/plain";
+  if (!request.from_loopback) {
+    reply.status = 403;
+    reply.body = "admin is for loopback peers only\n";
+    return;
+  }
+  if (path == "/admin/stats" && request.method == "GET") {
+    reply.content_type = "application/json";
+    reply.body = StatsJson();
+  } else if (path == "/admin/faults" && request.method == "GET") {
+    reply.body = FormatFaultSpec(faults_.Spec()) + "\n";
+  } else if (path == "/admin/faults" && (request.method == "PUT" || request.method == "POST")) {
+    std::string error;
+    auto spec = ParseFaultSpec(request.body, &error);
+    if (!spec) {
+      reply.status = 400;
+      reply.body = error + "\n";
+      return;
+    }
+    faults_.Replace(*spec);
+    reply.body = FormatFaultSpec(*spec) + "\n";
+  } else {
+    reply.status = 405;
+    reply.body = "method not allowed\n";
+  }
+}
+
+std::string SandboxApp::StatsJson() const {
+  std::string out = R"({"requests":{)";
+  for (size_t e = 0; e < kEndpointCount; ++e) {
+    if (e == static_cast<size_t>(Endpoint::kAny)) continue;
+    if (out.back() != '{') out += ',';
+    AppendJsonString(out, EndpointName(static_cast<Endpoint>(e)));
+    out += ':' + std::to_string(requests_[e].load());
+  }
+  auto injected = faults_.Injected();
+  out += R"(},"faults":{)";
+  bool first = true;
+  for (size_t k = 0; k < kFaultKindCount; ++k) {
+    uint64_t total = 0;
+    for (size_t e = 0; e < kEndpointCount; ++e) total += injected[e][k];
+    if (!first) out += ',';
+    first = false;
+    AppendJsonString(out, FaultKindName(static_cast<FaultKind>(k)));
+    out += ':' + std::to_string(total);
+  }
+  out += R"(},"faults_by_endpoint":{)";
+  first = true;
+  for (size_t e = 0; e < kEndpointCount; ++e) {
+    std::string inner;
+    for (size_t k = 0; k < kFaultKindCount; ++k) {
+      if (injected[e][k] == 0) continue;
+      if (!inner.empty()) inner += ',';
+      AppendJsonString(inner, FaultKindName(static_cast<FaultKind>(k)));
+      inner += ':' + std::to_string(injected[e][k]);
+    }
+    if (inner.empty()) continue;
+    if (!first) out += ',';
+    first = false;
+    AppendJsonString(out, EndpointName(static_cast<Endpoint>(e)));
+    out += ":{" + inner + "}";
+  }
+  out += R"(},"tokens":)" + std::to_string(tokens_.size()) + "}";
+  return out;
+}
+
+}  // namespace p2p::sandbox

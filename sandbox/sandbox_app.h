@@ -1,0 +1,99 @@
+// The application side of p2p-sandbox: one parsed HTTP request in, one reply description out.
+// Routing, OAuth client credentials, bearer checks, $member-match, export kick-off, job status,
+// file lookup, the loopback-only admin endpoint, and the fault decisions — everything except
+// sockets. The network layer (server.cpp) executes the reply: it waits `delay`, resets the
+// connection, writes the body or streams the file, and cuts the body when told to.
+//
+// Paths (`$` literal or %24):
+//   POST /auth/realms/dev-portal/protocol/openid-connect/token
+//   POST /v1/{tenant}/member-match-sandbox/$member-match | /v1/{tenant}/Patient/$member-match
+//   GET  /v1/{tenant}/bulk-data/r4/Group/{groupId}/$export[?_type=..&_since=..]
+//   GET  /v1/{tenant}/bulk-data/r4/$export/job/{jobId}
+//   GET  /v1/{tenant}/bulk-data/r4/$export/file/{Type}_{hash}.ndjson
+//   GET  /admin/stats, GET|PUT|POST /admin/faults   (loopback peers only)
+//
+// Threading: Handle() is thread-safe (tables and counters have their own locks/atomics).
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "export_jobs.h"
+#include "fault_spec.h"
+#include "server_options.h"
+#include "synth.h"
+#include "token_table.h"
+
+namespace p2p::sandbox {
+
+struct AppRequest {
+  std::string_view method;
+  std::string_view target;           // raw request target (path + query)
+  std::string_view authorization;
+  std::string_view content_type;
+  std::string_view accept_encoding;
+  std::string_view body;
+  bool from_loopback = false;
+};
+
+struct FileStreamSpec {
+  uint64_t member = 0;
+  size_t type_index = 0;
+  std::optional<int64_t> since;
+  bool gzip = false;
+  bool bad_first_line = false;       // badjson fault: a line that is not JSON comes first
+};
+
+struct AppReply {
+  Endpoint endpoint = Endpoint::kOther;
+  int status = 200;
+  std::string content_type = "application/fhir+json";
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  std::optional<FileStreamSpec> file;  // stream an export file instead of `body`
+  std::chrono::milliseconds delay{0};
+  bool reset = false;                  // close the connection (RST) before any header
+  bool cut = false;                    // send about half the body, then close
+  std::string log_path;                // path without query, for the request log
+};
+
+class SandboxApp {
+ public:
+  // `public_base` is the scheme://host:port of handed-out URLs (no trailing slash).
+  SandboxApp(const ServerOptions& options, std::string public_base);
+
+  AppReply Handle(const AppRequest& request);
+
+  const Synth& synth() const { return synth_; }
+  const ServerOptions& options() const { return options_; }
+  FaultInjector& faults() { return faults_; }
+  std::string StatsJson() const;
+
+ private:
+  void Token(const AppRequest& request, AppReply& reply, const FaultDecision& faults);
+  void Match(const AppRequest& request, std::string_view tenant, AppReply& reply);
+  void Export(const AppRequest& request, std::string_view tenant, std::string_view group,
+              std::string_view query, AppReply& reply, bool fail);
+  void Job(std::string_view tenant, std::string_view id, AppReply& reply, bool fail);
+  void File(const AppRequest& request, std::string_view tenant, std::string_view name,
+            AppReply& reply);
+  void Admin(const AppRequest& request, std::string_view path, AppReply& reply);
+  bool Authorized(const AppRequest& request, AppReply& reply) const;
+  bool KnownTenant(std::string_view tenant) const;
+
+  ServerOptions options_;
+  std::string public_base_;
+  Synth synth_;
+  FaultInjector faults_;
+  TokenTable tokens_;
+  JobTable jobs_;
+  std::array<std::atomic<uint64_t>, kEndpointCount> requests_{};
+};
+
+}  // namespace p2p::sandbox

@@ -1,0 +1,58 @@
+// Command line of p2p-sandbox. Two commands:
+//   p2p-sandbox [serve] --listen HOST:PORT --members N --seed S --flavor 1up|bulk-v2
+//       --faults SPEC --tls-cert F --tls-key F --public-base URL --client ID:SECRET (repeatable)
+//       --clients FILE --tenant NAME (repeatable; bison always) --job-delay DUR
+//       --resource-scale K --token-ttl SECONDS --throttle BYTES_PER_SEC
+//   p2p-sandbox roster --members N --seed S --out DIR [--payer bison]
+// ParseCommandLine is pure except that --clients reads its file. On a bad flag it returns
+// nullopt with *error set to a one-line message; main prints it and exits 2.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "fault_spec.h"
+#include "synth.h"
+
+namespace p2p::sandbox {
+
+enum class Flavor { k1up, kBulkV2 };
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";
+  uint16_t port = 0;
+  SynthOptions synth;                     // --members (50), --seed (1), --resource-scale (1)
+  Flavor flavor = Flavor::k1up;
+  FaultSpec faults;                       // none by default
+  std::string tls_cert;                   // both or neither
+  std::string tls_key;
+  std::string public_base;                // empty: scheme://listen-host:actual-port
+  std::vector<std::pair<std::string, std::string>> clients;  // empty: sandbox-client/secret
+  std::vector<std::string> tenants{"bison"};
+  std::chrono::milliseconds job_delay{1000};
+  int64_t token_ttl_seconds = 3600;
+  uint64_t throttle_bytes_per_second = 0;  // 0: unlimited
+};
+
+struct RosterOptions {
+  SynthOptions synth;
+  std::string out_dir;
+  std::string payer = "bison";
+};
+
+struct CommandLine {
+  enum class Command { kServe, kRoster, kHelp } command = Command::kServe;
+  ServerOptions serve;
+  RosterOptions roster;
+};
+
+std::optional<CommandLine> ParseCommandLine(const std::vector<std::string>& args,
+                                            std::string* error);
+
+extern const char kUsage[];
+
+}  // namespace p2p::sandbox

@@ -1,0 +1,33 @@
+// Issued bearer tokens of p2p-sandbox: opaque random strings with an expiry, in a bounded
+// table (beyond `capacity` the expired, then the oldest tokens are dropped).
+// Thread-safe (one mutex).
+#pragma once
+
+#include <chrono>
+#include <deque>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+namespace p2p::sandbox {
+
+class TokenTable {
+ public:
+  using Clock = std::chrono::steady_clock;
+  explicit TokenTable(size_t capacity) : capacity_(capacity) {}
+
+  // A new token valid until `expires`.
+  std::string Issue(Clock::time_point expires);
+  // True when `token` was issued here and has not expired at `now`.
+  bool Valid(std::string_view token, Clock::time_point now) const;
+  size_t size() const;
+
+ private:
+  mutable std::mutex mu_;
+  size_t capacity_;
+  std::unordered_map<std::string, Clock::time_point> tokens_;
+  std::deque<std::string> order_;
+};
+
+}  // namespace p2p::sandbox

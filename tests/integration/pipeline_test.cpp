@@ -1,0 +1,138 @@
+// The daemon end to end against p2p-sandbox (issue 3's "Done when"): every member reaches the
+// outcome expected.json gives, and the store holds exactly the expected ids per type per member.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <chrono>
+#include <thread>
+
+#include "integration/daemon_harness.h"
+
+namespace p2p::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Compares outcomes and stored ids with expected.json; returns a readable diff ("" when equal).
+std::string Diff(const DaemonHarness& h) {
+  Expected want = h.LoadExpected();
+  std::map<std::string, std::string> states = h.MemberStates();
+  Expected got = h.LoadStore();
+  std::string out;
+  int shown = 0;
+  for (const auto& [key, outcome] : want.outcome) {
+    auto it = states.find(key);
+    std::string have = it == states.end() ? "(missing)" : it->second;
+    if (have != outcome && shown++ < 10) out += key + ": want " + outcome + ", have " + have + "\n";
+  }
+  if (states.size() != want.outcome.size()) {
+    out += "members in state DB: " + std::to_string(states.size()) + ", expected " +
+           std::to_string(want.outcome.size()) + "\n";
+  }
+  for (const auto& [k, v] : got.outcome) out += k + ": " + v + " duplicated lines\n";
+  std::set<std::string> types;
+  for (const auto& [t, s] : want.resources) types.insert(t);
+  for (const auto& [t, s] : got.resources) types.insert(t);
+  for (const auto& t : types) {
+    const auto& w = want.resources[t];
+    const auto& g = got.resources[t];
+    if (w == g) continue;
+    size_t missing = 0, extra = 0;
+    for (const auto& x : w) missing += g.count(x) == 0;
+    for (const auto& x : g) extra += w.count(x) == 0;
+    out += t + ": " + std::to_string(missing) + " missing, " + std::to_string(extra) + " extra (of " +
+           std::to_string(w.size()) + ")\n";
+  }
+  return out;
+}
+
+void RunAndCompare(HarnessOptions o) {
+  DaemonHarness h(o);
+  ASSERT_EQ(h.Start(), "");
+  h.DropRoster("members.csv");
+  ASSERT_EQ(h.RunOnce(), 0) << h.last_run().err;
+  EXPECT_EQ(Diff(h), "") << h.last_run().out;
+  EXPECT_TRUE(std::filesystem::exists(h.inbox() / "processed" / "members.csv"));
+}
+
+TEST(Pipeline, OneUpFlavorSqliteStoreMatchesExpectedExactly) {
+  HarnessOptions o;
+  o.flavor = "1up";
+  o.store = "sqlite";
+  RunAndCompare(o);
+}
+
+TEST(Pipeline, BulkV2FlavorNdjsonStoreMatchesExpectedExactly) {
+  HarnessOptions o;
+  o.flavor = "bulk-v2";
+  o.store = "ndjson";
+  RunAndCompare(o);
+}
+
+TEST(Pipeline, DroppingTheSameFileAgainAddsNothing) {
+  HarnessOptions o;
+  o.members = 60;
+  DaemonHarness h(o);
+  ASSERT_EQ(h.Start(), "");
+  h.DropRoster("members.csv");
+  ASSERT_EQ(h.RunOnce(), 0) << h.last_run().err;
+  int64_t jobs = h.CountRows("SELECT COUNT(*) FROM members");
+  int64_t events = h.CountRows("SELECT COUNT(*) FROM events");
+  Expected before = h.LoadStore();
+  h.DropRoster("members-again.csv");
+  ASSERT_EQ(h.RunOnce(), 0) << h.last_run().err;
+  // Terminal failures may be retried by a new drop; complete and active ones are not.
+  int64_t retried = h.CountRows(
+      "SELECT COUNT(*) FROM members WHERE id > (SELECT MAX(id) FROM members WHERE source_file='members.csv')");
+  int64_t terminal_failures = h.CountRows(
+      "SELECT COUNT(*) FROM members WHERE source_file='members.csv' AND state IN (7,8,9,10,11)");
+  EXPECT_EQ(h.CountRows("SELECT COUNT(*) FROM members"), jobs + retried);
+  EXPECT_EQ(retried, terminal_failures);
+  EXPECT_GE(h.CountRows("SELECT COUNT(*) FROM events"), events);
+  EXPECT_EQ(h.LoadStore().resources, before.resources);
+  EXPECT_EQ(Diff(h), "");
+}
+
+TEST(Pipeline, SameStoreWithEveryFaultKindAtAModerateRate) {
+  HarnessOptions o;
+  o.members = 200;
+  o.faults =
+      "token:503@0.05,match:500@0.05,match:429@0.05:retry-after=1,export:503@0.05,"
+      "job:500@0.05,job:429@0.05:retry-after=date,file:cut@0.05,file:reset@0.03,"
+      "any:delay=20ms@0.05,file:503@0.05";
+  o.max_attempts = 30;
+  RunAndCompare(o);
+}
+
+TEST(Pipeline, SigkillMidRunThenRestartGivesTheSameStore) {
+  HarnessOptions o;
+  o.members = 200;
+  o.store = "ndjson";
+  o.concurrency = 8;
+  o.job_delay = "100ms";
+  DaemonHarness h(o);
+  ASSERT_EQ(h.Start(), "");
+  h.DropRoster("members.csv");
+  for (int round = 0; round < 3; ++round) {
+    std::string err;
+    auto d = h.StartDaemon(&err);
+    ASSERT_NE(d, nullptr) << err;
+    // Wait until this round has made progress, then kill without warning.
+    auto deadline = std::chrono::steady_clock::now() + 60s;
+    int64_t target = 30 * (round + 1);
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (std::filesystem::exists(h.state_path()) &&
+          h.CountRows("SELECT COUNT(*) FROM files WHERE state=1") >= target) {
+        break;
+      }
+      std::this_thread::sleep_for(20ms);
+    }
+    d->Signal(SIGKILL);
+    d->Wait(5s);
+  }
+  ASSERT_EQ(h.RunOnce(), 0) << h.last_run().err;
+  EXPECT_EQ(Diff(h), "") << h.last_run().out;
+}
+
+}  // namespace
+}  // namespace p2p::testing

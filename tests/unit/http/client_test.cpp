@@ -1,0 +1,418 @@
+#include <utility>  // before boost/asio (Boost 1.74 awaitable.hpp)
+
+#include "http/client.h"
+
+#include <gtest/gtest.h>
+#include <zlib.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <unistd.h>
+
+#include "scripted_server.h"
+
+namespace p2p::http {
+namespace {
+
+namespace asio = boost::asio;
+using std::chrono::milliseconds;
+using test::HttpResponse;
+using test::ScriptedServer;
+using test::Step;
+
+// Runs one coroutine on `io` to completion.
+template <class T>
+T RunSync(asio::io_context& io, asio::awaitable<T> task) {
+  std::optional<T> out;
+  asio::co_spawn(
+      io, [&]() -> asio::awaitable<void> { out.emplace(co_await std::move(task)); },
+      asio::detached);
+  io.restart();
+  io.run();
+  return std::move(*out);
+}
+
+Request Get(const std::string& url, milliseconds timeout = milliseconds(2000)) {
+  Request r;
+  r.url = Url::Parse(url).value();
+  r.timeout = timeout;
+  return r;
+}
+
+class RecordingSink : public BodySink {
+ public:
+  Result<void> OnData(std::string_view chunk) override {
+    data.append(chunk);
+    ++calls;
+    max_chunk = std::max(max_chunk, chunk.size());
+    if (fail_after_bytes && data.size() >= *fail_after_bytes) {
+      return MakeError(ErrorKind::kIo, "disk says no");
+    }
+    return Ok();
+  }
+  std::string data;
+  int calls = 0;
+  size_t max_chunk = 0;
+  std::optional<size_t> fail_after_bytes;
+};
+
+std::string Gzip(std::string_view in) {
+  z_stream zs{};
+  deflateInit2(&zs, Z_BEST_SPEED, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY);
+  std::string out(deflateBound(&zs, in.size()) + 64, '\0');
+  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+  zs.avail_in = static_cast<uInt>(in.size());
+  zs.next_out = reinterpret_cast<Bytef*>(out.data());
+  zs.avail_out = static_cast<uInt>(out.size());
+  deflate(&zs, Z_FINISH);
+  out.resize(zs.total_out);
+  deflateEnd(&zs);
+  return out;
+}
+
+std::string Pattern(size_t n) {
+  std::string s(n, '\0');
+  for (size_t i = 0; i < n; ++i) s[i] = static_cast<char>('a' + (i * 7 + i / 13) % 26);
+  return s;
+}
+
+class HttpClientTest : public ::testing::Test {
+ protected:
+  asio::io_context io;
+  HttpClient client{io, ClientOptions{}};
+};
+
+TEST_F(HttpClientTest, GetRoundTripSendsHostUserAgentAndHeaders) {
+  ScriptedServer server({{Step::ReadRequest(), Step::Send(HttpResponse(200, "hello",
+                                                                       "X-Thing: A\r\n"))}});
+  Request req = Get(server.Url("/v1/x?a=1"));
+  req.headers.push_back({"Accept", "application/fhir+json"});
+  Result<Response> res = RunSync(io, client.Send(req, 1024));
+  ASSERT_TRUE(res.ok()) << res.error().message;
+  EXPECT_EQ(res->status, 200);
+  EXPECT_EQ(res->body, "hello");
+  EXPECT_EQ(res->Get("x-thing"), "A");
+  EXPECT_EQ(res->Get("content-length"), "5");
+  auto got = server.requests();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].method, "GET");
+  EXPECT_EQ(got[0].target, "/v1/x?a=1");
+  EXPECT_EQ(got[0].Header("host"), "127.0.0.1:" + std::to_string(server.port()));
+  EXPECT_EQ(got[0].Header("user-agent"), "p2p-ingest");
+  EXPECT_EQ(got[0].Header("accept"), "application/fhir+json");
+  EXPECT_EQ(got[0].Header("accept-encoding"), "gzip");
+  EXPECT_EQ(got[0].Header("content-length"), "");
+  EXPECT_EQ(got[0].body, "");
+}
+
+TEST_F(HttpClientTest, PostSendsBodyWithContentLength) {
+  ScriptedServer server({{Step::ReadRequest(), Step::Send(HttpResponse(201, "{}"))}});
+  Request req = Get(server.Url("/token"));
+  req.method = "POST";
+  req.headers.push_back({"Content-Type", "application/x-www-form-urlencoded"});
+  req.body = "grant_type=client_credentials";
+  Result<Response> res = RunSync(io, client.Send(req, 1024));
+  ASSERT_TRUE(res.ok()) << res.error().message;
+  EXPECT_EQ(res->status, 201);
+  auto got = server.requests();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].method, "POST");
+  EXPECT_EQ(got[0].Header("content-type"), "application/x-www-form-urlencoded");
+  EXPECT_EQ(got[0].Header("content-length"), "29");
+  EXPECT_EQ(got[0].body, "grant_type=client_credentials");
+}
+
+TEST_F(HttpClientTest, KeepAliveReusesOneConnection) {
+  ScriptedServer server({{Step::ReadRequest(), Step::Send(HttpResponse(200, "one")),
+                          Step::ReadRequest(), Step::Send(HttpResponse(200, "two")),
+                          Step::WaitClose()}});
+  Request req = Get(server.Url("/x"));
+  EXPECT_EQ(RunSync(io, client.Send(req, 1024))->body, "one");
+  EXPECT_EQ(RunSync(io, client.Send(req, 1024))->body, "two");
+  EXPECT_EQ(server.connections(), 1);
+  EXPECT_EQ(server.requests().size(), 2u);
+}
+
+TEST_F(HttpClientTest, StaleKeepAliveIsRetriedOnAFreshConnection) {
+  ScriptedServer server({{Step::ReadRequest(), Step::Send(HttpResponse(200, "one")), Step::Close()},
+                         {Step::ReadRequest(), Step::Send(HttpResponse(200, "two"))}});
+  Request req = Get(server.Url("/x"));
+  EXPECT_EQ(RunSync(io, client.Send(req, 1024))->body, "one");
+  Result<Response> second = RunSync(io, client.Send(req, 1024));
+  ASSERT_TRUE(second.ok()) << second.error().message;
+  EXPECT_EQ(second->body, "two");
+  EXPECT_EQ(server.connections(), 2);
+  auto got = server.requests();
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[1].connection, 1);
+}
+
+TEST_F(HttpClientTest, ConnectionCloseIsHonoured) {
+  ScriptedServer server(
+      {{Step::ReadRequest(), Step::Send(HttpResponse(200, "one", "Connection: close\r\n")),
+        Step::WaitClose()},
+       {Step::ReadRequest(), Step::Send(HttpResponse(200, "two"))}});
+  Request req = Get(server.Url("/x"), milliseconds(1000));
+  EXPECT_EQ(RunSync(io, client.Send(req, 1024))->body, "one");
+  EXPECT_EQ(RunSync(io, client.Send(req, 1024))->body, "two");
+  EXPECT_EQ(server.connections(), 2);
+}
+
+TEST_F(HttpClientTest, ConnectRefusedIsNetworkError) {
+  uint16_t port;
+  {
+    asio::ip::tcp::acceptor acceptor(io, {asio::ip::make_address("127.0.0.1"), 0});
+    port = acceptor.local_endpoint().port();
+  }
+  Result<Response> res =
+      RunSync(io, client.Send(Get("http://127.0.0.1:" + std::to_string(port) + "/x?q=1"), 1024));
+  ASSERT_FALSE(res.ok());
+  EXPECT_EQ(res.error().kind, ErrorKind::kNetwork);
+  EXPECT_EQ(res.error().message, "GET /x: connect failed: Connection refused");
+}
+
+TEST_F(HttpClientTest, HeaderReadTimeoutNamesPhaseAndPathWithoutQuery) {
+  ScriptedServer server({{Step::ReadRequest(), Step::WaitClose()}});
+  Result<Response> res =
+      RunSync(io, client.Send(Get(server.Url("/v1/bison/x?_since=2020"), milliseconds(50)), 1024));
+  ASSERT_FALSE(res.ok());
+  EXPECT_EQ(res.error().kind, ErrorKind::kTimeout);
+  EXPECT_EQ(res.error().message, "GET /v1/bison/x: read header timed out after 50ms");
+}
+
+TEST_F(HttpClientTest, BodyReadTimeoutMidBody) {
+  ScriptedServer server({{Step::ReadRequest(),
+                          Step::Send("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"),
+                          Step::WaitClose()}});
+  Result<Response> res = RunSync(io, client.Send(Get(server.Url("/x"), milliseconds(50)), 1024));
+  ASSERT_FALSE(res.ok());
+  EXPECT_EQ(res.error().kind, ErrorKind::kTimeout);
+  EXPECT_EQ(res.error().message, "GET /x: read body timed out after 50ms");
+}
+
+TEST_F(HttpClientTest, BodyShorterThanContentLengthIsTruncated) {
+  ScriptedServer server({{Step::ReadRequest(),
+                          Step::Send("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"),
+                          Step::Close()}});
+  Result<Response> res = RunSync(io, client.Send(Get(server.Url("/x")), 1024));
+  ASSERT_FALSE(res.ok());
+  EXPECT_EQ(res.error().kind, ErrorKind::kTruncated);
+  EXPECT_EQ(res.error().message, "GET /x: body truncated after 3 of 10 bytes");
+}
+
+TEST_F(HttpClientTest, ChunkedBodyCutIsTruncated) {
+  ScriptedServer server(
+      {{Step::ReadRequest(),
+        Step::Send("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n"),
+        Step::Close()}});
+  RecordingSink sink;
+  Result<Response> res = RunSync(io, client.Stream(Get(server.Url("/f.ndjson")), sink));
+  ASSERT_FALSE(res.ok());
+  EXPECT_EQ(res.error().kind, ErrorKind::kTruncated);
+  EXPECT_EQ(res.error().message, "GET /f.ndjson: chunked body cut after 5 bytes");
+  EXPECT_EQ(sink.data, "hello");
+}
+
+TEST_F(HttpClientTest, BodyOverLimitIsTooLarge) {
+  ScriptedServer server({{Step::ReadRequest(), Step::Send(HttpResponse(200, Pattern(100)))},
+                         {Step::ReadRequest(),
+                          Step::Send("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                     "8\r\n12345678\r\n8\r\n12345678\r\n0\r\n\r\n")}});
+  Result<Response> by_length = RunSync(io, client.Send(Get(server.Url("/x")), 10));
+  ASSERT_FALSE(by_length.ok());
+  EXPECT_EQ(by_length.error().kind, ErrorKind::kTooLarge);
+  EXPECT_EQ(by_length.error().message, "GET /x: body over 10 bytes");
+  Result<Response> chunked = RunSync(io, client.Send(Get(server.Url("/y")), 10));
+  ASSERT_FALSE(chunked.ok());
+  EXPECT_EQ(chunked.error().message, "GET /y: body over 10 bytes");
+}
+
+TEST_F(HttpClientTest, HeaderOverLimitIsTooLarge) {
+  ScriptedServer server({{Step::ReadRequest(),
+                          Step::Send(HttpResponse(200, "", "X-Big: " + Pattern(2000) + "\r\n"))}});
+  HttpClient small(io, ClientOptions{.ca_file = "", .max_header_bytes = 1024});
+  Result<Response> res = RunSync(io, small.Send(Get(server.Url("/x")), 10));
+  ASSERT_FALSE(res.ok());
+  EXPECT_EQ(res.error().kind, ErrorKind::kTooLarge);
+  EXPECT_EQ(res.error().message, "GET /x: response header over 1024 bytes");
+}
+
+TEST_F(HttpClientTest, StreamDeliversExactlyTheBytesAcrossChunkBoundaries) {
+  const std::string body = Pattern(300 * 1024 + 17);
+  std::string head = "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(body.size()) +
+                     "\r\n\r\n";
+  ScriptedServer server({{Step::ReadRequest(), Step::Send(head + body.substr(0, 1)),
+                          Step::Delay(milliseconds(5)), Step::Send(body.substr(1, 70000)),
+                          Step::Delay(milliseconds(5)), Step::Send(body.substr(70001))}});
+  RecordingSink sink;
+  Result<Response> res = RunSync(io, client.Stream(Get(server.Url("/f.ndjson")), sink));
+  ASSERT_TRUE(res.ok()) << res.error().message;
+  EXPECT_EQ(res->status, 200);
+  EXPECT_EQ(res->body, "");
+  EXPECT_TRUE(sink.data == body);
+  EXPECT_GE(sink.calls, 5);
+  EXPECT_LE(sink.max_chunk, 64u * 1024);
+}
+
+TEST_F(HttpClientTest, StreamDecodesChunkedTransferEncoding) {
+  std::string wire = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+  std::string body;
+  for (int i = 0; i < 50; ++i) {
+    std::string line = "{\"n\":" + std::to_string(i) + "}\n";
+    body += line;
+    char size[16];
+    snprintf(size, sizeof size, "%zx", line.size());
+    wire += std::string(size) + "\r\n" + line + "\r\n";
+  }
+  wire += "0\r\n\r\n";
+  ScriptedServer server({{Step::ReadRequest(), Step::Send(wire)}});
+  RecordingSink sink;
+  Result<Response> res = RunSync(io, client.Stream(Get(server.Url("/f")), sink));
+  ASSERT_TRUE(res.ok()) << res.error().message;
+  EXPECT_EQ(sink.data, body);
+}
+
+TEST_F(HttpClientTest, GzipBodyIsDecodedForSendAndStream) {
+  const std::string body = Pattern(200 * 1024);
+  const std::string gz = Gzip(body);
+  const std::string wire = HttpResponse(200, gz, "Content-Encoding: gzip\r\n");
+  ScriptedServer server({{Step::ReadRequest(), Step::Send(wire), Step::ReadRequest(),
+                          Step::Send(wire), Step::WaitClose()}});
+  Result<Response> sent = RunSync(io, client.Send(Get(server.Url("/a")), 1 << 20));
+  ASSERT_TRUE(sent.ok()) << sent.error().message;
+  EXPECT_TRUE(sent->body == body);
+  RecordingSink sink;
+  Result<Response> streamed = RunSync(io, client.Stream(Get(server.Url("/b")), sink));
+  ASSERT_TRUE(streamed.ok()) << streamed.error().message;
+  EXPECT_TRUE(sink.data == body);
+  EXPECT_LE(sink.max_chunk, 64u * 1024);
+  EXPECT_EQ(server.connections(), 1);
+}
+
+TEST_F(HttpClientTest, GzipDecodedSizeCountsAgainstTheLimit) {
+  const std::string gz = Gzip(std::string(10000, 'x'));
+  ScriptedServer server(
+      {{Step::ReadRequest(), Step::Send(HttpResponse(200, gz, "Content-Encoding: gzip\r\n"))}});
+  Result<Response> res = RunSync(io, client.Send(Get(server.Url("/a")), 5000));
+  ASSERT_FALSE(res.ok());
+  EXPECT_EQ(res.error().message, "GET /a: body over 5000 bytes");
+}
+
+TEST_F(HttpClientTest, OtherContentEncodingIsProtocolError) {
+  ScriptedServer server(
+      {{Step::ReadRequest(), Step::Send(HttpResponse(200, "xx", "Content-Encoding: br\r\n"))}});
+  Result<Response> res = RunSync(io, client.Send(Get(server.Url("/a")), 1024));
+  ASSERT_FALSE(res.ok());
+  EXPECT_EQ(res.error().kind, ErrorKind::kProtocol);
+  EXPECT_EQ(res.error().message, "GET /a: unsupported Content-Encoding: br");
+}
+
+TEST_F(HttpClientTest, CorruptGzipIsProtocolError) {
+  ScriptedServer server({{Step::ReadRequest(),
+                          Step::Send(HttpResponse(200, "not gzip", "Content-Encoding: gzip\r\n"))}});
+  Result<Response> res = RunSync(io, client.Send(Get(server.Url("/a")), 1024));
+  ASSERT_FALSE(res.ok());
+  EXPECT_EQ(res.error().kind, ErrorKind::kProtocol);
+  EXPECT_EQ(res.error().message, "GET /a: gzip: incorrect header check");
+}
+
+TEST_F(HttpClientTest, NonSuccessStatusIsReturnedNotAnError) {
+  ScriptedServer server({{Step::ReadRequest(), Step::Send(HttpResponse(404, "nope")),
+                          Step::ReadRequest(),
+                          Step::Send(HttpResponse(503, "busy", "Retry-After: 7\r\n")),
+                          Step::WaitClose()}});
+  Result<Response> sent = RunSync(io, client.Send(Get(server.Url("/a")), 1024));
+  ASSERT_TRUE(sent.ok()) << sent.error().message;
+  EXPECT_EQ(sent->status, 404);
+  EXPECT_EQ(sent->body, "nope");
+  RecordingSink sink;
+  Result<Response> streamed = RunSync(io, client.Stream(Get(server.Url("/b")), sink));
+  ASSERT_TRUE(streamed.ok()) << streamed.error().message;
+  EXPECT_EQ(streamed->status, 503);
+  EXPECT_EQ(streamed->body, "busy");
+  EXPECT_EQ(streamed->Get("retry-after"), "7");
+  EXPECT_EQ(sink.calls, 0);
+}
+
+TEST_F(HttpClientTest, SinkErrorAbortsTheTransferAndIsReturned) {
+  ScriptedServer server({{Step::ReadRequest(), Step::Send(HttpResponse(200, Pattern(1000)))}});
+  RecordingSink sink;
+  sink.fail_after_bytes = 1;
+  Result<Response> res = RunSync(io, client.Stream(Get(server.Url("/a")), sink));
+  ASSERT_FALSE(res.ok());
+  EXPECT_EQ(res.error().kind, ErrorKind::kIo);
+  EXPECT_EQ(res.error().message, "disk says no");
+}
+
+// --- TLS -------------------------------------------------------------------------------------
+
+class TempFile {
+ public:
+  explicit TempFile(const std::string& content) {
+    static int counter = 0;
+    path_ = std::filesystem::temp_directory_path() /
+            ("p2p-http-test-" + std::to_string(getpid()) + "-" + std::to_string(++counter) + ".pem");
+    std::ofstream(path_) << content;
+  }
+  ~TempFile() { std::filesystem::remove(path_); }
+  std::string path() const { return path_.string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+TEST_F(HttpClientTest, TlsSelfSignedIsRejectedWithoutCaFile) {
+  ScriptedServer server({{Step::ReadRequest(), Step::Send(HttpResponse(200, "secret"))}},
+                        test::MakeSelfSignedIdentity({"IP:127.0.0.1"}));
+  Result<Response> res = RunSync(io, client.Send(Get(server.Url("/x")), 1024));
+  ASSERT_FALSE(res.ok());
+  EXPECT_EQ(res.error().kind, ErrorKind::kNetwork);
+  EXPECT_EQ(res.error().message,
+            "GET /x: TLS handshake failed: certificate verify failed: self-signed certificate");
+  EXPECT_TRUE(server.requests().empty());
+}
+
+TEST_F(HttpClientTest, TlsIsAcceptedWithCaFile) {
+  test::TlsIdentity id = test::MakeSelfSignedIdentity({"IP:127.0.0.1"});
+  TempFile ca(id.cert_pem);
+  ScriptedServer server({{Step::ReadRequest(), Step::Send(HttpResponse(200, "ok")),
+                          Step::ReadRequest(), Step::Send(HttpResponse(200, "again")),
+                          Step::WaitClose()}},
+                        id);
+  HttpClient tls_client(io, ClientOptions{.ca_file = ca.path()});
+  Result<Response> res = RunSync(io, tls_client.Send(Get(server.Url("/x")), 1024));
+  ASSERT_TRUE(res.ok()) << res.error().message;
+  EXPECT_EQ(res->body, "ok");
+  Result<Response> again = RunSync(io, tls_client.Send(Get(server.Url("/x")), 1024));
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  EXPECT_EQ(again->body, "again");
+  EXPECT_EQ(server.connections(), 1);
+}
+
+TEST_F(HttpClientTest, TlsWrongHostNameIsRejected) {
+  test::TlsIdentity id = test::MakeSelfSignedIdentity({"DNS:localhost"});
+  TempFile ca(id.cert_pem);
+  ScriptedServer server({{Step::ReadRequest(), Step::Send(HttpResponse(200, "ok"))}}, id);
+  HttpClient tls_client(io, ClientOptions{.ca_file = ca.path()});
+  Result<Response> res = RunSync(io, tls_client.Send(Get(server.Url("/x")), 1024));
+  ASSERT_FALSE(res.ok());
+  EXPECT_EQ(res.error().kind, ErrorKind::kNetwork);
+  EXPECT_EQ(res.error().message,
+            "GET /x: TLS handshake failed: certificate verify failed: IP address mismatch");
+}
+
+TEST_F(HttpClientTest, MissingCaFileIsReported) {
+  HttpClient tls_client(io, ClientOptions{.ca_file = "/nonexistent/ca.pem"});
+  Result<Response> res = RunSync(io, tls_client.Send(Get("https://127.0.0.1:1/x"), 1024));
+  ASSERT_FALSE(res.ok());
+  EXPECT_EQ(res.error().kind, ErrorKind::kInvalid);
+  EXPECT_EQ(res.error().message.rfind("GET /x: cannot load ca_file /nonexistent/ca.pem: ", 0), 0u)
+      << res.error().message;
+}
+
+}  // namespace
+}  // namespace p2p::http

@@ -1,0 +1,203 @@
+#include "member_match.h"
+
+#include <gtest/gtest.h>
+
+namespace p2p::sandbox {
+namespace {
+
+// The seed document's step 9 body, byte for byte.
+constexpr char kSeedBody[] = R"({
+"resourceType": "Parameters",
+"id": "member-match-in",
+"parameter": [
+    {
+    "name": "MemberPatient",
+        "resource": {
+        "name": [
+            {
+                "given": ["Jay"],
+                "family": "Young"
+            }
+            ],
+        "birthDate": "2001-03-11"
+        }
+    },
+{
+    "name" : "CoverageToMatch",
+    "resource" : {
+        "identifier" : [
+        {
+            "value" : "17148123-47da-43a0-8401-8d5d1368db02"
+        }
+        ]
+    }
+    }
+    ,
+    {
+    "name": "Consent",
+    "resource": {
+        "resourceType": "Consent",
+        "id": "consent123",
+        "status": "active",
+        "policy": [
+    {
+    "uri": "http://hl7.org/fhir/us/davinci-hrex/StructureDefinition-hrex-consent.html#regular"
+    }
+],
+"provision": {
+    "type": "permit",
+    "period": {
+    "start": "2022-01-01",
+    "end": "2035-01-31"
+    }
+}
+    }
+    }
+]
+})";
+
+constexpr char kToday[] = "2026-06-01";
+
+struct Body {
+  std::string given = R"("Jay")";
+  std::string family = "Young";
+  std::string birth_date = "2001-03-11";
+  std::string coverage = "17148123-47da-43a0-8401-8d5d1368db02";
+  std::string status = "active";
+  std::string policy = "regular";
+  std::string type = "permit";
+  std::string start = "2022-01-01";
+  std::string end = "2035-01-31";
+  int patients = 1;
+  int consents = 1;
+
+  std::string Json() const {
+    std::string patient = R"({"name":"MemberPatient","resource":{"resourceType":"Patient","name":[{"family":")" +
+                          family + R"(","given":[)" + given + R"(]}],"birthDate":")" + birth_date +
+                          R"("}})";
+    std::string out = R"({"resourceType":"Parameters","parameter":[)";
+    for (int i = 0; i < patients; ++i) out += patient + ",";
+    out += R"({"name":"CoverageToMatch","resource":{"resourceType":"Coverage","identifier":[{"value":")" +
+           coverage + R"("}]}},)";
+    out += R"({"name":"CoverageToLink","resource":{"resourceType":"Coverage","identifier":[{"value":"NEW-1"}]}})";
+    for (int i = 0; i < consents; ++i) {
+      out += R"(,{"name":"Consent","resource":{"resourceType":"Consent","status":")" + status +
+             R"(","policy":[{"uri":"http://hl7.org/fhir/us/davinci-hrex/StructureDefinition-hrex-consent.html#)" +
+             policy + R"("}],"provision":{"type":")" + type + R"(","period":{"start":")" + start +
+             R"(","end":")" + end + R"("}}}})";
+    }
+    return out + "]}";
+  }
+};
+
+class MemberMatchTest : public ::testing::Test {
+ protected:
+  Synth synth_{SynthOptions{1, 50, 1}};
+  MatchAnswer Run(std::string_view body) { return MemberMatch(body, synth_, "bison", kToday); }
+  void ExpectOutcome(const Body& body, int status, std::string_view code,
+                     std::string_view diagnostics) {
+    MatchAnswer a = Run(body.Json());
+    EXPECT_EQ(a.status, status);
+    EXPECT_NE(a.body.find(R"("code":")" + std::string(code) + "\""), std::string::npos) << a.body;
+    EXPECT_NE(a.body.find(R"("diagnostics":")" + std::string(diagnostics) + "\""),
+              std::string::npos)
+        << a.body;
+    EXPECT_EQ(a.body.find("Young"), std::string::npos);       // no PHI in answers
+    EXPECT_EQ(a.body.find("2001-03-11"), std::string::npos);
+  }
+};
+
+TEST_F(MemberMatchTest, SeedBodyMatchesJayYoung) {
+  MatchAnswer a = Run(kSeedBody);
+  ASSERT_EQ(a.status, 200) << a.body;
+  EXPECT_EQ(a.member, 0u);
+  SynthMember jay = synth_.Member(0);
+  EXPECT_NE(a.body.find(R"({"name":"groupId","valueString":")" + jay.group_id + "\"}"),
+            std::string::npos)
+      << a.body;
+  EXPECT_NE(a.body.find(R"("name":"MemberIdentifier","valueIdentifier":)"), std::string::npos);
+  EXPECT_NE(a.body.find(R"("value":")" + jay.patient_id + "\""), std::string::npos);
+}
+
+TEST_F(MemberMatchTest, FullHrexParametersAndFirstGivenNameMatch) {
+  Body body;
+  EXPECT_EQ(Run(body.Json()).status, 200);
+  body.given = R"("JAY","Middle")";  // first given name, case-insensitively
+  body.family = "young";
+  EXPECT_EQ(Run(body.Json()).status, 200);
+}
+
+TEST_F(MemberMatchTest, MalformedOrIncompleteRequestsAre400) {
+  EXPECT_EQ(Run("{\"resourceType\":").status, 400);
+  EXPECT_NE(Run("{oops").body.find("Malformed JSON body"), std::string::npos);
+  EXPECT_NE(Run(R"({"resourceType":"Patient"})").body.find("Body must be a Parameters resource"),
+            std::string::npos);
+  Body body;
+  body.patients = 2;
+  ExpectOutcome(body, 400, "required", "Exactly one MemberPatient parameter is required (found 2)");
+  body.patients = 1;
+  body.consents = 0;
+  ExpectOutcome(body, 400, "required", "Exactly one Consent parameter is required (found 0)");
+  body.consents = 1;
+  body.coverage = "";
+  ExpectOutcome(body, 400, "required", "CoverageToMatch needs an identifier value");
+}
+
+TEST_F(MemberMatchTest, NoMatchIs422Processing) {
+  Body body;
+  body.birth_date = "2001-03-12";
+  ExpectOutcome(body, 422, "processing", "No member matches the submitted demographics and coverage");
+  body = Body{};
+  body.coverage = "unknown-coverage";
+  ExpectOutcome(body, 422, "processing", "No member matches the submitted demographics and coverage");
+  body = Body{};
+  body.given = R"("Kay")";
+  ExpectOutcome(body, 422, "processing", "No member matches the submitted demographics and coverage");
+}
+
+TEST_F(MemberMatchTest, UnacceptableConsentIs422BusinessRule) {
+  Body body;
+  body.status = "inactive";
+  ExpectOutcome(body, 422, "business-rule", "Consent refused: status must be active");
+  body = Body{};
+  body.policy = "everything";
+  ExpectOutcome(body, 422, "business-rule",
+                "Consent refused: policy uri must end with #regular or #sensitive");
+  body = Body{};
+  body.type = "deny";
+  ExpectOutcome(body, 422, "business-rule", "Consent refused: provision.type must be permit");
+  body = Body{};
+  body.end = "2026-05-31";
+  ExpectOutcome(body, 422, "business-rule",
+                "Consent refused: provision.period does not cover today");
+  body = Body{};
+  body.start = "2026-06-02";
+  ExpectOutcome(body, 422, "business-rule",
+                "Consent refused: provision.period does not cover today");
+}
+
+TEST_F(MemberMatchTest, UnsegmentableMemberNeedsSensitivePolicy) {
+  for (uint64_t i = 0; i < synth_.size(); ++i) {
+    SynthMember m = synth_.Member(i);
+    if (!m.has_unsegmentable_sensitive_data) continue;
+    Body body;
+    body.given = "\"" + m.given.substr(0, m.given.find(' ')) + "\"";
+    body.family = m.family;
+    body.birth_date = m.birth_date;
+    body.coverage = m.coverage_id;
+    body.policy = "regular";
+    MatchAnswer refused = Run(body.Json());
+    EXPECT_EQ(refused.status, 422);
+    EXPECT_NE(refused.body.find("Consent refused: this member's data cannot be segmented; a "
+                                "#sensitive policy is required"),
+              std::string::npos)
+        << refused.body;
+    body.policy = "sensitive";
+    EXPECT_EQ(Run(body.Json()).status, 200);
+    return;
+  }
+  GTEST_SKIP() << "no member with unsegmentable data among 50";
+}
+
+}  // namespace
+}  // namespace p2p::sandbox
