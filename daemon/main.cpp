@@ -22,6 +22,8 @@
 #include "core/job_state.h"
 #include "ops/config.h"
 #include "ops/logging.h"
+#include "ops/metrics.h"
+#include "ops/status_server.h"
 #include "pipeline/scheduler.h"
 #include "source/directory_source.h"
 #include "state/state_db.h"
@@ -39,7 +41,7 @@ void PrintSummary(state::StateDb& db, store::ResourceStore& store, const Options
                   const pipeline::Scheduler& sched) {
   std::printf("p2p-ingestd summary\n");
   const auto& in = sched.intake_stats();
-  std::printf("  source: %lld files, %lld members taken in, %lld already known, %lld rows rejected\n",
+  std::printf("  source: %lld files, %lld members taken in, %lld already known, %lld row problems\n",
               static_cast<long long>(in.files), static_cast<long long>(in.rows_taken),
               static_cast<long long>(in.rows_already_known),
               static_cast<long long>(in.rows_rejected));
@@ -114,7 +116,20 @@ int Run(const daemon::CommandLine& cl) {
   }
 
   asio::io_context io;
-  pipeline::Scheduler sched(io, options, **db, **store, source);
+  Metrics metrics;
+  pipeline::Scheduler sched(io, options, **db, **store, source, metrics);
+  std::unique_ptr<StatusServer> status;
+  if (options.status.enabled()) {
+    status = std::make_unique<StatusServer>(io, options.status, **db, metrics, [&source] {
+      return static_cast<bool>(source.ListReady());
+    });
+    auto bound = status->Start();
+    if (!bound) {
+      spdlog::critical("status.listen: {}", bound.error().message);
+      return kExitConfig;
+    }
+    spdlog::info("status endpoint on http://{}/status", *bound);
+  }
   asio::signal_set signals(io, SIGTERM, SIGINT);
   asio::steady_timer grace(io);
   signals.async_wait([&](const boost::system::error_code& ec, int sig) {
@@ -134,6 +149,7 @@ int Run(const daemon::CommandLine& cl) {
       [&]() -> asio::awaitable<void> {
         outcome = co_await sched.Run(cl.once);
         finished = true;
+        if (status) status->Stop();
         signals.cancel();
         grace.cancel();
       },

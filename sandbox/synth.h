@@ -21,7 +21,7 @@ namespace p2p::sandbox {
 struct SynthOptions {
   uint64_t seed = 1;
   uint64_t members = 50;
-  uint32_t resource_scale = 1;  // multiplies resources per member (distinct ids)
+  uint32_t resource_scale = 1;  // multiplies resources per member (distinct ids); 0 acts as 1
 };
 
 // What the roster row for a member leads to at the sandbox.

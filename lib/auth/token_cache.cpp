@@ -1,14 +1,12 @@
-#include <utility>  // before boost/asio (Boost 1.74 awaitable.hpp)
-
 #include "auth/token_cache.h"
 
 #include <openssl/evp.h>
 
+#include <algorithm>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <algorithm>
 #include <optional>
 #include <vector>
 
@@ -47,9 +45,9 @@ std::string FormEncode(std::string_view s) {
 
 std::string Base64(std::string_view s) {
   std::string out(4 * ((s.size() + 2) / 3) + 1, '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(s.data()),
-                          static_cast<int>(s.size()));
+  int n =
+      EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                      reinterpret_cast<const unsigned char*>(s.data()), static_cast<int>(s.size()));
   out.resize(static_cast<size_t>(n));
   return out;
 }
@@ -99,9 +97,8 @@ struct TokenCache::Impl {
     req.body = "grant_type=client_credentials";
     if (auth.method == AuthMethod::kClientSecretBasic) {
       // RFC 6749 §2.3.1: id and secret are form-encoded before Basic encoding.
-      req.headers.push_back(
-          {"Authorization",
-           "Basic " + Base64(FormEncode(auth.client_id) + ":" + FormEncode(auth.client_secret))});
+      req.headers.push_back({"Authorization", "Basic " + Base64(FormEncode(auth.client_id) + ":" +
+                                                                FormEncode(auth.client_secret))});
     } else {
       req.body += "&client_id=" + FormEncode(auth.client_id);
       req.body += "&client_secret=" + FormEncode(auth.client_secret);

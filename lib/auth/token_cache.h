@@ -9,6 +9,7 @@
 // the secret, never the response body verbatim).
 #pragma once
 
+#include <utility>  // before Boost 1.74 asio: awaitable.hpp uses std::exchange
 #include <boost/asio/awaitable.hpp>
 
 #include <chrono>

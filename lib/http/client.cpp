@@ -1,5 +1,3 @@
-#include <utility>  // before boost/asio (Boost 1.74 awaitable.hpp)
-
 #include "http/client.h"
 
 #include <openssl/ssl.h>
@@ -58,8 +56,7 @@ Error HeaderError(std::string_view what, const error_code& ec, const ClientOptio
                   std::chrono::milliseconds timeout) {
   if (ec == bhttp::error::header_limit) {
     return MakeError(ErrorKind::kTooLarge, std::string(what) + ": response header over " +
-                                               std::to_string(options.max_header_bytes) +
-                                               " bytes");
+                                               std::to_string(options.max_header_bytes) + " bytes");
   }
   if (ec.category() == bhttp::make_error_code(bhttp::error::bad_version).category() &&
       !IsClosedByPeer(ec)) {
@@ -74,14 +71,13 @@ Error BodyError(std::string_view what, const error_code& ec, const detail::Respo
   std::string w(what);
   if (IsClosedByPeer(ec)) {
     if (parser.content_length()) {
-      return MakeError(ErrorKind::kTruncated, w + ": body truncated after " +
-                                                  std::to_string(received) + " of " +
-                                                  std::to_string(*parser.content_length()) +
-                                                  " bytes");
+      return MakeError(ErrorKind::kTruncated,
+                       w + ": body truncated after " + std::to_string(received) + " of " +
+                           std::to_string(*parser.content_length()) + " bytes");
     }
     if (parser.chunked()) {
-      return MakeError(ErrorKind::kTruncated, w + ": chunked body cut after " +
-                                                  std::to_string(received) + " bytes");
+      return MakeError(ErrorKind::kTruncated,
+                       w + ": chunked body cut after " + std::to_string(received) + " bytes");
     }
     return MakeError(ErrorKind::kTruncated,
                      w + ": body cut after " + std::to_string(received) + " bytes");
@@ -124,8 +120,7 @@ struct HttpClient::Impl {
     list.push_back(std::move(conn));
   }
 
-  asio::awaitable<Result<Response>> Run(const Request& request, BodySink* sink,
-                                        size_t body_limit);
+  asio::awaitable<Result<Response>> Run(const Request& request, BodySink* sink, size_t body_limit);
 
   asio::io_context& io;
   ClientOptions options;
@@ -213,8 +208,8 @@ asio::awaitable<Result<Response>> HttpClient::Impl::Run(const Request& request, 
     gzip = true;
   } else if (!encoding.empty() && encoding != "identity") {
     conn->Close();
-    co_return MakeError(ErrorKind::kProtocol, what + ": unsupported Content-Encoding: " +
-                                                  encoding.substr(0, 64));
+    co_return MakeError(ErrorKind::kProtocol,
+                        what + ": unsupported Content-Encoding: " + encoding.substr(0, 64));
   }
   const auto too_large = [&] {
     return MakeError(ErrorKind::kTooLarge,

@@ -10,6 +10,7 @@
 // NOT an error here: it is returned in Response::status for the caller to classify.
 #pragma once
 
+#include <utility>  // before Boost 1.74 asio: awaitable.hpp uses std::exchange
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 

@@ -1,5 +1,3 @@
-#include <utility>  // before boost/asio (Boost 1.74 awaitable.hpp)
-
 #include "http/connection.h"
 
 #include <openssl/ssl.h>
@@ -80,8 +78,8 @@ asio::awaitable<Result<std::unique_ptr<Connection>>> Connection::Open(
     if (wait_ec) return;
     if (auto r = weak.lock()) r->cancel();
   });
-  auto endpoints =
-      co_await resolver->async_resolve(url.host, url.port, asio::redirect_error(asio::use_awaitable, ec));
+  auto endpoints = co_await resolver->async_resolve(url.host, url.port,
+                                                    asio::redirect_error(asio::use_awaitable, ec));
   timer.cancel();
   if (ec == asio::error::operation_aborted) ec = beast::error::timeout;
   if (ec) co_return PhaseError(what, "resolve", ec, timeout);
@@ -126,7 +124,8 @@ asio::awaitable<error_code> Connection::Write(RequestMessage& request,
   error_code ec;
   tcp().expires_after(timeout);
   if (tls_) {
-    co_await beast::http::async_write(*tls_, request, asio::redirect_error(asio::use_awaitable, ec));
+    co_await beast::http::async_write(*tls_, request,
+                                      asio::redirect_error(asio::use_awaitable, ec));
   } else {
     co_await beast::http::async_write(*plain_, request,
                                       asio::redirect_error(asio::use_awaitable, ec));

@@ -10,6 +10,9 @@
 // classifies it (it knows the phase).
 #pragma once
 
+// clang-format off
+#include <utility>  // before Boost 1.74 asio: awaitable.hpp uses std::exchange
+// clang-format on
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ssl/context.hpp>
@@ -19,7 +22,6 @@
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
-
 #include <chrono>
 #include <memory>
 #include <string_view>

@@ -45,8 +45,7 @@ class GzipDecoder {
 };
 
 template <class Out>
-Result<void> GzipDecoder::Feed(std::string_view in, char* scratch, size_t scratch_size,
-                               Out&& out) {
+Result<void> GzipDecoder::Feed(std::string_view in, char* scratch, size_t scratch_size, Out&& out) {
   if (in.empty()) return Ok();
   any_input_ = true;
   zs_.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));

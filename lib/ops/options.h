@@ -1,6 +1,6 @@
 // The one options tree of p2p-ingestd, loaded and validated once from YAML (see config.h) and
 // handed to each component by const reference. Every field documents its key and default; the
-// full reference with ranges is docs/configuration.md. Relative paths are already resolved
+// full reference with ranges is README.md ("Configuration reference"). Relative paths are already resolved
 // against the config file's directory when the tree comes out of LoadOptions.
 #pragma once
 

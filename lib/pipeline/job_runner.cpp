@@ -65,8 +65,13 @@ bool IsRetryableKind(ErrorKind k) {
 }  // namespace
 
 JobRunner::JobRunner(state::StateDb& db, store::ResourceStore& store, const PipelineLimits& limits,
-                     const std::atomic<bool>& stopping, RunCounters& counters)
-    : db_(db), store_(store), limits_(limits), stopping_(stopping), counters_(counters) {}
+                     const std::atomic<bool>& stopping, RunCounters& counters, Metrics* metrics)
+    : db_(db),
+      store_(store),
+      limits_(limits),
+      stopping_(stopping),
+      counters_(counters),
+      metrics_(metrics) {}
 
 Result<void> JobRunner::Save(Job& job, JobState previous) {
   int64_t now = NowMs();
@@ -99,6 +104,14 @@ JobRunner::StepResult JobRunner::Finish(Job& job, JobState terminal, std::string
   job.http_status = http_status;
   job.next_ms = 0;
   if (terminal == JobState::kComplete) job.completed_ms = NowMs();
+  if (job.requested_ms != 0 && job.requested_ms / 1000 > job.deadline) {
+    // Requested after the CMS-0057-F deadline: counted once, when the job ends.
+    if (metrics_ != nullptr) metrics_->GetCounter(metric::kDeadlineBreaches, {{"payer", job.payer}}).Inc();
+  }
+  if (terminal == JobState::kComplete && metrics_ != nullptr) {
+    metrics_->GetGauge(metric::kLastSuccess, {{"payer", job.payer}})
+        .Set(static_cast<double>(job.completed_ms / 1000));
+  }
   auto r = Save(job, prev);
   if (!r) return std::move(r).error();
   return Next::kStop;
@@ -189,7 +202,7 @@ asio::awaitable<JobRunner::StepResult> JobRunner::Match(Job& job, PayerClient& p
   req.url = std::move(url).value();
   req.headers = {{"Content-Type", "application/fhir+json"}, {"Accept", "application/fhir+json"}};
   req.body = BuildMemberMatchBody(*row);
-  auto r = co_await payer.Send(std::move(req), limits_.max_answer_bytes, true);
+  auto r = co_await payer.Send(std::move(req), limits_.max_answer_bytes, true, "member_match");
   if (!r) {
     const Error& e = r.error();
     co_return Finish(job, JobState::kFailed, ErrorKindName(e.kind), "$member-match: " + e.message,
@@ -237,7 +250,7 @@ asio::awaitable<JobRunner::StepResult> JobRunner::Kickoff(Job& job, PayerClient&
   req.url = std::move(url).value();
   req.headers = {{"Accept", "application/fhir+json"}, {"Prefer", "respond-async"}};
   Url request_url = req.url;
-  auto r = co_await payer.Send(std::move(req), limits_.max_answer_bytes, true);
+  auto r = co_await payer.Send(std::move(req), limits_.max_answer_bytes, true, "export");
   if (!r) {
     co_return Finish(job, JobState::kFailed, ErrorKindName(r.error().kind),
                      "export kick-off: " + r.error().message, r.error().http_status);
@@ -284,7 +297,7 @@ asio::awaitable<JobRunner::StepResult> JobRunner::Poll(Job& job, PayerClient& pa
   req.url = std::move(url).value();
   req.headers = {{"Accept", "application/json"}};
   Url status_url = req.url;
-  auto r = co_await payer.Send(std::move(req), limits_.max_manifest_bytes, true);
+  auto r = co_await payer.Send(std::move(req), limits_.max_manifest_bytes, true, "poll");
   if (!r) {
     co_return Finish(job, JobState::kFailed, ErrorKindName(r.error().kind),
                      "export status: " + r.error().message, r.error().http_status);
@@ -400,7 +413,7 @@ asio::awaitable<JobRunner::StepResult> JobRunner::Download(Job& job, PayerClient
       http::Request req;
       req.url = *url;
       req.headers = {{"Accept", "application/fhir+ndjson"}, {"Accept-Encoding", "gzip"}};
-      auto r = co_await payer.StreamOnce(std::move(req), sink, job.requires_token);
+      auto r = co_await payer.StreamOnce(std::move(req), sink, job.requires_token, "file");
       Result<void> finished = Ok();
       if (r && r->status >= 200 && r->status < 300) finished = sink.Finish();
       if (r && r->status >= 200 && r->status < 300 && finished) {
@@ -430,6 +443,12 @@ asio::awaitable<JobRunner::StepResult> JobRunner::Download(Job& job, PayerClient
         counters_.bad_lines += f.bad_lines;
         counters_.bytes_downloaded += f.bytes;
         counters_.files_done += 1;
+        Metrics& m = payer.metrics();
+        m.GetCounter(metric::kBytes, {{"type", f.type}}).Inc(static_cast<uint64_t>(f.bytes));
+        m.GetCounter(metric::kResourcesStored, {{"type", f.type}}).Inc(static_cast<uint64_t>(f.stored));
+        if (f.bad_lines > 0) {
+          m.GetCounter(metric::kBadLines, {{"type", f.type}}).Inc(static_cast<uint64_t>(f.bad_lines));
+        }
         if (f.bad_lines > 0) {
           spdlog::warn("job {} member {} payer {}: file {} ({}): {} bad lines of {}", job.id,
                        job.member_key, job.payer, f.idx, f.type, f.bad_lines, f.lines);

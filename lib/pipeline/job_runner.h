@@ -18,6 +18,7 @@
 #include <cstdint>
 
 #include "core/result.h"
+#include "ops/metrics.h"
 #include "pipeline/payer_client.h"
 #include "state/state_db.h"
 #include "store/resource_store.h"
@@ -42,8 +43,9 @@ struct RunCounters {
 
 class JobRunner {
  public:
+  // `metrics` may be null (tests).
   JobRunner(state::StateDb& db, store::ResourceStore& store, const PipelineLimits& limits,
-            const std::atomic<bool>& stopping, RunCounters& counters);
+            const std::atomic<bool>& stopping, RunCounters& counters, Metrics* metrics);
 
   boost::asio::awaitable<Result<void>> Run(int64_t job_id, PayerClient& payer);
 
@@ -69,6 +71,7 @@ class JobRunner {
   const PipelineLimits& limits_;
   const std::atomic<bool>& stopping_;
   RunCounters& counters_;
+  Metrics* metrics_;
 };
 
 int64_t NowMs();

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 
 namespace p2p::pipeline {
 
@@ -31,6 +32,13 @@ bool IsRetryableError(ErrorKind k) {
   return k == ErrorKind::kNetwork || k == ErrorKind::kTimeout || k == ErrorKind::kTruncated;
 }
 
+// Token fetch failures worth retrying: the endpoint unreachable, slow, throttling or failing.
+bool IsRetryableToken(const Error& e) {
+  if (IsRetryableError(e.kind)) return true;
+  return e.kind == ErrorKind::kHttpStatus &&
+         ClassifyHttpStatus(e.http_status) == FailureClass::kRetryable;
+}
+
 }  // namespace
 
 std::string DescribeRequest(const http::Request& request) {
@@ -38,13 +46,24 @@ std::string DescribeRequest(const http::Request& request) {
 }
 
 PayerClient::PayerClient(http::HttpClient& http, const PayerOptions& options,
-                         std::function<double()> jitter01)
+                         std::function<double()> jitter01, Metrics& metrics)
     : http_(http),
       options_(options),
       jitter_(std::move(jitter01)),
       tokens_(http, options.auth, options.request_timeout),
       limiter_(options.limits.requests_per_second),
-      retry_(options.retry.max_attempts, options.retry.base_delay, options.retry.max_delay) {}
+      retry_(options.retry.max_attempts, options.retry.base_delay, options.retry.max_delay),
+      metrics_(metrics) {}
+
+void PayerClient::Observe(std::string_view endpoint, const Result<http::Response>& r,
+                          std::chrono::steady_clock::time_point start) {
+  char code[8] = "error";
+  if (r) std::snprintf(code, sizeof code, "%d", r->status);
+  metrics_.GetCounter(metric::kHttpRequests, {{"payer", options_.id}, {"endpoint", endpoint}, {"code", code}})
+      .Inc();
+  metrics_.GetHistogram(metric::kHttpDuration, {{"payer", options_.id}, {"endpoint", endpoint}})
+      .Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+}
 
 bool PayerClient::IsTrusted(const Url& url) const {
   for (const std::string& h : options_.trusted_hosts) {
@@ -81,41 +100,64 @@ asio::awaitable<Result<std::string>> PayerClient::Authorize(http::Request& reque
   co_return std::move(token).value();
 }
 
+asio::awaitable<Result<std::string>> PayerClient::BeginAttempt(http::Request& request,
+                                                               size_t base_headers,
+                                                               bool with_token) {
+  request.headers.resize(base_headers);
+  std::string token;
+  if (with_token) {
+    auto t = co_await Authorize(request);
+    if (!t) co_return std::move(t).error();
+    token = std::move(t).value();
+  }
+  co_await limiter_.Acquire();
+  ++counters_.requests;
+  co_return token;
+}
+
 asio::awaitable<Result<http::Response>> PayerClient::Send(http::Request request, size_t body_limit,
-                                                          bool with_token) {
+                                                          bool with_token,
+                                                          std::string_view endpoint) {
   request.timeout = options_.request_timeout;
   const size_t base_headers = request.headers.size();
   bool refreshed = false;
   std::optional<Error> last;
   for (int attempt = 1;; ++attempt) {
-    request.headers.resize(base_headers);
-    std::string token;
-    if (with_token) {
-      auto t = co_await Authorize(request);
-      if (!t) co_return std::move(t).error();
-      token = std::move(t).value();
-    }
-    co_await limiter_.Acquire();
-    ++counters_.requests;
-    auto r = co_await http_.Send(request, body_limit);
     const http::Response* answer = nullptr;
-    if (r) {
-      int st = r->status;
-      if (st >= 200 && st < 300) co_return r;
-      FailureClass cls = ClassifyHttpStatus(st);
-      if (cls == FailureClass::kUnauthorized && with_token && !refreshed) {
-        refreshed = true;
-        ++counters_.token_refreshes;
-        tokens_.Invalidate(token);
-        --attempt;  // the refresh does not count as a failed attempt
+    auto token = co_await BeginAttempt(request, base_headers, with_token);
+    if (!token) {
+      // The token endpoint being down or throttling is retried like the request itself.
+      if (!IsRetryableToken(token.error())) co_return std::move(token).error();
+      last = std::move(token).error();
+    } else {
+      auto start = std::chrono::steady_clock::now();
+      auto r = co_await http_.Send(request, body_limit);
+      Observe(endpoint, r, start);
+      if (r) {
+        int st = r->status;
+        if (st >= 200 && st < 300) co_return r;
+        FailureClass cls = ClassifyHttpStatus(st);
+        if (cls == FailureClass::kUnauthorized && with_token && !refreshed) {
+          refreshed = true;
+          ++counters_.token_refreshes;
+          tokens_.Invalidate(*token);
+          --attempt;  // the refresh does not count as a failed attempt
+          continue;
+        }
+        if (cls != FailureClass::kRetryable) co_return r;
+        last = MakeError(ErrorKind::kHttpStatus, std::to_string(st), st);
+        answer = &r.value();
+      } else {
+        if (!IsRetryableError(r.error().kind)) co_return std::move(r).error();
+        last = r.error();
+      }
+      if (attempt < retry_.max_attempts()) {
+        ++counters_.retries;
+        metrics_.GetCounter(metric::kHttpRetries, {{"payer", options_.id}, {"endpoint", endpoint}})
+            .Inc();
+        co_await Sleep(BackoffDelay(attempt, answer));
         continue;
       }
-      if (cls != FailureClass::kRetryable) co_return r;
-      last = MakeError(ErrorKind::kHttpStatus, std::to_string(st), st);
-      answer = &r.value();
-    } else {
-      if (!IsRetryableError(r.error().kind)) co_return std::move(r).error();
-      last = r.error();
     }
     if (attempt >= retry_.max_attempts()) {
       Error e = *last;
@@ -123,30 +165,25 @@ asio::awaitable<Result<http::Response>> PayerClient::Send(http::Request request,
                   std::to_string(attempt) + " attempts";
       co_return e;
     }
-    ++counters_.retries;
-    co_await Sleep(BackoffDelay(attempt, answer));
+    co_await Sleep(BackoffDelay(attempt, nullptr));
   }
 }
 
 asio::awaitable<Result<http::Response>> PayerClient::StreamOnce(http::Request request,
                                                                 http::BodySink& sink,
-                                                                bool with_token) {
+                                                                bool with_token,
+                                                                std::string_view endpoint) {
   request.timeout = options_.request_timeout;
   const size_t base_headers = request.headers.size();
   for (int round = 0; round < 2; ++round) {
-    request.headers.resize(base_headers);
-    std::string token;
-    if (with_token) {
-      auto t = co_await Authorize(request);
-      if (!t) co_return std::move(t).error();
-      token = std::move(t).value();
-    }
-    co_await limiter_.Acquire();
-    ++counters_.requests;
+    auto token = co_await BeginAttempt(request, base_headers, with_token);
+    if (!token) co_return std::move(token).error();
+    auto start = std::chrono::steady_clock::now();
     auto r = co_await http_.Stream(request, sink);
+    Observe(endpoint, r, start);
     if (r && r->status == 401 && with_token && round == 0) {
       ++counters_.token_refreshes;
-      tokens_.Invalidate(token);
+      tokens_.Invalidate(*token);
       continue;
     }
     co_return r;

@@ -17,6 +17,7 @@
 #include "core/result.h"
 #include "core/retry_policy.h"
 #include "http/client.h"
+#include "ops/metrics.h"
 #include "ops/options.h"
 #include "pipeline/rate_limiter.h"
 
@@ -31,7 +32,9 @@ struct PayerCounters {
 class PayerClient {
  public:
   // `jitter01` draws uniformly from [0,1) (injectable for tests).
-  PayerClient(http::HttpClient& http, const PayerOptions& options, std::function<double()> jitter01);
+  // `metrics` receives requests by endpoint and code, retries and latencies.
+  PayerClient(http::HttpClient& http, const PayerOptions& options, std::function<double()> jitter01,
+              Metrics& metrics);
 
   const PayerOptions& options() const { return options_; }
   const std::string& id() const { return options_.id; }
@@ -44,23 +47,33 @@ class PayerClient {
   // token would go to a host not in trusted_hosts; the last failure after retry.max_attempts, as
   // "<METHOD> <path>: <reason> after N attempts" (kHttpStatus with http_status for 5xx/429,
   // else kNetwork/kTimeout/...); kAuth when the token endpoint refuses us (the caller waits).
+  // `endpoint` names the step for metrics: member_match | export | poll | file.
   boost::asio::awaitable<Result<http::Response>> Send(http::Request request, size_t body_limit,
-                                                      bool with_token);
+                                                      bool with_token, std::string_view endpoint);
 
   // One streamed attempt (downloads retry at file level): rate-limited, token attached when
   // `with_token`, one refresh-and-repeat on 401 (the sink is not called for non-2xx answers).
   boost::asio::awaitable<Result<http::Response>> StreamOnce(http::Request request,
-                                                            http::BodySink& sink, bool with_token);
+                                                            http::BodySink& sink, bool with_token,
+                                                            std::string_view endpoint);
 
   // Delay before retry number `attempt` (1-based) of a failed step, honouring Retry-After.
   Millis BackoffDelay(int attempt, const http::Response* answer) const;
 
   const RetryPolicy& retry() const { return retry_; }
   const PayerCounters& counters() const { return counters_; }
+  Metrics& metrics() { return metrics_; }
 
  private:
   // Adds the Authorization header; kUntrustedHost when the host is not trusted.
   boost::asio::awaitable<Result<std::string>> Authorize(http::Request& request);
+  // One attempt's preparation: fresh headers, the bearer token (when asked), the rate limit.
+  // Returns the token sent ("" without one).
+  boost::asio::awaitable<Result<std::string>> BeginAttempt(http::Request& request,
+                                                           size_t base_headers, bool with_token);
+  // Counts one answered (or failed) request and its latency.
+  void Observe(std::string_view endpoint, const Result<http::Response>& r,
+               std::chrono::steady_clock::time_point start);
 
   http::HttpClient& http_;
   const PayerOptions& options_;
@@ -69,6 +82,7 @@ class PayerClient {
   RateLimiter limiter_;
   RetryPolicy retry_;
   PayerCounters counters_;
+  Metrics& metrics_;
 };
 
 // "GET /v1/bison/x" for messages and logs: method and path without query.

@@ -35,7 +35,7 @@ asio::awaitable<void> WaitOn(asio::steady_timer& timer, Millis d) {
 
 Scheduler::Scheduler(asio::io_context& io, const Options& options, state::StateDb& db,
                      store::ResourceStore& store, source::DirectorySource& source,
-                     PipelineLimits limits)
+                     Metrics& metrics, PipelineLimits limits)
     : io_(io),
       options_(options),
       db_(db),
@@ -44,12 +44,12 @@ Scheduler::Scheduler(asio::io_context& io, const Options& options, state::StateD
       limits_(limits),
       http_(io, http::ClientOptions{}),
       rng_(std::random_device{}()),
-      runner_(db, store, limits_, stopping_, counters_),
+      runner_(db, store, limits_, stopping_, counters_, &metrics),
       intake_timer_(io) {
   for (const PayerOptions& p : options_.payers) {
     payers_.push_back(std::make_unique<PayerClient>(http_, p, [this] {
       return std::uniform_real_distribution<double>(0.0, 1.0)(rng_);
-    }));
+    }, metrics));
     loops_.push_back(std::make_unique<PayerLoop>(io_, *payers_.back()));
   }
 }

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "http/client.h"
+#include "ops/metrics.h"
 #include "ops/options.h"
 #include "pipeline/job_runner.h"
 #include "pipeline/payer_client.h"
@@ -44,7 +45,7 @@ struct IntakeStats {
 class Scheduler {
  public:
   Scheduler(boost::asio::io_context& io, const Options& options, state::StateDb& db,
-            store::ResourceStore& store, source::DirectorySource& source,
+            store::ResourceStore& store, source::DirectorySource& source, Metrics& metrics,
             PipelineLimits limits = {});
   ~Scheduler();
 

@@ -303,12 +303,17 @@ Result<std::map<std::string, StoreMark>> SqliteStore::Compact() {
 Result<void> SqliteStore::Scan(std::string_view type,
                                const std::function<void(const StoredResource&)>& fn) {
   if (auto v = ValidateResourceType(type); !v) return std::move(v).error().Context("sqlite store");
-  auto counts = CountByType();  // also tells whether the table exists
-  if (!counts) return std::move(counts).error();
-  if (counts->find(std::string(type)) == counts->end()) return Ok();
-  std::string sql = "SELECT payer, member_key, id FROM " + Quoted(type);
   sqlite3_stmt* s = nullptr;
-  int rc = sqlite3_prepare_v2(db_, sql.c_str(), -1, &s, nullptr);
+  int rc = sqlite3_prepare_v2(db_, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1",
+                              -1, &s, nullptr);
+  if (rc != SQLITE_OK) return SqlError(rc, "list tables");
+  sqlite3_bind_text64(s, 1, type.data(), type.size(), SQLITE_STATIC, SQLITE_UTF8);
+  rc = Step(s);
+  sqlite3_finalize(s);
+  if (rc == SQLITE_DONE) return Ok();  // no such table yet: nothing stored
+  if (rc != SQLITE_ROW) return SqlError(rc, "list tables");
+  std::string sql = "SELECT payer, member_key, id FROM " + Quoted(type);
+  rc = sqlite3_prepare_v2(db_, sql.c_str(), -1, &s, nullptr);
   if (rc != SQLITE_OK) return SqlError(rc, "table " + Quoted(type) + ": scan");
   auto col = [s](int i) {
     const char* p = reinterpret_cast<const char*>(sqlite3_column_text(s, i));

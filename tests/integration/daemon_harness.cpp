@@ -170,8 +170,12 @@ std::map<std::string, std::string> DaemonHarness::MemberStates() const {
 
 int64_t DaemonHarness::CountRows(const std::string& sql) const {
   int64_t n = -1;
-  Db db(state_path());
-  db.Query(sql, [&](sqlite3_stmt* st) { n = sqlite3_column_int64(st, 0); });
+  try {
+    Db db(state_path());
+    db.Query(sql, [&](sqlite3_stmt* st) { n = sqlite3_column_int64(st, 0); });
+  } catch (const std::exception&) {
+    return -1;  // not created yet (the daemon is still starting)
+  }
   return n;
 }
 

@@ -136,3 +136,60 @@ TEST(Pipeline, SigkillMidRunThenRestartGivesTheSameStore) {
 
 }  // namespace
 }  // namespace p2p::testing
+
+namespace p2p::testing {
+namespace {
+
+TEST(Pipeline, BadLinesAreRecordedWithoutStoppingTheFile) {
+  HarnessOptions o;
+  o.members = 40;
+  o.faults = "file:badjson@every4";
+  DaemonHarness h(o);
+  ASSERT_EQ(h.Start(), "");
+  h.DropRoster("members.csv");
+  ASSERT_EQ(h.RunOnce(), 0) << h.last_run().err;
+  EXPECT_EQ(Diff(h), "");
+  int64_t bad = h.CountRows("SELECT COUNT(*) FROM bad_lines");
+  EXPECT_GT(bad, 0);
+  EXPECT_EQ(h.CountRows("SELECT SUM(bad_lines) FROM files"), bad);
+  EXPECT_EQ(h.CountRows("SELECT COUNT(*) FROM bad_lines WHERE line_no=1 AND reason='not_json'"), bad);
+  // The log names the file and the count, never the line's content.
+  std::string log = ReadFile((h.dir() / "log" / "p2p-ingestd.log").string());
+  EXPECT_NE(log.find("bad lines of"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace p2p::testing
+
+namespace p2p::testing {
+namespace {
+
+TEST(Pipeline, SigtermExitsZeroWithinTenSecondsAndTheNextStartResumes) {
+  HarnessOptions o;
+  o.members = 80;
+  o.job_delay = "100ms";
+  o.concurrency = 4;
+  DaemonHarness h(o);
+  ASSERT_EQ(h.Start(), "");
+  h.DropRoster("members.csv");
+  std::string err;
+  auto d = h.StartDaemon(&err);
+  ASSERT_NE(d, nullptr) << err;
+  auto deadline = std::chrono::steady_clock::now() + 60s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (std::filesystem::exists(h.state_path()) &&
+        h.CountRows("SELECT COUNT(*) FROM files WHERE state=1") >= 20) {
+      break;
+    }
+    std::this_thread::sleep_for(20ms);
+  }
+  d->Signal(SIGTERM);
+  auto code = d->Wait(10s);
+  ASSERT_TRUE(code.has_value()) << "p2p-ingestd did not stop within 10 s of SIGTERM";
+  EXPECT_EQ(*code, 0);
+  ASSERT_EQ(h.RunOnce(), 0) << h.last_run().err;
+  EXPECT_EQ(Diff(h), "");
+}
+
+}  // namespace
+}  // namespace p2p::testing

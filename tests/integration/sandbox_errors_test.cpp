@@ -31,7 +31,9 @@ class SandboxErrorsTest : public ::testing::Test {
  protected:
   void SetUp() override {
     std::string error;
-    sandbox_ = StartSandbox({"--job-delay", "50ms", "--client", "other:pw"}, &error);
+    sandbox_ = StartSandbox(
+        {"--job-delay", "50ms", "--client", "sandbox-client:sandbox-secret", "--client", "other:pw"},
+        &error);
     ASSERT_TRUE(sandbox_) << error;
     client_ = std::make_unique<HttpClient>(sandbox_->url);
   }
@@ -137,10 +139,10 @@ TEST_F(SandboxErrorsTest, AdminReportsCountsAndSigtermStopsCleanly) {
 }
 
 TEST(SandboxCli, BadFlagsExitTwoWithAClearMessage) {
-  CommandResult r = RunCommand(SandboxBinary(), {"--flavor", "3up"});
+  CommandResult r = RunCommand(SandboxExecutable(), {"--flavor", "3up"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_EQ(r.err.substr(0, r.err.find('\n')), "p2p-sandbox: --flavor: expected 1up or bulk-v2");
-  CommandResult faults = RunCommand(SandboxBinary(), {"--faults", "file:cut@2"});
+  CommandResult faults = RunCommand(SandboxExecutable(), {"--faults", "file:cut@2"});
   EXPECT_EQ(faults.exit_code, 2);
   EXPECT_EQ(faults.err.substr(0, faults.err.find('\n')),
             "p2p-sandbox: --faults: fault rule 1 \"file:cut@2\": bad trigger \"2\" (expected a "

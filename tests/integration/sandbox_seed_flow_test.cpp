@@ -104,7 +104,7 @@ std::vector<std::string> SplitCsv(const std::string& line) {
 
 std::unique_ptr<Roster> LoadRoster() {
   auto roster = std::make_unique<Roster>();
-  CommandResult r = RunCommand(SandboxBinary(),
+  CommandResult r = RunCommand(SandboxExecutable(),
                                {"roster", "--members", std::to_string(kMembers), "--seed",
                                 std::to_string(kSeed), "--out", roster->dir.path().string()});
   EXPECT_EQ(r.exit_code, 0) << r.err;
@@ -294,7 +294,7 @@ void ExportGroup(HttpClient& client, const std::string& bearer, const std::strin
 class SeedFlowTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    ASSERT_FALSE(SandboxBinary().empty()) << "P2P_SANDBOX not set";
+    ASSERT_FALSE(SandboxExecutable().empty()) << "P2P_SANDBOX not set";
     roster_ = LoadRoster();
   }
   std::unique_ptr<Roster> roster_;
@@ -412,7 +412,7 @@ INSTANTIATE_TEST_SUITE_P(Flavors, SeedFlowTest, ::testing::Values("1up", "bulk-v
                          [](const auto& info) { return info.param == "1up" ? "OneUp" : "BulkV2"; });
 
 TEST(SandboxTls, SeedFlowOverHttpsWithAVerifiedSelfSignedCertificate) {
-  ASSERT_FALSE(SandboxBinary().empty());
+  ASSERT_FALSE(SandboxExecutable().empty());
   TempDir dir("p2p-tls-");
   CommandResult gen = RunCommand(
       "/usr/bin/openssl",

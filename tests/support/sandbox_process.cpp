@@ -5,14 +5,14 @@
 
 namespace p2p::testing {
 
-std::string SandboxBinary() {
+std::string SandboxExecutable() {
   const char* path = std::getenv("P2P_SANDBOX");
   return path ? path : "";
 }
 
 std::unique_ptr<SandboxProcess> StartSandbox(const std::vector<std::string>& args,
                                              std::string* error) {
-  std::string binary = SandboxBinary();
+  std::string binary = SandboxExecutable();
   if (binary.empty()) {
     *error = "P2P_SANDBOX is not set";
     return nullptr;

@@ -24,7 +24,7 @@ struct SandboxProcess {
 };
 
 // $P2P_SANDBOX, or "" when unset.
-std::string SandboxBinary();
+std::string SandboxExecutable();
 
 // nullptr + *error when the binary is missing or does not start.
 std::unique_ptr<SandboxProcess> StartSandbox(const std::vector<std::string>& args,

@@ -1,5 +1,3 @@
-#include <utility>  // before boost/asio (Boost 1.74 awaitable.hpp)
-
 #include "auth/token_cache.h"
 
 #include <gtest/gtest.h>
@@ -33,11 +31,11 @@ T RunSync(asio::io_context& io, asio::awaitable<T> task) {
 }
 
 std::string TokenJson(const std::string& token, int expires_in) {
-  return HttpResponse(200,
-                      "{\"access_token\":\"" + token +
-                          "\",\"token_type\":\"Bearer\",\"expires_in\":" +
-                          std::to_string(expires_in) + "}",
-                      "Content-Type: application/json\r\n");
+  return HttpResponse(
+      200,
+      "{\"access_token\":\"" + token +
+          "\",\"token_type\":\"Bearer\",\"expires_in\":" + std::to_string(expires_in) + "}",
+      "Content-Type: application/json\r\n");
 }
 
 constexpr char kSecret[] = "s3cr&t=";
@@ -95,9 +93,9 @@ TEST_F(TokenCacheTest, ClientSecretBasicSendsCredentialsInTheHeaderOnly) {
 }
 
 TEST_F(TokenCacheTest, CachesUntilTenPercentOrSixtySecondsBeforeExpiry) {
-  ScriptedServer server({{Step::ReadRequest(), Step::Send(TokenJson("tok1", 3600)),
-                          Step::ReadRequest(), Step::Send(TokenJson("tok2", 3600)),
-                          Step::WaitClose()}});
+  ScriptedServer server(
+      {{Step::ReadRequest(), Step::Send(TokenJson("tok1", 3600)), Step::ReadRequest(),
+        Step::Send(TokenJson("tok2", 3600)), Step::WaitClose()}});
   AuthOptions auth = Options(server, AuthMethod::kClientSecretPost);
   TokenCache cache(client, auth, milliseconds(2000), FakeClock());
   EXPECT_EQ(*RunSync(io, cache.Get()), "tok1");
@@ -112,9 +110,9 @@ TEST_F(TokenCacheTest, CachesUntilTenPercentOrSixtySecondsBeforeExpiry) {
 }
 
 TEST_F(TokenCacheTest, TinyExpiresInIsCachedForOneSecond) {
-  ScriptedServer server({{Step::ReadRequest(), Step::Send(TokenJson("tok1", 1)),
-                          Step::ReadRequest(), Step::Send(TokenJson("tok2", 1)),
-                          Step::WaitClose()}});
+  ScriptedServer server(
+      {{Step::ReadRequest(), Step::Send(TokenJson("tok1", 1)), Step::ReadRequest(),
+        Step::Send(TokenJson("tok2", 1)), Step::WaitClose()}});
   AuthOptions auth = Options(server, AuthMethod::kClientSecretPost);
   TokenCache cache(client, auth, milliseconds(2000), FakeClock());
   EXPECT_EQ(*RunSync(io, cache.Get()), "tok1");
@@ -125,9 +123,9 @@ TEST_F(TokenCacheTest, TinyExpiresInIsCachedForOneSecond) {
 }
 
 TEST_F(TokenCacheTest, InvalidateDropsOnlyTheCurrentToken) {
-  ScriptedServer server({{Step::ReadRequest(), Step::Send(TokenJson("tok1", 3600)),
-                          Step::ReadRequest(), Step::Send(TokenJson("tok2", 3600)),
-                          Step::WaitClose()}});
+  ScriptedServer server(
+      {{Step::ReadRequest(), Step::Send(TokenJson("tok1", 3600)), Step::ReadRequest(),
+        Step::Send(TokenJson("tok2", 3600)), Step::WaitClose()}});
   AuthOptions auth = Options(server, AuthMethod::kClientSecretPost);
   TokenCache cache(client, auth, milliseconds(2000));
   EXPECT_EQ(*RunSync(io, cache.Get()), "tok1");
@@ -160,8 +158,8 @@ TEST_F(TokenCacheTest, ConcurrentGetsShareOneFetch) {
 }
 
 TEST_F(TokenCacheTest, ConcurrentGetsShareOneFailure) {
-  ScriptedServer server({{Step::ReadRequest(), Step::Send(HttpResponse(503, "down")),
-                          Step::WaitClose()}});
+  ScriptedServer server(
+      {{Step::ReadRequest(), Step::Send(HttpResponse(503, "down")), Step::WaitClose()}});
   AuthOptions auth = Options(server, AuthMethod::kClientSecretPost);
   TokenCache cache(client, auth, milliseconds(2000));
   std::vector<std::string> messages;
@@ -205,10 +203,9 @@ TEST_F(TokenCacheTest, BadRequestWithoutReadableCodeIsAuthError) {
 }
 
 TEST_F(TokenCacheTest, ServerErrorsAreRetryableHttpStatus) {
-  ScriptedServer server({{Step::ReadRequest(), Step::Send(HttpResponse(503, "")),
-                          Step::ReadRequest(),
-                          Step::Send(HttpResponse(429, "", "Retry-After: 3\r\n")),
-                          Step::WaitClose()}});
+  ScriptedServer server(
+      {{Step::ReadRequest(), Step::Send(HttpResponse(503, "")), Step::ReadRequest(),
+        Step::Send(HttpResponse(429, "", "Retry-After: 3\r\n")), Step::WaitClose()}});
   AuthOptions auth = Options(server, AuthMethod::kClientSecretPost);
   TokenCache cache(client, auth, milliseconds(2000));
   Result<std::string> first = RunSync(io, cache.Get());
@@ -241,7 +238,8 @@ TEST_F(TokenCacheTest, UnreachableEndpointIsNetworkError) {
 }
 
 TEST_F(TokenCacheTest, MalformedTokenAnswerIsNamedWithoutTheBody) {
-  ScriptedServer server({{Step::ReadRequest(), Step::Send(HttpResponse(200, "{\"token_type\":\"Bearer\"}"))}});
+  ScriptedServer server(
+      {{Step::ReadRequest(), Step::Send(HttpResponse(200, "{\"token_type\":\"Bearer\"}"))}});
   AuthOptions auth = Options(server, AuthMethod::kClientSecretPost);
   TokenCache cache(client, auth, milliseconds(2000));
   Result<std::string> token = RunSync(io, cache.Get());

@@ -1,8 +1,7 @@
-#include <utility>  // before boost/asio (Boost 1.74 awaitable.hpp)
-
 #include "http/client.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include <boost/asio/co_spawn.hpp>
@@ -11,7 +10,6 @@
 #include <filesystem>
 #include <fstream>
 #include <optional>
-#include <unistd.h>
 
 #include "scripted_server.h"
 
@@ -87,8 +85,8 @@ class HttpClientTest : public ::testing::Test {
 };
 
 TEST_F(HttpClientTest, GetRoundTripSendsHostUserAgentAndHeaders) {
-  ScriptedServer server({{Step::ReadRequest(), Step::Send(HttpResponse(200, "hello",
-                                                                       "X-Thing: A\r\n"))}});
+  ScriptedServer server(
+      {{Step::ReadRequest(), Step::Send(HttpResponse(200, "hello", "X-Thing: A\r\n"))}});
   Request req = Get(server.Url("/v1/x?a=1"));
   req.headers.push_back({"Accept", "application/fhir+json"});
   Result<Response> res = RunSync(io, client.Send(req, 1024));
@@ -127,9 +125,9 @@ TEST_F(HttpClientTest, PostSendsBodyWithContentLength) {
 }
 
 TEST_F(HttpClientTest, KeepAliveReusesOneConnection) {
-  ScriptedServer server({{Step::ReadRequest(), Step::Send(HttpResponse(200, "one")),
-                          Step::ReadRequest(), Step::Send(HttpResponse(200, "two")),
-                          Step::WaitClose()}});
+  ScriptedServer server(
+      {{Step::ReadRequest(), Step::Send(HttpResponse(200, "one")), Step::ReadRequest(),
+        Step::Send(HttpResponse(200, "two")), Step::WaitClose()}});
   Request req = Get(server.Url("/x"));
   EXPECT_EQ(RunSync(io, client.Send(req, 1024))->body, "one");
   EXPECT_EQ(RunSync(io, client.Send(req, 1024))->body, "two");
@@ -185,9 +183,9 @@ TEST_F(HttpClientTest, HeaderReadTimeoutNamesPhaseAndPathWithoutQuery) {
 }
 
 TEST_F(HttpClientTest, BodyReadTimeoutMidBody) {
-  ScriptedServer server({{Step::ReadRequest(),
-                          Step::Send("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"),
-                          Step::WaitClose()}});
+  ScriptedServer server(
+      {{Step::ReadRequest(), Step::Send("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"),
+        Step::WaitClose()}});
   Result<Response> res = RunSync(io, client.Send(Get(server.Url("/x"), milliseconds(50)), 1024));
   ASSERT_FALSE(res.ok());
   EXPECT_EQ(res.error().kind, ErrorKind::kTimeout);
@@ -195,9 +193,9 @@ TEST_F(HttpClientTest, BodyReadTimeoutMidBody) {
 }
 
 TEST_F(HttpClientTest, BodyShorterThanContentLengthIsTruncated) {
-  ScriptedServer server({{Step::ReadRequest(),
-                          Step::Send("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"),
-                          Step::Close()}});
+  ScriptedServer server(
+      {{Step::ReadRequest(), Step::Send("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"),
+        Step::Close()}});
   Result<Response> res = RunSync(io, client.Send(Get(server.Url("/x")), 1024));
   ASSERT_FALSE(res.ok());
   EXPECT_EQ(res.error().kind, ErrorKind::kTruncated);
@@ -218,10 +216,10 @@ TEST_F(HttpClientTest, ChunkedBodyCutIsTruncated) {
 }
 
 TEST_F(HttpClientTest, BodyOverLimitIsTooLarge) {
-  ScriptedServer server({{Step::ReadRequest(), Step::Send(HttpResponse(200, Pattern(100)))},
-                         {Step::ReadRequest(),
-                          Step::Send("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-                                     "8\r\n12345678\r\n8\r\n12345678\r\n0\r\n\r\n")}});
+  ScriptedServer server(
+      {{Step::ReadRequest(), Step::Send(HttpResponse(200, Pattern(100)))},
+       {Step::ReadRequest(), Step::Send("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                        "8\r\n12345678\r\n8\r\n12345678\r\n0\r\n\r\n")}});
   Result<Response> by_length = RunSync(io, client.Send(Get(server.Url("/x")), 10));
   ASSERT_FALSE(by_length.ok());
   EXPECT_EQ(by_length.error().kind, ErrorKind::kTooLarge);
@@ -243,8 +241,8 @@ TEST_F(HttpClientTest, HeaderOverLimitIsTooLarge) {
 
 TEST_F(HttpClientTest, StreamDeliversExactlyTheBytesAcrossChunkBoundaries) {
   const std::string body = Pattern(300 * 1024 + 17);
-  std::string head = "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(body.size()) +
-                     "\r\n\r\n";
+  std::string head =
+      "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n";
   ScriptedServer server({{Step::ReadRequest(), Step::Send(head + body.substr(0, 1)),
                           Step::Delay(milliseconds(5)), Step::Send(body.substr(1, 70000)),
                           Step::Delay(milliseconds(5)), Step::Send(body.substr(70001))}});
@@ -312,8 +310,9 @@ TEST_F(HttpClientTest, OtherContentEncodingIsProtocolError) {
 }
 
 TEST_F(HttpClientTest, CorruptGzipIsProtocolError) {
-  ScriptedServer server({{Step::ReadRequest(),
-                          Step::Send(HttpResponse(200, "not gzip", "Content-Encoding: gzip\r\n"))}});
+  ScriptedServer server(
+      {{Step::ReadRequest(),
+        Step::Send(HttpResponse(200, "not gzip", "Content-Encoding: gzip\r\n"))}});
   Result<Response> res = RunSync(io, client.Send(Get(server.Url("/a")), 1024));
   ASSERT_FALSE(res.ok());
   EXPECT_EQ(res.error().kind, ErrorKind::kProtocol);
@@ -321,10 +320,9 @@ TEST_F(HttpClientTest, CorruptGzipIsProtocolError) {
 }
 
 TEST_F(HttpClientTest, NonSuccessStatusIsReturnedNotAnError) {
-  ScriptedServer server({{Step::ReadRequest(), Step::Send(HttpResponse(404, "nope")),
-                          Step::ReadRequest(),
-                          Step::Send(HttpResponse(503, "busy", "Retry-After: 7\r\n")),
-                          Step::WaitClose()}});
+  ScriptedServer server(
+      {{Step::ReadRequest(), Step::Send(HttpResponse(404, "nope")), Step::ReadRequest(),
+        Step::Send(HttpResponse(503, "busy", "Retry-After: 7\r\n")), Step::WaitClose()}});
   Result<Response> sent = RunSync(io, client.Send(Get(server.Url("/a")), 1024));
   ASSERT_TRUE(sent.ok()) << sent.error().message;
   EXPECT_EQ(sent->status, 404);
@@ -354,8 +352,8 @@ class TempFile {
  public:
   explicit TempFile(const std::string& content) {
     static int counter = 0;
-    path_ = std::filesystem::temp_directory_path() /
-            ("p2p-http-test-" + std::to_string(getpid()) + "-" + std::to_string(++counter) + ".pem");
+    path_ = std::filesystem::temp_directory_path() / ("p2p-http-test-" + std::to_string(getpid()) +
+                                                      "-" + std::to_string(++counter) + ".pem");
     std::ofstream(path_) << content;
   }
   ~TempFile() { std::filesystem::remove(path_); }
@@ -379,10 +377,10 @@ TEST_F(HttpClientTest, TlsSelfSignedIsRejectedWithoutCaFile) {
 TEST_F(HttpClientTest, TlsIsAcceptedWithCaFile) {
   test::TlsIdentity id = test::MakeSelfSignedIdentity({"IP:127.0.0.1"});
   TempFile ca(id.cert_pem);
-  ScriptedServer server({{Step::ReadRequest(), Step::Send(HttpResponse(200, "ok")),
-                          Step::ReadRequest(), Step::Send(HttpResponse(200, "again")),
-                          Step::WaitClose()}},
-                        id);
+  ScriptedServer server(
+      {{Step::ReadRequest(), Step::Send(HttpResponse(200, "ok")), Step::ReadRequest(),
+        Step::Send(HttpResponse(200, "again")), Step::WaitClose()}},
+      id);
   HttpClient tls_client(io, ClientOptions{.ca_file = ca.path()});
   Result<Response> res = RunSync(io, tls_client.Send(Get(server.Url("/x")), 1024));
   ASSERT_TRUE(res.ok()) << res.error().message;

@@ -1,5 +1,3 @@
-#include <utility>  // before boost/asio (Boost 1.74 awaitable.hpp)
-
 #include "scripted_server.h"
 
 #include <openssl/evp.h>
@@ -38,8 +36,8 @@ std::string RecordedRequest::Header(std::string_view lower_name) const {
 }
 
 std::string HttpResponse(int status, std::string_view body, std::string_view extra_headers) {
-  std::string out = "HTTP/1.1 " + std::to_string(status) + " X\r\nContent-Length: " +
-                    std::to_string(body.size()) + "\r\n";
+  std::string out = "HTTP/1.1 " + std::to_string(status) +
+                    " X\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
   out += extra_headers;
   out += "\r\n";
   out += body;
@@ -104,7 +102,8 @@ struct ScriptedServer::State {
   asio::awaitable<void> AcceptLoop() {
     while (true) {
       error_code ec;
-      tcp::socket socket = co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+      tcp::socket socket =
+          co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
       if (ec) co_return;
       int index = connections.fetch_add(1);
       asio::co_spawn(io, RunConnection(std::move(socket), index), asio::detached);
@@ -206,8 +205,8 @@ void ScriptedServer::Stop() {
 uint16_t ScriptedServer::port() const { return state_->port; }
 
 std::string ScriptedServer::Url(std::string_view path) const {
-  return std::string(state_->tls ? "https" : "http") + "://127.0.0.1:" +
-         std::to_string(state_->port) + std::string(path);
+  return std::string(state_->tls ? "https" : "http") +
+         "://127.0.0.1:" + std::to_string(state_->port) + std::string(path);
 }
 
 int ScriptedServer::connections() const { return state_->connections.load(); }

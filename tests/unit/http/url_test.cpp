@@ -18,7 +18,8 @@ struct GoodCase {
 
 TEST(UrlParse, SplitsValidUrls) {
   const GoodCase cases[] = {
-      {"http://example.com", "http", "example.com", "80", "/", "example.com:80", "example.com", "/"},
+      {"http://example.com", "http", "example.com", "80", "/", "example.com:80", "example.com",
+       "/"},
       {"HTTPS://Api.Example.COM/fhir/R4/Group/7/$export?_type=Patient", "https", "api.example.com",
        "443", "/fhir/R4/Group/7/$export?_type=Patient", "api.example.com:443", "api.example.com",
        "/fhir/R4/Group/7/$export"},
@@ -111,13 +112,13 @@ TEST(UrlResolve, RejectsRelativePathsAndBadUrls) {
 }
 
 TEST(IsLoopbackHost, RecognisesLoopbackOnly) {
-  for (const char* host : {"localhost", "LOCALHOST", "127.0.0.1", "127.1.2.3", "127.255.255.255",
-                           "::1", "[::1]"}) {
+  for (const char* host :
+       {"localhost", "LOCALHOST", "127.0.0.1", "127.1.2.3", "127.255.255.255", "::1", "[::1]"}) {
     EXPECT_TRUE(IsLoopbackHost(host)) << host;
   }
-  for (const char* host : {"", "example.com", "128.0.0.1", "10.0.0.1", "127.0.0", "127.0.0.1.5",
-                           "127.0.0.256", "127.0.0.a", "::2", "localhost.example.com",
-                           "127.0.0.1.example.com"}) {
+  for (const char* host :
+       {"", "example.com", "128.0.0.1", "10.0.0.1", "127.0.0", "127.0.0.1.5", "127.0.0.256",
+        "127.0.0.a", "::2", "localhost.example.com", "127.0.0.1.example.com"}) {
     EXPECT_FALSE(IsLoopbackHost(host)) << host;
   }
 }
