@@ -17,6 +17,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.parse
 import urllib.request
@@ -76,21 +77,42 @@ def proc_hwm_kib(pid: int) -> int:
 class Sandbox:
     """p2p-sandbox on 127.0.0.1:0 with the given flags; a context manager that stops it."""
 
-    def __init__(self, build: str, workdir: str, args: list[str]):
+    def __init__(self, build: str, workdir: str, args: list[str], track_files: bool = False):
+        """track_files: read the request log through a pipe and note when each file download
+        ended (monotonic clock), for timed_files(). Off by default: a busy sandbox must never
+        wait on the reader."""
         self.binary = os.path.join(build, "p2p-sandbox")
         self.out_path = os.path.join(workdir, "sandbox.out")
         self.log_path = os.path.join(workdir, "sandbox.log")
         self.args = ["--listen", "127.0.0.1:0"] + args
         self.proc: subprocess.Popen | None = None
         self.url = ""
+        self.track = track_files
+        self.timed: list[tuple[float, str, int, int]] = []  # (end, status, bytes, ms)
+        self.reader: threading.Thread | None = None
+
+    def _read_log(self, pipe, sink) -> None:
+        for raw in pipe:
+            now = time.monotonic()
+            sink.write(raw)
+            parts = raw.decode("utf-8", "replace").split()
+            if len(parts) == 5 and parts[0] == "GET" and "/$export/file/" in parts[1]:
+                self.timed.append((now, parts[2], int(parts[3]), int(parts[4].rstrip("ms"))))
+        sink.close()
 
     def __enter__(self) -> "Sandbox":
         out = open(self.out_path, "w")
-        err = open(self.log_path, "w")
-        self.proc = subprocess.Popen([self.binary] + self.args, stdout=out, stderr=err,
+        err = open(self.log_path, "wb", buffering=0)
+        self.proc = subprocess.Popen([self.binary] + self.args, stdout=out,
+                                     stderr=subprocess.PIPE if self.track else err,
                                      stdin=subprocess.DEVNULL)
         out.close()
-        err.close()
+        if self.track:
+            self.reader = threading.Thread(target=self._read_log, args=(self.proc.stderr, err),
+                                           daemon=True)
+            self.reader.start()
+        else:
+            err.close()
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             with open(self.out_path) as f:
@@ -115,27 +137,20 @@ class Sandbox:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        if self.reader is not None:
+            self.reader.join(timeout=5)
+            self.reader = None
         self.proc = None
+
+    def timed_files(self, since: int = 0) -> list[tuple[float, float, str, int]]:
+        """(start, end, status, bytes) of the file downloads tracked after index `since`."""
+        return [(end - ms / 1000.0, end, st, n) for end, st, n, ms in self.timed[since:]]
 
     def cpu_seconds(self) -> float:
         return proc_cpu_seconds(self.proc.pid)
 
     def hwm_kib(self) -> int:
         return proc_hwm_kib(self.proc.pid)
-
-    def log_size(self) -> int:
-        return os.path.getsize(self.log_path)
-
-    def file_requests(self, since: int = 0) -> list[tuple[str, int, int]]:
-        """(status, bytes, ms) of every file download logged after byte offset `since`."""
-        out = []
-        with open(self.log_path, "rb") as f:
-            f.seek(since)
-            for raw in f:
-                parts = raw.decode("utf-8", "replace").split()
-                if len(parts) == 5 and parts[0] == "GET" and "/$export/file/" in parts[1]:
-                    out.append((parts[2], int(parts[3]), int(parts[4].rstrip("ms"))))
-        return out
 
 
 def write_roster(build: str, members: int, seed: int, out_dir: str) -> str:
@@ -377,8 +392,9 @@ def run_daemon(build: str, config: str, sandbox: Sandbox | None = None,
         rep = subprocess.run(["perf", "report", "-i", perf_data, "--stdio", "--no-children",
                               "--sort", "dso,symbol", "--percent-limit", "1.5", "-g", "none"],
                              capture_output=True, text=True)
-        run.profile = "\n".join(l for l in rep.stdout.splitlines()
-                                if l.strip() and not l.startswith("#"))
+        lines = [re.sub(r"(\s+-)*\s*$", "", l) for l in rep.stdout.splitlines()
+                 if l.strip() and not l.startswith("#")]
+        run.profile = "\n".join(lines[:25])
     return run
 
 

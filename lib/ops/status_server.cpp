@@ -154,7 +154,7 @@ bool IsLoopback(const net::ip::address& a) {
 
 }  // namespace
 
-bool IsLoopbackHost(std::string_view host) {
+bool IsLoopbackBindHost(std::string_view host) {
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
     host = host.substr(1, host.size() - 2);
   }

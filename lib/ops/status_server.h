@@ -115,6 +115,6 @@ class StatusServer {
 };
 
 // True when `host` (an IP literal, optionally in brackets, or "localhost") is a loopback address.
-bool IsLoopbackHost(std::string_view host);
+bool IsLoopbackBindHost(std::string_view host);
 
 }  // namespace p2p

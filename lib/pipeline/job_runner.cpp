@@ -117,8 +117,30 @@ JobRunner::StepResult JobRunner::Finish(Job& job, JobState terminal, std::string
   return Next::kStop;
 }
 
+JobRunner::StepResult JobRunner::RetryLater(Job& job, const PayerClient& payer,
+                                            std::string_view error_class, std::string detail,
+                                            int http_status) {
+  job.attempts += 1;
+  if (job.attempts >= payer.retry().max_attempts()) {
+    return Finish(job, JobState::kFailed, error_class,
+                  detail + " (after " + std::to_string(job.attempts) + " attempts)", http_status);
+  }
+  job.error_class = std::string(error_class);
+  job.error_detail = std::move(detail);
+  job.http_status = http_status;
+  job.next_ms = NowMs() + payer.BackoffDelay(static_cast<int>(job.attempts), nullptr).count();
+  spdlog::debug("job {} payer {}: {}: {}; retrying (attempt {})", job.id, job.payer, error_class,
+                job.error_detail, job.attempts);
+  auto r = Save(job, job.state);
+  if (!r) return std::move(r).error();
+  return Next::kWait;
+}
+
 JobRunner::StepResult JobRunner::Rekick(Job& job, std::string_view why_class, std::string detail) {
-  if (job.rekicks >= limits_.max_rekicks) {
+  const int budget = why_class == "file_gone" || why_class == "export_gone"
+                         ? limits_.max_expired_rekicks
+                         : limits_.max_rekicks;
+  if (job.rekicks >= budget) {
     return Finish(job, JobState::kFailed, why_class,
                   detail + " (after " + std::to_string(job.rekicks) + " re-kicks)");
   }
@@ -131,7 +153,7 @@ JobRunner::StepResult JobRunner::Rekick(Job& job, std::string_view why_class, st
   job.error_class = std::string(why_class);
   job.error_detail = std::move(detail);
   spdlog::warn("job {} member {} payer {}: re-kicking the export ({}; re-kick {} of {})", job.id,
-               job.member_key, job.payer, why_class, job.rekicks, limits_.max_rekicks);
+               job.member_key, job.payer, why_class, job.rekicks, budget);
   auto r = db_.SaveManifest(job, prev, {}, NowMs());
   if (!r) return std::move(r).error();
   return Next::kContinue;
@@ -212,8 +234,8 @@ asio::awaitable<JobRunner::StepResult> JobRunner::Match(Job& job, PayerClient& p
   if (res.status == 200) {
     auto m = fhir::ReadMemberMatch(res.body);
     if (!m) {
-      co_return Finish(job, JobState::kFailed, ErrorKindName(m.error().kind),
-                       "$member-match answer: " + m.error().message, res.status);
+      co_return RetryLater(job, payer, ErrorKindName(m.error().kind),
+                           "$member-match answer: " + m.error().message, res.status);
     }
     if (m->group_id.empty()) {
       co_return Finish(job, JobState::kFailed, "protocol",
@@ -261,8 +283,8 @@ asio::awaitable<JobRunner::StepResult> JobRunner::Kickoff(Job& job, PayerClient&
   }
   auto where = fhir::ReadKickoff(r->Get("content-location"), r->body);
   if (!where) {
-    co_return Finish(job, JobState::kFailed, ErrorKindName(where.error().kind),
-                     "export kick-off: " + where.error().message, r->status);
+    co_return RetryLater(job, payer, ErrorKindName(where.error().kind),
+                         "export kick-off: " + where.error().message, r->status);
   }
   auto poll = request_url.Resolve(*where);
   if (!poll) {
@@ -311,12 +333,13 @@ asio::awaitable<JobRunner::StepResult> JobRunner::Poll(Job& job, PayerClient& pa
   }
   auto st = fhir::ReadStatus(r->status, r->Get("x-progress"), r->body, limits_.max_manifest_files);
   if (!st) {
-    co_return Finish(job, JobState::kFailed, ErrorKindName(st.error().kind),
-                     "export status: " + st.error().message, r->status);
+    co_return RetryLater(job, payer, ErrorKindName(st.error().kind),
+                         "export status: " + st.error().message, r->status);
   }
   JobState prev = job.state;
   if (st->status == fhir::ExportStatus::kRunning) {
     job.polls += 1;
+    job.attempts = 0;
     std::optional<Millis> after;
     std::string_view ra = r->Get("retry-after");
     if (!ra.empty()) after = ParseRetryAfter(ra, NowMs() / 1000);

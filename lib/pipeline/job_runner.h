@@ -30,7 +30,8 @@ struct PipelineLimits {
   size_t max_answer_bytes = 1024 * 1024;       // $member-match, kick-off answers
   size_t max_manifest_bytes = 16 * 1024 * 1024;
   size_t max_manifest_files = 10000;
-  int max_rekicks = 2;                         // export failed / files gone -> kick off again
+  int max_rekicks = 3;           // export reported failed -> kick off again, at most this often
+  int max_expired_rekicks = 10;  // files gone (404/410: expired) -> kick off again
   Millis disk_full_wait{30000};                // wait before retrying after ENOSPC
 };
 
@@ -63,6 +64,10 @@ class JobRunner {
   // Moves the job to `terminal` with a classified reason and commits it.
   StepResult Finish(state::Job& job, JobState terminal, std::string_view error_class,
                     std::string detail, int http_status = 0);
+  // A garbled answer to an idempotent step (match, kick-off, poll): try the step again after a
+  // backoff, up to retry.max_attempts, then fail with `error_class`.
+  StepResult RetryLater(state::Job& job, const PayerClient& payer, std::string_view error_class,
+                        std::string detail, int http_status);
   // Export failed or files gone: kick off again within the budget, else fail.
   StepResult Rekick(state::Job& job, std::string_view why_class, std::string detail);
 

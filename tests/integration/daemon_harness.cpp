@@ -15,15 +15,17 @@ namespace p2p::testing {
 
 namespace fs = std::filesystem;
 
-std::string SandboxBinary() {
-  const char* p = std::getenv("P2P_SANDBOX");
-  return p != nullptr ? p : "build/p2p-sandbox";
+namespace {
+// The test binaries are built next to p2p-ingestd and p2p-sandbox.
+std::string BesideTestBinary(const char* env, const char* name) {
+  const char* p = std::getenv(env);
+  if (p != nullptr && *p != '\0') return p;
+  return (fs::read_symlink("/proc/self/exe").parent_path() / name).string();
 }
+}  // namespace
 
-std::string IngestdBinary() {
-  const char* p = std::getenv("P2P_INGESTD");
-  return p != nullptr ? p : "build/p2p-ingestd";
-}
+std::string SandboxBinary() { return BesideTestBinary("P2P_SANDBOX", "p2p-sandbox"); }
+std::string IngestdBinary() { return BesideTestBinary("P2P_INGESTD", "p2p-ingestd"); }
 
 DaemonHarness::DaemonHarness(HarnessOptions o) : o_(std::move(o)), tmp_("p2p-it-") {}
 
@@ -161,10 +163,15 @@ const char* kStateNames[] = {"pending",  "matching", "matched",         "exporti
 std::map<std::string, std::string> DaemonHarness::MemberStates() const {
   std::map<std::string, std::string> out;
   Db db(state_path());
-  db.Query("SELECT member_key, state FROM members", [&](sqlite3_stmt* st) {
-    int s = sqlite3_column_int(st, 1);
-    out[Col(st, 0)] = (s >= 0 && s < 12) ? kStateNames[s] : "?";
-  });
+  db.Query("SELECT member_key, state, COALESCE(error_class,''), COALESCE(error_detail,'') FROM members "
+           "ORDER BY id",
+           [&](sqlite3_stmt* st) {
+             int s = sqlite3_column_int(st, 1);
+             std::string name = (s >= 0 && s < 12) ? kStateNames[s] : "?";
+             // A failed member's reason helps read a failing test.
+             if (name == "failed") name += " (" + Col(st, 2) + ": " + Col(st, 3) + ")";
+             out[Col(st, 0)] = name;
+           });
   return out;
 }
 

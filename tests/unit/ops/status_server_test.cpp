@@ -293,16 +293,16 @@ TEST_F(StatusServerTest, RefusesAMalformedAddress) {
 }
 
 TEST(StatusServer, LoopbackHosts) {
-  EXPECT_TRUE(IsLoopbackHost("127.0.0.1"));
-  EXPECT_TRUE(IsLoopbackHost("127.1.2.3"));
-  EXPECT_TRUE(IsLoopbackHost("::1"));
-  EXPECT_TRUE(IsLoopbackHost("[::1]"));
-  EXPECT_TRUE(IsLoopbackHost("::ffff:127.0.0.1"));
-  EXPECT_TRUE(IsLoopbackHost("localhost"));
-  EXPECT_FALSE(IsLoopbackHost("0.0.0.0"));
-  EXPECT_FALSE(IsLoopbackHost("::"));
-  EXPECT_FALSE(IsLoopbackHost("10.0.0.1"));
-  EXPECT_FALSE(IsLoopbackHost("example.com"));
+  EXPECT_TRUE(IsLoopbackBindHost("127.0.0.1"));
+  EXPECT_TRUE(IsLoopbackBindHost("127.1.2.3"));
+  EXPECT_TRUE(IsLoopbackBindHost("::1"));
+  EXPECT_TRUE(IsLoopbackBindHost("[::1]"));
+  EXPECT_TRUE(IsLoopbackBindHost("::ffff:127.0.0.1"));
+  EXPECT_TRUE(IsLoopbackBindHost("localhost"));
+  EXPECT_FALSE(IsLoopbackBindHost("0.0.0.0"));
+  EXPECT_FALSE(IsLoopbackBindHost("::"));
+  EXPECT_FALSE(IsLoopbackBindHost("10.0.0.1"));
+  EXPECT_FALSE(IsLoopbackBindHost("example.com"));
 }
 
 // A million members: every query the server runs must use an index (a covering index scan is
