@@ -328,10 +328,15 @@ class DaemonRun:
     states: dict = field(default_factory=dict)
     sandbox_cpu: float = 0.0    # the sandbox's CPU seconds during the run
     profile: str = ""
+    stopped: bool = False       # stopped by SIGTERM at the deadline
 
     @property
     def cpu(self) -> float:
         return self.user + self.sys
+
+    @property
+    def terminal(self) -> int:
+        return sum(n for s, n in self.states.items() if STATE_NAMES.index(s) >= STATE_COMPLETE)
 
 
 def _parse_time_v(path: str) -> tuple[float, float, int]:
@@ -349,9 +354,27 @@ def _parse_time_v(path: str) -> tuple[float, float, int]:
     return user, sys_, rss
 
 
+def _descendant(pid: int, name: str) -> int | None:
+    """The first descendant of pid whose comm is `name` (p2p-ingestd under time/perf)."""
+    todo = [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            with open(f"/proc/{p}/comm") as f:
+                if f.read().strip() == name[:15]:
+                    return p
+            with open(f"/proc/{p}/task/{p}/children") as f:
+                todo += [int(c) for c in f.read().split()]
+        except OSError:
+            pass
+    return None
+
+
 def run_daemon(build: str, config: str, sandbox: Sandbox | None = None,
-               timeout: float = 1800, profile: bool = False) -> DaemonRun:
-    """`p2p-ingestd run --once` under /usr/bin/time -v (and perf record with profile=True)."""
+               deadline: float | None = None, profile: bool = False) -> DaemonRun:
+    """`p2p-ingestd run --once` under /usr/bin/time -v (and perf record with profile=True).
+    At `deadline` (monotonic) the daemon gets SIGTERM, stops at its next committed step and
+    prints its summary: the run is then marked stopped."""
     work = os.path.dirname(config)
     tv = os.path.join(work, "time-v.txt")
     cmd = ["/usr/bin/time", "-v", "-o", tv, os.path.join(build, "p2p-ingestd"), "run", "--once",
@@ -361,9 +384,25 @@ def run_daemon(build: str, config: str, sandbox: Sandbox | None = None,
         cmd = ["perf", "record", "-q", "-F", "499", "-g", "-o", perf_data, "--"] + cmd
     cpu0 = sandbox.cpu_seconds() if sandbox else 0.0
     start = time.monotonic()
+    stopped = False
     with open(os.path.join(work, "ingestd.stderr"), "w") as err:
-        r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=err, text=True, timeout=timeout)
-    run = DaemonRun(wall=time.monotonic() - start)
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True)
+        try:
+            stdout, _ = proc.communicate(
+                timeout=None if deadline is None else max(1.0, deadline - start))
+        except subprocess.TimeoutExpired:
+            stopped = True
+            daemon = _descendant(proc.pid, "p2p-ingestd")
+            if daemon is not None:
+                os.kill(daemon, signal.SIGTERM)
+            try:
+                stdout, _ = proc.communicate(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.communicate()
+                raise BenchError("p2p-ingestd did not stop within 30 s of SIGTERM")
+    r = subprocess.CompletedProcess(cmd, proc.returncode, stdout)
+    run = DaemonRun(wall=time.monotonic() - start, stopped=stopped)
     if sandbox:
         run.sandbox_cpu = sandbox.cpu_seconds() - cpu0
     if r.returncode != 0:
@@ -396,6 +435,30 @@ def run_daemon(build: str, config: str, sandbox: Sandbox | None = None,
                  if l.strip() and not l.startswith("#")]
         run.profile = "\n".join(lines[:25])
     return run
+
+
+def vm_steps(db_path: str, sql: str, params: list) -> int:
+    """SQLite's "Virtual Machine Steps" for one run of `sql` (sqlite3 CLI .stats), a
+    machine-independent measure of how many rows a query visits."""
+    cmd = ["sqlite3", db_path]
+    for i, p in enumerate(params, 1):
+        cmd.append(f".parameter set ?{i} {p!r}" if isinstance(p, str) else
+                   f".parameter set ?{i} {p}")
+    r = subprocess.run(cmd + [".stats on", sql], capture_output=True, text=True)
+    m = re.search(r"Virtual Machine Steps:\s+(\d+)", r.stdout)
+    if not m:
+        raise BenchError(f"sqlite3 .stats: {r.stderr.strip()[:200]}")
+    return int(m[1])
+
+
+def copy_db(src: str, dst: str) -> None:
+    a = sqlite3.connect(f"file:{src}?mode=ro", uri=True)
+    b = sqlite3.connect(dst)
+    try:
+        a.backup(b)
+    finally:
+        a.close()
+        b.close()
 
 
 def explain(db_path: str, sql: str) -> str:
