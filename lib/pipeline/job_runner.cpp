@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -14,7 +16,6 @@
 #include "core/member.h"
 #include "fhir/readers.h"
 #include "pipeline/member_record.h"
-#include "pipeline/store_sink.h"
 
 namespace p2p::pipeline {
 
@@ -31,13 +32,6 @@ int64_t NowMs() {
 }
 
 namespace {
-
-asio::awaitable<void> Sleep(Millis d) {
-  asio::steady_timer t(co_await asio::this_coro::executor);
-  t.expires_after(d);
-  boost::system::error_code ec;
-  co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-}
 
 int64_t TodayDays() { return DaysFromUnix(NowMs() / 1000); }
 
@@ -57,11 +51,6 @@ std::string ReplaceAll(std::string s, std::string_view from, std::string_view to
   return s;
 }
 
-bool IsRetryableKind(ErrorKind k) {
-  return k == ErrorKind::kNetwork || k == ErrorKind::kTimeout || k == ErrorKind::kTruncated ||
-         k == ErrorKind::kHttpStatus;
-}
-
 }  // namespace
 
 JobRunner::JobRunner(state::StateDb& db, store::ResourceStore& store, const PipelineLimits& limits,
@@ -71,7 +60,8 @@ JobRunner::JobRunner(state::StateDb& db, store::ResourceStore& store, const Pipe
       limits_(limits),
       stopping_(stopping),
       counters_(counters),
-      metrics_(metrics) {}
+      metrics_(metrics),
+      downloader_(db, store, limits, stopping, counters) {}
 
 Result<void> JobRunner::Save(Job& job, JobState previous) {
   int64_t now = NowMs();
@@ -403,114 +393,56 @@ asio::awaitable<JobRunner::StepResult> JobRunner::Poll(Job& job, PayerClient& pa
 }
 
 asio::awaitable<JobRunner::StepResult> JobRunner::Download(Job& job, PayerClient& payer) {
-  auto files = db_.LoadFiles(job.id);
-  if (!files) co_return std::move(files).error();
-  for (FileRow& f : *files) {
-    if (f.state == FileState::kDone) continue;
-    if (stopping_.load()) co_return Next::kStop;
-    auto url = Url::Parse(f.url);
-    if (!url) co_return Finish(job, JobState::kFailed, "protocol", url.error().message);
-    // deleted[] files are applied by a later feature; they are recorded but not fetched yet.
-    if (f.kind == FileKind::kDeleted) {
-      f.state = FileState::kDone;
-      auto d = db_.FileDone(f, {}, std::nullopt);
-      if (!d) co_return std::move(d).error();
-      continue;
+  auto loaded = db_.LoadFiles(job.id);
+  if (!loaded) co_return std::move(loaded).error();
+  std::vector<FileRow>& files = *loaded;
+  // Up to files_in_parallel workers take the pending files in order; the job's next state is
+  // decided once all of them have stopped.
+  size_t next = 0;
+  std::optional<FileResult> gone, failed;
+  std::optional<Error> fatal;
+  bool stopped = false;
+  auto worker = [&]() -> asio::awaitable<void> {
+    while (!gone && !failed && !fatal && !stopped) {
+      while (next < files.size() && files[next].state == FileState::kDone) ++next;
+      if (next >= files.size()) break;
+      FileRow& f = files[next++];
+      auto r = co_await downloader_.Fetch(job, f, payer);
+      if (!r) {
+        fatal = std::move(r).error();
+      } else if (r->outcome == FileOutcome::kGone) {
+        gone = std::move(r).value();
+      } else if (r->outcome == FileOutcome::kFailed) {
+        failed = std::move(r).value();
+      } else if (r->outcome == FileOutcome::kStopped) {
+        stopped = true;
+      }
     }
-    for (;;) {
-      if (stopping_.load()) co_return Next::kStop;
-      std::unique_ptr<store::FileWriter> writer;
-      if (f.kind == FileKind::kOutput) {
-        store::FileContext ctx{job.payer, job.member_key, job.id, f.idx, f.type,
-                               job.transaction_time};
-        auto w = store_.Begin(ctx);
-        if (!w) {
-          co_return Finish(job, JobState::kFailed, ErrorKindName(w.error().kind),
-                           "store: " + w.error().message);
-        }
-        writer = std::move(w).value();
-      }
-      StoreSink sink(writer.get(),
-                     f.kind == FileKind::kOutput ? f.type : std::string("OperationOutcome"),
-                     limits_.max_line_bytes);
-      http::Request req;
-      req.url = *url;
-      req.headers = {{"Accept", "application/fhir+ndjson"}, {"Accept-Encoding", "gzip"}};
-      auto r = co_await payer.StreamOnce(std::move(req), sink, job.requires_token, "file");
-      Result<void> finished = Ok();
-      if (r && r->status >= 200 && r->status < 300) finished = sink.Finish();
-      if (r && r->status >= 200 && r->status < 300 && finished) {
-        std::optional<std::pair<std::string, state::TypeMark>> mark;
-        if (writer) {
-          auto c = writer->Commit();
-          if (!c) {
-            if (c.error().kind == ErrorKind::kDiskFull) {
-              spdlog::error("job {} payer {}: store is full; waiting for space: {}", job.id,
-                            job.payer, c.error().message);
-              co_await Sleep(limits_.disk_full_wait);
-              continue;
-            }
-            co_return Finish(job, JobState::kFailed, ErrorKindName(c.error().kind),
-                             "store: " + c.error().message);
-          }
-          if (c->ndjson_end >= 0) mark.emplace(c->type, state::TypeMark{c->ndjson_end, c->index_end});
-        }
-        f.state = FileState::kDone;
-        f.lines = static_cast<int64_t>(sink.lines());
-        f.stored = static_cast<int64_t>(sink.stored());
-        f.bad_lines = static_cast<int64_t>(sink.bad());
-        f.bytes = static_cast<int64_t>(sink.bytes());
-        auto d = db_.FileDone(f, sink.bad_lines(), mark);
-        if (!d) co_return std::move(d).error();
-        counters_.resources_stored += f.stored;
-        counters_.bad_lines += f.bad_lines;
-        counters_.bytes_downloaded += f.bytes;
-        counters_.files_done += 1;
-        Metrics& m = payer.metrics();
-        m.GetCounter(metric::kBytes, {{"type", f.type}}).Inc(static_cast<uint64_t>(f.bytes));
-        m.GetCounter(metric::kResourcesStored, {{"type", f.type}}).Inc(static_cast<uint64_t>(f.stored));
-        if (f.bad_lines > 0) {
-          m.GetCounter(metric::kBadLines, {{"type", f.type}}).Inc(static_cast<uint64_t>(f.bad_lines));
-        }
-        if (f.bad_lines > 0) {
-          spdlog::warn("job {} member {} payer {}: file {} ({}): {} bad lines of {}", job.id,
-                       job.member_key, job.payer, f.idx, f.type, f.bad_lines, f.lines);
-        }
-        break;
-      }
-      if (writer) writer->Abort();
-      // Classify the failure of this attempt.
-      Error err = !r ? r.error()
-                     : (!finished ? finished.error()
-                                  : MakeError(ErrorKind::kHttpStatus,
-                                              "HTTP " + std::to_string(r->status), r->status));
-      if (r && (r->status == 404 || r->status == 410)) {
-        co_return Rekick(job, "file_gone",
-                         "file " + std::to_string(f.idx) + ": HTTP " + std::to_string(r->status));
-      }
-      if (err.kind == ErrorKind::kDiskFull) {
-        spdlog::error("job {} payer {}: store is full; waiting for space: {}", job.id, job.payer,
-                      err.message);
-        co_await Sleep(limits_.disk_full_wait);
-        continue;
-      }
-      bool retryable = IsRetryableKind(err.kind) &&
-                       (err.kind != ErrorKind::kHttpStatus ||
-                        ClassifyHttpStatus(err.http_status) == FailureClass::kRetryable);
-      f.attempts += 1;
-      if (!retryable || f.attempts >= payer.retry().max_attempts()) {
-        co_return Finish(job, JobState::kFailed, ErrorKindName(err.kind),
-                         "download " + std::string(url->Path()) + ": " + err.message +
-                             (retryable ? " after " + std::to_string(f.attempts) + " attempts" : ""),
-                         err.http_status);
-      }
-      auto a = db_.SaveFileAttempts(job.id, f.idx, f.attempts);
-      if (!a) co_return std::move(a).error();
-      spdlog::debug("job {} payer {}: download {} attempt {} failed: {}", job.id, job.payer,
-                    url->Path(), f.attempts, err.message);
-      co_await Sleep(payer.BackoffDelay(static_cast<int>(f.attempts), r ? &r.value() : nullptr));
-    }
+  };
+  const int n = std::max(1, std::min(limits_.files_in_parallel, payer.options().limits.concurrency));
+  int running = n;
+  asio::steady_timer all_done(co_await asio::this_coro::executor);
+  all_done.expires_at(asio::steady_timer::time_point::max());
+  for (int i = 0; i < n; ++i) {
+    asio::co_spawn(
+        co_await asio::this_coro::executor,
+        [&]() -> asio::awaitable<void> {
+          co_await worker();
+          if (--running == 0) all_done.cancel();
+        },
+        asio::detached);
   }
+  while (running > 0) {
+    boost::system::error_code ec;
+    co_await all_done.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  }
+  if (fatal) co_return *fatal;
+  if (gone) co_return Rekick(job, gone->error_class, gone->detail);
+  if (failed) {
+    co_return Finish(job, JobState::kFailed, failed->error_class, failed->detail,
+                     failed->http_status);
+  }
+  if (stopped) co_return Next::kStop;
   co_return Finish(job, JobState::kComplete, "", "");
 }
 

@@ -19,28 +19,12 @@
 
 #include "core/result.h"
 #include "ops/metrics.h"
+#include "pipeline/file_download.h"
 #include "pipeline/payer_client.h"
 #include "state/state_db.h"
 #include "store/resource_store.h"
 
 namespace p2p::pipeline {
-
-struct PipelineLimits {
-  size_t max_line_bytes = 8 * 1024 * 1024;     // longer NDJSON lines are recorded as bad
-  size_t max_answer_bytes = 1024 * 1024;       // $member-match, kick-off answers
-  size_t max_manifest_bytes = 16 * 1024 * 1024;
-  size_t max_manifest_files = 10000;
-  int max_rekicks = 3;           // export reported failed -> kick off again, at most this often
-  int max_expired_rekicks = 10;  // files gone (404/410: expired) -> kick off again
-  Millis disk_full_wait{30000};                // wait before retrying after ENOSPC
-};
-
-struct RunCounters {
-  int64_t resources_stored = 0;
-  int64_t bad_lines = 0;
-  int64_t bytes_downloaded = 0;
-  int64_t files_done = 0;
-};
 
 class JobRunner {
  public:
@@ -77,6 +61,7 @@ class JobRunner {
   const std::atomic<bool>& stopping_;
   RunCounters& counters_;
   Metrics* metrics_;
+  FileDownloader downloader_;
 };
 
 int64_t NowMs();
