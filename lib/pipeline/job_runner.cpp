@@ -56,10 +56,8 @@ std::string ReplaceAll(std::string s, std::string_view from, std::string_view to
 JobRunner::JobRunner(state::StateDb& db, store::ResourceStore& store, const PipelineLimits& limits,
                      const std::atomic<bool>& stopping, RunCounters& counters, Metrics* metrics)
     : db_(db),
-      store_(store),
       limits_(limits),
       stopping_(stopping),
-      counters_(counters),
       metrics_(metrics),
       downloader_(db, store, limits, stopping, counters) {}
 
@@ -168,7 +166,14 @@ asio::awaitable<Result<void>> JobRunner::Run(int64_t job_id, PayerClient& payer)
         JobState prev = job.state;
         job.state = JobState::kMatching;
         job.attempts = 0;
-        if (job.requested_ms == 0) job.requested_ms = NowMs();
+        if (job.requested_ms == 0) {
+          job.requested_ms = NowMs();
+          if (job.requested_ms / 1000 > job.deadline) {
+            spdlog::warn("job {} member {} payer {}: requested {} h after its CMS-0057-F deadline",
+                         job.id, job.member_key, job.payer,
+                         (job.requested_ms / 1000 - job.deadline) / 3600);
+          }
+        }
         auto r = Save(job, prev);
         if (!r) co_return r;
         step = Next::kContinue;

@@ -56,10 +56,8 @@ class JobRunner {
   StepResult Rekick(state::Job& job, std::string_view why_class, std::string detail);
 
   state::StateDb& db_;
-  store::ResourceStore& store_;
   const PipelineLimits& limits_;
   const std::atomic<bool>& stopping_;
-  RunCounters& counters_;
   Metrics* metrics_;
   FileDownloader downloader_;
 };

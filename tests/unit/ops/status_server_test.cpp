@@ -1,3 +1,5 @@
+// property_tree pulls in boost/bind.hpp, which otherwise prints a deprecation note.
+#define BOOST_BIND_GLOBAL_PLACEHOLDERS
 #include "ops/status_server.h"
 
 // clang-format off
