@@ -11,14 +11,15 @@
 
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
-#include <systemd/sd-daemon.h>
 
 #include <cstdio>
 #include <exception>
+#include <functional>
 #include <iostream>
 #include <map>
 
 #include "cli.h"
+#include "systemd_notifier.h"
 #include "core/job_state.h"
 #include "ops/config.h"
 #include "ops/logging.h"
@@ -69,13 +70,53 @@ void PrintSummary(state::StateDb& db, store::ResourceStore& store, const Options
   std::fflush(stdout);
 }
 
+// Applies what can change while running (log level, payer limits, retry and poll settings);
+// other changes (payers added or removed, URLs, credentials, paths) need a restart and say so.
+void ReloadConfiguration(const std::string& path, Options& running, pipeline::Scheduler& sched) {
+  if (auto r = ReopenLogs(); !r) spdlog::error("reload: log files: {}", r.error().message);
+  auto fresh = LoadOptions(path);
+  if (!fresh) {
+    spdlog::error("reload: the new configuration is rejected; keeping the running one:\n{}",
+                  fresh.error().message);
+    return;
+  }
+  if (auto r = SetLogLevel(fresh->log.level); !r) spdlog::error("reload: {}", r.error().message);
+  running.log.level = fresh->log.level;
+  bool restart_needed = fresh->payers.size() != running.payers.size();
+  for (PayerOptions& p : running.payers) {
+    const PayerOptions* q = nullptr;
+    for (const PayerOptions& f : fresh->payers) {
+      if (f.id == p.id) q = &f;
+    }
+    if (q == nullptr) {
+      restart_needed = true;
+      continue;
+    }
+    if (q->base_url != p.base_url || q->auth.token_url != p.auth.token_url ||
+        q->auth.client_id != p.auth.client_id || q->auth.client_secret != p.auth.client_secret ||
+        q->member_match_path != p.member_match_path || q->export_path != p.export_path ||
+        q->trusted_hosts != p.trusted_hosts) {
+      restart_needed = true;
+    }
+    p.limits = q->limits;
+    p.retry = q->retry;
+    p.poll = q->poll;
+    p.request_timeout = q->request_timeout;
+  }
+  sched.Reconfigured();
+  spdlog::info("reload: log level {}, payer limits, retry and poll settings applied", running.log.level);
+  if (restart_needed) {
+    spdlog::warn("reload: payers, URLs or credentials changed; they take effect at the next restart");
+  }
+}
+
 int Run(const daemon::CommandLine& cl) {
   auto loaded = LoadOptions(cl.config);
   if (!loaded) {
     std::fprintf(stderr, "%s\n", loaded.error().message.c_str());
     return kExitConfig;
   }
-  const Options options = std::move(loaded).value();
+  Options options = std::move(loaded).value();
   if (cl.command == "check-config") {
     std::printf("%s: ok\n%s", cl.config.c_str(), DescribeOptions(options).c_str());
     return 0;
@@ -130,18 +171,38 @@ int Run(const daemon::CommandLine& cl) {
     }
     spdlog::info("status endpoint on http://{}/status", *bound);
   }
+  daemon::SystemdNotifier notifier(io, [&] {
+    auto active = (*db)->ActiveCount();
+    const auto& c = sched.counters();
+    return std::to_string(active ? *active : -1) + " members active; this run: " +
+           std::to_string(c.files_done) + " files, " + std::to_string(c.resources_stored) +
+           " resources stored, " + std::to_string(c.bad_lines) + " bad lines";
+  });
   asio::signal_set signals(io, SIGTERM, SIGINT);
   asio::steady_timer grace(io);
   signals.async_wait([&](const boost::system::error_code& ec, int sig) {
     if (ec) return;
     spdlog::info("signal {}: stopping (in-flight requests are abandoned after 8 s)", sig);
-    sd_notify(0, "STOPPING=1");
+    notifier.Stopping();
     sched.Stop();
     grace.expires_after(std::chrono::seconds(8));
     grace.async_wait([&](const boost::system::error_code& e) {
       if (!e) io.stop();
     });
   });
+  // SIGHUP: reopen log files, re-read the configuration; apply log level and payer limits, or
+  // keep the running configuration when the new one is bad.
+  asio::signal_set hup(io, SIGHUP);
+  std::function<void()> wait_hup = [&] {
+    hup.async_wait([&](const boost::system::error_code& ec, int) {
+      if (ec) return;
+      notifier.Reloading();
+      ReloadConfiguration(cl.config, options, sched);
+      notifier.Reloaded();
+      wait_hup();
+    });
+  };
+  wait_hup();
   Result<void> outcome = Ok();
   bool finished = false;
   asio::co_spawn(
@@ -150,13 +211,15 @@ int Run(const daemon::CommandLine& cl) {
         outcome = co_await sched.Run(cl.once);
         finished = true;
         if (status) status->Stop();
+        notifier.Stopping();
         signals.cancel();
+        hup.cancel();
         grace.cancel();
       },
       asio::detached);
   spdlog::info("p2p-ingestd {} started: {} payers, state {}, store {}", P2P_VERSION,
                options.payers.size(), options.state.path, options.store.path);
-  sd_notify(0, "READY=1");
+  notifier.Ready();
   io.run();
   (*db)->Checkpoint();
   if (finished && !outcome) {

@@ -65,6 +65,12 @@ void PayerClient::Observe(std::string_view endpoint, const Result<http::Response
       .Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
 }
 
+void PayerClient::Reconfigure() {
+  limiter_.SetRate(options_.limits.requests_per_second);
+  retry_ = RetryPolicy(options_.retry.max_attempts, options_.retry.base_delay,
+                       options_.retry.max_delay);
+}
+
 bool PayerClient::IsTrusted(const Url& url) const {
   for (const std::string& h : options_.trusted_hosts) {
     if (h.size() == url.host.size() &&

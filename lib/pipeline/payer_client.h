@@ -37,6 +37,8 @@ class PayerClient {
               Metrics& metrics);
 
   const PayerOptions& options() const { return options_; }
+  // options() changed in place (reload): apply the new rate limit and retry policy.
+  void Reconfigure();
   const std::string& id() const { return options_.id; }
   // True when `url`'s host may receive this payer's bearer token.
   bool IsTrusted(const Url& url) const;

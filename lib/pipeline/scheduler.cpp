@@ -62,6 +62,11 @@ void Scheduler::Stop() {
   WakeAll();
 }
 
+void Scheduler::Reconfigured() {
+  for (auto& p : payers_) p->Reconfigure();
+  WakeAll();
+}
+
 void Scheduler::WakeAll() {
   for (auto& l : loops_) l->wake.cancel();
 }
@@ -132,8 +137,8 @@ asio::awaitable<void> Scheduler::RunOne(PayerLoop& loop, int64_t job_id) {
 }
 
 asio::awaitable<Result<void>> Scheduler::Dispatch(PayerLoop& loop, bool once) {
-  const int concurrency = loop.client.options().limits.concurrency;
   for (;;) {
+    const int concurrency = loop.client.options().limits.concurrency;  // may change on SIGHUP
     if (stopping_.load() && loop.running.empty()) break;
     if (!stopping_.load()) {
       int free = concurrency - static_cast<int>(loop.running.size());

@@ -52,6 +52,8 @@ class Scheduler {
   // Result: an error only for fatal local failures (state DB, store).
   boost::asio::awaitable<Result<void>> Run(bool once);
   void Stop();
+  // The payers' options were changed in place (SIGHUP): re-read limits and retry settings.
+  void Reconfigured();
   bool stopping() const { return stopping_.load(); }
 
   // One intake pass over the source (also used by Run).

@@ -98,8 +98,10 @@ int DaemonHarness::RunOnce(std::chrono::milliseconds timeout) {
   return last_.exit_code;
 }
 
-std::unique_ptr<ChildProcess> DaemonHarness::StartDaemon(std::string* error) {
+std::unique_ptr<ChildProcess> DaemonHarness::StartDaemon(std::string* error,
+                                                        std::vector<std::string> extra_env) {
   ChildOptions co;
+  co.extra_env = std::move(extra_env);
   co.wait_for_first_line = false;
   co.stderr_path = (tmp_.path() / "daemon.stderr").string();
   return ChildProcess::Start(IngestdBinary(), {"run", "--config", config_path()}, error, co);

@@ -44,7 +44,8 @@ class DaemonHarness {
   int RunOnce(std::chrono::milliseconds timeout = std::chrono::seconds(240));
   const CommandResult& last_run() const { return last_; }
   // p2p-ingestd run (not once) as a child, for kill tests.
-  std::unique_ptr<ChildProcess> StartDaemon(std::string* error);
+  std::unique_ptr<ChildProcess> StartDaemon(std::string* error,
+                                            std::vector<std::string> extra_env = {});
 
   Expected LoadExpected() const;
   std::map<std::string, std::string> MemberStates() const;  // member_key -> state name

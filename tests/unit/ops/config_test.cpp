@@ -582,8 +582,8 @@ TEST(ShippedConfigs, DemoParses) {
 TEST(ShippedConfigs, ExampleParses) {
   const fs::path creds = fs::temp_directory_path() / ("p2p-creds-" + std::to_string(::getpid()));
   fs::create_directories(creds);
-  std::ofstream(creds / "bison-client-secret") << "example-secret\n";
-  fs::permissions(creds / "bison-client-secret", fs::perms::owner_read);
+  std::ofstream(creds / "client-secret") << "example-secret\n";
+  fs::permissions(creds / "client-secret", fs::perms::owner_read);
   TestEnv env;
   env.vars["CREDENTIALS_DIRECTORY"] = creds.string();
   Result<Options> r =
