@@ -19,6 +19,7 @@
 #include <map>
 
 #include "cli.h"
+#include "operator_cli.h"
 #include "systemd_notifier.h"
 #include "core/job_state.h"
 #include "ops/config.h"
@@ -236,6 +237,9 @@ int Run(const daemon::CommandLine& cl) {
 int main(int argc, char** argv) {
   try {
     std::vector<std::string> args(argv + 1, argv + argc);
+    if (!args.empty() && p2p::daemon::IsOperatorCommand(args[0])) {
+      return p2p::daemon::RunOperatorCommand(args, stdout, stderr);
+    }
     p2p::daemon::CommandLine cl = p2p::daemon::ParseCommandLine(args);
     if (!cl.error.empty()) {
       std::fprintf(stderr, "p2p-ingestd: %s\n%s", cl.error.c_str(), p2p::daemon::UsageText());
@@ -246,7 +250,7 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (cl.command == "help") {
-      std::printf("%s", p2p::daemon::UsageText());
+      std::printf("%s%s", p2p::daemon::UsageText(), p2p::daemon::OperatorUsageText());
       return 0;
     }
     return Run(cl);

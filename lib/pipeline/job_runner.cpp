@@ -148,6 +148,17 @@ JobRunner::StepResult JobRunner::Rekick(Job& job, std::string_view why_class, st
 }
 
 asio::awaitable<Result<void>> JobRunner::Run(int64_t job_id, PayerClient& payer) {
+  auto r = co_await Drive(job_id, payer);
+  if (!r && r.error().kind == ErrorKind::kCancelled) {
+    // An operator changed the job underneath us: their decision stands, this run ends.
+    spdlog::info("job {} payer {}: {}; leaving it as the operator set it", job_id, payer.id(),
+                 r.error().message);
+    co_return Ok();
+  }
+  co_return r;
+}
+
+asio::awaitable<Result<void>> JobRunner::Drive(int64_t job_id, PayerClient& payer) {
   auto loaded = db_.LoadJob(job_id);
   if (!loaded) co_return std::move(loaded).error();
   Job job = std::move(loaded).value();

@@ -38,6 +38,9 @@ class JobRunner {
   enum class Next { kContinue, kWait, kStop };
   using StepResult = Result<Next>;
 
+  // Run() without the operator-change handling.
+  boost::asio::awaitable<Result<void>> Drive(int64_t job_id, PayerClient& payer);
+
   boost::asio::awaitable<StepResult> Match(state::Job& job, PayerClient& payer);
   boost::asio::awaitable<StepResult> Kickoff(state::Job& job, PayerClient& payer);
   boost::asio::awaitable<StepResult> Poll(state::Job& job, PayerClient& payer);

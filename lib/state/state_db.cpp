@@ -121,7 +121,7 @@ Result<void> StateDb::PrepareAll() {
        "member_identifier=NULLIF(?9,''), poll_url=NULLIF(?10,''), "
        "export_started_ms=NULLIF(?11,0), polls=?12, rekicks=?13, "
        "transaction_time=NULLIF(?14,''), requires_token=?15, error_class=NULLIF(?16,''), "
-       "error_detail=NULLIF(?17,''), http_status=NULLIF(?18,0) WHERE id=?1"},
+       "error_detail=NULLIF(?17,''), http_status=NULLIF(?18,0) WHERE id=?1 AND state=?19"},
       {&insert_event_,
        "INSERT INTO events(job_id, at_ms, from_state, to_state, error_class) "
        "VALUES (?1, ?2, ?3, ?4, NULLIF(?5,''))"},
@@ -274,8 +274,14 @@ Result<void> StateDb::WriteJob(const Job& job, JobState previous, int64_t now_ms
       .Bind(15, static_cast<int64_t>(job.requires_token ? 1 : 0))
       .Bind(16, job.error_class)
       .Bind(17, job.error_detail)
-      .Bind(18, static_cast<int64_t>(job.http_status));
+      .Bind(18, static_cast<int64_t>(job.http_status))
+      .Bind(19, static_cast<int64_t>(previous));
   P2P_TRY(save_job_.Run("save job"));
+  if (sqlite3_changes(db_) != 1) {
+    // Someone else (an operator's cancel or retry) changed the job since it was loaded.
+    return MakeError(ErrorKind::kCancelled,
+                     "job " + std::to_string(job.id) + " was changed by an operator");
+  }
   if (job.state != previous) {
     insert_event_.Bind(1, job.id)
         .Bind(2, now_ms)

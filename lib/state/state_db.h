@@ -125,6 +125,8 @@ class StateDb {
   // --- jobs ---
   Result<Job> LoadJob(int64_t id);
   // Writes every mutable field of `job`; records an event when job.state != previous.
+  // REQUIRES: `previous` is the job's state in the DB; if it is not (an operator cancelled or
+  // requeued the job meanwhile) nothing is written and kCancelled is returned.
   Result<void> SaveJob(const Job& job, JobState previous, int64_t now_ms);
   // Replaces the job's file list and saves the job, in one transaction.
   Result<void> SaveManifest(const Job& job, JobState previous, const std::vector<FileRow>& files,

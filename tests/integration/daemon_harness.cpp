@@ -65,7 +65,7 @@ std::string DaemonHarness::Start() {
   c << "state:\n  path: state.db\n"
     << "store:\n  kind: " << o_.store << "\n  path: " << store_path() << "\n"
     << "log:\n  dir: log\n  level: debug\n"
-    << "status:\n  listen: \"off\"\n"
+    << "status:\n  listen: \"" << o_.status_listen << "\"\n"
     << "source:\n  kind: directory\n  path: inbox\n  poll_interval: 100ms\n"
     << "payers:\n"
     << "  - id: bison\n"

@@ -30,6 +30,7 @@ struct HarnessOptions {
   std::string job_delay = "50ms";
   int concurrency = 16;
   int max_attempts = 12;
+  std::string status_listen = "off";  // e.g. "127.0.0.1:0"
 };
 
 class DaemonHarness {

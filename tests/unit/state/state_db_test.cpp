@@ -201,5 +201,21 @@ TEST_F(StateDbTest, EveryTransitionIsRecordedAsAnEvent) {
   EXPECT_EQ(q->Int(1), static_cast<int64_t>(JobState::kMatching));
 }
 
+TEST_F(StateDbTest, ASaveOverAnOperatorsChangeIsRefused) {
+  auto db = StateDb::Open(path_);
+  ASSERT_TRUE(db);
+  ASSERT_TRUE((*db)->TakeIn("a.csv", {Member("M1")}, 0, 1));
+  auto job = (*db)->LoadJob(1);
+  ASSERT_TRUE(job);
+  // The operator cancels the job while the daemon holds its copy as "pending".
+  ASSERT_TRUE(Exec((*db)->handle(), "UPDATE members SET state=11 WHERE id=1", "cancel"));
+  job->state = JobState::kMatching;
+  auto r = (*db)->SaveJob(*job, JobState::kPending, 2);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().kind, ErrorKind::kCancelled);
+  EXPECT_EQ(r.error().message, "job 1 was changed by an operator");
+  EXPECT_EQ((*db)->LoadJob(1)->state, JobState::kCancelled);
+}
+
 }  // namespace
 }  // namespace p2p::state

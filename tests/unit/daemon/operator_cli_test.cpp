@@ -1,0 +1,368 @@
+// The operator CLI against a real state DB in a temp dir. daemon/*.cpp are not part of any
+// library, so the command sources are compiled into this test directly.
+#include "../../../daemon/operator_actions.cpp"
+#include "../../../daemon/operator_cli.cpp"
+#include "../../../daemon/operator_report.cpp"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "support/temp_dir.h"
+
+namespace p2p::daemon {
+namespace {
+
+constexpr int64_t kNowMs = 1'800'000'000'000;  // 2027-01-15T08:00:00Z
+constexpr int64_t kNowS = kNowMs / 1000;
+constexpr const char* kPhi = "Patricia";
+
+struct Outcome {
+  int code = -1;
+  std::string out;
+  std::string err;
+};
+
+std::string Slurp(std::FILE* f) {
+  std::string s;
+  std::rewind(f);
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) s.append(buf, n);
+  std::fclose(f);
+  return s;
+}
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+class OperatorCli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    // The secret's variable is set nowhere: operator commands must not need it.
+    std::ofstream(dir_.File("p2p.yaml")) << "state: {path: state.db}\n"
+                                            "store: {path: r.db}\n"
+                                            "status: {listen: 'off'}\n"
+                                            "source: {path: inbox}\n"
+                                            "payers:\n"
+                                            "  - id: bison\n"
+                                            "    base_url: https://bison.example/v1\n"
+                                            "    auth: {token_url: https://bison.example/t, "
+                                            "client_id: c, client_secret_env: P2P_OPCLI_UNSET}\n"
+                                            "  - id: elk\n"
+                                            "    base_url: https://elk.example/v1\n"
+                                            "    auth: {token_url: https://elk.example/t, "
+                                            "client_id: c, client_secret_env: P2P_OPCLI_UNSET}\n";
+    std::filesystem::create_directory(dir_.File("inbox"));
+  }
+
+  Outcome Run(std::vector<std::string> args) {
+    args.push_back("--config=" + dir_.File("p2p.yaml"));
+    std::FILE* out = std::tmpfile();
+    std::FILE* err = std::tmpfile();
+    Outcome o;
+    o.code = RunOperatorCommandAt(args, out, err, kNowMs);
+    o.out = Slurp(out);
+    o.err = Slurp(err);
+    return o;
+  }
+
+  state::StateDb& Db() {
+    if (!db_) {
+      auto db = state::StateDb::Open(dir_.File("state.db"));
+      EXPECT_TRUE(db.ok()) << db.error().message;
+      db_ = std::move(db).value();
+    }
+    return *db_;
+  }
+
+  // Takes members in (pending) and returns their job ids in order.
+  std::vector<int64_t> Add(const std::vector<std::pair<std::string, std::string>>& members,
+                           int64_t deadline = kNowS + 7 * 86400) {
+    std::vector<state::NewMember> rows;
+    for (const auto& [key, payer] : members) {
+      rows.push_back(state::NewMember{key, payer, std::string("{\"given\":\"") + kPhi + "\"}",
+                                      deadline, 20000, 2});
+    }
+    EXPECT_TRUE(Db().TakeIn("f" + std::to_string(++files_) + ".csv", rows, 0, kNowMs - 60000).ok());
+    std::vector<int64_t> ids;
+    auto st = state::Stmt::Prepare(Db().handle(), "SELECT id FROM members ORDER BY id");
+    while (*st->Step("ids")) ids.push_back(st->Int(0));
+    return std::vector<int64_t>(ids.end() - static_cast<long>(members.size()), ids.end());
+  }
+
+  // Moves a job along `path`, one committed transition a second apart from `start_ms`.
+  void Walk(int64_t id, const std::vector<JobState>& path, int64_t start_ms,
+            const std::string& error_class = "", int http_status = 0) {
+    auto job = Db().LoadJob(id);
+    ASSERT_TRUE(job.ok());
+    int64_t at = start_ms;
+    for (JobState s : path) {
+      const JobState previous = job->state;
+      job->state = s;
+      if (s == JobState::kMatching) job->requested_ms = at;
+      if (s == JobState::kPolling) job->poll_url = "https://bison.example/v1/job/77?secret=q";
+      if (s == JobState::kFailed || s == JobState::kNoMatch) {
+        job->error_class = error_class;
+        job->http_status = http_status;
+        job->error_detail = "GET /v1/job/77: " + std::to_string(http_status);
+        job->attempts = 3;
+      }
+      ASSERT_TRUE(Db().SaveJob(*job, previous, at).ok());
+      at += 1000;
+    }
+  }
+
+  std::string StateOf(int64_t id) {
+    return std::string(JobStateName(Db().LoadJob(id)->state));
+  }
+
+  testing::TempDir dir_{"p2p-opcli-"};
+  std::unique_ptr<state::StateDb> db_;
+  int files_ = 0;
+};
+
+TEST_F(OperatorCli, UsageErrorsExit64) {
+  EXPECT_EQ(Run({"members"}).err.substr(0, 40), "p2p-ingestd: members needs list or show\n");
+  EXPECT_EQ(Run({"members", "show"}).code, kOpExitUsage);
+  Outcome o = Run({"retry"});
+  EXPECT_EQ(o.code, kOpExitUsage);
+  EXPECT_EQ(o.err.substr(0, o.err.find('\n')),
+            "p2p-ingestd: retry needs a MEMBER_KEY or --state, not both");
+  o = Run({"cancel", "m1", "--show-phi"});
+  EXPECT_EQ(o.err.substr(0, o.err.find('\n')),
+            "p2p-ingestd: unknown option for cancel: --show-phi");
+  o = Run({"members", "list", "--state", "lost"});
+  EXPECT_EQ(o.err.substr(0, o.err.find('\n')), "p2p-ingestd: --state: unknown state: lost");
+  EXPECT_EQ(Run({"members", "list", "--limit", "0"}).code, kOpExitUsage);
+}
+
+TEST_F(OperatorCli, BadConfigExits78AndMissingStateDbExits70) {
+  std::ofstream(dir_.File("p2p.yaml")) << "state: {path: 3}\nfoo: 1\n";
+  EXPECT_EQ(Run({"status"}).code, kOpExitConfig);
+  SetUp();
+  Outcome o = Run({"status"});
+  EXPECT_EQ(o.code, kOpExitSoftware);
+  EXPECT_EQ(o.err, "state DB " + dir_.File("state.db") +
+                       " does not exist yet (the daemon creates it when it first starts)\n");
+  EXPECT_FALSE(std::filesystem::exists(dir_.File("state.db")));  // not created by the CLI
+}
+
+TEST_F(OperatorCli, StatusCountsStatesPayersDeadlinesAndErrorClasses) {
+  auto ids = Add({{"m1", "bison"}, {"m2", "bison"}, {"m3", "elk"}});
+  Add({{"late", "elk"}}, kNowS - 10);         // past, not requested
+  Add({{"soon", "bison"}}, kNowS + 3600);      // due within 24h
+  Walk(ids[0], {JobState::kMatching, JobState::kFailed}, kNowMs - 5000, "http_4xx", 404);
+  Walk(ids[2], {JobState::kMatching, JobState::kNoMatch}, kNowMs - 3000, "no_match", 422);
+  Outcome o = Run({"status"});
+  ASSERT_EQ(o.code, 0) << o.err;
+  EXPECT_NE(o.out.find("members: 5 jobs, 3 in progress\n"), std::string::npos) << o.out;
+  EXPECT_NE(o.out.find("  pending          3\n"), std::string::npos) << o.out;
+  EXPECT_NE(o.out.find("  failed           1\n"), std::string::npos) << o.out;
+  EXPECT_NE(o.out.find("  bison  2            0         0         0        1       0\n"),
+            std::string::npos)
+      << o.out;
+  EXPECT_NE(o.out.find("  elk    1            0         1         0        0       0\n"),
+            std::string::npos)
+      << o.out;
+  EXPECT_NE(o.out.find("  past the deadline                        1\n"), std::string::npos)
+      << o.out;
+  EXPECT_NE(o.out.find("  due within 24h                           1\n"), std::string::npos)
+      << o.out;
+  EXPECT_NE(o.out.find("  no_match  1       2027-01-15T07:59:58Z\n"), std::string::npos) << o.out;
+  EXPECT_NE(o.out.find("  http_4xx  1       2027-01-15T07:59:56Z\n"), std::string::npos) << o.out;
+  EXPECT_EQ(o.out.find(kPhi), std::string::npos);
+}
+
+TEST_F(OperatorCli, MembersListFiltersAndPrintsNoDemographics) {
+  auto ids = Add({{"m1", "bison"}, {"m2", "elk"}, {"m3", "bison"}});
+  Walk(ids[2], {JobState::kMatching, JobState::kFailed}, kNowMs - 5000, "http_5xx", 503);
+  Outcome o = Run({"members", "list", "--payer", "bison"});
+  ASSERT_EQ(o.code, 0) << o.err;
+  EXPECT_EQ(o.out,
+            "MEMBER_KEY  PAYER  STATE    ATTEMPTS  UPDATED               ERROR_CLASS\n"
+            "m1          bison  pending  0         2027-01-15T07:59:00Z  -\n"
+            "m3          bison  failed   3         2027-01-15T07:59:56Z  http_5xx\n");
+  o = Run({"members", "list", "--state", "failed"});
+  EXPECT_EQ(o.out.find("m1"), std::string::npos);
+  EXPECT_NE(o.out.find("m3"), std::string::npos);
+  o = Run({"members", "list", "--limit", "1"});
+  EXPECT_EQ(o.err, "(first 1 shown; --limit N for more)\n");
+  EXPECT_EQ(Run({"members", "list", "--payer", "nobody"}).out, "no members\n");
+}
+
+TEST_F(OperatorCli, MembersShowTellsTheJobsStoryAndPhiOnlyOnRequest) {
+  auto ids = Add({{"m1", "bison"}});
+  Walk(ids[0], {JobState::kMatching, JobState::kMatched, JobState::kExporting, JobState::kPolling},
+       kNowMs - 10000);
+  auto job = Db().LoadJob(ids[0]);
+  job->group_id = "G-9";
+  ASSERT_TRUE(Db().SaveManifest(*job, job->state,
+                                {state::FileRow{ids[0], 0, state::FileKind::kOutput, "Patient",
+                                                "https://bison.example/f/0", state::FileState::kDone,
+                                                5, 4, 1, 900, 1}},
+                                kNowMs - 5000)
+                  .ok());
+  Outcome o = Run({"members", "show", "m1"});
+  ASSERT_EQ(o.code, 0) << o.err;
+  for (const char* want : {
+           "job 1: member m1, payer bison\n",
+           "  state          polling\n",
+           "  group id       G-9\n",
+           "  poll URL path  /v1/job/77\n",
+           "    2027-01-15T07:59:50Z  pending -> matching   50.0s  -\n",
+           "    2027-01-15T07:59:51Z  matching -> matched   1.0s   -\n",
+           "    0  output  Patient  done   5      4       1    900    1\n",
+       }) {
+    EXPECT_NE(o.out.find(want), std::string::npos) << want << "in:\n" << o.out;
+  }
+  EXPECT_EQ(o.out.find(kPhi), std::string::npos);
+  EXPECT_EQ(o.out.find("secret=q"), std::string::npos);
+  o = Run({"members", "show", "m1", "--show-phi"});
+  EXPECT_NE(o.out.find(std::string("  source row (PHI): {\"given\":\"") + kPhi + "\"}\n"),
+            std::string::npos);
+  o = Run({"members", "show", "m1", "--payer", "elk"});
+  EXPECT_EQ(o.code, kOpExitNoMember);
+  EXPECT_EQ(o.err, "no job for member m1 and payer elk\n");
+}
+
+TEST_F(OperatorCli, RetryByKeyRequeuesWithAttemptsResetAndRecordsTheEvent) {
+  auto ids = Add({{"m1", "bison"}});
+  Walk(ids[0], {JobState::kMatching, JobState::kFailed}, kNowMs - 5000, "http_4xx", 404);
+  Outcome o = Run({"retry", "m1"});
+  ASSERT_EQ(o.code, 0) << o.err;
+  EXPECT_EQ(o.out, "job 1 (member m1, payer bison): failed -> pending\n");
+  auto job = Db().LoadJob(ids[0]);
+  EXPECT_EQ(job->state, JobState::kPending);
+  EXPECT_EQ(job->attempts, 0);
+  EXPECT_EQ(job->error_class, "");
+  EXPECT_EQ(job->http_status, 0);
+  EXPECT_EQ(job->requested_ms, kNowMs - 5000);  // the SLA keeps the first request
+  auto ev = state::Stmt::Prepare(Db().handle(),
+                                 "SELECT at_ms, from_state, to_state FROM events ORDER BY id DESC");
+  ASSERT_TRUE(*ev->Step("last event"));
+  EXPECT_EQ(ev->Int(0), kNowMs);
+  EXPECT_EQ(ev->Int(1), static_cast<int64_t>(JobState::kFailed));
+  EXPECT_EQ(ev->Int(2), static_cast<int64_t>(JobState::kPending));
+
+  o = Run({"retry", "m1"});  // pending now
+  EXPECT_EQ(o.code, kOpExitDataErr);
+  EXPECT_EQ(o.err, "job 1 (member m1, payer bison) is pending: nothing to retry\n");
+  EXPECT_EQ(Run({"retry", "nobody"}).code, kOpExitNoMember);
+}
+
+TEST_F(OperatorCli, RetryByStateTakesFailedAndCancelledButNoMatchOnlyByKey) {
+  auto ids = Add({{"m1", "bison"}, {"m2", "bison"}, {"m3", "elk"}});
+  Walk(ids[0], {JobState::kMatching, JobState::kFailed}, kNowMs - 5000, "http_5xx", 503);
+  Walk(ids[1], {JobState::kMatching, JobState::kNoMatch}, kNowMs - 5000, "no_match", 422);
+  Walk(ids[2], {JobState::kMatching, JobState::kFailed}, kNowMs - 5000, "http_5xx", 503);
+  Outcome o = Run({"retry", "--state", "no_match"});
+  EXPECT_EQ(o.code, kOpExitUsage);
+  o = Run({"retry", "--state", "failed", "--payer", "bison"});
+  ASSERT_EQ(o.code, 0) << o.err;
+  EXPECT_EQ(o.out, "requeued 1 failed jobs of payer bison\n");
+  EXPECT_EQ(StateOf(ids[0]), "pending");
+  EXPECT_EQ(StateOf(ids[1]), "no_match");
+  EXPECT_EQ(StateOf(ids[2]), "failed");
+  o = Run({"retry", "m2"});
+  ASSERT_EQ(o.code, 0) << o.err;
+  EXPECT_EQ(StateOf(ids[1]), "pending");
+}
+
+TEST_F(OperatorCli, RetrySkipsAJobWhoseMemberAlreadyHasALiveJob) {
+  auto ids = Add({{"m1", "bison"}});
+  Walk(ids[0], {JobState::kMatching, JobState::kFailed}, kNowMs - 5000, "http_5xx", 503);
+  auto again = Add({{"m1", "bison"}});  // dropped again: a new job
+  Outcome o = Run({"retry", "--state", "failed"});
+  ASSERT_EQ(o.code, 0) << o.err;
+  EXPECT_EQ(o.out,
+            "job 1 (member m1, payer bison): skipped, job 2 is active or complete\n"
+            "requeued 0 failed jobs (1 skipped)\n");
+  EXPECT_EQ(StateOf(ids[0]), "failed");
+  EXPECT_EQ(StateOf(again[0]), "pending");
+}
+
+TEST_F(OperatorCli, CancelStopsJobsInProgressOnly) {
+  auto ids = Add({{"m1", "bison"}, {"m1", "elk"}});
+  Walk(ids[1], {JobState::kMatching, JobState::kMatched, JobState::kExporting,
+                JobState::kPolling, JobState::kDownloading, JobState::kComplete},
+       kNowMs - 10000);
+  Outcome o = Run({"cancel", "m1"});
+  ASSERT_EQ(o.code, 0) << o.err;
+  EXPECT_EQ(o.out, "job 1 (member m1, payer bison): pending -> cancelled\n");
+  EXPECT_EQ(StateOf(ids[0]), "cancelled");
+  EXPECT_EQ(StateOf(ids[1]), "complete");
+  EXPECT_EQ(Db().LoadJob(ids[0])->error_class, "cancelled");
+  o = Run({"cancel", "m1", "--payer", "elk"});
+  EXPECT_EQ(o.code, kOpExitDataErr);
+  EXPECT_EQ(o.err,
+            "member m1 has no job in progress (newest: job 2 (member m1, payer elk) is "
+            "complete)\n");
+  EXPECT_EQ(Run({"cancel", "nobody"}).code, kOpExitNoMember);
+  o = Run({"status"});
+  EXPECT_NE(o.out.find("  cancelled  1"), std::string::npos) << o.out;
+}
+
+constexpr const char* kHeader =
+    "member_key,prior_payer,given,family,birth_date,gender,prior_coverage_id,new_coverage_id,"
+    "coverage_start,opt_in_date,consent_start,consent_end,consent_policy\n";
+
+std::string Row(const std::string& key, const std::string& payer = "bison") {
+  return key + "," + payer +
+         ",Patricia Ann,Person,1974-12-25,female,DH1,,2027-01-01,2027-01-03,2027-01-03,"
+         "2028-01-03,regular\n";
+}
+
+TEST_F(OperatorCli, EnqueueRefusesBadRowsUnlessAcceptPartial) {
+  const std::string file = dir_.File("new.csv");
+  std::ofstream(file) << kHeader << Row("m1") << Row("m2", "moose") << Row("m3");
+  Outcome o = Run({"enqueue", file});
+  EXPECT_EQ(o.code, kOpExitDataErr);
+  EXPECT_EQ(o.err, file + ":3: prior_payer: not a configured payer id\n" + file +
+                       ": 1 problems; nothing enqueued (fix the rows, or --accept-partial to "
+                       "enqueue the 2 good rows)\n");
+  EXPECT_TRUE(std::filesystem::is_empty(dir_.File("inbox")));
+
+  o = Run({"enqueue", file, "--accept-partial"});
+  ASSERT_EQ(o.code, 0) << o.err;
+  EXPECT_EQ(o.out, file + ": 2 members enqueued as " + dir_.File("inbox/new.csv") +
+                       " (1 problems; the daemon writes them to rejected/new.csv.errors)\n");
+  EXPECT_EQ(ReadAll(dir_.File("inbox/new.csv")),
+            ReadAll(file));
+  // Only the file itself: no temporary left behind.
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir_.File("inbox")),
+                          std::filesystem::directory_iterator()),
+            1);
+  o = Run({"enqueue", file, "--accept-partial"});
+  EXPECT_EQ(o.code, kOpExitDataErr);
+  EXPECT_EQ(o.err.substr(o.err.find('\n') + 1),
+            file + ": new.csv is already waiting in the inbox; rename it\n");
+}
+
+TEST_F(OperatorCli, EnqueueRefusesANameAlreadyTakenInAndOtherExtensions) {
+  const std::string file = dir_.File("f1.csv");
+  std::ofstream(file) << kHeader << Row("m1");
+  Add({{"x", "bison"}});  // takes in "f1.csv"
+  Outcome o = Run({"enqueue", file});
+  EXPECT_EQ(o.code, kOpExitDataErr);
+  EXPECT_EQ(o.err, file + ": a file named f1.csv was already taken in; rename it\n");
+  std::ofstream(dir_.File("m.txt")) << kHeader << Row("m1");
+  EXPECT_EQ(Run({"enqueue", dir_.File("m.txt")}).code, kOpExitUsage);
+  EXPECT_EQ(Run({"enqueue", dir_.File("missing.csv")}).code, kOpExitNoMember);
+}
+
+TEST(OperatorFormat, DurationsAndTimes) {
+  EXPECT_EQ(FormatDurationMs(850), "850ms");
+  EXPECT_EQ(FormatDurationMs(12'345), "12.3s");
+  EXPECT_EQ(FormatDurationMs(245'000), "4m05s");
+  EXPECT_EQ(FormatDurationMs(11'520'000), "3h12m");
+  EXPECT_EQ(FormatDurationMs(187'200'000), "2d04h");
+  EXPECT_EQ(FormatTimeMs(0), "-");
+  EXPECT_EQ(FormatTimeMs(kNowMs), "2027-01-15T08:00:00Z");
+}
+
+}  // namespace
+}  // namespace p2p::daemon
