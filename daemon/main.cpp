@@ -25,6 +25,7 @@
 #include "ops/config.h"
 #include "ops/logging.h"
 #include "ops/metrics.h"
+#include "ops/progress.h"
 #include "ops/status_server.h"
 #include "pipeline/scheduler.h"
 #include "source/directory_source.h"
@@ -204,6 +205,57 @@ int Run(const daemon::CommandLine& cl) {
     });
   };
   wait_hup();
+  // A progress line every log.progress_interval while work is in flight.
+  asio::steady_timer progress_timer(io);
+  ProgressSample last_sample;
+  auto sample = [&]() {
+    ProgressSample s;
+    s.at_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                  std::chrono::steady_clock::now().time_since_epoch())
+                  .count();
+    if (auto c = (*db)->CountByState()) s.by_state = *c;
+    s.resources_stored = sched.counters().resources_stored;
+    s.bytes_downloaded = sched.counters().bytes_downloaded;
+    if (auto p = (*db)->CountByPayerState()) {
+      std::map<std::string, int64_t> active;
+      for (const auto& row : *p) {
+        if (!IsTerminal(row.state) && row.state != JobState::kPending) active[row.payer] += row.count;
+      }
+      s.active_by_payer.assign(active.begin(), active.end());
+    }
+    return s;
+  };
+  std::function<void()> arm_progress = [&] {
+    if (options.log.progress_interval.count() <= 0) return;
+    progress_timer.expires_after(options.log.progress_interval);
+    progress_timer.async_wait([&](const boost::system::error_code& ec) {
+      if (ec) return;
+      ProgressSample now = sample();
+      if (WorkInFlight(now)) spdlog::info("{}", FormatProgress(last_sample, now));
+      last_sample = std::move(now);
+      arm_progress();
+    });
+  };
+  last_sample = sample();
+  arm_progress();
+  // Housekeeping: complete jobs older than state.retention keep their summary row and lose their
+  // per-file rows; freed pages go back to the file system. Hourly, and once at start.
+  asio::steady_timer housekeeping_timer(io);
+  std::function<void()> housekeep = [&] {
+    if (options.state.retention.count() > 0) {
+      auto trimmed = (*db)->Housekeep(pipeline::NowMs() - options.state.retention.count(), 500);
+      if (!trimmed) {
+        spdlog::error("housekeeping: {}", trimmed.error().message);
+      } else if (*trimmed > 0) {
+        spdlog::info("housekeeping: {} complete jobs older than state.retention trimmed", *trimmed);
+      }
+    }
+    housekeeping_timer.expires_after(std::chrono::hours(1));
+    housekeeping_timer.async_wait([&](const boost::system::error_code& ec) {
+      if (!ec) housekeep();
+    });
+  };
+  housekeep();
   Result<void> outcome = Ok();
   bool finished = false;
   asio::co_spawn(
@@ -216,6 +268,8 @@ int Run(const daemon::CommandLine& cl) {
         signals.cancel();
         hup.cancel();
         grace.cancel();
+        progress_timer.cancel();
+        housekeeping_timer.cancel();
       },
       asio::detached);
   spdlog::info("p2p-ingestd {} started: {} payers, state {}, store {}", P2P_VERSION,

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <charconv>
 #include <climits>
+#include <cstdint>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -20,6 +21,34 @@
 
 namespace p2p {
 namespace {
+
+std::optional<std::int64_t> ParseSize(std::string_view s) {
+  std::int64_t unit = 1;
+  if (!s.empty()) {
+    switch (s.back()) {
+      case 'K':
+        unit = 1LL << 10;
+        break;
+      case 'M':
+        unit = 1LL << 20;
+        break;
+      case 'G':
+        unit = 1LL << 30;
+        break;
+      default:
+        break;
+    }
+    if (unit != 1) s.remove_suffix(1);
+  }
+  std::int64_t n = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
+  if (s.empty() || s.front() == '-' || end != s.data() + s.size() ||
+      (ec != std::errc() && ec != std::errc::result_out_of_range)) {
+    return std::nullopt;
+  }
+  if (ec == std::errc::result_out_of_range || n > INT64_MAX / unit) return INT64_MAX;
+  return n * unit;
+}
 
 int LineOf(const YAML::Mark& mark) { return mark.is_null() ? 1 : mark.line + 1; }
 
@@ -139,6 +168,15 @@ class Decoder {
       std::optional<Millis> d = v.IsScalar() ? ParseDuration(v.Scalar()) : std::nullopt;
       if (!d) return Problem(v, path, "expected a duration such as 500ms, 10s, 5m, 24h or 1d");
       *out = *d;
+    };
+  }
+  // Bytes: digits with an optional K, M or G suffix (powers of 1024). Too large saturates, so that
+  // ValidateOptions reports the range.
+  auto Size(std::int64_t* out) {
+    return [this, out](const YAML::Node& v, const std::string& path) {
+      std::optional<std::int64_t> bytes = v.IsScalar() ? ParseSize(v.Scalar()) : std::nullopt;
+      if (!bytes) return Problem(v, path, "expected a size such as 512K, 10M or 1G");
+      *out = *bytes;
     };
   }
   auto StringList(std::vector<std::string>* out) {
@@ -316,53 +354,64 @@ DecodedOptions DecodeOptions(std::string_view yaml_text, const std::string& base
       out.problems.push_back({"", "expected a mapping of settings", LineOf(root.Mark())});
       return out;
     }
-    d.Mapping(
-        root, "",
-        {
-            {"state",
-             [&](const YAML::Node& v, const std::string& p) {
-               d.Mapping(v, p,
-                         {{"path", d.Path(&o.state.path)},
-                          {"migrations_dir", d.Path(&o.state.migrations_dir)}});
-             }},
-            {"store",
-             [&](const YAML::Node& v, const std::string& p) {
-               d.Mapping(v, p,
-                         {
-                             {"kind", d.Enum(&o.store.kind,
-                                             {{"sqlite", StoreKind::kSqlite},
-                                              {"ndjson", StoreKind::kNdjson}},
-                                             "must be sqlite or ndjson")},
-                             {"path", d.Path(&o.store.path)},
-                         });
-             }},
-            {"log",
-             [&](const YAML::Node& v, const std::string& p) {
-               d.Mapping(v, p, {{"dir", d.Path(&o.log.dir)}, {"level", d.String(&o.log.level)}});
-             }},
-            {"status",
-             [&](const YAML::Node& v, const std::string& p) {
-               d.Mapping(v, p,
-                         {
-                             {"listen", d.String(&o.status.listen)},
-                             {"token_file", d.Path(&o.status.token_file)},
-                             {"token_env", d.String(&o.status.token_env)},
-                             {"token_credential", d.String(&o.status.token_credential)},
-                         },
-                         {{"token", kInlineToken}});
-             }},
-            {"source",
-             [&](const YAML::Node& v, const std::string& p) {
-               d.Mapping(v, p,
-                         {
-                             {"kind", d.String(&o.source.kind)},
-                             {"path", d.Path(&o.source.path)},
-                             {"poll_interval", d.Duration(&o.source.poll_interval)},
-                         });
-             }},
-            {"payers",
-             [&](const YAML::Node& v, const std::string& p) { d.Payers(v, p, &o.payers); }},
-        });
+    d.Mapping(root, "",
+              {
+                  {"state",
+                   [&](const YAML::Node& v, const std::string& p) {
+                     d.Mapping(v, p,
+                               {{"path", d.Path(&o.state.path)},
+                                {"migrations_dir", d.Path(&o.state.migrations_dir)},
+                                {"retention", d.Duration(&o.state.retention)}});
+                   }},
+                  {"store",
+                   [&](const YAML::Node& v, const std::string& p) {
+                     d.Mapping(v, p,
+                               {
+                                   {"kind", d.Enum(&o.store.kind,
+                                                   {{"sqlite", StoreKind::kSqlite},
+                                                    {"ndjson", StoreKind::kNdjson}},
+                                                   "must be sqlite or ndjson")},
+                                   {"path", d.Path(&o.store.path)},
+                               });
+                   }},
+                  {"log",
+                   [&](const YAML::Node& v, const std::string& p) {
+                     d.Mapping(v, p,
+                               {
+                                   {"dir", d.Path(&o.log.dir)},
+                                   {"level", d.String(&o.log.level)},
+                                   {"format",
+                                    d.Enum(&o.log.format,
+                                           {{"text", LogFormat::kText}, {"json", LogFormat::kJson}},
+                                           "must be text or json")},
+                                   {"max_size", d.Size(&o.log.max_size)},
+                                   {"max_files", d.Int(&o.log.max_files)},
+                                   {"progress_interval", d.Duration(&o.log.progress_interval)},
+                               });
+                   }},
+                  {"status",
+                   [&](const YAML::Node& v, const std::string& p) {
+                     d.Mapping(v, p,
+                               {
+                                   {"listen", d.String(&o.status.listen)},
+                                   {"token_file", d.Path(&o.status.token_file)},
+                                   {"token_env", d.String(&o.status.token_env)},
+                                   {"token_credential", d.String(&o.status.token_credential)},
+                               },
+                               {{"token", kInlineToken}});
+                   }},
+                  {"source",
+                   [&](const YAML::Node& v, const std::string& p) {
+                     d.Mapping(v, p,
+                               {
+                                   {"kind", d.String(&o.source.kind)},
+                                   {"path", d.Path(&o.source.path)},
+                                   {"poll_interval", d.Duration(&o.source.poll_interval)},
+                               });
+                   }},
+                  {"payers",
+                   [&](const YAML::Node& v, const std::string& p) { d.Payers(v, p, &o.payers); }},
+              });
   } catch (const YAML::Exception& e) {
     out.problems.push_back({"yaml", e.msg, LineOf(e.mark)});
   }

@@ -1,5 +1,7 @@
 // DescribeOptions of config.h: what `check-config` prints. Secrets appear only by their source.
+#include <cstdint>
 #include <sstream>
+#include <utility>
 
 #include "core/duration.h"
 #include "ops/config.h"
@@ -15,16 +17,34 @@ std::string SecretSource(const std::string& file, const std::string& env,
   return "none";
 }
 
+// 10485760 -> "10M"; the largest suffix that divides the size exactly.
+std::string SizeText(std::int64_t bytes) {
+  static constexpr std::pair<std::int64_t, char> kUnits[] = {
+      {1LL << 30, 'G'}, {1LL << 20, 'M'}, {1LL << 10, 'K'}};
+  for (const auto& [unit, suffix] : kUnits) {
+    if (bytes != 0 && bytes % unit == 0) return std::to_string(bytes / unit) + suffix;
+  }
+  return std::to_string(bytes);
+}
+
 }  // namespace
 
 std::string DescribeOptions(const Options& o) {
   std::ostringstream out;
   out << "config: " << o.config_path << "\n";
-  out << "state: " << o.state.path << "\n";
+  out << "state: " << o.state.path << " (retention "
+      << (o.state.retention.count() == 0 ? "off" : FormatDuration(o.state.retention)) << ")\n";
   if (!o.state.migrations_dir.empty()) out << "migrations: " << o.state.migrations_dir << "\n";
   out << "store: " << (o.store.kind == StoreKind::kSqlite ? "sqlite " : "ndjson ") << o.store.path
       << "\n";
   out << "log: " << (o.log.dir.empty() ? "stderr only" : o.log.dir) << " (level " << o.log.level
+      << ", " << (o.log.format == LogFormat::kJson ? "json" : "text");
+  if (!o.log.dir.empty()) {
+    out << ", " << SizeText(o.log.max_size) << " x " << o.log.max_files << " files";
+  }
+  out << ", progress "
+      << (o.log.progress_interval.count() == 0 ? "off"
+                                               : "every " + FormatDuration(o.log.progress_interval))
       << ")\n";
   const StatusOptions& s = o.status;
   out << "status: " << (s.enabled() ? s.listen : "off");

@@ -218,6 +218,13 @@ std::vector<ConfigProblem> ValidateOptions(const Options& o) {
   if (std::find(std::begin(kLevels), std::end(kLevels), o.log.level) == std::end(kLevels)) {
     c.Add("log.level", "must be one of trace, debug, info, warn, error");
   }
+  if (o.log.max_size < (1LL << 20) || o.log.max_size > (1LL << 30)) {
+    c.Add("log.max_size", "must be 1M..1G");
+  }
+  c.IntRange(o.log.max_files, 1, 100, "log.max_files");
+  if (o.log.progress_interval.count() != 0 && o.log.progress_interval < Millis(1000)) {
+    c.Add("log.progress_interval", "must be 0 (off) or at least 1s");
+  }
   CheckStatus(c, o.status);
   if (o.source.kind != "directory") c.Add("source.kind", "must be directory");
   c.Required(o.source.path, "source.path");

@@ -1,7 +1,7 @@
 // The one options tree of p2p-ingestd, loaded and validated once from YAML (see config.h) and
 // handed to each component by const reference. Every field documents its key and default; the
-// full reference with ranges is README.md ("Configuration reference"). Relative paths are already resolved
-// against the config file's directory when the tree comes out of LoadOptions.
+// full reference with ranges is README.md ("Configuration reference"). Relative paths are already
+// resolved against the config file's directory when the tree comes out of LoadOptions.
 #pragma once
 
 #include <chrono>
@@ -16,6 +16,9 @@ using Millis = std::chrono::milliseconds;
 struct StateOptions {
   std::string path;            // state.path (required): SQLite state DB, WAL mode, created 0600.
   std::string migrations_dir;  // state.migrations_dir: empty = the built-in/packaged directory
+  // state.retention (default 90d; 0 = keep everything): completed jobs older than this keep their
+  // summary row and lose their per-file rows.
+  Millis retention{90LL * 24 * 3600 * 1000};
 };
 
 enum class StoreKind { kSqlite, kNdjson };
@@ -25,9 +28,19 @@ struct StoreOptions {
   std::string path;  // store.path (required): DB file (sqlite) or directory (ndjson)
 };
 
+enum class LogFormat { kText, kJson };
+
 struct LogOptions {
   std::string dir;             // log.dir: rotating p2p-ingestd.log here; empty = stderr only
   std::string level = "info";  // log.level: trace|debug|info|warn|error
+  LogFormat format = LogFormat::kText;  // log.format: text | json (JSON lines, see logging.h)
+  // log.max_size: bytes per file before rotation; YAML takes an integer with an optional K, M or
+  // G suffix (powers of 1024). Default 10M, 1M..1G.
+  std::int64_t max_size = 10LL * 1024 * 1024;
+  int max_files = 5;  // log.max_files: rotated files kept besides the current one, 1..100
+  // log.progress_interval: a progress line this often while work is in flight (default 60s;
+  // 0 = off).
+  Millis progress_interval{60000};
 };
 
 struct StatusOptions {

@@ -78,6 +78,17 @@ Result<std::unique_ptr<StateDb>> StateDb::Open(const std::string& path) {
   }
   std::unique_ptr<StateDb> s(new StateDb(db));
   sqlite3_busy_timeout(db, 5000);
+  // auto_vacuum can only be chosen before the first table exists: a new file gets INCREMENTAL
+  // (Housekeep), an existing one keeps its mode.
+  bool empty = false;
+  {
+    auto pages = Stmt::Prepare(db, "PRAGMA page_count");
+    if (!pages) return std::move(pages).error().Context("state DB " + path);
+    auto row = pages->Step("read page count");
+    if (!row) return std::move(row).error().Context("state DB " + path);
+    empty = *row && pages->Int(0) == 0;
+  }
+  if (empty) P2P_TRY(Exec(db, "PRAGMA auto_vacuum=INCREMENTAL", "set auto_vacuum"));
   P2P_TRY(Exec(db, "PRAGMA journal_mode=WAL", "set WAL mode"));
   P2P_TRY(Exec(db, "PRAGMA synchronous=FULL", "set synchronous"));
   P2P_TRY(Exec(db, "PRAGMA foreign_keys=ON", "set foreign keys"));
@@ -126,8 +137,10 @@ Result<void> StateDb::PrepareAll() {
        "INSERT INTO events(job_id, at_ms, from_state, to_state, error_class) "
        "VALUES (?1, ?2, ?3, ?4, NULLIF(?5,''))"},
       {&runnable_,
-       "SELECT id FROM members WHERE payer=?1 AND state<=5 AND next_ms<=?2 "
-       "ORDER BY deadline, id LIMIT ?3"},
+       // Deadline order straight from the index, stopping at LIMIT: never a sort of every due job
+       // (members_wake would be chosen otherwise, and sort all of them on each pass).
+       "SELECT id FROM members INDEXED BY members_runnable WHERE payer=?1 AND state<=5 AND "
+       "next_ms<=?2 ORDER BY deadline, id LIMIT ?3"},
       {&next_wake_, "SELECT MIN(next_ms) FROM members WHERE payer=?1 AND state<=5"},
       {&insert_member_,
        "INSERT INTO members(member_key, payer, state, row_json, deadline, consent_end, "
@@ -412,21 +425,23 @@ Result<void> StateDb::ReplaceStoreMarks(const std::map<std::string, TypeMark>& m
 
 Result<std::array<int64_t, kJobStateCount>> StateDb::CountByState() {
   std::array<int64_t, kJobStateCount> out{};
-  auto st = Stmt::Prepare(db_, "SELECT state, COUNT(*) FROM members GROUP BY state");
+  // Summed here rather than with GROUP BY state: the key is (payer, state), and the table holds
+  // a few rows per payer.
+  auto st = Stmt::Prepare(db_, "SELECT state, n FROM member_counts");
   if (!st) return std::move(st).error();
   for (;;) {
     auto row = st->Step("count by state");
     if (!row) return std::move(row).error();
     if (!*row) break;
     int64_t s = st->Int(0);
-    if (s >= 0 && s < kJobStateCount) out[static_cast<size_t>(s)] = st->Int(1);
+    if (s >= 0 && s < kJobStateCount) out[static_cast<size_t>(s)] += st->Int(1);
   }
   return out;
 }
 
 Result<std::vector<PayerStateCount>> StateDb::CountByPayerState() {
   std::vector<PayerStateCount> out;
-  auto st = Stmt::Prepare(db_, "SELECT payer, state, COUNT(*) FROM members GROUP BY payer, state");
+  auto st = Stmt::Prepare(db_, "SELECT payer, state, n FROM member_counts WHERE n > 0 ORDER BY payer, state");
   if (!st) return std::move(st).error();
   for (;;) {
     auto row = st->Step("count by payer");
@@ -456,6 +471,58 @@ Result<int64_t> StateDb::BadLineCount() {
   auto row = st->Step("count bad lines");
   if (!row) return std::move(row).error();
   return st->Int(0);
+}
+
+Result<int64_t> StateDb::Housekeep(int64_t older_than_ms, int max_jobs) {
+  if (max_jobs <= 0) {
+    return MakeError(ErrorKind::kInvalid, "housekeep: max_jobs must be positive");
+  }
+  // Walks complete jobs by id (members_state holds (state, id)); the cursor makes one call one
+  // pass even when a batch finds jobs that have nothing left to trim.
+  auto pick = Stmt::Prepare(
+      db_,
+      "SELECT id FROM members INDEXED BY members_state WHERE state=6 AND id>?1 "
+      "AND completed_ms<?2 AND (EXISTS (SELECT 1 FROM files WHERE job_id=members.id) OR "
+      "EXISTS (SELECT 1 FROM bad_lines WHERE job_id=members.id)) ORDER BY id LIMIT ?3");
+  if (!pick) return std::move(pick).error().Context("housekeep");
+  auto del_files = Stmt::Prepare(db_, "DELETE FROM files WHERE job_id=?1");
+  if (!del_files) return std::move(del_files).error().Context("housekeep");
+  auto del_bad = Stmt::Prepare(db_, "DELETE FROM bad_lines WHERE job_id=?1");
+  if (!del_bad) return std::move(del_bad).error().Context("housekeep");
+
+  std::vector<int64_t> ids;
+  ids.reserve(static_cast<size_t>(max_jobs));
+  int64_t cursor = 0;
+  int64_t trimmed = 0;
+  for (;;) {
+    ids.clear();
+    Transaction tx(db_);
+    P2P_TRY(tx.Begin());
+    pick->Bind(1, cursor).Bind(2, older_than_ms).Bind(3, static_cast<int64_t>(max_jobs));
+    for (;;) {
+      auto row = pick->Step("housekeep: pick jobs");
+      if (!row) {
+        pick->Reset();
+        return std::move(row).error();
+      }
+      if (!*row) break;
+      ids.push_back(pick->Int(0));
+    }
+    pick->Reset();
+    if (ids.empty()) break;  // the transaction rolls back: nothing was written
+    for (int64_t id : ids) {
+      del_files->Bind(1, id);
+      P2P_TRY(del_files->Run("housekeep: delete files"));
+      del_bad->Bind(1, id);
+      P2P_TRY(del_bad->Run("housekeep: delete bad lines"));
+    }
+    P2P_TRY(tx.Commit());
+    trimmed += static_cast<int64_t>(ids.size());
+    cursor = ids.back();
+    if (ids.size() < static_cast<size_t>(max_jobs)) break;
+  }
+  if (trimmed > 0) P2P_TRY(Exec(db_, "PRAGMA incremental_vacuum", "housekeep: vacuum"));
+  return trimmed;
 }
 
 void StateDb::Checkpoint() {

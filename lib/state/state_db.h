@@ -100,7 +100,9 @@ struct PayerStateCount {
 class StateDb {
  public:
   // Opens or creates the DB at `path` (0600, WAL, synchronous=FULL), applies migrations, and
-  // refuses a newer schema.
+  // refuses a newer schema. A new (empty) DB is created with auto_vacuum=INCREMENTAL so that
+  // Housekeep() can return freed pages to the file system; a DB created before that keeps its
+  // mode (SQLite can only change it with a full VACUUM), and Housekeep's vacuum is then a no-op.
   static Result<std::unique_ptr<StateDb>> Open(const std::string& path);
   ~StateDb();
   StateDb(const StateDb&) = delete;
@@ -143,11 +145,24 @@ class StateDb {
   Result<void> ReplaceStoreMarks(const std::map<std::string, TypeMark>& marks);
 
   // --- reporting ---
+  // Both read member_counts (kept by triggers, migrations/002): cost independent of the number
+  // of members. CountByPayerState lists only (payer, state) pairs with a non-zero count, ordered
+  // by payer then state.
   Result<std::array<int64_t, kJobStateCount>> CountByState();
   Result<std::vector<PayerStateCount>> CountByPayerState();
   // Members not yet requested (no $member-match sent) whose deadline is before `unix_s`.
   Result<int64_t> CountDeadlineBefore(int64_t unix_s, bool requested);
   Result<int64_t> BadLineCount();
+
+  // --- housekeeping ---
+  // Trims complete jobs with completed_ms < older_than_ms: deletes their `files` and `bad_lines`
+  // rows; the members row and its events stay as the job's summary. Works in transactions of at
+  // most `max_jobs` jobs (REQUIRES: max_jobs > 0) so the loop thread is never blocked long, then
+  // runs PRAGMA incremental_vacuum to give the freed pages back (no-op on a DB without
+  // auto_vacuum=INCREMENTAL, see Open). Returns the number of jobs trimmed (0 when nothing was
+  // left to trim, so calling it again is cheap and idempotent). Cost: one pass over the ids of
+  // complete jobs (members_state index) plus the rows deleted.
+  Result<int64_t> Housekeep(int64_t older_than_ms, int max_jobs);
 
   // Checkpoints the WAL (shutdown).
   void Checkpoint();

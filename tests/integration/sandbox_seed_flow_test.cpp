@@ -12,6 +12,7 @@
 #include <sstream>
 #include <thread>
 
+#include "support/seed_body.h"
 #include "support/child_process.h"
 #include "support/http_client.h"
 #include "support/sandbox_process.h"
@@ -23,55 +24,7 @@ namespace {
 using IdsByType = std::map<std::string, std::multiset<std::string>>;
 
 // Step 9's body exactly as the seed prints it.
-constexpr char kSeedMatchBody[] = R"({
-"resourceType": "Parameters",
-"id": "member-match-in",
-"parameter": [
-    {
-    "name": "MemberPatient",
-        "resource": {
-        "name": [
-            {
-                "given": ["Jay"],
-                "family": "Young"
-            }
-            ],
-        "birthDate": "2001-03-11"
-        }
-    },
-{
-    "name" : "CoverageToMatch",
-    "resource" : {
-        "identifier" : [
-        {
-            "value" : "17148123-47da-43a0-8401-8d5d1368db02"
-        }
-        ]
-    }
-    }
-    ,
-    {
-    "name": "Consent",
-    "resource": {
-        "resourceType": "Consent",
-        "id": "consent123",
-        "status": "active",
-        "policy": [
-    {
-    "uri": "http://hl7.org/fhir/us/davinci-hrex/StructureDefinition-hrex-consent.html#regular"
-    }
-],
-"provision": {
-    "type": "permit",
-    "period": {
-    "start": "2022-01-01",
-    "end": "2035-01-31"
-    }
-}
-    }
-    }
-]
-})";
+constexpr const char* kSeedMatchBody = kSeedMemberMatchBody;
 
 constexpr int kMembers = 24;
 constexpr int kSeed = 7;

@@ -107,6 +107,12 @@ TEST(ParseOptions, FullConfigRoundTripsEveryField) {
   yaml = With("  path: /var/lib/p/state.db",
               "  path: /var/lib/p/state.db\n  migrations_dir: /usr/share/m", yaml);
   yaml = With("  kind: sqlite", "  kind: ndjson", yaml);
+  yaml = With("  level: info",
+              "  level: info\n  format: json\n  max_size: 1536K\n  max_files: 100\n"
+              "  progress_interval: 0s",
+              yaml);
+  yaml = With("  migrations_dir: /usr/share/m", "  migrations_dir: /usr/share/m\n  retention: 0d",
+              yaml);
   yaml = With("      method: client_secret_post", "      method: client_secret_basic", yaml);
   yaml = With("    trusted_hosts: [gateway.example]",
               "    trusted_hosts: [Gateway.Example, files.example]\n    allow_insecure_http: true",
@@ -117,10 +123,15 @@ TEST(ParseOptions, FullConfigRoundTripsEveryField) {
   EXPECT_EQ(o.config_path, "/etc/p2p/cfg.yaml");
   EXPECT_EQ(o.state.path, "/var/lib/p/state.db");
   EXPECT_EQ(o.state.migrations_dir, "/usr/share/m");
+  EXPECT_EQ(o.state.retention, milliseconds(0));
   EXPECT_EQ(o.store.kind, StoreKind::kNdjson);
   EXPECT_EQ(o.store.path, "/var/lib/p/resources.db");
   EXPECT_EQ(o.log.dir, "/var/log/p");
   EXPECT_EQ(o.log.level, "info");
+  EXPECT_EQ(o.log.format, LogFormat::kJson);
+  EXPECT_EQ(o.log.max_size, 1536 * 1024);
+  EXPECT_EQ(o.log.max_files, 100);
+  EXPECT_EQ(o.log.progress_interval, milliseconds(0));
   EXPECT_EQ(o.status.listen, "0.0.0.0:9000");
   EXPECT_EQ(o.status.token_env, "STATUS_TOKEN");
   EXPECT_EQ(o.status.token, "tok");
@@ -168,6 +179,11 @@ payers:
   EXPECT_EQ(r->store.kind, StoreKind::kSqlite);
   EXPECT_EQ(r->log.dir, "");
   EXPECT_EQ(r->log.level, "info");
+  EXPECT_EQ(r->log.format, LogFormat::kText);
+  EXPECT_EQ(r->log.max_size, 10 * 1024 * 1024);
+  EXPECT_EQ(r->log.max_files, 5);
+  EXPECT_EQ(r->log.progress_interval, milliseconds(60'000));
+  EXPECT_EQ(r->state.retention, milliseconds(90LL * 86'400'000));
   EXPECT_EQ(r->status.listen, "127.0.0.1:8787");
   EXPECT_EQ(r->status.token, "");
   EXPECT_EQ(r->source.poll_interval, milliseconds(5000));
@@ -346,6 +362,78 @@ TEST(ParseOptions, ReportsEachBadKey) {
   for (const Case& c : cases) {
     EXPECT_EQ(ErrorOf(With(c.from, c.to), env), c.error) << c.from << " -> " << c.to;
   }
+}
+
+// The log.* and state.retention keys, added after line 8 (log.level) or line 2 (state.path).
+TEST(ParseOptions, ReportsEachBadLogOrRetentionKey) {
+  constexpr const char* kLevel = "  level: info";
+  constexpr const char* kState = "  path: /var/lib/p/state.db";
+  const std::string level = std::string(kLevel) + "\n";
+  const std::string state = std::string(kState) + "\n";
+  const std::pair<std::string, std::string> cases[] = {
+      {level + "  format: xml", "cfg.yaml:9: log.format: must be text or json"},
+      {level + "  format: JSON", "cfg.yaml:9: log.format: must be text or json"},
+      {level + "  max_size: big",
+       "cfg.yaml:9: log.max_size: expected a size such as 512K, 10M or 1G"},
+      {level + "  max_size: 10MB",
+       "cfg.yaml:9: log.max_size: expected a size such as 512K, 10M or 1G"},
+      {level + "  max_size: -1M",
+       "cfg.yaml:9: log.max_size: expected a size such as 512K, 10M or 1G"},
+      {level + "  max_size: 1.5M",
+       "cfg.yaml:9: log.max_size: expected a size such as 512K, 10M or 1G"},
+      {level + "  max_size: M",
+       "cfg.yaml:9: log.max_size: expected a size such as 512K, 10M or 1G"},
+      {level + "  max_size: [1M]",
+       "cfg.yaml:9: log.max_size: expected a size such as 512K, 10M or 1G"},
+      {level + "  max_size: 1023K", "cfg.yaml:9: log.max_size: must be 1M..1G"},
+      {level + "  max_size: 1048575", "cfg.yaml:9: log.max_size: must be 1M..1G"},
+      {level + "  max_size: 1025M", "cfg.yaml:9: log.max_size: must be 1M..1G"},
+      {level + "  max_size: 2G", "cfg.yaml:9: log.max_size: must be 1M..1G"},
+      {level + "  max_size: 99999999999999999999G", "cfg.yaml:9: log.max_size: must be 1M..1G"},
+      {level + "  max_size: 9000000000G", "cfg.yaml:9: log.max_size: must be 1M..1G"},
+      {level + "  max_files: 0", "cfg.yaml:9: log.max_files: must be 1..100"},
+      {level + "  max_files: 101", "cfg.yaml:9: log.max_files: must be 1..100"},
+      {level + "  max_files: five", "cfg.yaml:9: log.max_files: expected an integer"},
+      {level + "  progress_interval: 60",
+       "cfg.yaml:9: log.progress_interval: expected a duration "
+       "such as 500ms, 10s, 5m, 24h or 1d"},
+      {level + "  progress_interval: 500ms",
+       "cfg.yaml:9: log.progress_interval: must be 0 (off) or at least 1s"},
+      {level + "  progress_interval: 1s\n  progress: 1m", "cfg.yaml:10: log.progress: unknown key"},
+      {state + "  retention: forever",
+       "cfg.yaml:3: state.retention: expected a duration such as "
+       "500ms, 10s, 5m, 24h or 1d"},
+      {state + "  retention: -1d",
+       "cfg.yaml:3: state.retention: expected a duration such as "
+       "500ms, 10s, 5m, 24h or 1d"},
+  };
+  for (const auto& [to, error] : cases) {
+    const std::string from = to.rfind(kState, 0) == 0 ? kState : kLevel;
+    EXPECT_EQ(ErrorOf(With(from, to)), error) << to;
+  }
+}
+
+TEST(ParseOptions, AcceptsLogSizesAndIntervalsAtTheirLimits) {
+  const std::pair<std::string, std::int64_t> sizes[] = {
+      {"1M", 1 << 20},    {"1024K", 1 << 20}, {"1048576", 1 << 20}, {"1G", 1 << 30},
+      {"1024M", 1 << 30}, {"10M", 10 << 20},  {"1536K", 1536 << 10}};
+  for (const auto& [text, bytes] : sizes) {
+    Result<Options> r = ParseOptions(With("  level: info", "  level: info\n  max_size: " + text),
+                                     "cfg.yaml", DefaultEnv());
+    ASSERT_TRUE(r.ok()) << text << ": " << r.error().message;
+    EXPECT_EQ(r->log.max_size, bytes) << text;
+  }
+  Result<Options> r =
+      ParseOptions(With("  level: info", "  level: info\n  max_files: 1\n  progress_interval: 1s"),
+                   "cfg.yaml", DefaultEnv());
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->log.max_files, 1);
+  EXPECT_EQ(r->log.progress_interval, milliseconds(1000));
+  r = ParseOptions(
+      With("  path: /var/lib/p/state.db", "  path: /var/lib/p/state.db\n  retention: 7d"),
+      "cfg.yaml", DefaultEnv());
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->state.retention, milliseconds(7 * 86'400'000LL));
 }
 
 TEST(ParseOptions, InlineSecretIsRefusedWithoutEchoingIt) {
@@ -534,9 +622,9 @@ TEST(DescribeOptions, SummarisesWithoutSecrets) {
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(DescribeOptions(*r),
             "config: cfg.yaml\n"
-            "state: /var/lib/p/state.db\n"
+            "state: /var/lib/p/state.db (retention 90d)\n"
             "store: sqlite /var/lib/p/resources.db\n"
-            "log: /var/log/p (level info)\n"
+            "log: /var/log/p (level info, text, 10M x 5 files, progress every 1m)\n"
             "status: 127.0.0.1:8787 (no token)\n"
             "source: directory /var/lib/p/inbox (every 5s)\n"
             "payers: 1\n"
@@ -547,6 +635,25 @@ TEST(DescribeOptions, SummarisesWithoutSecrets) {
             "    trusted hosts: gateway.example\n"
             "    limits: 4 jobs, 10 requests/s; retry: 8 attempts, 500ms..1m; poll: 1s..1m, "
             "timeout 1d; request timeout 30s\n");
+}
+
+TEST(DescribeOptions, ShowsLogFormatRotationProgressAndRetention) {
+  std::string yaml = With("  dir: /var/log/p", "  format: json\n  progress_interval: 0s");
+  yaml = With("  path: /var/lib/p/state.db", "  path: /var/lib/p/state.db\n  retention: 0d", yaml);
+  Result<Options> r = ParseOptions(yaml, "cfg.yaml", DefaultEnv());
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  const std::string text = DescribeOptions(*r);
+  EXPECT_NE(text.find("state: /var/lib/p/state.db (retention off)\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("log: stderr only (level info, json, progress off)\n"), std::string::npos)
+      << text;
+  yaml = With("  level: info",
+              "  level: info\n  max_size: 1536K\n  max_files: 2\n"
+              "  progress_interval: 30s");
+  r = ParseOptions(yaml, "cfg.yaml", DefaultEnv());
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_NE(DescribeOptions(*r).find(
+                "log: /var/log/p (level info, text, 1536K x 2 files, progress every 30s)\n"),
+            std::string::npos);
 }
 
 // The shipped configs must stay valid.

@@ -2,59 +2,13 @@
 
 #include <gtest/gtest.h>
 
+#include "support/seed_body.h"
+
 namespace p2p::sandbox {
 namespace {
 
 // The seed document's step 9 body, byte for byte.
-constexpr char kSeedBody[] = R"({
-"resourceType": "Parameters",
-"id": "member-match-in",
-"parameter": [
-    {
-    "name": "MemberPatient",
-        "resource": {
-        "name": [
-            {
-                "given": ["Jay"],
-                "family": "Young"
-            }
-            ],
-        "birthDate": "2001-03-11"
-        }
-    },
-{
-    "name" : "CoverageToMatch",
-    "resource" : {
-        "identifier" : [
-        {
-            "value" : "17148123-47da-43a0-8401-8d5d1368db02"
-        }
-        ]
-    }
-    }
-    ,
-    {
-    "name": "Consent",
-    "resource": {
-        "resourceType": "Consent",
-        "id": "consent123",
-        "status": "active",
-        "policy": [
-    {
-    "uri": "http://hl7.org/fhir/us/davinci-hrex/StructureDefinition-hrex-consent.html#regular"
-    }
-],
-"provision": {
-    "type": "permit",
-    "period": {
-    "start": "2022-01-01",
-    "end": "2035-01-31"
-    }
-}
-    }
-    }
-]
-})";
+constexpr const char* kSeedBody = p2p::testing::kSeedMemberMatchBody;
 
 constexpr char kToday[] = "2026-06-01";
 

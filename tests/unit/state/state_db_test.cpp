@@ -4,8 +4,12 @@
 #include <sys/stat.h>
 
 #include <cstdlib>
+#include <array>
 #include <filesystem>
+#include <functional>
 #include <string>
+#include <tuple>
+#include <vector>
 
 #include "state/migrations.h"
 
@@ -141,12 +145,20 @@ TEST_F(StateDbTest, RunnableUsesThePartialIndexNotAScan) {
   auto db = StateDb::Open(path_);
   ASSERT_TRUE(db);
   auto q = Stmt::Prepare((*db)->handle(),
-                         "EXPLAIN QUERY PLAN SELECT id FROM members WHERE payer=?1 AND state<=5 AND "
-                         "next_ms<=?2 ORDER BY deadline, id LIMIT ?3");
+                         "EXPLAIN QUERY PLAN SELECT id FROM members INDEXED BY members_runnable "
+                         "WHERE payer=?1 AND state<=5 AND next_ms<=?2 ORDER BY deadline, id LIMIT ?3");
   ASSERT_TRUE(q);
   std::string plan;
   while (*q->Step("plan")) plan += q->Text(3) + "\n";
   EXPECT_NE(plan.find("USING INDEX members_runnable"), std::string::npos) << plan;
+  EXPECT_EQ(plan.find("TEMP B-TREE"), std::string::npos) << plan;
+  auto wake = Stmt::Prepare((*db)->handle(),
+                            "EXPLAIN QUERY PLAN SELECT MIN(next_ms) FROM members WHERE payer=?1 AND "
+                            "state<=5");
+  ASSERT_TRUE(wake);
+  std::string wake_plan;
+  while (*wake->Step("plan")) wake_plan += wake->Text(3) + "\n";
+  EXPECT_NE(wake_plan.find("USING INDEX members_wake"), std::string::npos) << wake_plan;
 }
 
 TEST_F(StateDbTest, ManifestFilesAndTheirDoneMarksCommitTogether) {
@@ -215,6 +227,243 @@ TEST_F(StateDbTest, ASaveOverAnOperatorsChangeIsRefused) {
   EXPECT_EQ(r.error().kind, ErrorKind::kCancelled);
   EXPECT_EQ(r.error().message, "job 1 was changed by an operator");
   EXPECT_EQ((*db)->LoadJob(1)->state, JobState::kCancelled);
+}
+
+// --- member_counts (migration 002) ---
+
+// (payer, state, n) rows, ordered: what the counts table says, and what a full count says.
+using CountRows = std::vector<std::tuple<std::string, int, int64_t>>;
+
+CountRows Counted(StateDb& db) {
+  CountRows out;
+  auto counts = db.CountByPayerState();
+  EXPECT_TRUE(counts) << counts.error().message;
+  if (!counts) return out;
+  for (const auto& c : *counts) out.emplace_back(c.payer, static_cast<int>(c.state), c.count);
+  return out;
+}
+
+CountRows GroupBy(StateDb& db) {
+  CountRows out;
+  auto q = Stmt::Prepare(db.handle(),
+                         "SELECT payer, state, COUNT(*) FROM members GROUP BY payer, state "
+                         "ORDER BY payer, state");
+  EXPECT_TRUE(q);
+  if (!q) return out;
+  while (*q->Step("group by")) out.emplace_back(q->Text(0), static_cast<int>(q->Int(1)), q->Int(2));
+  return out;
+}
+
+TEST_F(StateDbTest, MemberCountsFollowEveryInsertTransitionRedropAndDelete) {
+  auto db = StateDb::Open(path_);
+  ASSERT_TRUE(db) << db.error().message;
+  StateDb& d = **db;
+  auto elk = [this](const std::string& key) {
+    NewMember m = Member(key);
+    m.payer = "elk";
+    return m;
+  };
+  // Moves job `id` to `to`; `previous` may be wrong on purpose (the save is then refused).
+  auto move = [&d](int64_t id, JobState to, JobState previous) {
+    auto job = d.LoadJob(id);
+    if (!job) return false;
+    job->state = to;
+    return static_cast<bool>(d.SaveJob(*job, previous, 10));
+  };
+  struct Step {
+    const char* what;
+    std::function<void()> act;
+    CountRows expected;
+  };
+  const std::vector<Step> steps = {
+      {"intake of three members of two payers",
+       [&] { ASSERT_TRUE(d.TakeIn("a.csv", {Member("M1"), Member("M2"), elk("M3")}, 0, 1)); },
+       {{"bison", 0, 2}, {"elk", 0, 1}}},
+      {"a member dropped again is not counted twice",
+       [&] { ASSERT_TRUE(d.TakeIn("b.csv", {Member("M1")}, 0, 2)); },
+       {{"bison", 0, 2}, {"elk", 0, 1}}},
+      {"pending -> matching",
+       [&] { ASSERT_TRUE(move(1, JobState::kMatching, JobState::kPending)); },
+       {{"bison", 0, 1}, {"bison", 1, 1}, {"elk", 0, 1}}},
+      {"a save in the same state moves nothing",
+       [&] { ASSERT_TRUE(move(1, JobState::kMatching, JobState::kMatching)); },
+       {{"bison", 0, 1}, {"bison", 1, 1}, {"elk", 0, 1}}},
+      {"a refused save (operator changed the job) moves nothing",
+       [&] { ASSERT_FALSE(move(1, JobState::kComplete, JobState::kPending)); },
+       {{"bison", 0, 1}, {"bison", 1, 1}, {"elk", 0, 1}}},
+      {"matching -> failed",
+       [&] { ASSERT_TRUE(move(1, JobState::kFailed, JobState::kMatching)); },
+       {{"bison", 0, 1}, {"bison", 10, 1}, {"elk", 0, 1}}},
+      {"the failed member dropped again starts a second job",
+       [&] { ASSERT_TRUE(d.TakeIn("c.csv", {Member("M1")}, 0, 3)); },
+       {{"bison", 0, 2}, {"bison", 10, 1}, {"elk", 0, 1}}},
+      {"an operator's cancel straight in SQL",
+       [&] { ASSERT_TRUE(Exec(d.handle(), "UPDATE members SET state=11 WHERE id=3", "cancel")); },
+       {{"bison", 0, 2}, {"bison", 10, 1}, {"elk", 11, 1}}},
+      {"deleting a member row",
+       [&] { ASSERT_TRUE(Exec(d.handle(), "DELETE FROM members WHERE id=1", "delete")); },
+       {{"bison", 0, 2}, {"elk", 11, 1}}},
+  };
+  for (const Step& step : steps) {
+    SCOPED_TRACE(step.what);
+    step.act();
+    EXPECT_EQ(Counted(d), step.expected);
+    EXPECT_EQ(Counted(d), GroupBy(d));
+    auto by_state = d.CountByState();
+    ASSERT_TRUE(by_state);
+    std::array<int64_t, kJobStateCount> want{};
+    for (const auto& [payer, state, n] : step.expected) want[static_cast<size_t>(state)] += n;
+    EXPECT_EQ(*by_state, want);
+  }
+}
+
+TEST_F(StateDbTest, AVersion1DatabaseUpgradesWithItsMembersCounted) {
+  {
+    sqlite3* raw = nullptr;
+    ASSERT_EQ(sqlite3_open(path_.c_str(), &raw), SQLITE_OK);
+    ASSERT_EQ(EmbeddedMigrations().front().version, 1);
+    auto v = ApplyMigrations(raw, {EmbeddedMigrations().front()});
+    ASSERT_TRUE(v) << v.error().message;
+    ASSERT_EQ(*v, 1);
+    ASSERT_TRUE(Exec(raw,
+                     "INSERT INTO members(member_key, payer, state, row_json, deadline, "
+                     "consent_end, created_ms, updated_ms) VALUES "
+                     "('M1','bison',0,'{}',1,1,0,0), ('M2','bison',6,'{}',1,1,0,0), "
+                     "('M3','bison',6,'{}',1,1,0,0), ('M4','elk',10,'{}',1,1,0,0)",
+                     "v1 members"));
+    sqlite3_close(raw);
+  }
+  auto db = StateDb::Open(path_);
+  ASSERT_TRUE(db) << db.error().message;
+  EXPECT_EQ(Counted(**db), (CountRows{{"bison", 0, 1}, {"bison", 6, 2}, {"elk", 10, 1}}));
+  // The triggers are live after the upgrade.
+  ASSERT_TRUE((*db)->TakeIn("a.csv", {Member("M9")}, 0, 1));
+  EXPECT_EQ(Counted(**db), (CountRows{{"bison", 0, 2}, {"bison", 6, 2}, {"elk", 10, 1}}));
+  // A DB created before auto_vacuum=INCREMENTAL keeps its mode (NONE).
+  auto mode = Stmt::Prepare((*db)->handle(), "PRAGMA auto_vacuum");
+  ASSERT_TRUE(*mode->Step("auto_vacuum"));
+  EXPECT_EQ(mode->Int(0), 0);
+}
+
+TEST_F(StateDbTest, ANewDatabaseIsCreatedWithIncrementalVacuum) {
+  auto db = StateDb::Open(path_);
+  ASSERT_TRUE(db);
+  auto mode = Stmt::Prepare((*db)->handle(), "PRAGMA auto_vacuum");
+  ASSERT_TRUE(*mode->Step("auto_vacuum"));
+  EXPECT_EQ(mode->Int(0), 2);  // INCREMENTAL
+}
+
+// --- Housekeep ---
+
+class HousekeepTest : public StateDbTest {
+ protected:
+  void SetUp() override {
+    StateDbTest::SetUp();
+    auto db = StateDb::Open(path_);
+    ASSERT_TRUE(db) << db.error().message;
+    db_ = std::move(db).value();
+  }
+  void TearDown() override {
+    db_.reset();
+    StateDbTest::TearDown();
+  }
+  // A job of member `key` in `state` (completed at `completed_ms` when complete), with two files
+  // and a bad line; returns its id.
+  int64_t Job(const std::string& key, JobState state, int64_t completed_ms) {
+    EXPECT_TRUE(db_->TakeIn(key + ".csv", {Member(key)}, 0, 1));
+    auto q = Stmt::Prepare(db_->handle(), "SELECT MAX(id) FROM members");
+    EXPECT_TRUE(*q->Step("id"));
+    const int64_t id = q->Int(0);
+    auto job = db_->LoadJob(id);
+    EXPECT_TRUE(job);
+    job->state = JobState::kDownloading;
+    std::vector<FileRow> files(2);
+    files[0] = {id, 0, FileKind::kOutput, "Patient", "http://h/p", FileState::kPending};
+    files[1] = {id, 1, FileKind::kError, "OperationOutcome", "http://h/e", FileState::kPending};
+    EXPECT_TRUE(db_->SaveManifest(*job, JobState::kPending, files, 2));
+    FileRow done = files[0];
+    done.state = FileState::kDone;
+    EXPECT_TRUE(db_->FileDone(done, {{7, "not_json"}}, std::nullopt));
+    job->state = state;
+    job->completed_ms = state == JobState::kComplete ? completed_ms : 0;
+    EXPECT_TRUE(db_->SaveJob(*job, JobState::kDownloading, completed_ms));
+    return id;
+  }
+  int64_t Rows(const std::string& table, int64_t job_id) {
+    auto q = Stmt::Prepare(db_->handle(), "SELECT COUNT(*) FROM " + table + " WHERE job_id=?1");
+    q->Bind(1, job_id);
+    EXPECT_TRUE(*q->Step("rows"));
+    return q->Int(0);
+  }
+  std::unique_ptr<StateDb> db_;
+};
+
+TEST_F(HousekeepTest, TrimsOnlyOldCompleteJobsAndKeepsTheirSummary) {
+  const int64_t cutoff = 1000;
+  const int64_t old1 = Job("old1", JobState::kComplete, 100);
+  const int64_t old2 = Job("old2", JobState::kComplete, 200);
+  const int64_t old3 = Job("old3", JobState::kComplete, 999);
+  const int64_t recent = Job("recent", JobState::kComplete, 1000);
+  const int64_t failed = Job("failed", JobState::kFailed, 100);
+  const int64_t running = Job("running", JobState::kDownloading, 100);
+
+  auto trimmed = db_->Housekeep(cutoff, 2);  // two transactions: 2 + 1 jobs
+  ASSERT_TRUE(trimmed) << trimmed.error().message;
+  EXPECT_EQ(*trimmed, 3);
+  for (int64_t id : {old1, old2, old3}) {
+    SCOPED_TRACE(id);
+    EXPECT_EQ(Rows("files", id), 0);
+    EXPECT_EQ(Rows("bad_lines", id), 0);
+    auto job = db_->LoadJob(id);  // the summary row stays, with its events
+    ASSERT_TRUE(job);
+    EXPECT_EQ(job->state, JobState::kComplete);
+    EXPECT_EQ(Rows("events", id), 2);
+  }
+  for (int64_t id : {recent, failed, running}) {
+    SCOPED_TRACE(id);
+    EXPECT_EQ(Rows("files", id), 2);
+    EXPECT_EQ(Rows("bad_lines", id), 1);
+  }
+  EXPECT_EQ(Counted(*db_), (CountRows{{"bison", 5, 1}, {"bison", 6, 4}, {"bison", 10, 1}}));
+
+  auto again = db_->Housekeep(cutoff, 2);  // nothing left to trim
+  ASSERT_TRUE(again);
+  EXPECT_EQ(*again, 0);
+  auto later = db_->Housekeep(cutoff + 1, 100);
+  ASSERT_TRUE(later);
+  EXPECT_EQ(*later, 1);
+  EXPECT_EQ(Rows("files", recent), 0);
+}
+
+TEST_F(HousekeepTest, GivesFreedPagesBack) {
+  // Enough per-file rows to fill many pages.
+  for (int i = 0; i < 20; ++i) {
+    const int64_t id = Job("m" + std::to_string(i), JobState::kComplete, 1);
+    std::vector<BadLine> bad;
+    for (int line = 0; line < 200; ++line) bad.push_back({line, std::string(100, 'x')});
+    FileRow f{id, 0, FileKind::kOutput, "Patient", "http://h/p", FileState::kDone};
+    ASSERT_TRUE(db_->FileDone(f, bad, std::nullopt));
+  }
+  auto pages = [this] {
+    auto q = Stmt::Prepare(db_->handle(), "PRAGMA page_count");
+    EXPECT_TRUE(*q->Step("pages"));
+    return q->Int(0);
+  };
+  const int64_t before = pages();
+  auto trimmed = db_->Housekeep(2, 8);
+  ASSERT_TRUE(trimmed);
+  EXPECT_EQ(*trimmed, 20);
+  EXPECT_LT(pages(), before / 2) << "before: " << before;
+  auto freelist = Stmt::Prepare(db_->handle(), "PRAGMA freelist_count");
+  ASSERT_TRUE(*freelist->Step("freelist"));
+  EXPECT_EQ(freelist->Int(0), 0);
+}
+
+TEST_F(HousekeepTest, RefusesANonPositiveBatch) {
+  auto r = db_->Housekeep(1, 0);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().kind, ErrorKind::kInvalid);
+  EXPECT_EQ(r.error().message, "housekeep: max_jobs must be positive");
 }
 
 }  // namespace
