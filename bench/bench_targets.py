@@ -20,7 +20,7 @@ from bench_lib import BenchError, log, mb, table, verdict
 MIB = 1 << 20
 QUICK_SIZES, FULL_SIZES = (1000, 10000), (1000, 10000, 100000)  # target 5
 SCHEDULER_QUERIES = [
-    "SELECT id FROM members WHERE payer=?1 AND state<=5 AND next_ms<=?2 "
+    "SELECT id FROM members INDEXED BY members_runnable WHERE payer=?1 AND state<=5 AND next_ms<=?2 "
     "ORDER BY deadline, id LIMIT ?3",
     "SELECT MIN(next_ms) FROM members WHERE payer=?1 AND state<=5",
     "SELECT 1 FROM members WHERE member_key=?1 AND payer=?2 AND state<=6",
