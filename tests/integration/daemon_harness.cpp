@@ -10,22 +10,11 @@
 
 #include "ops/options.h"
 #include "store/resource_store.h"
+#include "support/sandbox_process.h"
 
 namespace p2p::testing {
 
 namespace fs = std::filesystem;
-
-namespace {
-// The test binaries are built next to p2p-ingestd and p2p-sandbox.
-std::string BesideTestBinary(const char* env, const char* name) {
-  const char* p = std::getenv(env);
-  if (p != nullptr && *p != '\0') return p;
-  return (fs::read_symlink("/proc/self/exe").parent_path() / name).string();
-}
-}  // namespace
-
-std::string SandboxBinary() { return BesideTestBinary("P2P_SANDBOX", "p2p-sandbox"); }
-std::string IngestdBinary() { return BesideTestBinary("P2P_INGESTD", "p2p-ingestd"); }
 
 DaemonHarness::DaemonHarness(HarnessOptions o) : o_(std::move(o)), tmp_("p2p-it-") {}
 
@@ -44,12 +33,12 @@ std::string DaemonHarness::Start() {
   std::string err;
   ChildOptions co;
   co.stderr_path = (tmp_.path() / "sandbox.log").string();
-  sandbox_ = ChildProcess::Start(SandboxBinary(), args, &err, co);
+  sandbox_ = ChildProcess::Start(SandboxExecutable(), args, &err, co);
   if (!sandbox_) return "sandbox: " + err;
   sandbox_url_ = sandbox_->ListeningUrl();
   if (sandbox_url_.empty()) return "sandbox: unexpected first line: " + sandbox_->first_line();
 
-  auto roster = RunCommand(SandboxBinary(), {"roster", "--members", std::to_string(o_.members),
+  auto roster = RunCommand(SandboxExecutable(), {"roster", "--members", std::to_string(o_.members),
                                              "--seed", std::to_string(o_.seed), "--out",
                                              (tmp_.path() / "roster").string()});
   if (roster.exit_code != 0) return "roster: " + roster.err;
@@ -94,7 +83,7 @@ void DaemonHarness::DropRoster(const std::string& name) {
 }
 
 int DaemonHarness::RunOnce(std::chrono::milliseconds timeout) {
-  last_ = RunCommand(IngestdBinary(), {"run", "--once", "--config", config_path()}, timeout);
+  last_ = RunCommand(IngestdExecutable(), {"run", "--once", "--config", config_path()}, timeout);
   return last_.exit_code;
 }
 
@@ -104,7 +93,7 @@ std::unique_ptr<ChildProcess> DaemonHarness::StartDaemon(std::string* error,
   co.extra_env = std::move(extra_env);
   co.wait_for_first_line = false;
   co.stderr_path = (tmp_.path() / "daemon.stderr").string();
-  return ChildProcess::Start(IngestdBinary(), {"run", "--config", config_path()}, error, co);
+  return ChildProcess::Start(IngestdExecutable(), {"run", "--config", config_path()}, error, co);
 }
 
 Expected DaemonHarness::LoadExpected() const {

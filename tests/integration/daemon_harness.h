@@ -68,7 +68,4 @@ class DaemonHarness {
   CommandResult last_;
 };
 
-std::string SandboxBinary();
-std::string IngestdBinary();
-
 }  // namespace p2p::testing

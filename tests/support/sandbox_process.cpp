@@ -2,13 +2,23 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <filesystem>
+#include <system_error>
 
 namespace p2p::testing {
 
-std::string SandboxExecutable() {
-  const char* path = std::getenv("P2P_SANDBOX");
-  return path ? path : "";
+namespace {
+std::string BesideTestBinary(const char* env, const char* name) {
+  const char* p = std::getenv(env);
+  if (p != nullptr && *p != '\0') return p;
+  std::error_code ec;
+  auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return ec ? std::string() : (self.parent_path() / name).string();
 }
+}  // namespace
+
+std::string SandboxExecutable() { return BesideTestBinary("P2P_SANDBOX", "p2p-sandbox"); }
+std::string IngestdExecutable() { return BesideTestBinary("P2P_INGESTD", "p2p-ingestd"); }
 
 std::unique_ptr<SandboxProcess> StartSandbox(const std::vector<std::string>& args,
                                              std::string* error) {

@@ -23,8 +23,10 @@ struct SandboxProcess {
   std::string StderrLog() const { return ReadFile(dir.File("sandbox.stderr")); }
 };
 
-// $P2P_SANDBOX, or "" when unset.
+// $P2P_SANDBOX / $P2P_INGESTD (ctest sets them), else the binary built next to the running test
+// binary (build/p2p-sandbox, build/p2p-ingestd), so a test binary also runs on its own.
 std::string SandboxExecutable();
+std::string IngestdExecutable();
 
 // nullptr + *error when the binary is missing or does not start.
 std::unique_ptr<SandboxProcess> StartSandbox(const std::vector<std::string>& args,

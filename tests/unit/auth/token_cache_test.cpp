@@ -7,7 +7,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <optional>
 
-#include "../http/scripted_server.h"
+#include "support/scripted_server.h"
 
 namespace p2p::auth {
 namespace {

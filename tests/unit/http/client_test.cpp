@@ -11,7 +11,7 @@
 #include <fstream>
 #include <optional>
 
-#include "scripted_server.h"
+#include "support/scripted_server.h"
 
 namespace p2p::http {
 namespace {

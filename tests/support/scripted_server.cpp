@@ -1,4 +1,4 @@
-#include "scripted_server.h"
+#include "support/scripted_server.h"
 
 #include <openssl/evp.h>
 #include <openssl/pem.h>
