@@ -261,9 +261,13 @@ def curl_download(export: Export, out_dir: str | None, compressed: bool = False)
 
 
 def write_daemon_config(work: str, sandbox_url: str, store: str, concurrency: int = 4,
-                        rps: int = 10000, export_query: str = "", log_level: str = "info") -> str:
+                        rps: int = 10000, export_query: str = "", log_level: str = "info",
+                        accept_gzip: bool = False) -> str:
     """A config like tests/integration/daemon_harness.cpp's; returns its path. The store is
-    work/resources.db (sqlite) or work/resources/ (ndjson); state work/state.db; inbox work/inbox."""
+    work/resources.db (sqlite) or work/resources/ (ndjson); state work/state.db; inbox work/inbox.
+    accept_gzip (payers[].download.accept_gzip) is off by default: on loopback the daemon then
+    gets the same identity bytes as the `curl -s -o FILE` baseline, and the sandbox does not
+    spend one of the two shared cores compressing what the daemon spends the other inflating."""
     secret = os.path.join(work, "secret")
     with open(secret, "w") as f:
         f.write(CLIENT_SECRET + "\n")
@@ -306,6 +310,8 @@ payers:
       min_interval: 10ms
       max_interval: 100ms
       timeout: 10m
+    download:
+      accept_gzip: {"true" if accept_gzip else "false"}
     request_timeout: 60s
 """
     path = os.path.join(work, "bench.yaml")

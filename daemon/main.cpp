@@ -10,6 +10,8 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <spdlog/spdlog.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <cstdio>
@@ -22,6 +24,8 @@
 #include "operator_cli.h"
 #include "systemd_notifier.h"
 #include "core/job_state.h"
+#include "core/url.h"
+#include "http/tls_context.h"
 #include "ops/config.h"
 #include "ops/logging.h"
 #include "ops/metrics.h"
@@ -97,18 +101,63 @@ void ReloadConfiguration(const std::string& path, Options& running, pipeline::Sc
     if (q->base_url != p.base_url || q->auth.token_url != p.auth.token_url ||
         q->auth.client_id != p.auth.client_id || q->auth.client_secret != p.auth.client_secret ||
         q->member_match_path != p.member_match_path || q->export_path != p.export_path ||
-        q->trusted_hosts != p.trusted_hosts) {
+        q->trusted_hosts != p.trusted_hosts || q->tls != p.tls ||
+        q->allow_insecure_http != p.allow_insecure_http) {
       restart_needed = true;
     }
     p.limits = q->limits;
     p.retry = q->retry;
     p.poll = q->poll;
+    p.export_job = q->export_job;
     p.request_timeout = q->request_timeout;
   }
   sched.Reconfigured();
-  spdlog::info("reload: log level {}, payer limits, retry and poll settings applied", running.log.level);
+  spdlog::info("reload: log level {}, payer limits, retry, poll and export settings applied", running.log.level);
   if (restart_needed) {
     spdlog::warn("reload: payers, URLs or credentials changed; they take effect at the next restart");
+  }
+}
+
+// The process holds client secrets, tokens and PHI in memory: no core dump may carry them, and
+// no other process of the same user may ptrace or read /proc/PID/mem. Files it creates are the
+// owner's only (state DB, store, logs, rejected rows), whatever the caller's umask.
+void HardenProcess() {
+  ::umask(077);
+  ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  struct rlimit no_core {0, 0};
+  ::setrlimit(RLIMIT_CORE, &no_core);
+}
+
+// Loads every payer's TLS files (CA bundle, client certificate and key) once, so that a missing
+// or unreadable file, or a group-readable key, stops the start instead of failing each request.
+bool CheckTlsFiles(const Options& options) {
+  bool ok = true;
+  for (std::size_t i = 0; i < options.payers.size(); ++i) {
+    const PayerTlsOptions& t = options.payers[i].tls;
+    if (t == PayerTlsOptions{}) continue;
+    auto made = http::MakeClientTlsContext(http::TlsOptions{t.ca_file, t.client_cert, t.client_key});
+    if (!made) {
+      std::fprintf(stderr, "%s: payers[%zu].%s\n", options.config_path.c_str(), i,
+                   made.error().message.c_str());
+      ok = false;
+    }
+  }
+  return ok;
+}
+
+// One warning per payer that allows plain http, at every start (after logging is set up).
+void WarnInsecureHttp(const Options& options) {
+  for (const PayerOptions& p : options.payers) {
+    if (!p.allow_insecure_http) continue;
+    std::string plain;
+    for (const std::string* url : {&p.base_url, &p.auth.token_url}) {
+      Result<Url> u = Url::Parse(*url);
+      if (u && !u->tls() && !IsLoopbackHost(u->host)) plain += (plain.empty() ? "" : ", ") + *url;
+    }
+    spdlog::warn(
+        "payer {}: allow_insecure_http is true: {}; the client secret, bearer tokens and member "
+        "data may cross the network unencrypted",
+        p.id, plain.empty() ? "no URL uses plain http now" : "plain http to " + plain);
   }
 }
 
@@ -119,16 +168,17 @@ int Run(const daemon::CommandLine& cl) {
     return kExitConfig;
   }
   Options options = std::move(loaded).value();
+  if (!CheckTlsFiles(options)) return kExitConfig;
   if (cl.command == "check-config") {
     std::printf("%s: ok\n%s", cl.config.c_str(), DescribeOptions(options).c_str());
     return 0;
   }
 
-  ::umask(077);  // state DB, store, logs, rejected rows: owner only
   if (auto r = SetupLogging(options.log, true); !r) {
     std::fprintf(stderr, "log: %s\n", r.error().message.c_str());
     return kExitConfig;
   }
+  WarnInsecureHttp(options);
   auto db = state::StateDb::Open(options.state.path);
   if (!db) {
     spdlog::critical("{}", db.error().message);
@@ -217,11 +267,16 @@ int Run(const daemon::CommandLine& cl) {
     s.resources_stored = sched.counters().resources_stored;
     s.bytes_downloaded = sched.counters().bytes_downloaded;
     if (auto p = (*db)->CountByPayerState()) {
-      std::map<std::string, int64_t> active;
-      for (const auto& row : *p) {
-        if (!IsTerminal(row.state) && row.state != JobState::kPending) active[row.payer] += row.count;
+      for (const auto& row : *p) {  // ordered by payer
+        if (s.payers.empty() || s.payers.back().payer != row.payer) {
+          s.payers.push_back({row.payer, 0, 0});
+        }
+        if (IsTerminal(row.state)) {
+          s.payers.back().finished += row.count;
+        } else if (row.state != JobState::kPending) {
+          s.payers.back().active += row.count;
+        }
       }
-      s.active_by_payer.assign(active.begin(), active.end());
     }
     return s;
   };
@@ -289,6 +344,7 @@ int Run(const daemon::CommandLine& cl) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  HardenProcess();
   try {
     std::vector<std::string> args(argv + 1, argv + argc);
     if (!args.empty() && p2p::daemon::IsOperatorCommand(args[0])) {

@@ -259,8 +259,12 @@ int CmdCancel(const OperatorArgs& a, state::StateDb& db, const OperatorIo& io) {
   for (const JobRef& j : *jobs) {
     if (IsTerminal(j.state)) continue;
     if (auto r = w->Cancel(j, io.now_ms); !r) return DbFailed(io, r.error());
-    std::fprintf(io.out, "%s: %s -> cancelled\n", Describe(j).c_str(),
-                 std::string(JobStateName(j.state)).c_str());
+    // The poll URL stays: the daemon (which holds the credentials) sends the Bulk Data DELETE
+    // for it (payers[].export.cancel_with_delete) and then forgets it.
+    const bool exporting = j.state == JobState::kPolling || j.state == JobState::kDownloading;
+    std::fprintf(io.out, "%s: %s -> cancelled%s\n", Describe(j).c_str(),
+                 std::string(JobStateName(j.state)).c_str(),
+                 exporting ? "; the daemon cancels its export at the payer" : "");
     ++done;
   }
   if (done == 0) {

@@ -136,6 +136,21 @@ void JobTable::MarkFailed(std::string_view id) {
   if (it != jobs_.end()) it->second.failed = true;
 }
 
+bool JobTable::Remove(std::string_view id) {
+  std::lock_guard lock(mu_);
+  auto it = jobs_.find(id);
+  if (it == jobs_.end()) return false;
+  by_serial_.erase(it->second.serial);
+  jobs_.erase(it);  // its entry in order_ is skipped when it comes up for eviction
+  ++removed_;
+  return true;
+}
+
+uint64_t JobTable::removed() const {
+  std::lock_guard lock(mu_);
+  return removed_;
+}
+
 StatusAnswer RenderStatus(const ExportJob& job, Flavor flavor, std::chrono::milliseconds delay,
                           std::string_view public_base, uint64_t seed,
                           std::chrono::steady_clock::time_point now) {

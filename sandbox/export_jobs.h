@@ -1,7 +1,8 @@
 // Export jobs of p2p-sandbox: the bounded in-memory job table, the file names that encode
 // (job, type), and the status answers of both flavors.
 //
-// A job is created by the kick-off and never changes afterwards except to fail. Its progress is
+// A job is created by the kick-off and never changes afterwards except to fail, or to go when the
+// client cancels it (Bulk Data DELETE on its status URL: its status and files are 404). Its progress is
 // a function of time: after `job_delay` all batches (one per type with at least one resource)
 // are complete; before that a proportional share is. File names are `{Type}_{hash}.ndjson`
 // where the 8-hex-digit hash is a reversible permutation of (job serial, type index), so a file
@@ -62,12 +63,16 @@ class JobTable {
   std::optional<ExportJob> Find(std::string_view id) const;
   std::optional<ExportJob> FindBySerial(uint32_t serial) const;
   void MarkFailed(std::string_view id);
+  // Forgets the job (client cancel); false when there is no such job.
+  bool Remove(std::string_view id);
+  uint64_t removed() const;
 
  private:
   mutable std::mutex mu_;
   uint64_t seed_;
   size_t capacity_;
   uint32_t next_serial_ = 1;
+  uint64_t removed_ = 0;
   std::map<std::string, ExportJob, std::less<>> jobs_;
   std::map<uint32_t, std::string> by_serial_;
   std::deque<std::string> order_;

@@ -54,7 +54,10 @@ SandboxApp::SandboxApp(const ServerOptions& options, std::string public_base)
       synth_(options.synth),
       faults_(options.synth.seed, options.faults),
       tokens_(kTokenCapacity),
-      jobs_(options.synth.seed, kJobCapacity) {}
+      jobs_(options.synth.seed, kJobCapacity) {
+  std::string ignored;  // ParseCommandLine has already checked every set
+  for (const auto& [id, jwks] : options_.client_jwks) assertions_.AddClient(id, jwks, &ignored);
+}
 
 bool SandboxApp::KnownTenant(std::string_view tenant) const {
   return std::find(options_.tenants.begin(), options_.tenants.end(), tenant) !=
@@ -110,6 +113,13 @@ AppReply SandboxApp::Handle(const AppRequest& request) {
   if (s.size() >= 2 && s[0] == "v1") tenant = s[1];
   ++requests_[static_cast<size_t>(reply.endpoint)];
 
+  const bool smart_config = s.size() >= 2 && s[s.size() - 2] == ".well-known" &&
+                            s.back() == "smart-configuration" &&
+                            (s.size() == 2 || (s[0] == "v1" && KnownTenant(tenant)));
+  if (reply.endpoint == Endpoint::kOther && smart_config && request.method == "GET") {
+    SmartConfiguration(reply);
+    return reply;
+  }
   if (reply.endpoint == Endpoint::kOther) {
     Outcome(reply, 404, "not-found", "No such endpoint");
     return reply;
@@ -118,9 +128,10 @@ AppReply SandboxApp::Handle(const AppRequest& request) {
     Admin(request, *decoded, reply);
     return reply;
   }
-  if (request.method != method) {
+  const bool cancel = reply.endpoint == Endpoint::kJob && request.method == "DELETE";
+  if (request.method != method && !cancel) {
     Outcome(reply, 405, "not-supported", "Method not allowed");
-    reply.headers.emplace_back("Allow", method);
+    reply.headers.emplace_back("Allow", reply.endpoint == Endpoint::kJob ? "GET, DELETE" : method);
     return reply;
   }
 
@@ -172,7 +183,13 @@ AppReply SandboxApp::Handle(const AppRequest& request) {
     switch (reply.endpoint) {
       case Endpoint::kMatch: Match(request, tenant, reply); break;
       case Endpoint::kExport: Export(request, tenant, id, query, reply, fail_job); break;
-      case Endpoint::kJob: Job(tenant, id, reply, fail_job); break;
+      case Endpoint::kJob:
+        if (cancel) {
+          CancelJob(tenant, id, reply);
+        } else {
+          Job(tenant, id, reply, fail_job);
+        }
+        break;
       case Endpoint::kFile: File(request, tenant, id, reply); break;
       default: break;
     }
@@ -208,12 +225,18 @@ void SandboxApp::Token(const AppRequest& request, AppReply& reply, const FaultDe
     }
   }
   bool form_client = form->count("client_secret") > 0;
-  if (basic && form_client) {
+  const bool jwt = form->count("client_assertion") > 0 || form->count("client_assertion_type") > 0;
+  if (int{basic.has_value()} + int{form_client} + int{jwt} > 1) {
     return OAuthError(reply, 400, "invalid_request", "Use one client authentication method");
   }
   std::string id = basic ? basic->id : (form->count("client_id") ? form->at("client_id") : "");
   std::string secret = basic ? basic->secret : (form_client ? form->at("client_secret") : "");
   bool known = false;
+  if (jwt) {
+    std::optional<std::string> asserted = AssertedClient(*form, reply);
+    if (!asserted) return;
+    known = true;
+  }
   for (const auto& [cid, csecret] : options_.clients) known = known || (cid == id && csecret == secret);
   if (!known) {
     OAuthError(reply, 401, "invalid_client", "Client authentication failed");
@@ -240,6 +263,52 @@ void SandboxApp::Token(const AppRequest& request, AppReply& reply, const FaultDe
   reply.body += R"(,"scope":)";
   AppendJsonString(reply.body, granted);
   reply.body += '}';
+}
+
+std::string SandboxApp::TokenUrl() const {
+  return public_base_ + "/auth/realms/dev-portal/protocol/openid-connect/token";
+}
+
+// SMART Backend Services (App Launch STU2): every failure of the assertion is invalid_client.
+std::optional<std::string> SandboxApp::AssertedClient(
+    const std::map<std::string, std::string>& form, AppReply& reply) {
+  auto type = form.find("client_assertion_type");
+  auto assertion = form.find("client_assertion");
+  if (type == form.end() || type->second != kJwtBearerAssertionType) {
+    OAuthError(reply, 400, "invalid_request",
+               "client_assertion_type must be urn:ietf:params:oauth:client-assertion-type:jwt-bearer");
+    return std::nullopt;
+  }
+  if (assertion == form.end() || assertion->second.empty()) {
+    OAuthError(reply, 400, "invalid_request", "client_assertion is required");
+    return std::nullopt;
+  }
+  const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  AssertionVerdict verdict = assertions_.Verify(assertion->second, TokenUrl(), now);
+  auto id = form.find("client_id");
+  if (verdict.ok && id != form.end() && id->second != verdict.client_id) {
+    verdict = AssertionVerdict{false, "", "client_id does not match the assertion's iss"};
+  }
+  if (!verdict.ok) {
+    OAuthError(reply, 401, "invalid_client", verdict.description);
+    return std::nullopt;
+  }
+  return verdict.client_id;
+}
+
+void SandboxApp::SmartConfiguration(AppReply& reply) const {
+  reply.status = 200;
+  reply.content_type = "application/json";
+  reply.body = R"({"token_endpoint":)";
+  AppendJsonString(reply.body, TokenUrl());
+  reply.body +=
+      R"(,"grant_types_supported":["client_credentials"])"
+      R"(,"token_endpoint_auth_methods_supported":["private_key_jwt","client_secret_post","client_secret_basic"])"
+      R"(,"token_endpoint_auth_signing_alg_values_supported":["RS384","ES384"])"
+      R"(,"scopes_supported":["system/*.read","member-match|read"])"
+      R"(,"capabilities":["client-confidential-asymmetric","client-confidential-symmetric"]})";
 }
 
 void SandboxApp::Match(const AppRequest& request, std::string_view tenant, AppReply& reply) {
@@ -328,6 +397,16 @@ void SandboxApp::Job(std::string_view tenant, std::string_view id, AppReply& rep
   }
 }
 
+// Bulk Data v2 "Delete a Bulk Data Request": 202 and the job is gone. 1up documents no cancel;
+// assumed to behave the same (a client that never sends DELETE loses nothing).
+void SandboxApp::CancelJob(std::string_view tenant, std::string_view id, AppReply& reply) {
+  auto job = jobs_.Find(id);
+  if (!job || job->tenant != tenant) return Outcome(reply, 404, "not-found", "Unknown export job");
+  jobs_.Remove(id);
+  reply.status = 202;
+  reply.body = OperationOutcome("information", "informational", "Export job cancelled");
+}
+
 void SandboxApp::File(const AppRequest& request, std::string_view tenant, std::string_view name,
                       AppReply& reply) {
   auto ref = DecodeFileName(options_.synth.seed, name);
@@ -411,7 +490,8 @@ std::string SandboxApp::StatsJson() const {
     AppendJsonString(out, EndpointName(static_cast<Endpoint>(e)));
     out += ":{" + inner + "}";
   }
-  out += R"(},"tokens":)" + std::to_string(tokens_.size()) + "}";
+  out += R"(},"tokens":)" + std::to_string(tokens_.size());
+  out += R"(,"jobs_cancelled":)" + std::to_string(jobs_.removed()) + "}";
   return out;
 }
 

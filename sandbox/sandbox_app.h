@@ -5,10 +5,12 @@
 // connection, writes the body or streams the file, and cuts the body when told to.
 //
 // Paths (`$` literal or %24):
-//   POST /auth/realms/dev-portal/protocol/openid-connect/token
+//   POST /auth/realms/dev-portal/protocol/openid-connect/token   (client secret or private_key_jwt)
+//   GET  [/v1/{tenant}[/...]]/.well-known/smart-configuration   (SMART discovery)
 //   POST /v1/{tenant}/member-match-sandbox/$member-match | /v1/{tenant}/Patient/$member-match
 //   GET  /v1/{tenant}/bulk-data/r4/Group/{groupId}/$export[?_type=..&_since=..]
 //   GET  /v1/{tenant}/bulk-data/r4/$export/job/{jobId}
+//   DELETE /v1/{tenant}/bulk-data/r4/$export/job/{jobId}    (cancel: 202, then 404; both flavors)
 //   GET  /v1/{tenant}/bulk-data/r4/$export/file/{Type}_{hash}.ndjson
 //   GET  /admin/stats, GET|PUT|POST /admin/faults   (loopback peers only)
 //
@@ -18,6 +20,7 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -26,6 +29,7 @@
 
 #include "export_jobs.h"
 #include "fault_spec.h"
+#include "jwt_verify.h"
 #include "server_options.h"
 #include "synth.h"
 #include "token_table.h"
@@ -81,10 +85,16 @@ class SandboxApp {
   void Export(const AppRequest& request, std::string_view tenant, std::string_view group,
               std::string_view query, AppReply& reply, bool fail);
   void Job(std::string_view tenant, std::string_view id, AppReply& reply, bool fail);
+  void CancelJob(std::string_view tenant, std::string_view id, AppReply& reply);
   void File(const AppRequest& request, std::string_view tenant, std::string_view name,
             AppReply& reply);
   void Admin(const AppRequest& request, std::string_view path, AppReply& reply);
   bool Authorized(const AppRequest& request, AppReply& reply) const;
+  // private_key_jwt client authentication; the client id, or nullopt with the error in `reply`.
+  std::optional<std::string> AssertedClient(const std::map<std::string, std::string>& form,
+                                            AppReply& reply);
+  void SmartConfiguration(AppReply& reply) const;
+  std::string TokenUrl() const;
   bool KnownTenant(std::string_view tenant) const;
 
   ServerOptions options_;
@@ -92,6 +102,7 @@ class SandboxApp {
   Synth synth_;
   FaultInjector faults_;
   TokenTable tokens_;
+  AssertionVerifier assertions_;
   JobTable jobs_;
   std::array<std::atomic<uint64_t>, kEndpointCount> requests_{};
 };

@@ -292,6 +292,16 @@ int RunServer(const ServerOptions& options) {
                    ec.message().c_str());
       return 1;
     }
+    if (!options.tls_client_ca.empty()) {
+      // Mutual TLS: the handshake fails unless the client presents a certificate this CA signed.
+      st.ssl->load_verify_file(options.tls_client_ca, ec);
+      if (ec) {
+        std::fprintf(stderr, "p2p-sandbox: --tls-client-ca %s: %s\n",
+                     options.tls_client_ca.c_str(), ec.message().c_str());
+        return 1;
+      }
+      st.ssl->set_verify_mode(net::ssl::verify_peer | net::ssl::verify_fail_if_no_peer_cert);
+    }
   }
   error_code ec;
   auto address = net::ip::make_address(options.host, ec);

@@ -2,7 +2,9 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
 
+#include "jwt_verify.h"
 #include "text_util.h"
 
 namespace p2p::sandbox {
@@ -10,7 +12,9 @@ namespace p2p::sandbox {
 const char kUsage[] =
     "usage: p2p-sandbox [serve] [--listen HOST:PORT] [--members N] [--seed S]\n"
     "                   [--flavor 1up|bulk-v2] [--faults SPEC] [--tls-cert F --tls-key F]\n"
+    "                   [--tls-client-ca F]\n"
     "                   [--public-base URL] [--client ID:SECRET]... [--clients FILE]\n"
+    "                   [--client-jwks ID:JWKS_FILE]...\n"
     "                   [--tenant NAME]... [--job-delay DUR] [--resource-scale K]\n"
     "                   [--token-ttl SECONDS] [--throttle BYTES_PER_SEC]\n"
     "       p2p-sandbox roster --members N --seed S --out DIR [--payer NAME]\n";
@@ -127,6 +131,8 @@ std::optional<CommandLine> ParseCommandLine(const std::vector<std::string>& args
       s.tls_cert = value;
     } else if (flag == "--tls-key") {
       s.tls_key = value;
+    } else if (flag == "--tls-client-ca") {
+      s.tls_client_ca = value;
     } else if (flag == "--public-base") {
       if (value.rfind("http://", 0) != 0 && value.rfind("https://", 0) != 0) {
         return bad("expected an http:// or https:// URL");
@@ -152,6 +158,15 @@ std::optional<CommandLine> ParseCommandLine(const std::vector<std::string>& args
         }
         s.clients.push_back(client);
       }
+    } else if (flag == "--client-jwks") {
+      std::pair<std::string, std::string> client;
+      if (!ParseClient(value, &client)) return bad("expected ID:JWKS_FILE");
+      std::ifstream in(client.second);
+      if (!in) return bad("cannot read " + client.second);
+      std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      std::string why;
+      if (!ParsePublicJwks(text, &why)) return bad(client.second + ": " + why);
+      s.client_jwks.emplace_back(client.first, std::move(text));
     } else if (flag == "--tenant") {
       if (!ValidTenant(value)) return bad("expected a name of [A-Za-z0-9._-]");
       s.tenants.push_back(value);
@@ -174,6 +189,9 @@ std::optional<CommandLine> ParseCommandLine(const std::vector<std::string>& args
   if (roster && cl.roster.out_dir.empty()) return fail("roster: --out DIR is required");
   if (s.tls_cert.empty() != s.tls_key.empty()) {
     return fail("--tls-cert and --tls-key go together");
+  }
+  if (!s.tls_client_ca.empty() && s.tls_cert.empty()) {
+    return fail("--tls-client-ca needs --tls-cert and --tls-key");
   }
   if (s.clients.empty()) s.clients.emplace_back("sandbox-client", "sandbox-secret");
   return cl;

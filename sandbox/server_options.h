@@ -1,7 +1,7 @@
 // Command line of p2p-sandbox. Two commands:
 //   p2p-sandbox [serve] --listen HOST:PORT --members N --seed S --flavor 1up|bulk-v2
-//       --faults SPEC --tls-cert F --tls-key F --public-base URL --client ID:SECRET (repeatable)
-//       --clients FILE --tenant NAME (repeatable; bison always) --job-delay DUR
+//       --faults SPEC --tls-cert F --tls-key F --tls-client-ca F --public-base URL --client ID:SECRET (repeatable)
+//       --clients FILE --client-jwks ID:FILE (repeatable) --tenant NAME (repeatable; bison always) --job-delay DUR
 //       --resource-scale K --token-ttl SECONDS --throttle BYTES_PER_SEC
 //   p2p-sandbox roster --members N --seed S --out DIR [--payer bison]
 // ParseCommandLine is pure except that --clients reads its file. On a bad flag it returns
@@ -30,8 +30,12 @@ struct ServerOptions {
   FaultSpec faults;                       // none by default
   std::string tls_cert;                   // both or neither
   std::string tls_key;
+  std::string tls_client_ca;              // --tls-client-ca: require a client cert signed by it
   std::string public_base;                // empty: scheme://listen-host:actual-port
   std::vector<std::pair<std::string, std::string>> clients;  // empty: sandbox-client/secret
+  // --client-jwks ID:FILE (repeatable): private_key_jwt client ID with the public keys of the JWK
+  // set in FILE (held here as the file's text; checked when parsed).
+  std::vector<std::pair<std::string, std::string>> client_jwks;
   std::vector<std::string> tenants{"bison"};
   std::chrono::milliseconds job_delay{1000};
   int64_t token_ttl_seconds = 3600;

@@ -10,6 +10,9 @@
 #include <optional>
 #include <vector>
 
+#include "auth/jwk.h"
+#include "auth/jwt_assertion.h"
+#include "auth/smart_discovery.h"
 #include "fhir/readers.h"
 
 namespace p2p::auth {
@@ -75,6 +78,15 @@ struct Flight {
   std::vector<asio::steady_timer*> waiters;
 };
 
+constexpr size_t kDiscoveryBodyLimit = 64 * 1024;
+constexpr std::string_view kJwtBearer = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+int64_t UnixNow() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 }  // namespace
 
 struct TokenCache::Impl {
@@ -82,12 +94,66 @@ struct TokenCache::Impl {
   const AuthOptions& auth;
   milliseconds timeout;
   Clock now;
+  std::string base_url;                    // for discovery; empty: none possible
+  std::vector<std::string> trusted_hosts;  // for discovery
   std::string token;
   steady_clock::time_point expires{};
   std::shared_ptr<Flight> flight;  // non-null while a fetch is in progress
   int fetches = 0;
+  std::optional<Url> token_url;      // configured or discovered, once known
+  std::optional<SigningKey> key;     // private_key_jwt, parsed on first use
 
-  http::Request BuildRequest(const Url& url) const {
+  // The token URL: configured, or read from the SMART configuration document.
+  asio::awaitable<Result<Url>> TokenUrl() {
+    if (token_url) co_return *token_url;
+    if (!auth.token_url.empty() && !auth.discover) {
+      Result<Url> url = Url::Parse(auth.token_url);
+      if (!url) co_return std::move(url).error().Context("token endpoint");
+      token_url = *url;
+      co_return *url;
+    }
+    Result<Url> base = Url::Parse(base_url.empty() ? std::string_view("-") : base_url);
+    if (!base) {
+      co_return MakeError(ErrorKind::kInvalid,
+                          "smart-configuration: no token_url and no base_url to discover it from");
+    }
+    http::Request req;
+    req.url = *base;
+    req.url.target = std::string(base->Path()) + std::string(kSmartConfigurationPath);
+    if (req.url.target.rfind("//", 0) == 0) req.url.target.erase(0, 1);
+    req.timeout = timeout;
+    req.headers.push_back({"Accept", "application/json"});
+    Result<http::Response> res = co_await client.Send(req, kDiscoveryBodyLimit);
+    if (!res) co_return std::move(res).error().Context("smart-configuration");
+    if (res->status != 200) {
+      co_return MakeError(ErrorKind::kHttpStatus,
+                          "smart-configuration: " + std::to_string(res->status), res->status);
+    }
+    Result<SmartConfiguration> config = ReadSmartConfiguration(res->body);
+    if (!config) co_return std::move(config).error();
+    Result<Url> url = CheckTokenEndpoint(*config, *base, trusted_hosts, auth.method);
+    if (!url) co_return std::move(url).error();
+    token_url = *url;
+    co_return *url;
+  }
+
+  // private_key_jwt: client_assertion_type and a fresh client_assertion for `url`.
+  Result<std::string> AssertionFields(const Url& url) {
+    if (!key) {
+      Result<SigningKey> parsed = ParseSigningKey(auth.private_key, auth.key_id, auth.algorithm);
+      if (!parsed) return std::move(parsed).error().Context("private key");
+      key = std::move(*parsed);
+    }
+    Result<std::string> jti = NewJti();
+    if (!jti) return std::move(jti).error();
+    AssertionInput input{auth.client_id, url.ToString(), std::move(*jti), auth.jku, UnixNow()};
+    Result<std::string> jwt = SignClientAssertion(*key, input);
+    if (!jwt) return std::move(jwt).error();
+    return "&client_assertion_type=" + FormEncode(kJwtBearer) +
+           "&client_assertion=" + FormEncode(*jwt);
+  }
+
+  Result<http::Request> BuildRequest(const Url& url) {
     http::Request req;
     req.method = "POST";
     req.url = url;
@@ -95,7 +161,11 @@ struct TokenCache::Impl {
     req.headers.push_back({"Accept", "application/json"});
     req.headers.push_back({"Content-Type", "application/x-www-form-urlencoded"});
     req.body = "grant_type=client_credentials";
-    if (auth.method == AuthMethod::kClientSecretBasic) {
+    if (auth.method == AuthMethod::kPrivateKeyJwt) {
+      Result<std::string> fields = AssertionFields(url);
+      if (!fields) return std::move(fields).error();
+      req.body += *fields;
+    } else if (auth.method == AuthMethod::kClientSecretBasic) {
       // RFC 6749 §2.3.1: id and secret are form-encoded before Basic encoding.
       req.headers.push_back({"Authorization", "Basic " + Base64(FormEncode(auth.client_id) + ":" +
                                                                 FormEncode(auth.client_secret))});
@@ -108,10 +178,11 @@ struct TokenCache::Impl {
   }
 
   asio::awaitable<Result<std::string>> Fetch() {
-    Result<Url> url = Url::Parse(auth.token_url);
-    if (!url) co_return std::move(url).error().Context("token endpoint");
-    const http::Request req = BuildRequest(*url);
-    Result<http::Response> res = co_await client.Send(req, kTokenBodyLimit);
+    Result<Url> url = co_await TokenUrl();
+    if (!url) co_return std::move(url).error();
+    Result<http::Request> req = BuildRequest(*url);
+    if (!req) co_return std::move(req).error();
+    Result<http::Response> res = co_await client.Send(*req, kTokenBodyLimit);
     if (!res) co_return std::move(res).error().Context("token endpoint");
     const int status = res->status;
     if (status / 100 == 2) {
@@ -134,7 +205,12 @@ struct TokenCache::Impl {
 
 TokenCache::TokenCache(http::HttpClient& client, const AuthOptions& auth,
                        milliseconds request_timeout, Clock now)
-    : impl_(new Impl{client, auth, request_timeout, std::move(now), {}, {}, nullptr, 0}) {}
+    : impl_(new Impl{client, auth, request_timeout, std::move(now), {}, {}, {}, {}, nullptr, 0, {},
+                     {}}) {}
+
+TokenCache::TokenCache(http::HttpClient& client, const PayerOptions& payer, Clock now)
+    : impl_(new Impl{client, payer.auth, payer.request_timeout, std::move(now), payer.base_url,
+                     payer.trusted_hosts, {}, {}, nullptr, 0, {}, {}}) {}
 
 TokenCache::~TokenCache() = default;
 

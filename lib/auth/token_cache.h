@@ -1,4 +1,9 @@
 // Per-payer OAuth 2.0 client-credentials token (RFC 6749 §4.4), shared by all jobs of the payer.
+// Client authentication: client_secret_post, client_secret_basic, or private_key_jwt (SMART
+// Backend Services: a fresh signed assertion with a new jti for every fetch, see
+// jwt_assertion.h). The token URL is auth.token_url, or is discovered once from
+// {base_url}/.well-known/smart-configuration (see smart_discovery.h) and kept for the cache's
+// life; a failed discovery is tried again on the next Get().
 // Cached until shortly before expires_in (60 s or 10 % early, whichever is less); Invalidate()
 // after a 401 makes the next Get() fetch a new one. Concurrent Get() calls while a fetch is in
 // flight wait for that one fetch (single flight).
@@ -6,7 +11,8 @@
 // Threading: lives on the daemon's io_context thread; not thread-safe.
 // Errors from Get(): token endpoint unreachable / 5xx / 429 -> kNetwork / kTimeout / kHttpStatus
 // (retryable by the caller); 400/401 -> kAuth with the OAuth "error" code in the message (never
-// the secret, never the response body verbatim).
+// the secret, never the response body verbatim). private_key_jwt: an unusable key -> kInvalid
+// ("private key: ..."). Discovery: as smart_discovery.h, and the GET's failures as above.
 #pragma once
 
 #include <utility>  // before Boost 1.74 asio: awaitable.hpp uses std::exchange
@@ -29,6 +35,10 @@ class TokenCache {
   using Clock = std::function<std::chrono::steady_clock::time_point()>;
   TokenCache(http::HttpClient& client, const AuthOptions& auth,
              std::chrono::milliseconds request_timeout,
+             Clock now = [] { return std::chrono::steady_clock::now(); });
+  // As above with the payer's auth and request_timeout; also knows base_url and trusted_hosts,
+  // which token URL discovery needs. `payer` must outlive the cache.
+  TokenCache(http::HttpClient& client, const PayerOptions& payer,
              Clock now = [] { return std::chrono::steady_clock::now(); });
   ~TokenCache();
 

@@ -128,6 +128,8 @@ std::string_view LineProblemName(LineProblem p) {
       return "bad_id";
     case LineProblem::kTooLong:
       return "too_long";
+    case LineProblem::kNotUtf8:
+      return "not_utf8";
   }
   return "unknown";
 }
@@ -181,8 +183,9 @@ CheckedLine LineChecker::Check(std::string_view line, std::string_view expected_
   CheckedLine out;
   const char* data = impl_->Padded(line);
   simdjson::dom::element root;
-  if (impl_->parser.parse(data, line.size(), false).get(root) != simdjson::SUCCESS) {
-    out.problem = LineProblem::kNotJson;
+  const simdjson::error_code parsed = impl_->parser.parse(data, line.size(), false).get(root);
+  if (parsed != simdjson::SUCCESS) {
+    out.problem = parsed == simdjson::UTF8_ERROR ? LineProblem::kNotUtf8 : LineProblem::kNotJson;
     return out;
   }
   simdjson::dom::object obj;

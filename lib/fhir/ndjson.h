@@ -62,6 +62,7 @@ enum class LineProblem : int {
   kNoId = 5,
   kBadId = 6,
   kTooLong = 7,
+  kNotUtf8 = 8,
 };
 
 std::string_view LineProblemName(LineProblem p);
@@ -76,10 +77,10 @@ class LineChecker {
   LineChecker();
   ~LineChecker();
   // Checks `line` (no newline) against `expected_type` (e.g. "Patient"); an empty
-  // `expected_type` accepts any FHIR type name. Order of checks: kNotJson (invalid JSON, trailing
-  // garbage, bad UTF-8), kNotObject, kNoResourceType (absent or not a string),
-  // kWrongResourceType (other type, or the key repeated), kNoId, kBadId (not a string, not a
-  // FHIR id, or the key repeated). kTooLong is never returned here: it is for the caller's
+  // `expected_type` accepts any FHIR type name. Order of checks: kNotUtf8 (the line is not valid
+  // UTF-8), kNotJson (invalid JSON, trailing garbage), kNotObject, kNoResourceType (absent or not
+  // a string), kWrongResourceType (other type, or the key repeated), kNoId, kBadId (not a string,
+  // not a FHIR id, or the key repeated). kTooLong is never returned here: it is for the caller's
   // NdjsonSplitter on_overlong. No allocation once the longest line has been seen.
   CheckedLine Check(std::string_view line, std::string_view expected_type);
 

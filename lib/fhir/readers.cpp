@@ -78,7 +78,7 @@ std::string_view Trim(std::string_view s) {
 bool IsUrlText(std::string_view s) {
   return std::all_of(s.begin(), s.end(), [](char c) {
     const auto u = static_cast<unsigned char>(c);
-    return u > 0x20 && u != 0x7f;
+    return u > 0x20 && u < 0x7f;  // printable ASCII only
   });
 }
 

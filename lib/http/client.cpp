@@ -1,7 +1,5 @@
 #include "http/client.h"
 
-#include <openssl/ssl.h>
-
 #include <boost/asio/ssl/context.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/verb.hpp>
@@ -30,6 +28,8 @@ std::string_view Response::Get(std::string_view lower_name) const {
 }
 
 namespace {
+
+constexpr size_t kBodyReadBytes = 64 * 1024;  // Beast's largest single read (http::read_some)
 
 std::string Lower(std::string_view s) {
   std::string out(s);
@@ -92,15 +92,25 @@ Error BodyError(std::string_view what, const error_code& ec, const detail::Respo
 
 struct HttpClient::Impl {
   Impl(asio::io_context& io_in, ClientOptions options_in)
-      : io(io_in), options(std::move(options_in)), tls(asio::ssl::context::tls_client) {
-    SSL_CTX_set_min_proto_version(tls.native_handle(), TLS1_2_VERSION);
-    tls.set_verify_mode(asio::ssl::verify_peer);
-    error_code ec;
-    tls.set_default_verify_paths(ec);
-    if (!options.ca_file.empty()) {
-      tls.load_verify_file(options.ca_file, ec);
-      if (ec) tls_setup_error = "cannot load ca_file " + options.ca_file + ": " + ec.message();
+      : io(io_in), options(std::move(options_in)) {
+    auto made = MakeClientTlsContext(
+        TlsOptions{options.ca_file, options.client_cert, options.client_key});
+    if (made) {
+      tls = std::move(made).value();
+    } else {
+      tls_setup_error = std::move(made).error().message;
     }
+  }
+
+  // The context for `host`: its own (UseTls) or the default. Sets *error when it failed to load.
+  asio::ssl::context* TlsFor(const std::string& host, std::string* error) {
+    auto it = per_host.find(host);
+    if (it == per_host.end()) {
+      *error = tls_setup_error;
+      return tls.get();
+    }
+    *error = it->second.error;
+    return it->second.context.get();
   }
 
   std::unique_ptr<Connection> TakeIdle(const std::string& key) {
@@ -124,8 +134,14 @@ struct HttpClient::Impl {
 
   asio::io_context& io;
   ClientOptions options;
-  asio::ssl::context tls;
-  std::string tls_setup_error;  // non-empty when ca_file could not be loaded
+  struct HostTls {
+    std::shared_ptr<asio::ssl::context> context;  // null when `error` is set
+    std::string error;
+  };
+  std::shared_ptr<asio::ssl::context> tls;  // default; null when tls_setup_error is set
+  std::string tls_setup_error;
+  std::map<std::string, HostTls> per_host;  // UseTls
+  std::vector<std::shared_ptr<asio::ssl::context>> retired;  // replaced by UseTls
   std::map<std::string, std::vector<std::unique_ptr<Connection>>> idle;
 };
 
@@ -138,8 +154,11 @@ asio::awaitable<Result<Response>> HttpClient::Impl::Run(const Request& request, 
   if (verb == bhttp::verb::unknown) {
     co_return MakeError(ErrorKind::kInvalid, what + ": unsupported method");
   }
-  if (url.tls() && !tls_setup_error.empty()) {
-    co_return MakeError(ErrorKind::kInvalid, what + ": " + tls_setup_error);
+  asio::ssl::context* tls = nullptr;
+  if (url.tls()) {
+    std::string tls_error;
+    tls = TlsFor(url.host, &tls_error);
+    if (!tls_error.empty()) co_return MakeError(ErrorKind::kInvalid, what + ": " + tls_error);
   }
 
   detail::RequestMessage req{verb, url.target, 11};
@@ -161,7 +180,7 @@ asio::awaitable<Result<Response>> HttpClient::Impl::Run(const Request& request, 
     conn = allow_idle ? TakeIdle(key) : nullptr;
     const bool reused = conn != nullptr;
     if (!conn) {
-      auto opened = co_await Connection::Open(url, &tls, timeout, what);
+      auto opened = co_await Connection::Open(url, tls, timeout, what);
       if (!opened) co_return std::move(opened).error();
       conn = std::move(opened).value();
     }
@@ -235,6 +254,11 @@ asio::awaitable<Result<Response>> HttpClient::Impl::Run(const Request& request, 
   std::optional<GzipDecoder> decoder;
   if (gzip) decoder.emplace();
   std::vector<char>& scratch = conn->body_scratch();
+  // Beast sizes each socket read by the read buffer's free capacity (at least 512 bytes, at most
+  // 64 KiB). The parser moves body bytes out of it at once, so it never grows by itself and a
+  // body came in ~512-byte reads: one recvmsg + epoll_wait + timer update per 512 bytes (issue 6).
+  // With room for the largest read, each one takes what the socket holds, up to 64 KiB.
+  conn->read_buffer().reserve(kBodyReadBytes);
   uint64_t received = 0;
   while (!parser->is_done()) {
     msg.body().data = scratch.data();
@@ -290,6 +314,20 @@ asio::awaitable<Result<Response>> HttpClient::Send(const Request& request, size_
 asio::awaitable<Result<Response>> HttpClient::Stream(const Request& request, BodySink& sink,
                                                      size_t error_body_limit) {
   return impl_->Run(request, &sink, error_body_limit);
+}
+
+Result<void> HttpClient::UseTls(const std::string& host, const TlsOptions& tls) {
+  Impl::HostTls& entry = impl_->per_host[host];
+  // A connection in flight may still use the old context: it lives as long as the client.
+  if (entry.context) impl_->retired.push_back(std::move(entry.context));
+  auto made = MakeClientTlsContext(tls);
+  if (!made) {
+    entry = Impl::HostTls{nullptr, made.error().message};
+    return std::move(made).error();
+  }
+  entry = Impl::HostTls{std::move(made).value(), ""};
+  CloseIdle();  // pooled connections may have been made with the old settings
+  return Ok();
 }
 
 void HttpClient::CloseIdle() {

@@ -7,7 +7,13 @@
 // Errors: connect/resolve/read/write failures -> kNetwork; a phase past its timeout -> kTimeout;
 // body over the limit -> kTooLarge; body shorter than Content-Length / chunked stream cut ->
 // kTruncated; TLS verification failure -> kNetwork with a message saying so. A non-2xx status is
-// NOT an error here: it is returned in Response::status for the caller to classify.
+// NOT an error here: it is returned in Response::status for the caller to classify. Redirects
+// (3xx) are never followed: they are returned like any other status, so a bearer token never
+// travels to a Location the caller did not choose.
+//
+// TLS: every https connection verifies the certificate chain (system store + ca_file) and the
+// host name, sends SNI, and refuses anything below TLS 1.2 (see tls_context.h). UseTls() gives
+// one host its own settings (a payer's ca_file, or a client certificate for mutual TLS).
 #pragma once
 
 #include <utility>  // before Boost 1.74 asio: awaitable.hpp uses std::exchange
@@ -24,6 +30,7 @@
 
 #include "core/result.h"
 #include "core/url.h"
+#include "http/tls_context.h"
 
 namespace p2p::http {
 
@@ -62,6 +69,8 @@ struct ClientOptions {
   size_t max_header_bytes = 64 * 1024;
   size_t max_idle_per_host = 8; // pooled keep-alive connections kept per host
   std::string user_agent = "p2p-ingest";
+  std::string client_cert{};    // default client certificate (mutual TLS); empty = none
+  std::string client_key{};     // its key, with client_cert
 };
 
 class HttpClient {
@@ -80,6 +89,12 @@ class HttpClient {
   // body is collected up to `error_body_limit` into Response::body and `sink` is not called.
   boost::asio::awaitable<Result<Response>> Stream(const Request& request, BodySink& sink,
                                                   size_t error_body_limit = 64 * 1024);
+
+  // Hosts named here (lower-case, no port) use `tls` instead of the default context. A second
+  // call for a host replaces its settings. Errors (kInvalid, see tls_context.h) also stay
+  // attached to the host: each later https request to it fails with the same message, so a bad
+  // file is never silently replaced by the default trust store.
+  Result<void> UseTls(const std::string& host, const TlsOptions& tls);
 
   // Closes idle pooled connections (shutdown).
   void CloseIdle();

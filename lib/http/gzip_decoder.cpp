@@ -4,7 +4,7 @@
 
 namespace p2p::http {
 
-GzipDecoder::GzipDecoder() {
+GzipDecoder::GzipDecoder(GzipLimits limits) : limits_(limits) {
   // 16 + MAX_WBITS: expect a gzip header and trailer, not raw zlib.
   init_ = inflateInit2(&zs_, 16 + MAX_WBITS) == Z_OK;
 }
@@ -35,6 +35,21 @@ Result<void> GzipDecoder::Step(char* scratch, size_t scratch_size, size_t* produ
   if (rc == Z_OK || rc == Z_BUF_ERROR) return Ok();  // Z_BUF_ERROR: needs more input
   std::string what = zs_.msg != nullptr ? zs_.msg : "inflate error " + std::to_string(rc);
   return MakeError(ErrorKind::kProtocol, "gzip: " + what);
+}
+
+Result<void> GzipDecoder::CheckExpansion(size_t produced) {
+  out_total_ += produced;
+  if (out_total_ > limits_.max_output_bytes) {
+    return MakeError(ErrorKind::kTooLarge,
+                     "gzip: expands beyond " + std::to_string(limits_.max_output_bytes) + " bytes");
+  }
+  if (limits_.max_ratio != 0 && out_total_ > limits_.ratio_floor_bytes &&
+      out_total_ / limits_.max_ratio > in_total_) {
+    return MakeError(ErrorKind::kTooLarge, "gzip: expands more than " +
+                                               std::to_string(limits_.max_ratio) +
+                                               " times its compressed size");
+  }
+  return Ok();
 }
 
 Result<void> GzipDecoder::Finish() const {

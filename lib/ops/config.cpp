@@ -198,7 +198,7 @@ class Decoder {
   // An enum: `choices` maps the accepted spellings; `expected` is the problem text otherwise.
   template <typename E>
   auto Enum(E* out, std::initializer_list<std::pair<std::string_view, E>> choices,
-            std::string expected) {
+            const std::string& expected) {
     std::vector<std::pair<std::string_view, E>> table(choices);
     return [this, out, table, expected](const YAML::Node& v, const std::string& path) {
       const std::string s = v.IsScalar() ? v.Scalar() : std::string();
@@ -229,6 +229,8 @@ class Decoder {
 constexpr std::string_view kInlineSecret =
     "secrets are not allowed inline; use client_secret_file, client_secret_env or "
     "client_secret_credential";
+constexpr std::string_view kInlineKey =
+    "keys are not allowed inline; use private_key_file, private_key_credential or jwks_file";
 constexpr std::string_view kInlineToken =
     "secrets are not allowed inline; use token_file, token_env or token_credential";
 
@@ -256,19 +258,40 @@ void Decoder::Payers(const YAML::Node& v, const std::string& path,
                                {"method",
                                 Enum(&auth.method,
                                      {{"client_secret_post", AuthMethod::kClientSecretPost},
-                                      {"client_secret_basic", AuthMethod::kClientSecretBasic}},
-                                     "must be client_secret_post or client_secret_basic")},
+                                      {"client_secret_basic", AuthMethod::kClientSecretBasic},
+                                      {"private_key_jwt", AuthMethod::kPrivateKeyJwt}},
+                                     "must be client_secret_post, client_secret_basic or "
+                                     "private_key_jwt")},
                                {"token_url", String(&auth.token_url)},
                                {"client_id", String(&auth.client_id)},
                                {"client_secret_file", Path(&auth.client_secret_file)},
                                {"client_secret_env", String(&auth.client_secret_env)},
                                {"client_secret_credential", String(&auth.client_secret_credential)},
                                {"scope", String(&auth.scope)},
+                               {"private_key_file", Path(&auth.private_key_file)},
+                               {"private_key_credential", String(&auth.private_key_credential)},
+                               {"jwks_file", Path(&auth.jwks_file)},
+                               {"key_id", String(&auth.key_id)},
+                               {"algorithm", Enum(&auth.algorithm,
+                                                  {{"RS384", JwtAlgorithm::kRs384},
+                                                   {"ES384", JwtAlgorithm::kEs384}},
+                                                  "must be RS384 or ES384")},
+                               {"jku", String(&auth.jku)},
+                               {"discover", Bool(&auth.discover)},
                            },
-                           {{"client_secret", kInlineSecret}});
+                           {{"client_secret", kInlineSecret}, {"private_key", kInlineKey}});
                  }},
                 {"trusted_hosts", StringList(&payer.trusted_hosts)},
                 {"allow_insecure_http", Bool(&payer.allow_insecure_http)},
+                {"tls",
+                 [&](const YAML::Node& n, const std::string& np) {
+                   Mapping(n, np,
+                           {
+                               {"ca_file", Path(&payer.tls.ca_file)},
+                               {"client_cert", Path(&payer.tls.client_cert)},
+                               {"client_key", Path(&payer.tls.client_key)},
+                           });
+                 }},
                 {"limits",
                  [&](const YAML::Node& n, const std::string& np) {
                    Mapping(n, np,
@@ -294,6 +317,19 @@ void Decoder::Payers(const YAML::Node& v, const std::string& path,
                                {"max_interval", Duration(&payer.poll.max_interval)},
                                {"timeout", Duration(&payer.poll.timeout)},
                            });
+                 }},
+                {"export",
+                 [&](const YAML::Node& n, const std::string& np) {
+                   Mapping(n, np,
+                           {
+                               {"max_rekicks", Int(&payer.export_job.max_rekicks)},
+                               {"max_expired_rekicks", Int(&payer.export_job.max_expired_rekicks)},
+                               {"cancel_with_delete", Bool(&payer.export_job.cancel_with_delete)},
+                           });
+                 }},
+                {"download",
+                 [&](const YAML::Node& n, const std::string& np) {
+                   Mapping(n, np, {{"accept_gzip", Bool(&payer.download.accept_gzip)}});
                  }},
                 {"request_timeout", Duration(&payer.request_timeout)},
             });
@@ -329,6 +365,47 @@ void FillDerivedDefaults(Options& options) {
       if (!host.empty()) payer.trusted_hosts.push_back(std::move(host));
     }
   }
+}
+
+// The private_key_jwt signing key (stage 3, beside ResolveSecrets): the PEM or JWK set text from
+// the one source that is set, read with the secret-file checks. It is parsed by the token cache.
+std::vector<ConfigProblem> ResolvePrivateKeys(Options& options, const Env& env) {
+  std::vector<ConfigProblem> problems;
+  for (std::size_t i = 0; i < options.payers.size(); ++i) {
+    AuthOptions& auth = options.payers[i].auth;
+    if (auth.method != AuthMethod::kPrivateKeyJwt) continue;
+    if (int{!auth.private_key_file.empty()} + int{!auth.jwks_file.empty()} +
+            int{!auth.private_key_credential.empty()} != 1 ||
+        auth.private_key_credential.find('/') != std::string::npos) {
+      continue;  // reported by ValidateOptions
+    }
+    const std::string p = "payers[" + std::to_string(i) + "].auth.";
+    std::string key = "private_key_file", file = auth.private_key_file;
+    if (!auth.jwks_file.empty()) {
+      key = "jwks_file";
+      file = auth.jwks_file;
+    } else if (!auth.private_key_credential.empty()) {
+      key = "private_key_credential";
+      std::optional<std::string> dir = env.GetEnv("CREDENTIALS_DIRECTORY");
+      if (!dir || dir->empty()) {
+        problems.push_back({p + key,
+                            "CREDENTIALS_DIRECTORY is not set (LoadCredential= in the systemd "
+                            "unit sets it)",
+                            0});
+        continue;
+      }
+      file = *dir + "/" + auth.private_key_credential;
+    }
+    Result<std::string> text = env.ReadSecretFile(file);
+    if (!text) {
+      problems.push_back({p + key, file + ": " + text.error().message, 0});
+    } else if (text->find_first_not_of(" \t\r\n") == std::string::npos) {
+      problems.push_back({p + key, file + ": is empty", 0});
+    } else {
+      auth.private_key = std::move(*text);
+    }
+  }
+  return problems;
 }
 
 // The line for a problem without one: its key's, else its nearest ancestor's, else 1.
@@ -372,6 +449,8 @@ DecodedOptions DecodeOptions(std::string_view yaml_text, const std::string& base
                                                     {"ndjson", StoreKind::kNdjson}},
                                                    "must be sqlite or ndjson")},
                                    {"path", d.Path(&o.store.path)},
+                                   {"full_retry_interval",
+                                    d.Duration(&o.store.full_retry_interval)},
                                });
                    }},
                   {"log",
@@ -433,6 +512,7 @@ Result<Options> ParseOptions(std::string_view yaml_text, const std::string& file
   if (!unusable) {
     for (auto& p : ValidateOptions(decoded.options)) problems.push_back(std::move(p));
     for (auto& p : ResolveSecrets(decoded.options, env)) problems.push_back(std::move(p));
+    for (auto& p : ResolvePrivateKeys(decoded.options, env)) problems.push_back(std::move(p));
   }
   if (problems.empty()) return std::move(decoded.options);
 

@@ -60,11 +60,28 @@ std::string DescribeOptions(const Options& o) {
     const AuthOptions& a = p.auth;
     out << "  " << p.id << " (" << p.name << "): " << p.base_url << "\n";
     out << "    member-match: " << p.member_match_path << "; export: " << p.export_path << "\n";
-    out << "    auth: "
-        << (a.method == AuthMethod::kClientSecretPost ? "client_secret_post"
-                                                      : "client_secret_basic")
-        << " at " << a.token_url << ", client " << a.client_id << ", secret from "
-        << SecretSource(a.client_secret_file, a.client_secret_env, a.client_secret_credential);
+    const std::string token_at =
+        a.token_url.empty() ? "the token URL discovered at " + p.base_url +
+                                  "/.well-known/smart-configuration"
+                            : a.token_url;
+    out << "    auth: ";
+    if (a.method == AuthMethod::kPrivateKeyJwt) {
+      out << "private_key_jwt ("
+          << (a.algorithm == JwtAlgorithm::kRs384   ? "RS384"
+              : a.algorithm == JwtAlgorithm::kEs384 ? "ES384"
+                                                    : "algorithm from the key")
+          << (a.key_id.empty() ? "" : ", kid " + a.key_id) << ") at " << token_at << ", client "
+          << a.client_id << ", key from "
+          << (!a.private_key_file.empty()         ? "file " + a.private_key_file
+              : !a.jwks_file.empty()              ? "JWK set " + a.jwks_file
+              : !a.private_key_credential.empty() ? "credential " + a.private_key_credential
+                                                  : std::string("none"));
+    } else {
+      out << (a.method == AuthMethod::kClientSecretPost ? "client_secret_post"
+                                                        : "client_secret_basic")
+          << " at " << token_at << ", client " << a.client_id << ", secret from "
+          << SecretSource(a.client_secret_file, a.client_secret_env, a.client_secret_credential);
+    }
     if (!a.scope.empty()) out << ", scope " << a.scope;
     out << "\n    trusted hosts:";
     for (const std::string& h : p.trusted_hosts) out << " " << h;

@@ -163,6 +163,67 @@ void CheckStatus(Checker& c, const StatusOptions& status) {
   }
 }
 
+// The hosts whose TLS connections use the payer's tls settings (see HttpClient::UseTls).
+std::vector<std::string> TlsHosts(const PayerOptions& payer) {
+  std::vector<std::string> hosts = payer.trusted_hosts;
+  for (const std::string* url : {&payer.base_url, &payer.auth.token_url}) {
+    if (std::optional<UrlParts> parts = SplitUrl(*url)) hosts.push_back(parts->host);
+  }
+  return hosts;
+}
+
+// Two payers on one host share its TLS connections, so they must agree on the tls settings.
+void CheckSharedTlsHosts(Checker& c, const PayerOptions& a, const PayerOptions& b,
+                         const std::string& p, std::size_t j) {
+  if (a.tls == b.tls) return;
+  const std::vector<std::string> other = TlsHosts(b);
+  for (const std::string& host : TlsHosts(a)) {
+    if (std::find(other.begin(), other.end(), host) != other.end()) {
+      return c.Add(p + ".tls", "differs from payers[" + std::to_string(j) + "].tls on shared host " +
+                                   host);
+    }
+  }
+}
+
+// auth.*: a token_url, or discovery; a secret for the client_secret methods, a key for
+// private_key_jwt, and never the other method's settings. A client secret goes to a discovered
+// token URL only on `discover: true`; for private_key_jwt an omitted token_url means discovery
+// (the assertion is bound to its audience, so it is no use elsewhere).
+void CheckAuth(Checker& c, const PayerOptions& payer, const std::string& p) {
+  const AuthOptions& auth = payer.auth;
+  const bool jwt = auth.method == AuthMethod::kPrivateKeyJwt;
+  if (auth.discover && !auth.token_url.empty()) {
+    c.Add(p + ".token_url", "must be omitted when discover is true");
+  } else if (!auth.discover && !(jwt && auth.token_url.empty())) {
+    CheckUrl(c, auth.token_url, p + ".token_url", false, payer.allow_insecure_http);
+  }
+  c.Required(auth.client_id, p + ".client_id");
+  CheckSecretSources(c, p, "client_secret", auth.client_secret_file, auth.client_secret_env,
+                     auth.client_secret_credential, !jwt);
+  const int keys = int{!auth.private_key_file.empty()} + int{!auth.jwks_file.empty()} +
+                   int{!auth.private_key_credential.empty()};
+  if (jwt) {
+    if (keys != 1) {
+      c.Add(p, "exactly one of private_key_file, private_key_credential or jwks_file is required "
+               "for private_key_jwt");
+    }
+    if (auth.private_key_credential.find('/') != std::string::npos) {
+      c.Add(p + ".private_key_credential", "must be a credential name without /");
+    }
+    if (!auth.client_secret_file.empty() || !auth.client_secret_env.empty() ||
+        !auth.client_secret_credential.empty()) {
+      c.Add(p, "a client secret is not used with private_key_jwt");
+    }
+    if (!auth.jku.empty() && !SplitUrl(auth.jku)) {
+      c.Add(p + ".jku", "must be an absolute http or https URL");
+    }
+  } else if (keys != 0 || !auth.key_id.empty() || !auth.jku.empty() ||
+             auth.algorithm != JwtAlgorithm::kFromKey) {
+    c.Add(p, "private_key_file, private_key_credential, jwks_file, key_id, algorithm and jku are "
+             "only for private_key_jwt");
+  }
+}
+
 void CheckPayer(Checker& c, const PayerOptions& payer, const std::string& p) {
   if (payer.id.empty()) {
     c.Add(p + ".id", "is required");
@@ -178,11 +239,10 @@ void CheckPayer(Checker& c, const PayerOptions& payer, const std::string& p) {
   } else if (payer.export_path.find("{group_id}") == std::string::npos) {
     c.Add(p + ".export_path", "must contain {group_id}");
   }
-  const AuthOptions& auth = payer.auth;
-  CheckUrl(c, auth.token_url, p + ".auth.token_url", false, payer.allow_insecure_http);
-  c.Required(auth.client_id, p + ".auth.client_id");
-  CheckSecretSources(c, p + ".auth", "client_secret", auth.client_secret_file,
-                     auth.client_secret_env, auth.client_secret_credential, true);
+  CheckAuth(c, payer, p + ".auth");
+  if (payer.tls.client_cert.empty() != payer.tls.client_key.empty()) {
+    c.Add(p + ".tls", "client_cert and client_key go together");
+  }
   for (std::size_t k = 0; k < payer.trusted_hosts.size(); ++k) {
     if (!ValidHostName(payer.trusted_hosts[k])) {
       c.Add(p + ".trusted_hosts[" + std::to_string(k) + "]",
@@ -204,6 +264,8 @@ void CheckPayer(Checker& c, const PayerOptions& payer, const std::string& p) {
     c.Add(p + ".poll.min_interval", "must not exceed poll.max_interval");
   }
   c.Positive(payer.poll.timeout, p + ".poll.timeout");
+  c.IntRange(payer.export_job.max_rekicks, 0, 100, p + ".export.max_rekicks");
+  c.IntRange(payer.export_job.max_expired_rekicks, 0, 100, p + ".export.max_expired_rekicks");
   c.Positive(payer.request_timeout, p + ".request_timeout");
 }
 
@@ -214,6 +276,7 @@ std::vector<ConfigProblem> ValidateOptions(const Options& o) {
   Checker c(problems);
   c.Required(o.state.path, "state.path");
   c.Required(o.store.path, "store.path");
+  c.Positive(o.store.full_retry_interval, "store.full_retry_interval");
   static constexpr std::string_view kLevels[] = {"trace", "debug", "info", "warn", "error"};
   if (std::find(std::begin(kLevels), std::end(kLevels), o.log.level) == std::end(kLevels)) {
     c.Add("log.level", "must be one of trace, debug, info, warn, error");
@@ -233,6 +296,7 @@ std::vector<ConfigProblem> ValidateOptions(const Options& o) {
   for (std::size_t i = 0; i < o.payers.size(); ++i) {
     const std::string p = "payers[" + std::to_string(i) + "]";
     CheckPayer(c, o.payers[i], p);
+    for (std::size_t j = 0; j < i; ++j) CheckSharedTlsHosts(c, o.payers[i], o.payers[j], p, j);
     for (std::size_t j = 0; j < i; ++j) {
       if (!o.payers[i].id.empty() && o.payers[i].id == o.payers[j].id) {
         c.Add(p + ".id", "duplicate of payers[" + std::to_string(j) + "].id");

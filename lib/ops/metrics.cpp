@@ -139,11 +139,13 @@ Metrics::Metrics() {
          "Unix time of the last member job that completed, by payer.");
   Define(metric::kMembers, T::kGauge, "Member jobs in the state database, by state.");
   Define(metric::kMembersActive, T::kGauge, "Non-terminal member jobs, by payer.");
+  Define(metric::kPayerMembers, T::kGauge, "Member jobs in the state database, by payer and state.");
   Define(metric::kDeadlinePast, T::kGauge,
          "Active members not yet requested whose deadline has passed.");
   Define(metric::kDeadlineNear, T::kGauge,
          "Active members not yet requested whose deadline is within the warning window.");
   Define(metric::kStartTime, T::kGauge, "Unix time the daemon started.");
+  Define(metric::kResidentMemory, T::kGauge, "Resident memory size in bytes.");
   Define(metric::kBuildInfo, T::kGauge, "Always 1; the version label says which build runs.");
 }
 
@@ -160,7 +162,8 @@ void Metrics::DefineLocked(std::string_view name, MetricType type, std::string_v
   f.type = type;
   f.help = std::string(help);
   if (type == MetricType::kHistogram) {
-    f.buckets = buckets.empty() ? LatencyBuckets() : std::move(buckets);
+    if (buckets.empty()) buckets = LatencyBuckets();
+    f.buckets = std::move(buckets);
     std::sort(f.buckets.begin(), f.buckets.end());
   }
   families_.emplace(std::string(name), std::move(f));

@@ -56,10 +56,13 @@ inline constexpr std::string_view kLastSuccess = "p2p_last_success_timestamp_sec
 // gauges set by the status server from the state DB (cached ~1 s):
 inline constexpr std::string_view kMembers = "p2p_members";                     // {state}
 inline constexpr std::string_view kMembersActive = "p2p_members_active";        // {payer}
+inline constexpr std::string_view kPayerMembers = "p2p_payer_members";          // {payer,state}
 inline constexpr std::string_view kDeadlinePast = "p2p_members_deadline_past";  // no labels
 inline constexpr std::string_view kDeadlineNear = "p2p_members_deadline_near";  // no labels
 inline constexpr std::string_view kStartTime = "p2p_start_time_seconds";        // no labels
 inline constexpr std::string_view kBuildInfo = "p2p_build_info";                // {version} = 1
+// Prometheus' standard process metric (bytes), read from /proc at each scrape.
+inline constexpr std::string_view kResidentMemory = "process_resident_memory_bytes";
 }  // namespace metric
 
 enum class MetricType { kCounter, kGauge, kHistogram };

@@ -26,6 +26,9 @@ enum class StoreKind { kSqlite, kNdjson };
 struct StoreOptions {
   StoreKind kind = StoreKind::kSqlite;  // store.kind: sqlite | ndjson
   std::string path;  // store.path (required): DB file (sqlite) or directory (ndjson)
+  // store.full_retry_interval (default 30s): while the store is full or read-only, downloads
+  // stop and one is tried again this often; they resume by themselves once a write succeeds.
+  Millis full_retry_interval{30000};
 };
 
 enum class LogFormat { kText, kJson };
@@ -60,11 +63,14 @@ struct SourceOptions {
   Millis poll_interval{5000};  // source.poll_interval: how often the inbox is scanned (default 5s)
 };
 
-enum class AuthMethod { kClientSecretPost, kClientSecretBasic };
+enum class AuthMethod { kClientSecretPost, kClientSecretBasic, kPrivateKeyJwt };
+
+// JWS algorithm of a private_key_jwt client assertion (SMART Backend Services allows these two).
+enum class JwtAlgorithm { kFromKey, kRs384, kEs384 };
 
 struct AuthOptions {
   AuthMethod method = AuthMethod::kClientSecretPost;  // auth.method
-  std::string token_url;                              // auth.token_url (required, absolute)
+  std::string token_url;  // auth.token_url (absolute); empty: discovered (see `discover`)
   std::string client_id;                              // auth.client_id (required)
   // Where the secret comes from: exactly one is set (a secret inline in the YAML is refused).
   std::string client_secret_file;        // auth.client_secret_file: path, mode 0600 or stricter
@@ -72,6 +78,17 @@ struct AuthOptions {
   std::string client_secret_credential;  // auth.client_secret_credential: systemd credential name
   std::string client_secret;             // resolved from the source above; never printed or logged
   std::string scope;                     // auth.scope (optional), e.g. "member-match|read"
+  // private_key_jwt (SMART Backend Services): the signing key comes from exactly one of these.
+  std::string private_key_file;        // auth.private_key_file: PEM, mode 0600 or stricter
+  std::string private_key_credential;  // auth.private_key_credential: systemd credential (PEM or JWK set)
+  std::string jwks_file;               // auth.jwks_file: JWK set with private parts, mode 0600
+  std::string private_key;             // resolved PEM or JWK set text; never printed or logged
+  std::string key_id;                  // auth.key_id: JWS "kid" (default: the JWK's kid or thumbprint)
+  JwtAlgorithm algorithm = JwtAlgorithm::kFromKey;  // auth.algorithm: RS384 | ES384 (default by key)
+  std::string jku;                     // auth.jku (optional): JWS "jku" header, the client's JWKS URL
+  // auth.discover (default false): read token_url from {base_url}/.well-known/smart-configuration.
+  // Also used when token_url is omitted.
+  bool discover = false;
 };
 
 struct LimitsOptions {
@@ -92,6 +109,32 @@ struct PollOptions {
                  1000};  // poll.timeout: job fails after this long polling (default 24h)
 };
 
+struct ExportOptions {
+  int max_rekicks = 3;  // export.max_rekicks: export reported failed -> kick off again, 0..100
+  // export.max_expired_rekicks: files gone (404/410, expired) -> kick off again, 0..100
+  int max_expired_rekicks = 10;
+  // export.cancel_with_delete (default true): an operator's cancel sends the Bulk Data DELETE to
+  // the job's status URL; false for payers that do not support it.
+  bool cancel_with_delete = true;
+};
+
+// Downloads of a payer's export files.
+struct DownloadOptions {
+  // download.accept_gzip (default true): send `Accept-Encoding: gzip` for export files. Over the
+  // internet gzip cuts the wire bytes ~10x for a little CPU; false asks for identity, for a payer
+  // on the same host or LAN (loopback benchmarks) where compressing costs more than it saves.
+  bool accept_gzip = true;
+};
+
+// TLS to one payer (base_url, token_url and trusted_hosts). Certificate and host-name
+// verification are always on; these only add trust anchors and a client certificate.
+struct PayerTlsOptions {
+  std::string ca_file;      // tls.ca_file: extra CA bundle (PEM); default: the system store only
+  std::string client_cert;  // tls.client_cert: PEM chain for mutual TLS (PDex 2.0); with client_key
+  std::string client_key;   // tls.client_key: its private key, mode 0600 or stricter
+  bool operator==(const PayerTlsOptions&) const = default;
+};
+
 struct PayerOptions {
   std::string id;        // payers[].id (required, unique, [A-Za-z0-9_-]{1,64})
   std::string name;      // payers[].name (display; default: the id)
@@ -104,11 +147,15 @@ struct PayerOptions {
   // payers[].trusted_hosts: lower-case hosts that may receive the bearer token; default (also for
   // an empty list): the base_url host only.
   std::vector<std::string> trusted_hosts;
-  // payers[].allow_insecure_http: plain http:// to a non-loopback host (default false: refused).
+  // payers[].allow_insecure_http: plain http:// to a non-loopback host (default false: refused;
+  // when true the daemon warns at every start).
   bool allow_insecure_http = false;
+  PayerTlsOptions tls;  // payers[].tls
   LimitsOptions limits;
   RetryOptions retry;
   PollOptions poll;
+  ExportOptions export_job;  // payers[].export
+  DownloadOptions download;  // payers[].download
   Millis request_timeout{30000};  // payers[].request_timeout: per network phase (default 30s)
 };
 

@@ -71,19 +71,34 @@ std::string FormatProgress(const ProgressSample& prev, const ProgressSample& now
     out += rates;
   }
 
-  const std::pair<std::string, std::int64_t>* busiest = nullptr;
-  for (const auto& entry : now.active_by_payer) {
-    if (entry.second <= 0) continue;
-    if (busiest == nullptr || entry.second > busiest->second ||
-        (entry.second == busiest->second && entry.first < busiest->first)) {
-      busiest = &entry;
+  const ProgressSample::Payer* slowest = nullptr;
+  double slowest_rate = 0;
+  for (const ProgressSample::Payer& p : now.payers) {
+    if (p.active <= 0) continue;
+    double rate = 0;
+    if (dt_ms > 0) {
+      for (const ProgressSample::Payer& before : prev.payers) {
+        if (before.payer != p.payer) continue;
+        const std::int64_t delta = p.finished > before.finished ? p.finished - before.finished : 0;
+        rate = static_cast<double>(delta) * 60'000.0 / static_cast<double>(dt_ms);
+        break;
+      }
+    }
+    if (slowest == nullptr || rate < slowest_rate ||
+        (rate == slowest_rate &&
+         (p.active > slowest->active || (p.active == slowest->active && p.payer < slowest->payer)))) {
+      slowest = &p;
+      slowest_rate = rate;
     }
   }
-  if (busiest != nullptr) {
-    out += "; busiest payer ";
-    out += busiest->first;
+  if (slowest != nullptr) {
+    char rate[48];
+    std::snprintf(rate, sizeof rate, " active, %.1f finished/min)", slowest_rate);
+    out += "; slowest payer ";
+    out += slowest->payer;
     out += " (";
-    AppendCount(out, busiest->second, "active)");
+    out += std::to_string(slowest->active);
+    out += rate;
   }
   return out;
 }

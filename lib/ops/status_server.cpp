@@ -5,7 +5,12 @@
 // clang-format on
 #include <spdlog/spdlog.h>
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <charconv>
+#include <cstdio>
+#include <cstring>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/address.hpp>
@@ -43,13 +48,9 @@ constexpr size_t kMaxClassBytes = 64;
 // The server's queries; each uses an index (see the schema in migrations/001_initial.sql and
 // 002_member_counts.sql). Counts come from member_counts (a few rows per payer, kept by
 // triggers), so they cost the same with a million members as with ten.
-// Summed in Read(): GROUP BY state would need a temporary B-tree (the key is (payer, state)).
-constexpr std::string_view kByStateSql = "SELECT state, n FROM member_counts";
-// One O(log n) probe of member_counts' primary key per payer with active jobs.
-constexpr std::string_view kNextPayerSql =
-    "SELECT payer FROM member_counts WHERE payer>?1 AND state<=5 AND n>0 ORDER BY payer LIMIT 1";
-constexpr std::string_view kPayerActiveSql =
-    "SELECT COALESCE(SUM(n),0) FROM member_counts WHERE payer=?1 AND state<=5";
+// One pass over member_counts in primary-key order (payer, state): the totals by state and, per
+// payer, its counts by state (a few rows per payer, kept by triggers).
+constexpr std::string_view kByStateSql = "SELECT payer, state, n FROM member_counts";
 // Range of the payer's active jobs by deadline; the row lookup for requested_ms is bounded by
 // the cap.
 constexpr std::string_view kPayerDeadlineSql =
@@ -100,6 +101,26 @@ void AppendKey(std::string* out, std::string_view key) {
 }
 
 void AppendInt(std::string* out, int64_t v) { out->append(std::to_string(v)); }
+
+// The process's resident set in bytes (second field of /proc/self/statm, in pages); -1 when
+// unreadable. Lets an operator see that memory stays flat over a long run.
+int64_t ResidentBytes() {
+  std::FILE* f = std::fopen("/proc/self/statm", "re");
+  if (f == nullptr) return -1;
+  char line[128];
+  const bool read = std::fgets(line, sizeof line, f) != nullptr;
+  std::fclose(f);
+  if (!read) return -1;
+  // "size resident shared ...", in pages.
+  const char* end = line + std::strlen(line);
+  int64_t size = 0;
+  int64_t resident = -1;
+  auto r = std::from_chars(line, end, size);
+  if (r.ec != std::errc() || r.ptr == end || *r.ptr != ' ') return -1;
+  r = std::from_chars(r.ptr + 1, end, resident);
+  if (r.ec != std::errc() || resident < 0) return -1;
+  return resident * static_cast<int64_t>(::sysconf(_SC_PAGESIZE));
+}
 
 // Compares without an early exit, so the time does not tell how much of a guess was right (the
 // length may leak; tokens are long random strings).
@@ -200,8 +221,7 @@ struct StatusServer::Impl {
   bool stopped = false;
   const std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
 
-  state::Stmt by_state, next_payer, payer_active, payer_deadline, next_class, class_last,
-      class_window;
+  state::Stmt by_state, payer_deadline, next_class, class_last, class_window;
   std::optional<StatusSnapshot> cache;
   std::chrono::steady_clock::time_point cache_at;
   std::map<std::string, Gauge*, std::less<>> payer_gauges;
@@ -237,8 +257,21 @@ Result<StatusSnapshot> StatusServer::Impl::Read() {
       return std::move(row).error();
     }
     if (!*row) break;
-    const int64_t s = by_state.Int(0);
-    if (s >= 0 && s < kJobStateCount) snap.by_state[static_cast<size_t>(s)] += by_state.Int(1);
+    const int64_t s = by_state.Int(1);
+    const int64_t n = by_state.Int(2);
+    if (s < 0 || s >= kJobStateCount || n <= 0) continue;
+    snap.by_state[static_cast<size_t>(s)] += n;
+    std::string payer = by_state.Text(0);
+    if (snap.payers.empty() || snap.payers.back().payer != payer) {
+      if (snap.payers.size() >= kMaxPayers) continue;
+      StatusSnapshot::Payer p;
+      p.payer = std::move(payer);
+      p.by_state.assign(kJobStateCount, 0);
+      snap.payers.push_back(std::move(p));
+    }
+    StatusSnapshot::Payer& p = snap.payers.back();
+    p.by_state[static_cast<size_t>(s)] += n;
+    if (!IsTerminal(static_cast<JobState>(s))) p.active += n;
   }
   by_state.Reset();
 
@@ -250,24 +283,13 @@ Result<StatusSnapshot> StatusServer::Impl::Read() {
     return n;
   };
 
-  std::string prev;
-  while (snap.payers.size() < kMaxPayers) {
-    next_payer.Bind(1, prev);
-    auto row = next_payer.Step("status: next payer");
-    if (row && *row) prev = next_payer.Text(0);
-    next_payer.Reset();
-    if (!row) return std::move(row).error();
-    if (!*row) break;
-    StatusSnapshot::Payer p;
-    p.payer = prev;
-    payer_active.Bind(1, prev);
-    auto active = count(payer_active, "status: payer active");
-    if (!active) return std::move(active).error();
-    p.active = *active;
-    payer_deadline.Bind(1, prev).Bind(2, now_s).Bind(3, settings.sla_count_cap);
+  // Deadlines only for payers with active jobs: an indexed range bounded by the cap.
+  for (StatusSnapshot::Payer& p : snap.payers) {
+    if (p.active == 0) continue;
+    payer_deadline.Bind(1, p.payer).Bind(2, now_s).Bind(3, settings.sla_count_cap);
     auto past = count(payer_deadline, "status: deadline past");
     if (!past) return std::move(past).error();
-    payer_deadline.Bind(1, prev)
+    payer_deadline.Bind(1, p.payer)
         .Bind(2, now_s + settings.sla_near_s)
         .Bind(3, settings.sla_count_cap);
     auto due = count(payer_deadline, "status: deadline near");
@@ -275,10 +297,9 @@ Result<StatusSnapshot> StatusServer::Impl::Read() {
     if (*past >= settings.sla_count_cap || *due >= settings.sla_count_cap) snap.capped = true;
     p.deadline_past = *past;
     p.deadline_near = std::max<int64_t>(0, *due - *past);
-    snap.payers.push_back(std::move(p));
   }
 
-  prev.clear();
+  std::string prev;
   while (snap.errors.size() < kMaxErrorClasses) {
     next_class.Bind(1, prev);
     auto row = next_class.Step("status: next error class");
@@ -332,6 +353,12 @@ void StatusServer::Impl::UpdateDbGauges(const StatusSnapshot& snap) {
       it = payer_gauges.emplace(p.payer, g).first;
     }
     it->second->Set(static_cast<double>(p.active));
+    for (int st = 0; st < kJobStateCount; ++st) {
+      metrics
+          .GetGauge(metric::kPayerMembers,
+                    {{"payer", p.payer}, {"state", JobStateName(static_cast<JobState>(st))}})
+          .Set(static_cast<double>(p.by_state[static_cast<size_t>(st)]));
+    }
     past += p.deadline_past;
     near += p.deadline_near;
   }
@@ -387,6 +414,13 @@ std::string StatusServer::Impl::StatusJson(const StatusSnapshot& snap) const {
     AppendJsonString(&out, p.payer);
     out.append(",\"active\":");
     AppendInt(&out, p.active);
+    out.append(",\"by_state\":{");
+    for (int st = 0; st < kJobStateCount; ++st) {
+      if (st > 0) out.push_back(',');
+      AppendKey(&out, JobStateName(static_cast<JobState>(st)));
+      AppendInt(&out, p.by_state[static_cast<size_t>(st)]);
+    }
+    out.push_back('}');
     out.append(",\"deadline_past\":");
     AppendInt(&out, p.deadline_past);
     out.append(",\"deadline_near\":");
@@ -417,7 +451,24 @@ std::string StatusServer::Impl::StatusJson(const StatusSnapshot& snap) const {
   }
   out.append("],\"error_window_s\":");
   AppendInt(&out, settings.error_window_s);
-  out.append("}\n");
+  // The store's health as the downloads last saw it (live, not cached).
+  out.append(",\"storage\":{\"state\":");
+  std::string_view storage_state = "ok";
+  double since = 0;
+  for (std::string_view reason : {metric::kStorageDiskFull, metric::kStorageReadOnly}) {
+    const double v = metrics.GetGauge(metric::kStorageProblem, {{"reason", reason}}).value();
+    if (v > 0) {
+      storage_state = reason;
+      since = v;
+    }
+  }
+  AppendJsonString(&out, storage_state);
+  if (since > 0) {
+    out.append(",\"since_s\":");
+    AppendInt(&out, static_cast<int64_t>(since));
+    out.append(",\"downloads\":\"paused\"");
+  }
+  out.append("}}\n");
   return out;
 }
 
@@ -461,6 +512,9 @@ http::response<http::string_body> StatusServer::Impl::Handle(
     }
   } else if (path == "/metrics") {
     Cached();  // refreshes the DB gauges; on a DB error the last values stay
+    if (const int64_t rss = ResidentBytes(); rss >= 0) {
+      metrics.GetGauge(metric::kResidentMemory).Set(static_cast<double>(rss));
+    }
     res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
     reply(http::status::ok, metrics.RenderPrometheus());
   } else {
@@ -471,8 +525,8 @@ http::response<http::string_body> StatusServer::Impl::Handle(
 }
 
 void StatusServer::Impl::FinalizeQueries() {
-  for (state::Stmt* st : {&by_state, &next_payer, &payer_active, &payer_deadline, &next_class,
-                          &class_last, &class_window}) {
+  for (state::Stmt* st :
+       {&by_state, &payer_deadline, &next_class, &class_last, &class_window}) {
     *st = state::Stmt();
   }
 }
@@ -566,8 +620,7 @@ StatusServer::StatusServer(boost::asio::io_context& io, const StatusOptions& opt
 StatusServer::~StatusServer() { Stop(); }
 
 std::vector<std::string_view> StatusServer::Queries() {
-  return {kByStateSql,        kNextPayerSql, kPayerActiveSql, kPayerDeadlineSql,
-          kNextErrorClassSql, kErrorLastSql, kErrorWindowSql};
+  return {kByStateSql, kPayerDeadlineSql, kNextErrorClassSql, kErrorLastSql, kErrorWindowSql};
 }
 
 Result<std::string> StatusServer::Start() {
@@ -597,8 +650,7 @@ Result<std::string> StatusServer::Start() {
     std::string_view sql;
   };
   for (const Prep& p :
-       {Prep{&s.by_state, kByStateSql}, Prep{&s.next_payer, kNextPayerSql},
-        Prep{&s.payer_active, kPayerActiveSql}, Prep{&s.payer_deadline, kPayerDeadlineSql},
+       {Prep{&s.by_state, kByStateSql}, Prep{&s.payer_deadline, kPayerDeadlineSql},
         Prep{&s.next_class, kNextErrorClassSql}, Prep{&s.class_last, kErrorLastSql},
         Prep{&s.class_window, kErrorWindowSql}}) {
     auto st = state::Stmt::Prepare(h, p.sql);
@@ -622,7 +674,8 @@ Result<std::string> StatusServer::Start() {
   if (ec) return fail("local address");
 
   s.started = true;
-  s.metrics.GetGauge(metric::kStartTime).Set(static_cast<double>(s.settings.now_ms() / 1000));
+  const int64_t start_s = s.settings.now_ms() / 1000;  // whole seconds
+  s.metrics.GetGauge(metric::kStartTime).Set(static_cast<double>(start_s));
   s.metrics.GetGauge(metric::kBuildInfo, {{"version", P2P_VERSION}}).Set(1);
   net::co_spawn(s.io, Impl::Accept(impl_), net::detached);
 

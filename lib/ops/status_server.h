@@ -17,7 +17,8 @@
 //    "payers":[{"payer":"bison","active":N,"deadline_past":N,"deadline_near":N},...],
 //    "sla":{"deadline_past":N,"deadline_near":N,"near_window_s":86400,"capped":false},
 //    "errors":[{"class":"http_503","last_at_ms":...,"count_window":N},...],
-//    "error_window_s":86400}
+//    "error_window_s":86400,
+//    "storage":{"state":"ok"} | {"state":"disk_full"|"read_only","since_s":...,"downloads":"paused"}}
 // "active" = not terminal; "in_flight" = matching..downloading. SLA counts are members not yet
 // requested ($member-match not sent) whose deadline is past / within near_window_s; each per-payer
 // count stops at sla_count_cap ("capped": true then). Payers listed are those with active jobs.
@@ -55,6 +56,14 @@ namespace state {
 class StateDb;
 }
 
+namespace metric {
+// gauge {reason}: unix seconds since the store became full (reason "disk_full") or read-only
+// ("read_only"); 0 when it is writable. Set by the pipeline's downloads, shown in /status.
+inline constexpr std::string_view kStorageProblem = "p2p_storage_problem_since_seconds";
+inline constexpr std::string_view kStorageDiskFull = "disk_full";
+inline constexpr std::string_view kStorageReadOnly = "read_only";
+}  // namespace metric
+
 struct StatusServerSettings {
   std::size_t header_limit = 8 * 1024;             // request line + headers, bytes (431 above)
   std::size_t body_limit = 1024;                   // request body, bytes (413 above)
@@ -72,7 +81,8 @@ struct StatusServerSettings {
 struct StatusSnapshot {
   struct Payer {
     std::string payer;
-    int64_t active = 0;
+    std::vector<int64_t> by_state;  // kJobStateCount entries
+    int64_t active = 0;             // non-terminal jobs
     int64_t deadline_past = 0;
     int64_t deadline_near = 0;
   };
@@ -83,7 +93,7 @@ struct StatusSnapshot {
   };
   int64_t now_ms = 0;
   std::vector<int64_t> by_state;  // kJobStateCount entries
-  std::vector<Payer> payers;      // sorted by payer id
+  std::vector<Payer> payers;      // every payer with members, sorted by payer id
   bool capped = false;
   std::vector<ErrorClass> errors;  // latest first
 };

@@ -7,9 +7,11 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <chrono>
 #include <memory>
 #include <optional>
 
+#include "ops/status_server.h"
 #include "pipeline/store_sink.h"
 
 namespace p2p::pipeline {
@@ -40,12 +42,58 @@ bool IsRetryable(const Error& e) {
   }
 }
 
+// Releases the store probe when the download that holds it ends, however it ends.
+struct ProbeHolder {
+  StorageGate& gate;
+  bool held = false;
+  ~ProbeHolder() {
+    if (held) gate.ReleaseProbe();
+  }
+};
+
+int64_t UnixNow() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string_view ReasonName(StorageProblem p) {
+  return p == StorageProblem::kReadOnly ? metric::kStorageReadOnly : metric::kStorageDiskFull;
+}
+
 FileResult Failed(const Error& e, std::string detail) {
   return FileResult{FileOutcome::kFailed, std::string(ErrorKindName(e.kind)), std::move(detail),
                     e.http_status};
 }
 
 }  // namespace
+
+StorageProblem ClassifyStorageError(const Error& e) {
+  if (e.kind != ErrorKind::kDiskFull) return StorageProblem::kNone;
+  const bool read_only = e.message.find("Read-only file system") != std::string::npos ||
+                         e.message.find("read-only") != std::string::npos;
+  return read_only ? StorageProblem::kReadOnly : StorageProblem::kDiskFull;
+}
+
+void StorageGate::Close(StorageProblem problem, const std::string& detail, Metrics& metrics) {
+  if (problem == problem_) return;
+  if (problem_ != StorageProblem::kNone) {
+    metrics.GetGauge(metric::kStorageProblem, {{"reason", ReasonName(problem_)}}).Set(0);
+  }
+  problem_ = problem;
+  metrics.GetGauge(metric::kStorageProblem, {{"reason", ReasonName(problem)}})
+      .Set(static_cast<double>(UnixNow()));
+  spdlog::error("store is {}: downloads paused until it takes writes again (tried every "
+                "store.full_retry_interval): {}",
+                problem == StorageProblem::kReadOnly ? "read-only" : "full", detail);
+}
+
+void StorageGate::Open(Metrics& metrics) {
+  if (problem_ == StorageProblem::kNone) return;
+  metrics.GetGauge(metric::kStorageProblem, {{"reason", ReasonName(problem_)}}).Set(0);
+  problem_ = StorageProblem::kNone;
+  spdlog::info("store takes writes again: downloads resume");
+}
 
 FileDownloader::FileDownloader(state::StateDb& db, store::ResourceStore& store,
                                const PipelineLimits& limits, const std::atomic<bool>& stopping,
@@ -63,25 +111,48 @@ asio::awaitable<Result<FileResult>> FileDownloader::Fetch(const state::Job& job,
     if (!d) co_return std::move(d).error();
     co_return FileResult{};
   }
+  ProbeHolder probe{gate_};
   for (;;) {
     if (stopping_.load()) co_return FileResult{FileOutcome::kStopped, "", "", 0};
+    // A full or read-only store: no new download; one of them probes every disk_full_wait.
+    if (gate_.closed() && !probe.held) {
+      if (gate_.TakeProbe()) probe.held = true;
+      co_await Sleep(limits_.disk_full_wait);
+      continue;
+    }
     std::unique_ptr<store::FileWriter> writer;
+    std::optional<Error> err;
     if (f.kind == FileKind::kOutput) {
       store::FileContext ctx{job.payer, job.member_key, job.id, f.idx, f.type, job.transaction_time};
       auto w = store_.Begin(ctx);
-      if (!w) co_return Failed(w.error(), "store: " + w.error().message);
-      writer = std::move(w).value();
+      if (!w && ClassifyStorageError(w.error()) == StorageProblem::kNone) {
+        co_return Failed(w.error(), "store: " + w.error().message);
+      }
+      if (!w) {
+        err = std::move(w).error();
+      } else {
+        writer = std::move(w).value();
+      }
+    }
+    if (err) {
+      gate_.Close(ClassifyStorageError(*err), err->message, payer.metrics());
+      if (!probe.held) probe.held = gate_.TakeProbe();
+      co_await Sleep(limits_.disk_full_wait);
+      continue;
     }
     // error[] files hold OperationOutcome lines: checked and counted, not stored as resources.
     StoreSink sink(writer.get(), f.kind == FileKind::kOutput ? f.type : "OperationOutcome",
                    limits_.max_line_bytes);
     http::Request req;
     req.url = *url;
-    req.headers = {{"Accept", "application/fhir+ndjson"}, {"Accept-Encoding", "gzip"}};
+    // download.accept_gzip: identity for a payer next door, where inflating costs more than the
+    // wire bytes it saves (the client otherwise asks for gzip).
+    req.headers = {{"Accept", "application/fhir+ndjson"},
+                   {"Accept-Encoding",
+                    payer.options().download.accept_gzip ? "gzip" : "identity"}};
     auto r = co_await payer.StreamOnce(std::move(req), sink, job.requires_token, "file");
     const bool ok_status = r && r->status >= 200 && r->status < 300;
     Result<void> finished = ok_status ? sink.Finish() : Ok();
-    std::optional<Error> err;
     if (ok_status && finished) {
       std::optional<std::pair<std::string, state::TypeMark>> mark;
       if (writer) {
@@ -101,6 +172,7 @@ asio::awaitable<Result<FileResult>> FileDownloader::Fetch(const state::Job& job,
         // No co_await between the store commit and this: marks are recorded in commit order.
         auto d = db_.FileDone(f, sink.bad_lines(), mark);
         if (!d) co_return std::move(d).error();
+        gate_.Open(payer.metrics());
         counters_.resources_stored += f.stored;
         counters_.bad_lines += f.bad_lines;
         counters_.bytes_downloaded += f.bytes;
@@ -130,10 +202,19 @@ asio::awaitable<Result<FileResult>> FileDownloader::Fetch(const state::Job& job,
                            "file " + std::to_string(f.idx) + ": HTTP " + std::to_string(r->status),
                            r->status};
     }
-    if (err->kind == ErrorKind::kDiskFull) {
-      spdlog::error("job {} payer {}: store is full; waiting for space: {}", job.id, job.payer,
+    if (const StorageProblem sp = ClassifyStorageError(*err); sp != StorageProblem::kNone) {
+      // Nothing of this file was committed: it starts over once the store takes writes.
+      spdlog::debug("job {} payer {}: {}: store cannot take writes: {}", job.id, job.payer, where,
                     err->message);
+      gate_.Close(sp, err->message, payer.metrics());
+      if (!probe.held) probe.held = gate_.TakeProbe();
       co_await Sleep(limits_.disk_full_wait);
+      continue;
+    }
+    if (err->kind == ErrorKind::kBusy || err->kind == ErrorKind::kAuth) {
+      // An outside writer holding the store, or the token endpoint down: wait, count nothing.
+      spdlog::debug("job {} payer {}: {}: waiting: {}", job.id, job.payer, where, err->message);
+      co_await Sleep(payer.BackoffDelay(payer.retry().max_attempts(), nullptr));
       continue;
     }
     const bool retryable = IsRetryable(*err);

@@ -2,7 +2,9 @@
 // StoreSink (split, checked, stored line by line), then the store commit and the file's "done"
 // mark (with its counts, bad lines and the NDJSON store mark) are committed together. Retryable
 // failures (network, timeout, truncated body, 408/429/5xx) are retried with backoff up to
-// retry.max_attempts; a full disk waits for space; 404/410 means the export's files are gone.
+// retry.max_attempts; 404/410 means the export's files are gone. Never counted as attempts: a
+// full or read-only store (see StorageGate), SQLITE_BUSY from an outside writer (waited out) and
+// a token endpoint that is down (kAuth: waited out with backoff).
 //
 // Threading: io_context thread only. Several Fetch() calls (files of one or more jobs) may run at
 // once; each touches only its own FileRow.
@@ -30,7 +32,8 @@ struct PipelineLimits {
   size_t max_manifest_files = 10000;
   int max_rekicks = 3;           // export reported failed -> kick off again, at most this often
   int max_expired_rekicks = 10;  // files gone (404/410: expired) -> kick off again
-  Millis disk_full_wait{30000};                // wait before retrying after ENOSPC
+  Millis disk_full_wait{30000};  // store full or read-only: probe again this often (Scheduler
+                                 // sets it from store.full_retry_interval)
   int files_in_parallel = 4;                   // downloads of one job at a time
 };
 
@@ -55,6 +58,37 @@ struct FileResult {
   int http_status = 0;
 };
 
+enum class StorageProblem { kNone, kDiskFull, kReadOnly };
+
+// kDiskFull for a store error that means "no space", kReadOnly for a read-only file system or
+// database, kNone for anything else.
+StorageProblem ClassifyStorageError(const Error& e);
+
+// The store's health as the downloads see it. A full or read-only store closes the gate: said
+// once in the log (error) and in /status (metric::kStorageProblem, see ops/status_server.h); no
+// new download starts while it is closed, and one download (the prober) tries again every
+// disk_full_wait. Its first successful commit reopens the gate (logged) and the others go on.
+// Nothing is committed for a file whose write failed, so the state stays consistent.
+// Threading: io_context thread only.
+class StorageGate {
+ public:
+  // Closes the gate (or keeps it closed) for `problem`; `detail` has no PHI (store paths only).
+  void Close(StorageProblem problem, const std::string& detail, Metrics& metrics);
+  void Open(Metrics& metrics);
+  bool closed() const { return problem_ != StorageProblem::kNone; }
+  // One download probes the closed store at a time.
+  bool TakeProbe() {
+    if (probing_) return false;
+    probing_ = true;
+    return true;
+  }
+  void ReleaseProbe() { probing_ = false; }
+
+ private:
+  StorageProblem problem_ = StorageProblem::kNone;
+  bool probing_ = false;
+};
+
 class FileDownloader {
  public:
   FileDownloader(state::StateDb& db, store::ResourceStore& store, const PipelineLimits& limits,
@@ -71,6 +105,7 @@ class FileDownloader {
   const PipelineLimits& limits_;
   const std::atomic<bool>& stopping_;
   RunCounters& counters_;
+  StorageGate gate_;
 };
 
 }  // namespace p2p::pipeline

@@ -97,8 +97,9 @@ JobRunner::StepResult JobRunner::Finish(Job& job, JobState terminal, std::string
     if (metrics_ != nullptr) metrics_->GetCounter(metric::kDeadlineBreaches, {{"payer", job.payer}}).Inc();
   }
   if (terminal == JobState::kComplete && metrics_ != nullptr) {
+    const int64_t completed_s = job.completed_ms / 1000;  // whole seconds
     metrics_->GetGauge(metric::kLastSuccess, {{"payer", job.payer}})
-        .Set(static_cast<double>(job.completed_ms / 1000));
+        .Set(static_cast<double>(completed_s));
   }
   auto r = Save(job, prev);
   if (!r) return std::move(r).error();
@@ -124,10 +125,25 @@ JobRunner::StepResult JobRunner::RetryLater(Job& job, const PayerClient& payer,
   return Next::kWait;
 }
 
-JobRunner::StepResult JobRunner::Rekick(Job& job, std::string_view why_class, std::string detail) {
+JobRunner::StepResult JobRunner::WaitForToken(Job& job, const PayerClient& payer,
+                                              std::string_view step, const Error& e) {
+  job.error_class = std::string(ErrorKindName(ErrorKind::kAuth));
+  job.error_detail = std::string(step) + ": " + e.message;
+  job.http_status = e.http_status;
+  job.next_ms = NowMs() + payer.BackoffDelay(payer.retry().max_attempts(), nullptr).count();
+  spdlog::debug("job {} payer {}: {}; waiting for the token endpoint", job.id, job.payer,
+                job.error_detail);
+  auto r = Save(job, job.state);
+  if (!r) return std::move(r).error();
+  return Next::kWait;
+}
+
+JobRunner::StepResult JobRunner::Rekick(Job& job, const PayerClient& payer,
+                                        std::string_view why_class, std::string detail) {
+  const ExportOptions& eo = payer.options().export_job;
   const int budget = why_class == "file_gone" || why_class == "export_gone"
-                         ? limits_.max_expired_rekicks
-                         : limits_.max_rekicks;
+                         ? eo.max_expired_rekicks
+                         : eo.max_rekicks;
   if (job.rekicks >= budget) {
     return Finish(job, JobState::kFailed, why_class,
                   detail + " (after " + std::to_string(job.rekicks) + " re-kicks)");
@@ -148,20 +164,64 @@ JobRunner::StepResult JobRunner::Rekick(Job& job, std::string_view why_class, st
 }
 
 asio::awaitable<Result<void>> JobRunner::Run(int64_t job_id, PayerClient& payer) {
-  auto r = co_await Drive(job_id, payer);
+  Job job;
+  auto r = co_await Drive(job_id, payer, job);
   if (!r && r.error().kind == ErrorKind::kCancelled) {
     // An operator changed the job underneath us: their decision stands, this run ends.
     spdlog::info("job {} payer {}: {}; leaving it as the operator set it", job_id, payer.id(),
                  r.error().message);
+    // Cancelled with an export running (perhaps one kicked off after the operator looked):
+    // cancel it at the payer now rather than leave it to the scheduler's sweep.
+    auto now = db_.LoadJob(job_id);
+    if (!now) co_return std::move(now).error();
+    if (now->state == JobState::kCancelled && !job.poll_url.empty()) {
+      co_return co_await CancelExport(job_id, job.poll_url, payer);
+    }
     co_return Ok();
   }
   co_return r;
 }
 
-asio::awaitable<Result<void>> JobRunner::Drive(int64_t job_id, PayerClient& payer) {
+asio::awaitable<Result<void>> JobRunner::CancelExport(int64_t job_id, std::string poll_url,
+                                                      PayerClient& payer) {
+  if (payer.options().export_job.cancel_with_delete) {
+    auto d = co_await payer.CancelExport(poll_url);
+    if (!d) {
+      spdlog::warn("job {} payer {}: cancelling the export at the payer failed: {}", job_id,
+                   payer.id(), d.error().message);
+    }
+  }
+  auto st = state::Stmt::Prepare(
+      db_.handle(), "UPDATE members SET poll_url=NULL WHERE id=?1 AND state=?2");
+  if (!st) co_return std::move(st).error();
+  co_return st->Bind(1, job_id)
+      .Bind(2, static_cast<int64_t>(JobState::kCancelled))
+      .Run("forget the poll URL of a cancelled job");
+}
+
+Result<std::vector<std::pair<int64_t, std::string>>> PendingExportCancels(state::StateDb& db,
+                                                                          const std::string& payer,
+                                                                          int limit) {
+  auto st = state::Stmt::Prepare(
+      db.handle(),
+      "SELECT id, poll_url FROM members WHERE state=?1 AND payer=?2 AND poll_url IS NOT NULL "
+      "ORDER BY id LIMIT ?3");
+  if (!st) return std::move(st).error();
+  st->Bind(1, static_cast<int64_t>(JobState::kCancelled)).Bind(2, payer).Bind(3, int64_t{limit});
+  std::vector<std::pair<int64_t, std::string>> out;
+  for (;;) {
+    auto row = st->Step("cancelled jobs with an export");
+    if (!row) return std::move(row).error();
+    if (!*row) break;
+    out.emplace_back(st->Int(0), st->Text(1));
+  }
+  return out;
+}
+
+asio::awaitable<Result<void>> JobRunner::Drive(int64_t job_id, PayerClient& payer, Job& job) {
   auto loaded = db_.LoadJob(job_id);
   if (!loaded) co_return std::move(loaded).error();
-  Job job = std::move(loaded).value();
+  job = std::move(loaded).value();
   while (!stopping_.load()) {
     if (IsTerminal(job.state)) co_return Ok();
     if (job.next_ms > NowMs()) co_return Ok();
@@ -231,6 +291,9 @@ asio::awaitable<JobRunner::StepResult> JobRunner::Match(Job& job, PayerClient& p
   req.headers = {{"Content-Type", "application/fhir+json"}, {"Accept", "application/fhir+json"}};
   req.body = BuildMemberMatchBody(*row);
   auto r = co_await payer.Send(std::move(req), limits_.max_answer_bytes, true, "member_match");
+  if (!r && r.error().kind == ErrorKind::kAuth) {
+    co_return WaitForToken(job, payer, "$member-match", r.error());
+  }
   if (!r) {
     const Error& e = r.error();
     co_return Finish(job, JobState::kFailed, ErrorKindName(e.kind), "$member-match: " + e.message,
@@ -261,6 +324,12 @@ asio::awaitable<JobRunner::StepResult> JobRunner::Match(Job& job, PayerClient& p
   }
   if (res.status == 422) {
     fhir::OperationOutcomeInfo oo = fhir::ReadOperationOutcome(res.body);
+    if (oo.cls == fhir::OutcomeClass::kNone) {
+      // A 422 whose body is not a readable OperationOutcome (cut, garbled) does not say whether
+      // it is no-match or consent refused: ask again rather than guess a terminal outcome.
+      co_return RetryLater(job, payer, "protocol",
+                           "$member-match: 422 answer is not an OperationOutcome", 422);
+    }
     if (oo.cls == fhir::OutcomeClass::kConsentRefused) {
       co_return Finish(job, JobState::kConsentRefused, "consent_refused", oo.summary, 422);
     }
@@ -279,6 +348,9 @@ asio::awaitable<JobRunner::StepResult> JobRunner::Kickoff(Job& job, PayerClient&
   req.headers = {{"Accept", "application/fhir+json"}, {"Prefer", "respond-async"}};
   Url request_url = req.url;
   auto r = co_await payer.Send(std::move(req), limits_.max_answer_bytes, true, "export");
+  if (!r && r.error().kind == ErrorKind::kAuth) {
+    co_return WaitForToken(job, payer, "export kick-off", r.error());
+  }
   if (!r) {
     co_return Finish(job, JobState::kFailed, ErrorKindName(r.error().kind),
                      "export kick-off: " + r.error().message, r.error().http_status);
@@ -326,12 +398,16 @@ asio::awaitable<JobRunner::StepResult> JobRunner::Poll(Job& job, PayerClient& pa
   req.headers = {{"Accept", "application/json"}};
   Url status_url = req.url;
   auto r = co_await payer.Send(std::move(req), limits_.max_manifest_bytes, true, "poll");
+  if (!r && r.error().kind == ErrorKind::kAuth) {
+    co_return WaitForToken(job, payer, "export status", r.error());
+  }
   if (!r) {
     co_return Finish(job, JobState::kFailed, ErrorKindName(r.error().kind),
                      "export status: " + r.error().message, r.error().http_status);
   }
   if (r->status == 404 || r->status == 410) {
-    co_return Rekick(job, "export_gone", "export status: HTTP " + std::to_string(r->status));
+    co_return Rekick(job, payer, "export_gone",
+                     "export status: HTTP " + std::to_string(r->status));
   }
   if (r->status != 200 && r->status != 202) {
     co_return Finish(job, JobState::kFailed, "http_status",
@@ -362,7 +438,7 @@ asio::awaitable<JobRunner::StepResult> JobRunner::Poll(Job& job, PayerClient& pa
     co_return Next::kWait;
   }
   if (st->status == fhir::ExportStatus::kFailed) {
-    co_return Rekick(job, "export_failed", "export reported failure");
+    co_return Rekick(job, payer, "export_failed", "export reported failure");
   }
   // Complete: record the manifest's files, then download.
   std::vector<FileRow> files;
@@ -422,6 +498,17 @@ asio::awaitable<JobRunner::StepResult> JobRunner::Download(Job& job, PayerClient
     while (!gone && !failed && !fatal && !stopped) {
       while (next < files.size() && files[next].state == FileState::kDone) ++next;
       if (next >= files.size()) break;
+      // An operator's cancel stops the job at the next file: nothing more is stored for it.
+      auto now = db_.LoadJob(job.id);
+      if (!now) {
+        fatal = std::move(now).error();
+        break;
+      }
+      if (now->state != JobState::kDownloading) {
+        fatal = MakeError(ErrorKind::kCancelled, "job is " + std::string(JobStateName(now->state)) +
+                                                     " in the state DB");
+        break;
+      }
       FileRow& f = files[next++];
       auto r = co_await downloader_.Fetch(job, f, payer);
       if (!r) {
@@ -453,7 +540,7 @@ asio::awaitable<JobRunner::StepResult> JobRunner::Download(Job& job, PayerClient
     co_await all_done.async_wait(asio::redirect_error(asio::use_awaitable, ec));
   }
   if (fatal) co_return *fatal;
-  if (gone) co_return Rekick(job, gone->error_class, gone->detail);
+  if (gone) co_return Rekick(job, payer, gone->error_class, gone->detail);
   if (failed) {
     co_return Finish(job, JobState::kFailed, failed->error_class, failed->detail,
                      failed->http_status);

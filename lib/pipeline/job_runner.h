@@ -8,6 +8,13 @@
 // backoff), or the pipeline is stopping. Errors returned are local and fatal to this run (state DB
 // or store failures); server failures are recorded on the job, never returned.
 //
+// Prior-payer failures: an export reported failed is kicked off again up to export.max_rekicks
+// times, files gone (404/410) up to export.max_expired_rekicks, then the job fails; polling past
+// poll.timeout fails it; a token endpoint that is down only makes the job wait (backoff, no
+// attempt counted). An operator's cancel (or requeue) found at a step or file boundary ends the
+// run and leaves the job as the operator set it; when the job had an export running and the
+// payer allows it (export.cancel_with_delete), the export is cancelled with a Bulk Data DELETE.
+//
 // Threading: io_context thread only. Borrows everything it is given.
 #pragma once
 
@@ -34,12 +41,18 @@ class JobRunner {
 
   boost::asio::awaitable<Result<void>> Run(int64_t job_id, PayerClient& payer);
 
+  // Cancels the export of a job an operator cancelled: DELETE to `poll_url` when the payer allows
+  // it (export.cancel_with_delete), then forgets the URL (best effort: a failure is logged).
+  // Errors: state DB only.
+  boost::asio::awaitable<Result<void>> CancelExport(int64_t job_id, std::string poll_url,
+                                                    PayerClient& payer);
+
  private:
   enum class Next { kContinue, kWait, kStop };
   using StepResult = Result<Next>;
 
-  // Run() without the operator-change handling.
-  boost::asio::awaitable<Result<void>> Drive(int64_t job_id, PayerClient& payer);
+  // Run() without the operator-change handling; `job` is left as last seen.
+  boost::asio::awaitable<Result<void>> Drive(int64_t job_id, PayerClient& payer, state::Job& job);
 
   boost::asio::awaitable<StepResult> Match(state::Job& job, PayerClient& payer);
   boost::asio::awaitable<StepResult> Kickoff(state::Job& job, PayerClient& payer);
@@ -55,8 +68,12 @@ class JobRunner {
   // backoff, up to retry.max_attempts, then fail with `error_class`.
   StepResult RetryLater(state::Job& job, const PayerClient& payer, std::string_view error_class,
                         std::string detail, int http_status);
-  // Export failed or files gone: kick off again within the budget, else fail.
-  StepResult Rekick(state::Job& job, std::string_view why_class, std::string detail);
+  // Export failed or files gone: kick off again within the payer's budget, else fail.
+  StepResult Rekick(state::Job& job, const PayerClient& payer, std::string_view why_class,
+                    std::string detail);
+  // The token endpoint failed (kAuth): wait about retry.max_delay, count no attempt.
+  StepResult WaitForToken(state::Job& job, const PayerClient& payer, std::string_view step,
+                          const Error& e);
 
   state::StateDb& db_;
   const PipelineLimits& limits_;
@@ -66,5 +83,11 @@ class JobRunner {
 };
 
 int64_t NowMs();
+
+// Cancelled jobs of `payer` whose export is still to be cancelled at the payer (the operator's
+// cancel keeps poll_url; CancelExport clears it): up to `limit` (id, poll_url) pairs.
+Result<std::vector<std::pair<int64_t, std::string>>> PendingExportCancels(state::StateDb& db,
+                                                                          const std::string& payer,
+                                                                          int limit);
 
 }  // namespace p2p::pipeline

@@ -1,5 +1,7 @@
 #include "pipeline/payer_client.h"
 
+#include <spdlog/spdlog.h>
+
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -50,10 +52,25 @@ PayerClient::PayerClient(http::HttpClient& http, const PayerOptions& options,
     : http_(http),
       options_(options),
       jitter_(std::move(jitter01)),
-      tokens_(http, options.auth, options.request_timeout),
+      tokens_(http, options),
       limiter_(options.limits.requests_per_second),
       retry_(options.retry.max_attempts, options.retry.base_delay, options.retry.max_delay),
-      metrics_(metrics) {}
+      metrics_(metrics) {
+  ApplyTls();
+}
+
+void PayerClient::ApplyTls() {
+  const PayerTlsOptions& t = options_.tls;
+  if (t == PayerTlsOptions{}) return;  // the client's default context (system store)
+  const http::TlsOptions tls{t.ca_file, t.client_cert, t.client_key};
+  std::vector<std::string> hosts = options_.trusted_hosts;
+  for (const std::string* url : {&options_.base_url, &options_.auth.token_url}) {
+    if (Result<Url> u = Url::Parse(*url)) hosts.push_back(u->host);
+  }
+  // A failure stays attached to the host (every request to it fails with the message); the
+  // daemon checks the files before it starts, so this is only reached after a file changed.
+  for (const std::string& host : hosts) (void)http_.UseTls(host, tls);
+}
 
 void PayerClient::Observe(std::string_view endpoint, const Result<http::Response>& r,
                           std::chrono::steady_clock::time_point start) {
@@ -63,6 +80,36 @@ void PayerClient::Observe(std::string_view endpoint, const Result<http::Response
       .Inc();
   metrics_.GetHistogram(metric::kHttpDuration, {{"payer", options_.id}, {"endpoint", endpoint}})
       .Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+}
+
+void PayerClient::AdaptRate(int status) {
+  if (status == 429) {
+    if (limiter_.Throttled(options_.retry.max_delay)) {
+      spdlog::warn("payer {}: throttled (429); request rate lowered to {:.3g}/s", options_.id,
+                   limiter_.rate());
+    }
+  } else if (status >= 200 && status < 300) {
+    if (limiter_.Succeeded() && limiter_.rate() >= limiter_.configured_rate()) {
+      spdlog::info("payer {}: request rate back to {:.3g}/s", options_.id, limiter_.rate());
+    }
+  }
+}
+
+Error PayerClient::TokenFailure(Error e) {
+  if (!token_down_) {
+    token_down_ = true;
+    spdlog::warn("payer {}: token endpoint failing; jobs wait and retry: {}", options_.id,
+                 e.message);
+  }
+  e.kind = ErrorKind::kAuth;
+  return e;
+}
+
+void PayerClient::TokenOk() {
+  if (token_down_) {
+    token_down_ = false;
+    spdlog::info("payer {}: token endpoint answering again", options_.id);
+  }
 }
 
 void PayerClient::Reconfigure() {
@@ -102,6 +149,7 @@ asio::awaitable<Result<std::string>> PayerClient::Authorize(http::Request& reque
   }
   auto token = co_await tokens_.Get();
   if (!token) co_return std::move(token).error();
+  TokenOk();
   request.headers.push_back({"Authorization", "Bearer " + *token});
   co_return std::move(token).value();
 }
@@ -133,14 +181,16 @@ asio::awaitable<Result<http::Response>> PayerClient::Send(http::Request request,
     auto token = co_await BeginAttempt(request, base_headers, with_token);
     if (!token) {
       // The token endpoint being down or throttling is retried like the request itself.
-      if (!IsRetryableToken(token.error())) co_return std::move(token).error();
-      last = std::move(token).error();
+      if (token.error().kind == ErrorKind::kUntrustedHost) co_return std::move(token).error();
+      if (!IsRetryableToken(token.error())) co_return TokenFailure(std::move(token).error());
+      last = token.error();
     } else {
       auto start = std::chrono::steady_clock::now();
       auto r = co_await http_.Send(request, body_limit);
       Observe(endpoint, r, start);
       if (r) {
         int st = r->status;
+        AdaptRate(st);
         if (st >= 200 && st < 300) co_return r;
         FailureClass cls = ClassifyHttpStatus(st);
         if (cls == FailureClass::kUnauthorized && with_token && !refreshed) {
@@ -169,7 +219,7 @@ asio::awaitable<Result<http::Response>> PayerClient::Send(http::Request request,
       Error e = *last;
       e.message = DescribeRequest(request) + ": " + e.message + " after " +
                   std::to_string(attempt) + " attempts";
-      co_return e;
+      co_return token ? e : TokenFailure(std::move(e));
     }
     co_await Sleep(BackoffDelay(attempt, nullptr));
   }
@@ -183,10 +233,14 @@ asio::awaitable<Result<http::Response>> PayerClient::StreamOnce(http::Request re
   const size_t base_headers = request.headers.size();
   for (int round = 0; round < 2; ++round) {
     auto token = co_await BeginAttempt(request, base_headers, with_token);
-    if (!token) co_return std::move(token).error();
+    if (!token) {
+      if (token.error().kind == ErrorKind::kUntrustedHost) co_return std::move(token).error();
+      co_return TokenFailure(std::move(token).error());
+    }
     auto start = std::chrono::steady_clock::now();
     auto r = co_await http_.Stream(request, sink);
     Observe(endpoint, r, start);
+    if (r) AdaptRate(r->status);
     if (r && r->status == 401 && with_token && round == 0) {
       ++counters_.token_refreshes;
       tokens_.Invalidate(*token);
@@ -195,6 +249,21 @@ asio::awaitable<Result<http::Response>> PayerClient::StreamOnce(http::Request re
     co_return r;
   }
   co_return MakeError(ErrorKind::kInternal, "unreachable");
+}
+
+asio::awaitable<Result<int>> PayerClient::CancelExport(const std::string& poll_url) {
+  auto url = Url::Parse(poll_url);
+  if (!url) co_return std::move(url).error().Context("export status URL");
+  http::Request req;
+  req.method = "DELETE";
+  req.url = std::move(url).value();
+  req.headers = {{"Accept", "application/fhir+json"}};
+  const bool with_token = IsTrusted(req.url);
+  const std::string what = DescribeRequest(req);
+  auto r = co_await Send(std::move(req), 64 * 1024, with_token, "cancel");
+  if (!r) co_return std::move(r).error();
+  spdlog::info("payer {}: export cancelled: {}: HTTP {}", options_.id, what, r->status);
+  co_return r->status;
 }
 
 }  // namespace p2p::pipeline

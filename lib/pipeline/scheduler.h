@@ -67,6 +67,8 @@ class Scheduler {
   struct PayerLoop;
   boost::asio::awaitable<Result<void>> Dispatch(PayerLoop& loop, bool once);
   boost::asio::awaitable<void> RunOne(PayerLoop& loop, int64_t job_id);
+  // The export of a job an operator cancelled (JobRunner::CancelExport), holding the job's slot.
+  boost::asio::awaitable<void> CancelOne(PayerLoop& loop, int64_t job_id, std::string url);
   void WakeAll();
 
   boost::asio::io_context& io_;

@@ -6,7 +6,9 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <csignal>
 #include <cstring>
+#include <ctime>
 #include <string_view>
 #include <system_error>
 
@@ -29,6 +31,35 @@ bool IsCandidateName(std::string_view name) {
   if (name.empty() || name.front() == '.' || name.front() == '~') return false;
   if (EndsWith(name, ".tmp") || EndsWith(name, ".part")) return false;
   return IsCsv(name) || IsNdjson(name);
+}
+
+// A writer that fills a file in place (no temporary name, no rename) may still be at it.
+// Linux refuses a read lease (EAGAIN) on a file that any process has open for writing, which
+// answers exactly that; the lease is dropped at once. The lease-break signal is set to SIGURG
+// (ignored by default) so that a writer opening the file in that instant cannot kill the daemon.
+// Where leases are refused for another reason (a file owned by another user, a network file
+// system), a file that changed within the last kSettleSeconds and does not end with a newline is
+// taken to be still in writing.
+constexpr int64_t kSettleSeconds = 2;
+
+bool StillBeingWritten(const fs::path& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) return false;  // gone or unreadable: Read() reports it
+  bool writing = false;
+  if (::fcntl(fd, F_SETSIG, SIGURG) == 0 && ::fcntl(fd, F_SETLEASE, F_RDLCK) == 0) {
+    ::fcntl(fd, F_SETLEASE, F_UNLCK);
+  } else if (errno == EAGAIN) {
+    writing = true;
+  } else {
+    struct stat st {};
+    char last = '\n';
+    if (::fstat(fd, &st) == 0 && st.st_size > 0 && ::pread(fd, &last, 1, st.st_size - 1) == 1 &&
+        last != '\n') {
+      writing = ::time(nullptr) - st.st_mtime < kSettleSeconds;
+    }
+  }
+  ::close(fd);
+  return writing;
 }
 
 Error IoError(std::string_view what, const fs::path& path, int err) {
@@ -135,6 +166,7 @@ Result<std::vector<fs::path>> DirectorySource::ListReady() const {
     if (!IsCandidateName(name)) continue;
     std::error_code type_ec;
     if (!entry.is_regular_file(type_ec)) continue;  // subdirectories, sockets, dangling links
+    if (StillBeingWritten(entry.path())) continue;  // taken on a later scan
     files.push_back(entry.path());
   }
   std::sort(files.begin(), files.end(), [](const fs::path& a, const fs::path& b) {
@@ -201,6 +233,9 @@ Result<void> DirectorySource::Finish(const fs::path& file, const ParsedMembers& 
     }
     if (auto r = SyncDir(rejected_); !r) return r;
   }
+  // The file holds PHI: whatever mode the producer gave it, the kept copy is the owner's only.
+  // Best effort: a file owned by someone else keeps its mode (chmod needs ownership).
+  (void)::chmod(source.c_str(), 0600);
   if (::rename(source.c_str(), (processed_ / target).c_str()) != 0) {
     return IoError("move", source, errno);
   }

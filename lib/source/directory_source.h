@@ -1,7 +1,9 @@
 // The `directory` member source: files arrive by atomic rename into source.path.
 //   *.csv / *.ndjson at the top level are taken in name order; dotfiles, temporary names
 //   (*.tmp, *.part, names starting with "." or "~") and subdirectories are ignored, so a file
-//   still being written under a temporary name is never picked up half-written.
+//   still being written under a temporary name is never picked up half-written. A file written
+//   in place (no rename) is left alone while any process still has it open for writing (Linux
+//   lease check; see StillBeingWritten in the .cpp for the fallback) and taken on a later scan.
 //   After the caller has committed a file's good rows to the state DB it calls Finish(): the
 //   problems (if any) are written to rejected/<file>.errors (one line each:
 //   "<file>:<line>: <field>: <reason>", mode 0600) and the file is moved to processed/<file>
@@ -27,7 +29,7 @@ class DirectorySource {
 
   Result<void> Prepare();  // create directories; kIo when path is not a readable directory
 
-  // Files ready for intake, in name order.
+  // Files ready for intake, in name order; files still open for writing are left out.
   Result<std::vector<std::filesystem::path>> ListReady() const;
 
   // Reads and decodes one file (files over 1 GiB are rejected whole with one problem).

@@ -11,6 +11,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -99,7 +100,8 @@ struct PayerStateCount {
 
 class StateDb {
  public:
-  // Opens or creates the DB at `path` (0600, WAL, synchronous=FULL), applies migrations, and
+  // Opens or creates the DB at `path` (0600, WAL, synchronous=NORMAL: each commit reaches the
+  // WAL before it returns; the .cpp says why that keeps the crash rules), applies migrations, and
   // refuses a newer schema. A new (empty) DB is created with auto_vacuum=INCREMENTAL so that
   // Housekeep() can return freed pages to the file system; a DB created before that keeps its
   // mode (SQLite can only change it with a full VACUUM), and Housekeep's vacuum is then a no-op.
@@ -115,12 +117,20 @@ class StateDb {
   // file, in one transaction.
   Result<IntakeCounts> TakeIn(const std::string& file_name, const std::vector<NewMember>& members,
                               int rows_bad, int64_t now_ms);
+  // The same for `count` members made one at a time by `make(i, &member)` inside the
+  // transaction, so intake never holds a second copy of a file's rows (issue 6: RSS).
+  Result<IntakeCounts> TakeIn(const std::string& file_name, size_t count,
+                              const std::function<void(size_t, NewMember*)>& make, int rows_bad,
+                              int64_t now_ms);
 
   // --- scheduling ---
   // Ids of non-terminal jobs of `payer` with next_ms <= now, earliest deadline first.
   Result<std::vector<int64_t>> Runnable(const std::string& payer, int64_t now_ms, int limit);
   // Earliest next_ms among the payer's non-terminal jobs; nullopt when none.
   Result<std::optional<int64_t>> NextWake(const std::string& payer);
+  // Earliest next_ms later than `after_ms` among the payer's non-terminal jobs (jobs due now,
+  // running ones included, are left out); nullopt when none. One seek in members_wake.
+  Result<std::optional<int64_t>> NextDue(const std::string& payer, int64_t after_ms);
   // Number of non-terminal jobs (all payers).
   Result<int64_t> ActiveCount();
 
@@ -176,9 +186,9 @@ class StateDb {
   Result<void> WriteJob(const Job& job, JobState previous, int64_t now_ms);
 
   sqlite3* db_;
-  Stmt load_job_, save_job_, insert_event_, runnable_, next_wake_, insert_member_, find_active_,
-      insert_file_, delete_files_, load_files_, file_done_, insert_bad_, file_attempts_,
-      upsert_mark_;
+  Stmt load_job_, save_job_, insert_event_, runnable_, next_wake_, next_due_, insert_member_,
+      find_active_, insert_file_, delete_files_, load_files_, file_done_, insert_bad_,
+      file_attempts_, upsert_mark_;
 };
 
 }  // namespace p2p::state

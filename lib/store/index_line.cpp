@@ -71,14 +71,16 @@ std::string FormatIndexLine(const IndexEntry& e) {
   AppendEscaped(out, e.member_key);
   out += ' ';
   AppendEscaped(out, e.tx_time);
-  out += ' ' + std::to_string(e.job_id) + ' ' + std::to_string(e.file_index) + '\n';
+  out += ' ' + std::to_string(e.job_id) + ' ' + std::to_string(e.file_index);
+  if (e.lines >= 0) out += ' ' + std::to_string(e.lines);
+  out += '\n';
   return out;
 }
 
 std::optional<IndexEntry> ParseIndexLine(std::string_view line) {
-  std::string_view f[7];
+  std::string_view f[8];
   size_t n = 0;
-  while (n < 7) {
+  while (n < 8) {
     size_t sp = line.find(' ');
     f[n++] = line.substr(0, sp);
     if (sp == std::string_view::npos) {
@@ -87,10 +89,13 @@ std::optional<IndexEntry> ParseIndexLine(std::string_view line) {
     }
     line.remove_prefix(sp + 1);
   }
-  if (n != 7 || !line.empty()) return std::nullopt;
+  if (n < 7 || !line.empty()) return std::nullopt;
   IndexEntry e;
   if (!ParseInt(f[0], &e.start) || !ParseInt(f[1], &e.end) || e.start < 0 || e.end < e.start ||
       !ParseInt(f[5], &e.job_id) || !ParseInt(f[6], &e.file_index)) {
+    return std::nullopt;
+  }
+  if (n == 8 && (!ParseInt(f[7], &e.lines) || e.lines < 0 || e.lines > e.end - e.start)) {
     return std::nullopt;
   }
   auto payer = Unescape(f[2]), member = Unescape(f[3]), tx = Unescape(f[4]);

@@ -86,12 +86,14 @@ Result<StoreMark> NdjsonStore::CompactType(const std::string& type) {
   RangeCursor cursor(*entries);
   const IndexEntry* segment = nullptr;
   int64_t segment_start = 0;
+  int64_t segment_lines = 0;
   bool segment_open = false;
   auto close_segment = [&]() -> Result<void> {
     if (!segment_open || lines.written() == segment_start) return Ok();
     IndexEntry e = segment ? *segment : IndexEntry{};
     e.start = segment_start;
     e.end = lines.written();
+    e.lines = segment_lines;
     return ranges.Add(FormatIndexLine(e));
   };
   std::string_view line;
@@ -105,10 +107,12 @@ Result<StoreMark> NdjsonStore::CompactType(const std::string& type) {
       if (auto r = close_segment(); !r) return Prefixed(std::move(r).error());
       segment = e;
       segment_start = lines.written();
+      segment_lines = 0;
       segment_open = true;
     }
     if (keep[n]) {
       if (auto r = lines.Add(line, "\n"); !r) return Prefixed(std::move(r).error());
+      ++segment_lines;
     }
   }
   if (auto r = close_segment(); !r) return Prefixed(std::move(r).error());

@@ -20,12 +20,30 @@ namespace p2p::store {
 namespace {
 
 constexpr size_t kWriteBuffer = 1 << 20;
+constexpr int64_t kWritebackBytes = 8 << 20;  // direct mode: start the disk writeback this often
 constexpr char kPrefix[] = "ndjson store";
 
 Error Prefixed(Error e) { return std::move(e).Context(kPrefix); }
 
 bool EndsWith(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
+
+// Number of '\n' in [from, to) of `fd`, read through `buf`.
+Result<int64_t> CountNewlines(int fd, int64_t from, int64_t to, std::string& buf,
+                              const std::string& path) {
+  int64_t count = 0;
+  for (int64_t pos = from; pos < to;) {
+    const size_t want =
+        static_cast<size_t>(std::min<int64_t>(to - pos, static_cast<int64_t>(buf.size())));
+    const ssize_t n = ::pread(fd, buf.data(), want, pos);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return ErrnoError(errno, "read " + path);
+    if (n == 0) break;
+    count += std::count(buf.data(), buf.data() + n, '\n');
+    pos += n;
+  }
+  return count;
 }
 
 // Opens `path` if it exists: an invalid fd (not an error) when it does not.
@@ -37,14 +55,36 @@ Result<UniqueFd> OpenIfExists(const std::string& path, int flags) {
 
 }  // namespace
 
+// Writes one downloaded file's lines. Two modes (see ndjson_store.h):
+//  * direct: the writer owns the tail of <Type>.ndjson and writes its lines right after the
+//    committed end, starting the disk writeback every kWritebackBytes so that Commit()'s
+//    fdatasync waits only for the last few MiB. Nothing past the committed end counts until the
+//    mark is recorded (Recover() cuts it otherwise).
+//  * tmp: another writer owns the tail, so lines go to .tmp/<job_id>-<file_index>.part and are
+//    appended at Commit(). A direct writer becomes a tmp writer when another writer of its type
+//    commits first (NdjsonStore::Evict).
 class NdjsonFileWriter final : public FileWriter {
  public:
-  NdjsonFileWriter(NdjsonStore* store, FileContext ctx, std::string tmp_path, UniqueFd fd)
-      : store_(store), ctx_(std::move(ctx)), tmp_path_(std::move(tmp_path)), fd_(std::move(fd)) {}
+  NdjsonFileWriter(NdjsonStore* store, FileContext ctx, std::string tmp_path)
+      : store_(store), ctx_(std::move(ctx)), tmp_path_(std::move(tmp_path)) {}
   ~NdjsonFileWriter() override { Abort(); }
+
+  // Makes this the direct writer of `files`, writing from `files->ndjson_end`.
+  void StartDirect(NdjsonStore::TypeFiles* files) {
+    direct_ = files;
+    base_ = files->ndjson_end;
+    files->tail = this;
+  }
+  Result<void> StartTmp() {
+    auto fd = OpenFile(tmp_path_, O_RDWR | O_CREAT | O_TRUNC);  // read back by Commit()
+    if (!fd) return Prefixed(std::move(fd).error());
+    fd_ = std::move(*fd);
+    return Ok();
+  }
 
   Result<void> Put(std::string_view /*id*/, std::string_view line) override {
     if (!status_) return status_;
+    ++lines_;
     if (!buf_) buf_ = std::make_unique_for_overwrite<char[]>(kWriteBuffer);
     size_t need = line.size() + 1;
     if (used_ + need > kWriteBuffer && used_ > 0) {
@@ -74,22 +114,52 @@ class NdjsonFileWriter final : public FileWriter {
     Cleanup();
   }
 
+  // Called by NdjsonStore::Evict: moves what this direct writer wrote so far into its own
+  // temporary file and gives the tail back. On failure the writer keeps the error (its file is
+  // downloaded again) and the tail is given back all the same.
+  void MoveToTmp() {
+    NdjsonStore::TypeFiles* f = direct_;
+    Result<void> r = status_ ? Flush() : status_;  // still direct: into the type's file
+    direct_ = nullptr;
+    f->tail = nullptr;
+    if (r) r = StartTmp();
+    if (r && written_ > 0) {
+      r = CopyRange(f->ndjson.get(), base_, fd_.get(), 0, written_, "copy to " + tmp_path_);
+      if (!r) r = Prefixed(std::move(r).error());
+    }
+    if (!r) status_ = std::move(r);
+  }
+
  private:
   Result<StoreMark> CommitImpl() {
     if (!status_) return status_.error();
     if (auto r = Flush(); !r) return std::move(r).error();
-    if (auto r = SyncFile(fd_.get(), "fsync " + tmp_path_); !r)
-      return Prefixed(std::move(r).error());
-    return store_->Append(ctx_, fd_.get(), written_);
+    if (direct_ != nullptr) return store_->CommitTail(ctx_, *direct_, written_, lines_);
+    // The temporary file is not synced: it is read back here and never after a crash.
+    return store_->Append(ctx_, fd_.get(), written_, lines_);
   }
 
   Result<void> Write(const char* data, size_t size) {
-    auto r = WriteAll(fd_.get(), data, size, "write " + tmp_path_);
+    Result<void> r = Ok();
+    if (direct_ != nullptr) {
+      const std::string& path = store_->PathOf(ctx_.type, ".ndjson");
+      r = PwriteAll(direct_->ndjson.get(), data, size, base_ + written_, "write " + path);
+    } else {
+      // At an explicit offset: MoveToTmp's copy does not move the file offset.
+      r = PwriteAll(fd_.get(), data, size, written_, "write " + tmp_path_);
+    }
     if (!r) {
       status_ = Prefixed(std::move(r).error());
       return status_;
     }
     written_ += static_cast<int64_t>(size);
+    if (direct_ != nullptr && written_ - writeback_ >= kWritebackBytes) {
+      // Start writing these pages to disk now (does not wait): Commit's fdatasync then only
+      // waits for the rest. A failure here only loses the head start.
+      (void)::sync_file_range(direct_->ndjson.get(), base_ + writeback_, written_ - writeback_,
+                              SYNC_FILE_RANGE_WRITE);
+      writeback_ = written_;
+    }
     return Ok();
   }
 
@@ -100,6 +170,11 @@ class NdjsonFileWriter final : public FileWriter {
   }
 
   void Cleanup() {
+    if (direct_ != nullptr) {  // not committed: give the tail back, cut what was written
+      if (direct_->tail == this) direct_->tail = nullptr;
+      if (direct_->ndjson_end == base_) (void)!::ftruncate(direct_->ndjson.get(), base_);
+      direct_ = nullptr;
+    }
     if (fd_.valid()) {
       fd_.reset();
       ::unlink(tmp_path_.c_str());
@@ -110,10 +185,14 @@ class NdjsonFileWriter final : public FileWriter {
   NdjsonStore* store_;
   FileContext ctx_;
   std::string tmp_path_;
-  UniqueFd fd_;
+  NdjsonStore::TypeFiles* direct_ = nullptr;  // direct mode: the type's files; else null
+  int64_t base_ = 0;                          // direct mode: offset of this file's first byte
+  UniqueFd fd_;                               // tmp mode: the temporary file
   std::unique_ptr<char[]> buf_;
   size_t used_ = 0;
   int64_t written_ = 0;
+  int64_t writeback_ = 0;  // bytes handed to sync_file_range (direct mode)
+  int64_t lines_ = 0;
   Result<void> status_;
   bool done_ = false;
 };
@@ -134,16 +213,45 @@ std::string NdjsonStore::PathOf(std::string_view type, std::string_view ext) con
 
 Result<std::unique_ptr<FileWriter>> NdjsonStore::Begin(const FileContext& ctx) {
   if (auto v = ValidateResourceType(ctx.type); !v) return Prefixed(std::move(v).error());
+  auto files = FilesFor(ctx.type);
+  if (!files) return std::move(files).error();
   std::string tmp =
       tmp_dir_ + "/" + std::to_string(ctx.job_id) + "-" + std::to_string(ctx.file_index) + ".part";
-  auto fd = OpenFile(tmp, O_RDWR | O_CREAT | O_TRUNC);  // read back by Commit()
-  if (!fd) return Prefixed(std::move(fd).error());
-  return std::unique_ptr<FileWriter>(new NdjsonFileWriter(this, ctx, tmp, std::move(*fd)));
+  auto writer = std::make_unique<NdjsonFileWriter>(this, ctx, std::move(tmp));
+  if ((*files)->tail == nullptr) {
+    writer->StartDirect(*files);
+  } else if (auto r = writer->StartTmp(); !r) {
+    return std::move(r).error();
+  }
+  return std::unique_ptr<FileWriter>(std::move(writer));
+}
+
+Result<void> NdjsonStore::Evict(TypeFiles& f) {
+  if (f.tail != nullptr) f.tail->MoveToTmp();
+  // Whatever the direct writer left past the committed end goes (it is in its .part now).
+  if (::ftruncate(f.ndjson.get(), f.ndjson_end) != 0) {
+    return Prefixed(ErrnoError(errno, "truncate " + PathOf(f.type, ".ndjson")));
+  }
+  return Ok();
+}
+
+Result<StoreMark> NdjsonStore::CommitTail(const FileContext& ctx, TypeFiles& f, int64_t len,
+                                          int64_t lines) {
+  f.tail = nullptr;
+  const std::string ndjson_path = PathOf(ctx.type, ".ndjson");
+  if (len == 0) return StoreMark{ctx.type, f.ndjson_end, f.index_end};
+  auto r = SyncFile(f.ndjson.get(), "fsync " + ndjson_path);
+  if (!r) {
+    (void)!::ftruncate(f.ndjson.get(), f.ndjson_end);
+    return Prefixed(std::move(r).error());
+  }
+  return AppendIndex(ctx, f, len, lines);
 }
 
 Result<NdjsonStore::TypeFiles*> NdjsonStore::FilesFor(const std::string& type) {
   if (auto it = files_.find(type); it != files_.end()) return &it->second;
   TypeFiles f;
+  f.type = type;
   struct {
     const char* ext;
     UniqueFd* fd;
@@ -162,20 +270,31 @@ Result<NdjsonStore::TypeFiles*> NdjsonStore::FilesFor(const std::string& type) {
   return &files_.emplace(type, std::move(f)).first->second;
 }
 
-Result<StoreMark> NdjsonStore::Append(const FileContext& ctx, int tmp_fd, int64_t len) {
+Result<StoreMark> NdjsonStore::Append(const FileContext& ctx, int tmp_fd, int64_t len,
+                                      int64_t lines) {
   auto files = FilesFor(ctx.type);
   if (!files) return std::move(files).error();
   TypeFiles& f = **files;
   if (len == 0) return StoreMark{ctx.type, f.ndjson_end, f.index_end};
+  if (auto r = Evict(f); !r) return std::move(r).error();
   const std::string ndjson_path = PathOf(ctx.type, ".ndjson");
+  auto r = CopyRange(tmp_fd, 0, f.ndjson.get(), f.ndjson_end, len, "append to " + ndjson_path);
+  if (r) r = SyncFile(f.ndjson.get(), "fsync " + ndjson_path);
+  if (!r) {
+    (void)!::ftruncate(f.ndjson.get(), f.ndjson_end);
+    return Prefixed(std::move(r).error());
+  }
+  return AppendIndex(ctx, f, len, lines);
+}
+
+Result<StoreMark> NdjsonStore::AppendIndex(const FileContext& ctx, TypeFiles& f, int64_t len,
+                                           int64_t lines) {
   const std::string index_path = PathOf(ctx.type, ".index");
   std::string line =
       FormatIndexLine(IndexEntry{f.ndjson_end, f.ndjson_end + len, ctx.payer, ctx.member_key,
-                                 ctx.transaction_time, ctx.job_id, ctx.file_index});
-  auto r = CopyRange(tmp_fd, 0, f.ndjson.get(), f.ndjson_end, len, "append to " + ndjson_path);
-  if (r) r = SyncFile(f.ndjson.get(), "fsync " + ndjson_path);
-  if (r)
-    r = PwriteAll(f.index.get(), line.data(), line.size(), f.index_end, "append to " + index_path);
+                                 ctx.transaction_time, ctx.job_id, ctx.file_index, lines});
+  auto r =
+      PwriteAll(f.index.get(), line.data(), line.size(), f.index_end, "append to " + index_path);
   if (r) r = SyncFile(f.index.get(), "fsync " + index_path);
   if (!r) {
     // Cut back what this append added; Recover() would do the same at the next start.
@@ -306,34 +425,61 @@ Result<void> NdjsonStore::Scan(std::string_view type,
 }
 
 Result<std::map<std::string, int64_t>> NdjsonStore::CountByType() {
+  // From the index (one line per committed file, each with its line count): the summary at the
+  // end of a run no longer reads the whole store. Ranges without a count (index lines written
+  // before counts were recorded) and bytes no index line covers are counted by reading them.
   auto types = TypesOnDisk();
   if (!types) return std::move(types).error();
   std::map<std::string, int64_t> counts;
-  std::string buf(1 << 20, '\0');
+  std::string buf;
   for (const auto& [type, unused] : *types) {
-    const std::string path = PathOf(type, ".ndjson");
+    const std::string path = PathOf(type, ".ndjson"), index_path = PathOf(type, ".index");
     auto fd = OpenIfExists(path, O_RDONLY);
     if (!fd) return Prefixed(std::move(fd).error());
     if (!fd->valid()) continue;
-    int64_t end;
+    auto idx = OpenIfExists(index_path, O_RDONLY);
+    if (!idx) return Prefixed(std::move(idx).error());
+    int64_t end = 0, idx_end = 0;
     if (auto it = files_.find(type); it != files_.end()) {
       end = it->second.ndjson_end;
+      idx_end = it->second.index_end;
     } else {
       auto s = FileSize(fd->get(), "stat " + path);
       if (!s) return Prefixed(std::move(s).error());
       end = *s;
+      if (idx->valid()) {
+        auto si = FileSize(idx->get(), "stat " + index_path);
+        if (!si) return Prefixed(std::move(si).error());
+        idx_end = *si;
+      }
     }
-    int64_t count = 0;
-    for (int64_t pos = 0; pos < end;) {
-      size_t want =
-          static_cast<size_t>(std::min<int64_t>(end - pos, static_cast<int64_t>(buf.size())));
-      ssize_t n = ::pread(fd->get(), buf.data(), want, pos);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) return Prefixed(ErrnoError(errno, "read " + path));
-      if (n == 0) break;
-      count += std::count(buf.data(), buf.data() + n, '\n');
-      pos += n;
+    std::vector<IndexEntry> entries;
+    if (idx->valid()) {
+      auto read = ReadIndexFile(idx->get(), idx_end, index_path);
+      if (!read) return Prefixed(std::move(read).error());
+      entries = std::move(*read);
     }
+    int64_t count = 0, covered = 0;
+    auto count_range = [&](int64_t from, int64_t to) -> Result<void> {
+      if (from >= to) return Ok();
+      if (buf.empty()) buf.resize(1 << 20);
+      auto n = CountNewlines(fd->get(), from, to, buf, path);
+      if (!n) return std::move(n).error();
+      count += *n;
+      return Ok();
+    };
+    for (const IndexEntry& e : entries) {
+      if (e.start >= end) break;
+      if (e.start < covered) continue;  // overlapping ranges: not written by this store
+      if (auto r = count_range(covered, e.start); !r) return Prefixed(std::move(r).error());
+      if (e.lines >= 0 && e.end <= end) {
+        count += e.lines;
+      } else if (auto r = count_range(e.start, std::min(e.end, end)); !r) {
+        return Prefixed(std::move(r).error());
+      }
+      covered = std::min(e.end, end);
+    }
+    if (auto r = count_range(covered, end); !r) return Prefixed(std::move(r).error());
     counts[type] = count;
   }
   return counts;

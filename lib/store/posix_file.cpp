@@ -11,7 +11,9 @@
 namespace p2p::store {
 
 Error ErrnoError(int err, std::string_view what) {
-  ErrorKind kind = (err == ENOSPC || err == EDQUOT) ? ErrorKind::kDiskFull : ErrorKind::kIo;
+  // A read-only file system cannot take writes either: the caller waits as for a full one.
+  ErrorKind kind =
+      (err == ENOSPC || err == EDQUOT || err == EROFS) ? ErrorKind::kDiskFull : ErrorKind::kIo;
   return MakeError(kind, std::string(what) + ": " + std::strerror(err));
 }
 

@@ -1,7 +1,7 @@
 // The stores' POSIX file plumbing, kept in one place: an owning fd, whole writes with EINTR and
 // short-write handling, range copies (copy_file_range with a read/write fallback), fsync of files
 // and directories, and a chunked line reader. Errors come back as values whose message is
-// "<what>: <strerror>"; ENOSPC and EDQUOT are kDiskFull, everything else kIo.
+// "<what>: <strerror>"; ENOSPC, EDQUOT and EROFS are kDiskFull, everything else kIo.
 // Threading: objects are not thread-safe; free functions are.
 #pragma once
 
@@ -13,7 +13,7 @@
 
 namespace p2p::store {
 
-// kDiskFull for ENOSPC/EDQUOT, else kIo; message "<what>: <strerror(err)>".
+// kDiskFull for ENOSPC/EDQUOT/EROFS, else kIo; message "<what>: <strerror(err)>".
 Error ErrnoError(int err, std::string_view what);
 
 class UniqueFd {

@@ -6,15 +6,19 @@
 //    batched in transactions; since every write is an idempotent upsert, a crash mid-file only
 //    means the file is downloaded again.
 //  * NdjsonStore (store.kind: ndjson): <Type>.ndjson per type under store.path holding only
-//    complete lines, plus <Type>.index (one line per committed file: start and end byte offsets,
-//    payer, member_key, transaction time, job id) for provenance. A file's lines are written to a
-//    temporary file under store.path/.tmp and appended to <Type>.ndjson at Commit(); the new end
-//    offset is returned in the StoreMark, which the caller records in the state DB in the same
-//    transaction as the file's "done" mark. At start, Recover() truncates every <Type>.ndjson
+//    complete lines up to its committed end, plus <Type>.index (one line per committed file:
+//    start and end byte offsets, payer, member_key, transaction time, job id, line count) for
+//    provenance. A file's lines are written past the committed end of <Type>.ndjson (or, while
+//    another file of the type is being written, to a temporary file under store.path/.tmp,
+//    appended at Commit()) and made durable at Commit(); the new end offset is returned in the
+//    StoreMark, which the caller records in the state DB in the same transaction as the file's
+//    "done" mark. At start, Recover() truncates every <Type>.ndjson
 //    (and .index) to its recorded offset, so an append that was not recorded is undone: no half
 //    line, no doubled file. Compact() rewrites each type with one line per (payer, id), last wins.
 //
-// Files are created 0600, directories 0700. Disk full (ENOSPC / SQLITE_FULL) -> kDiskFull;
+// Files are created 0600, directories 0700. Disk full (ENOSPC / EDQUOT / SQLITE_FULL) and a
+// read-only store (EROFS / SQLITE_READONLY; the message then says "read-only" or "Read-only file
+// system") -> kDiskFull: the store cannot take writes until an operator acts;
 // SQLITE_BUSY from an outside reader is waited out (busy timeout + retry), never returned.
 // Threading: one store per process, used from one thread at a time.
 #pragma once

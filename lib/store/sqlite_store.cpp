@@ -155,6 +155,10 @@ Error SqliteStore::SqlError(int rc, std::string_view what) const {
   if (primary == SQLITE_FULL || (primary == SQLITE_IOERR && sqlite3_system_errno(db_) == ENOSPC)) {
     return MakeError(ErrorKind::kDiskFull, prefix + "disk full (" + msg + ")");
   }
+  if (primary == SQLITE_READONLY ||
+      (primary == SQLITE_IOERR && sqlite3_system_errno(db_) == EROFS)) {
+    return MakeError(ErrorKind::kDiskFull, prefix + "read-only (" + msg + ")");
+  }
   if (IsBusy(rc)) return MakeError(ErrorKind::kBusy, prefix + msg);
   return MakeError(ErrorKind::kIo, prefix + msg);
 }

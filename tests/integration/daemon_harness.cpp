@@ -30,6 +30,7 @@ std::string DaemonHarness::Start() {
     args.push_back("--faults");
     args.push_back(o_.faults);
   }
+  args.insert(args.end(), o_.sandbox_args.begin(), o_.sandbox_args.end());
   std::string err;
   ChildOptions co;
   co.stderr_path = (tmp_.path() / "sandbox.log").string();
@@ -61,12 +62,21 @@ std::string DaemonHarness::Start() {
     << "    base_url: " << sandbox_url_ << "/v1/bison\n"
     << "    member_match_path: /member-match-sandbox/$member-match\n"
     << "    export_path: /bulk-data/r4/Group/{group_id}/$export\n"
-    << "    auth:\n      method: client_secret_post\n"
-    << "      token_url: " << sandbox_url_
-    << "/auth/realms/dev-portal/protocol/openid-connect/token\n"
-    << "      client_id: sandbox-client\n      client_secret_file: secret\n"
-    << "      scope: member-match|read\n"
-    << "    trusted_hosts: [127.0.0.1]\n"
+    << "    auth:\n";
+  if (o_.auth_yaml.empty()) {
+    c << "      method: client_secret_post\n"
+      << "      token_url: " << sandbox_url_
+      << "/auth/realms/dev-portal/protocol/openid-connect/token\n"
+      << "      client_id: sandbox-client\n      client_secret_file: secret\n"
+      << "      scope: member-match|read\n";
+  } else {
+    std::string auth = o_.auth_yaml;
+    for (size_t at; (at = auth.find("{sandbox}")) != std::string::npos;) {
+      auth.replace(at, 9, sandbox_url_);
+    }
+    c << auth;
+  }
+  c << "    trusted_hosts: [127.0.0.1]\n"
     << "    limits:\n      concurrency: " << o_.concurrency << "\n      requests_per_second: 2000\n"
     << "    retry:\n      max_attempts: " << o_.max_attempts
     << "\n      base_delay: 10ms\n      max_delay: 200ms\n"

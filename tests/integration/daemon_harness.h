@@ -31,6 +31,11 @@ struct HarnessOptions {
   int concurrency = 16;
   int max_attempts = 12;
   std::string status_listen = "off";  // e.g. "127.0.0.1:0"
+  // The payer's `auth:` block (indented lines after "    auth:\n"); empty: client_secret_post
+  // with the sandbox's default client. Files it names are relative to dir(); "{sandbox}" becomes
+  // the sandbox's URL.
+  std::string auth_yaml;
+  std::vector<std::string> sandbox_args;  // extra p2p-sandbox flags, e.g. --client-jwks
 };
 
 class DaemonHarness {

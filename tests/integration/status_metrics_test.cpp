@@ -42,6 +42,8 @@ double Sum(const std::map<std::string, double>& m, const std::string& prefix) {
 TEST(StatusEndpoint, StatusAndMetricsAgreeWithTheRun) {
   HarnessOptions o;
   o.members = 60;
+  o.concurrency = 4;
+  o.job_delay = "300ms";  // long enough to be seen mid-run
   o.status_listen = "127.0.0.1:0";
   DaemonHarness h(o);
   ASSERT_EQ(h.Start(), "");
@@ -62,6 +64,66 @@ TEST(StatusEndpoint, StatusAndMetricsAgreeWithTheRun) {
   ASSERT_FALSE(url.empty());
   HttpClient client(url);
   EXPECT_EQ(client.Get("/healthz").body, "ok");
+
+  // During the run: /status and /metrics tell the same story, and it adds up.
+  int scrapes_mid_run = 0;
+  double resources_seen = 0;
+  double requests_seen = 0;
+  while (scrapes_mid_run < 3 && std::chrono::steady_clock::now() < deadline + 60s) {
+    // /status, /metrics, /status: the numbers are compared only when both /status answers come
+    // from the same snapshot (the endpoint refreshes its DB numbers at most once a second).
+    HttpResponse s1 = client.Get("/status");
+    HttpResponse mx = client.Get("/metrics");
+    HttpResponse s2 = client.Get("/status");
+    ASSERT_EQ(s1.status, 200) << s1.error;
+    ASSERT_EQ(mx.status, 200) << mx.error;
+    simdjson::dom::parser p1;
+    simdjson::dom::element d1;
+    ASSERT_EQ(p1.parse(s1.body).get(d1), simdjson::SUCCESS);
+    int64_t active = 0;
+    ASSERT_EQ(d1["members"]["active"].get_int64().get(active), simdjson::SUCCESS);
+    if (active == 0) {  // not started yet, or already over
+      if (h.CountRows("SELECT COUNT(*) FROM members WHERE state>=6") == o.members) break;
+      std::this_thread::sleep_for(20ms);
+      continue;
+    }
+    // The members object of both /status answers must be equal (same snapshot).
+    const std::string members1 = s1.body.substr(s1.body.find("\"members\""),
+                                                s1.body.find("\"sla\"") - s1.body.find("\"members\""));
+    const std::string members2 = s2.body.substr(s2.body.find("\"members\""),
+                                                s2.body.find("\"sla\"") - s2.body.find("\"members\""));
+    if (members1 != members2) continue;
+    ++scrapes_mid_run;
+    auto m = ParseExposition(mx.body);
+    int64_t total = 0;
+    int64_t by_state_sum = 0;
+    ASSERT_EQ(d1["members"]["total"].get_int64().get(total), simdjson::SUCCESS);
+    for (auto field : d1["members"]["by_state"].get_object()) {
+      int64_t n = 0;
+      ASSERT_EQ(field.value.get_int64().get(n), simdjson::SUCCESS);
+      by_state_sum += n;
+      EXPECT_EQ(m["p2p_members{state=\"" + std::string(field.key) + "\"}"], static_cast<double>(n))
+          << field.key;
+      EXPECT_EQ(m["p2p_payer_members{payer=\"bison\",state=\"" + std::string(field.key) + "\"}"],
+                static_cast<double>(n))
+          << field.key;
+    }
+    EXPECT_EQ(total, o.members);  // the whole roster is taken in at once
+    EXPECT_EQ(by_state_sum, total);
+    int64_t payer_active = 0;
+    ASSERT_EQ(d1["payers"].at(0)["active"].get_int64().get(payer_active), simdjson::SUCCESS);
+    EXPECT_EQ(payer_active, active);  // one payer
+    EXPECT_EQ(m["p2p_members_active{payer=\"bison\"}"], static_cast<double>(active));
+    // Counters only grow.
+    const double resources = Sum(m, "p2p_resources_stored_total{");
+    const double requests = Sum(m, "p2p_http_requests_total{");
+    EXPECT_GE(resources, resources_seen);
+    EXPECT_GE(requests, requests_seen);
+    resources_seen = resources;
+    requests_seen = requests;
+    std::this_thread::sleep_for(150ms);
+  }
+  EXPECT_GE(scrapes_mid_run, 1) << "never scraped while work was in flight";
 
   Expected want = h.LoadExpected();
   int64_t complete = 0;
@@ -93,6 +155,7 @@ TEST(StatusEndpoint, StatusAndMetricsAgreeWithTheRun) {
   size_t stored = 0;
   for (const auto& [type, ids] : want.resources) stored += ids.size();
   EXPECT_EQ(Sum(m, "p2p_resources_stored_total{"), static_cast<double>(stored));
+  EXPECT_GE(Sum(m, "p2p_resources_stored_total{"), resources_seen);
   EXPECT_GT(Sum(m, "p2p_http_requests_total{payer=\"bison\",endpoint=\"member_match\""), 0.0);
   EXPECT_GT(m["p2p_last_success_timestamp_seconds{payer=\"bison\"}"], 1.7e9);
   EXPECT_EQ(metrics.body.find("Young"), std::string::npos);

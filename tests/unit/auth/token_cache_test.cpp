@@ -7,6 +7,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <optional>
 
+#include "support/run_sync.h"
 #include "support/scripted_server.h"
 
 namespace p2p::auth {
@@ -19,16 +20,7 @@ using test::HttpResponse;
 using test::ScriptedServer;
 using test::Step;
 
-template <class T>
-T RunSync(asio::io_context& io, asio::awaitable<T> task) {
-  std::optional<T> out;
-  asio::co_spawn(
-      io, [&]() -> asio::awaitable<void> { out.emplace(co_await std::move(task)); },
-      asio::detached);
-  io.restart();
-  io.run();
-  return std::move(*out);
-}
+using test::RunSync;
 
 std::string TokenJson(const std::string& token, int expires_in) {
   return HttpResponse(

@@ -108,3 +108,37 @@ TEST(ParseRetryAfter, GarbageIsUnreadable) {
 
 }  // namespace
 }  // namespace p2p
+
+namespace p2p {
+namespace {
+
+// Servers send Retry-After values that must not be obeyed blindly: each ends up within
+// [base_delay, max_delay] once the policy applies it.
+TEST(RetryPolicy, AbsurdRetryAfterValuesAreClamped) {
+  constexpr int64_t kNow = 1767225600;  // 2026-01-01T00:00:00Z
+  const RetryPolicy policy(8, milliseconds(500), milliseconds(60000));
+  struct Case {
+    const char* value;
+    milliseconds delay;
+  };
+  const Case cases[] = {
+      {"Sun, 06 Nov 1994 08:49:37 GMT", milliseconds(500)},     // in the past
+      {"Fri, 01 Jan 2100 00:00:00 GMT", milliseconds(60000)},   // years ahead
+      {"31536000", milliseconds(60000)},                         // a year as delta-seconds
+      {"1767225610", milliseconds(10000)},                       // epoch seconds, 10 s ahead
+      {"1767225600000", milliseconds(500)},                      // epoch millis, now
+      {"4102444800", milliseconds(60000)},                       // epoch seconds in 2100
+      {"4102444800000", milliseconds(60000)},                    // epoch millis in 2100
+      {"0", milliseconds(500)},
+  };
+  for (const Case& c : cases) {
+    const auto after = ParseRetryAfter(c.value, kNow);
+    ASSERT_TRUE(after.has_value()) << c.value;
+    const RetryDecision d = policy.Next(1, 0.0, after);
+    EXPECT_TRUE(d.retry) << c.value;
+    EXPECT_EQ(d.delay, c.delay) << c.value;
+  }
+}
+
+}  // namespace
+}  // namespace p2p

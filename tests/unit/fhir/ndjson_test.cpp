@@ -198,7 +198,7 @@ TEST(LineChecker, TableOfLines) {
       {R"({"resourceType":"Patient","id":"p1"}{})", LineProblem::kNotJson, ""},
       {R"({"resourceType":"Patient","id":"p1","x":tru})", LineProblem::kNotJson, ""},
       {R"({"resourceType":"Patient","id":"p1","x":01})", LineProblem::kNotJson, ""},
-      {"{\"resourceType\":\"Patient\",\"id\":\"p1\",\"x\":\"\xff\"}", LineProblem::kNotJson, ""},
+      {"{\"resourceType\":\"Patient\",\"id\":\"p1\",\"x\":\"\xff\"}", LineProblem::kNotUtf8, ""},
       {R"([{"resourceType":"Patient","id":"p1"}])", LineProblem::kNotObject, ""},
       {R"("Patient")", LineProblem::kNotObject, ""},
       {"42", LineProblem::kNotObject, ""},
@@ -261,6 +261,7 @@ TEST(LineProblemName, StableNames) {
   EXPECT_EQ(LineProblemName(LineProblem::kNoId), "no_id");
   EXPECT_EQ(LineProblemName(LineProblem::kBadId), "bad_id");
   EXPECT_EQ(LineProblemName(LineProblem::kTooLong), "too_long");
+  EXPECT_EQ(LineProblemName(LineProblem::kNotUtf8), "not_utf8");
 }
 
 TEST(IsFhirId, Rules) {

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <optional>
 
+#include "support/run_sync.h"
 #include "support/scripted_server.h"
 
 namespace p2p::http {
@@ -22,17 +23,7 @@ using test::HttpResponse;
 using test::ScriptedServer;
 using test::Step;
 
-// Runs one coroutine on `io` to completion.
-template <class T>
-T RunSync(asio::io_context& io, asio::awaitable<T> task) {
-  std::optional<T> out;
-  asio::co_spawn(
-      io, [&]() -> asio::awaitable<void> { out.emplace(co_await std::move(task)); },
-      asio::detached);
-  io.restart();
-  io.run();
-  return std::move(*out);
-}
+using test::RunSync;
 
 Request Get(const std::string& url, milliseconds timeout = milliseconds(2000)) {
   Request r;
@@ -408,7 +399,7 @@ TEST_F(HttpClientTest, MissingCaFileIsReported) {
   Result<Response> res = RunSync(io, tls_client.Send(Get("https://127.0.0.1:1/x"), 1024));
   ASSERT_FALSE(res.ok());
   EXPECT_EQ(res.error().kind, ErrorKind::kInvalid);
-  EXPECT_EQ(res.error().message.rfind("GET /x: cannot load ca_file /nonexistent/ca.pem: ", 0), 0u)
+  EXPECT_EQ(res.error().message.rfind("GET /x: tls.ca_file /nonexistent/ca.pem: cannot load: ", 0), 0u)
       << res.error().message;
 }
 

@@ -247,8 +247,9 @@ TEST(ParseOptions, ReportsEachBadKey) {
        "a duration such as 500ms, 10s, 5m, 24h or 1d"},
       {"  poll_interval: 5s", "  poll_interval: 0s",
        "cfg.yaml:14: source.poll_interval: must be greater than 0"},
-      {"      method: client_secret_post", "      method: private_key_jwt",
-       "cfg.yaml:22: payers[0].auth.method: must be client_secret_post or client_secret_basic"},
+      {"      method: client_secret_post", "      method: tls_client_auth",
+       "cfg.yaml:22: payers[0].auth.method: must be client_secret_post, client_secret_basic or "
+       "private_key_jwt"},
       {"      concurrency: 4", "      concurrency: abc",
        "cfg.yaml:29: payers[0].limits.concurrency: expected an integer"},
       {"      concurrency: 4", "      concurrency: 2.5",
@@ -705,6 +706,18 @@ TEST(ShippedConfigs, ExampleParses) {
             (std::vector<std::string>{"gateway.1up.health", "gateway.1upcoredev.com"}));
   EXPECT_EQ(p.auth.client_secret, "example-secret");
   EXPECT_EQ(r->state.path, "/var/lib/p2p-ingest/state.db");
+}
+
+TEST(ParseOptions, DownloadAcceptGzipIsOnUnlessTurnedOff) {
+  Result<Options> base = ParseOptions(kBase, "cfg.yaml", DefaultEnv());
+  ASSERT_TRUE(base.ok()) << base.error().message;
+  EXPECT_TRUE(base->payers.at(0).download.accept_gzip);
+  const std::string off = With("    trusted_hosts: [gateway.example]",
+                               "    trusted_hosts: [gateway.example]\n    download:\n"
+                               "      accept_gzip: false");
+  Result<Options> r = ParseOptions(off, "cfg.yaml", DefaultEnv());
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_FALSE(r->payers.at(0).download.accept_gzip);
 }
 
 }  // namespace

@@ -160,6 +160,12 @@ TEST_F(StatusServerTest, StatusCountsMembersByStateAndPayer) {
     payers.emplace_back(p.get<std::string>("payer"), p.get<int64_t>("active"));
   }
   EXPECT_EQ(payers, (std::vector<std::pair<std::string, int64_t>>{{"bison", 2}, {"elk", 1}}));
+  // Each payer's members by state (every state listed).
+  const auto& bison = json.get_child("payers").begin()->second;
+  EXPECT_EQ(bison.get<int64_t>("by_state.pending"), 1);
+  EXPECT_EQ(bison.get<int64_t>("by_state.matching"), 1);
+  EXPECT_EQ(bison.get<int64_t>("by_state.failed"), 1);
+  EXPECT_EQ(bison.get_child("by_state").size(), static_cast<size_t>(kJobStateCount));
   // No PHI: the member rows' content never shows.
   EXPECT_EQ(r.body.find("M1"), std::string::npos);
 }
@@ -235,6 +241,12 @@ TEST_F(StatusServerTest, MetricsRendersDbGaugesAndPipelineCounters) {
   EXPECT_TRUE(HasLine(r.body, "p2p_members{state=\"pending\"} 2"));
   EXPECT_TRUE(HasLine(r.body, "p2p_members{state=\"complete\"} 0"));
   EXPECT_TRUE(HasLine(r.body, "p2p_members_active{payer=\"bison\"} 2"));
+  EXPECT_TRUE(HasLine(r.body, "p2p_payer_members{payer=\"bison\",state=\"pending\"} 2"));
+  EXPECT_TRUE(HasLine(r.body, "p2p_payer_members{payer=\"bison\",state=\"failed\"} 0"));
+  // The process's own resident memory, read at the scrape: a test process is over 1 MB.
+  const size_t rss_at = r.body.find("\nprocess_resident_memory_bytes ");
+  ASSERT_NE(rss_at, std::string::npos) << r.body;
+  EXPECT_GT(std::stod(r.body.substr(rss_at + 31)), 1e6);
   EXPECT_TRUE(HasLine(r.body, "p2p_members_deadline_past 1"));
   EXPECT_TRUE(HasLine(r.body, "p2p_members_deadline_near 1"));
   EXPECT_TRUE(HasLine(r.body, "p2p_start_time_seconds " + std::to_string(kNowS)));
@@ -376,12 +388,12 @@ TEST_F(StatusServerTest, MillionMembersUseIndexedQueries) {
       }
     }
   }
-  // The three counting queries are the by-state, next-payer and payer-active ones.
+  // One counting query: by payer and state, in member_counts' key order.
   EXPECT_EQ(std::count_if(queries.begin(), queries.end(),
                           [](std::string_view q) {
                             return q.find("FROM member_counts") != std::string_view::npos;
                           }),
-            3);
+            1);
 
   StatusServerSettings settings;
   settings.sla_count_cap = 1000;
@@ -405,6 +417,13 @@ TEST_F(StatusServerTest, MillionMembersUseIndexedQueries) {
   EXPECT_EQ(json.get<bool>("sla.capped"), true);
   EXPECT_EQ(json.get<int64_t>("sla.deadline_past"), 2000);  // capped per payer
   EXPECT_EQ(json.get_child("errors").size(), 2u);
+  int64_t bison_total = 0;
+  for (const auto& [_, p] : json.get_child("payers")) {
+    if (p.get<std::string>("payer") != "bison") continue;
+    for (const auto& [state, n] : p.get_child("by_state")) bison_total += n.get_value<int64_t>();
+    EXPECT_EQ(p.get<int64_t>("by_state.pending"), 83333);  // every i % 12 == 0 is even
+  }
+  EXPECT_EQ(bison_total, 500000);
 }
 
 }  // namespace

@@ -161,6 +161,82 @@ TEST_F(StateDbTest, RunnableUsesThePartialIndexNotAScan) {
   EXPECT_NE(wake_plan.find("USING INDEX members_wake"), std::string::npos) << wake_plan;
 }
 
+TEST_F(StateDbTest, NextDueIsTheFirstWakeAfterNowIgnoringJobsDueAlready) {
+  auto db = StateDb::Open(path_);
+  ASSERT_TRUE(db);
+  ASSERT_TRUE((*db)->TakeIn("a.csv", {Member("a"), Member("b"), Member("c")}, 0, 1));
+  auto none = (*db)->NextDue("bison", 10);
+  ASSERT_TRUE(none);
+  EXPECT_FALSE(none->has_value());  // all due at 0: a running job must not make the loop spin
+  auto ids = (*db)->Runnable("bison", 10, 10);
+  ASSERT_TRUE(ids);
+  ASSERT_EQ(ids->size(), 3u);
+  for (auto [i, next] : {std::pair{0, 500}, std::pair{1, 200}}) {
+    auto job = (*db)->LoadJob((*ids)[static_cast<size_t>(i)]);
+    ASSERT_TRUE(job);
+    job->next_ms = next;
+    ASSERT_TRUE((*db)->SaveJob(*job, job->state, 10));
+  }
+  auto due = (*db)->NextDue("bison", 10);
+  ASSERT_TRUE(due);
+  ASSERT_TRUE(due->has_value());
+  EXPECT_EQ(**due, 200);
+  EXPECT_EQ(**(*db)->NextDue("bison", 200), 500);
+  EXPECT_FALSE((*db)->NextDue("elk", 0)->has_value());
+  auto plan = Stmt::Prepare((*db)->handle(),
+                            "EXPLAIN QUERY PLAN SELECT MIN(next_ms) FROM members WHERE payer=?1 AND "
+                            "state<=5 AND next_ms>?2");
+  ASSERT_TRUE(plan);
+  std::string text;
+  while (*plan->Step("plan")) text += plan->Text(3) + "\n";
+  EXPECT_NE(text.find("USING INDEX members_wake"), std::string::npos) << text;
+}
+
+TEST_F(StateDbTest, TakeInMakesEachMemberOnlyAsItIsInserted) {
+  auto db = StateDb::Open(path_);
+  ASSERT_TRUE(db);
+  ASSERT_TRUE((*db)->TakeIn("a.csv", {Member("known")}, 0, 1));
+  const std::vector<std::string> keys = {"m1", "known", "m2"};
+  std::vector<size_t> made;
+  auto counts = (*db)->TakeIn(
+      "b.csv", keys.size(),
+      [&](size_t i, NewMember* m) {
+        made.push_back(i);
+        *m = Member(keys[i]);
+      },
+      1, 2);
+  ASSERT_TRUE(counts) << counts.error().message;
+  EXPECT_EQ(made, (std::vector<size_t>{0, 1, 2}));
+  EXPECT_EQ(counts->inserted, 2);
+  EXPECT_EQ(counts->already_known, 1);
+  auto taken = (*db)->SourceFileTaken("b.csv");
+  ASSERT_TRUE(taken);
+  EXPECT_TRUE(*taken);
+}
+
+TEST_F(StateDbTest, CommitsReachTheWalWithoutAnFsyncEach) {
+  auto db = StateDb::Open(path_);
+  ASSERT_TRUE(db);
+  for (auto [pragma, want] : {std::pair{"PRAGMA synchronous", int64_t{1}},  // NORMAL
+                              std::pair{"PRAGMA wal_autocheckpoint", int64_t{8192}},
+                              std::pair{"PRAGMA cache_size", int64_t{-16384}}}) {
+    auto q = Stmt::Prepare((*db)->handle(), pragma);
+    ASSERT_TRUE(q);
+    ASSERT_TRUE(*q->Step("pragma"));
+    EXPECT_EQ(q->Int(0), want) << pragma;
+  }
+  // A commit is visible to another connection (another process) at once.
+  ASSERT_TRUE((*db)->TakeIn("a.csv", {Member("a")}, 0, 1));
+  sqlite3* other = nullptr;
+  ASSERT_EQ(sqlite3_open_v2(path_.c_str(), &other, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+  auto n = Stmt::Prepare(other, "SELECT COUNT(*) FROM members");
+  ASSERT_TRUE(n);
+  ASSERT_TRUE(*n->Step("count"));
+  EXPECT_EQ(n->Int(0), 1);
+  *n = Stmt();
+  sqlite3_close(other);
+}
+
 TEST_F(StateDbTest, ManifestFilesAndTheirDoneMarksCommitTogether) {
   auto db = StateDb::Open(path_);
   ASSERT_TRUE(db);

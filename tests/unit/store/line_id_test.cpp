@@ -38,9 +38,20 @@ TEST(IndexLine, RoundTripsEscapedFields) {
   EXPECT_EQ(ParseIndexLine("0 1 %2D x t 1 0")->payer, "-");
 }
 
+TEST(IndexLine, CarriesTheLineCountWhenKnown) {
+  EXPECT_EQ(FormatIndexLine(IndexEntry{0, 30, "b", "m", "t", 1, 0, 3}), "0 30 b m t 1 0 3\n");
+  auto e = ParseIndexLine("0 30 b m t 1 0 3");
+  ASSERT_TRUE(e.has_value());
+  EXPECT_EQ(e->lines, 3);
+  // an index line written before line counts were recorded
+  EXPECT_EQ(ParseIndexLine("0 30 b m t 1 0")->lines, -1);
+}
+
 TEST(IndexLine, RejectsMalformedLines) {
   EXPECT_FALSE(ParseIndexLine("0 1 a b c 1").has_value());
-  EXPECT_FALSE(ParseIndexLine("0 1 a b c 1 2 3").has_value());
+  EXPECT_FALSE(ParseIndexLine("0 1 a b c 1 2 3").has_value());  // more lines than bytes
+  EXPECT_FALSE(ParseIndexLine("0 9 a b c 1 2 3 4").has_value());
+  EXPECT_FALSE(ParseIndexLine("0 9 a b c 1 2 -1").has_value());
   EXPECT_FALSE(ParseIndexLine("5 1 a b c 1 2").has_value());
   EXPECT_FALSE(ParseIndexLine("0 1 a%2 b c 1 2").has_value());
   EXPECT_FALSE(ParseIndexLine("x 1 a b c 1 2").has_value());

@@ -64,7 +64,7 @@ TEST(NdjsonStore, CommitAppendsTheLinesAndOneIndexLine) {
   const std::string expected = Line("a") + "\n" + Line("b") + "\n";
   EXPECT_EQ(ReadAll(dir / "Patient.ndjson"), expected);
   const std::string index =
-      "0 " + std::to_string(expected.size()) + " bison m-1 2024-01-02T03:04:05Z 7 0\n";
+      "0 " + std::to_string(expected.size()) + " bison m-1 2024-01-02T03:04:05Z 7 0 2\n";
   EXPECT_EQ(ReadAll(dir / "Patient.index"), index);
   EXPECT_EQ(mark.type, "Patient");
   EXPECT_EQ(mark.ndjson_end, static_cast<int64_t>(expected.size()));
@@ -77,14 +77,63 @@ TEST(NdjsonStore, AbortLeavesNothingBehind) {
   auto store = OpenStore(dir.path());
   auto w = store->Begin(Ctx("Patient"));
   ASSERT_TRUE(w.ok());
-  ASSERT_TRUE((*w)->Put("a", Line("a")).ok());
-  EXPECT_TRUE(Exists(dir / ".tmp/7-0.part"));
+  ASSERT_TRUE((*w)->Put("a", std::string(2 << 20, 'x')).ok());  // written past the buffer
+  EXPECT_EQ(ReadAll(dir / "Patient.ndjson").size(), 2u << 20);  // its "\n" is still buffered
   (*w)->Abort();
-  EXPECT_FALSE(Exists(dir / ".tmp/7-0.part"));
-  EXPECT_FALSE(Exists(dir / "Patient.ndjson"));
+  EXPECT_EQ(ReadAll(dir / "Patient.ndjson"), "");
+  EXPECT_EQ(ReadAll(dir / "Patient.index"), "");
   auto counts = store->CountByType();
   ASSERT_TRUE(counts.ok());
-  EXPECT_TRUE(counts->empty());
+  EXPECT_EQ(*counts, (std::map<std::string, int64_t>{{"Patient", 0}}));
+}
+
+TEST(NdjsonStore, TheFirstWriterOfATypeWritesPastTheEndOthersATemporaryFile) {
+  TempDir dir;
+  auto store = OpenStore(dir.path());
+  WriteFile(*store, Ctx("Patient", "bison", "m-0", 1), {Line("z")});
+  const std::string committed = ReadAll(dir / "Patient.ndjson");
+  auto first = store->Begin(Ctx("Patient", "bison", "m-1", 2));
+  auto second = store->Begin(Ctx("Patient", "bison", "m-2", 3));
+  ASSERT_TRUE(first.ok() && second.ok());
+  const std::string big = Line("a", ",\"pad\":\"" + std::string(2 << 20, 'y') + "\"");
+  ASSERT_TRUE((*first)->Put("a", big).ok());
+  ASSERT_TRUE((*second)->Put("b", big).ok());
+  EXPECT_EQ(ReadAll(dir / "Patient.ndjson"), committed + big);  // its "\n" is still buffered
+  EXPECT_FALSE(Exists(dir / ".tmp/2-0.part"));
+  EXPECT_TRUE(Exists(dir / ".tmp/3-0.part"));
+  // The second commits first: the first writer's bytes move to its own temporary file.
+  ASSERT_TRUE((*second)->Commit().ok());
+  EXPECT_EQ(ReadAll(dir / "Patient.ndjson"), committed + big + "\n");
+  EXPECT_TRUE(Exists(dir / ".tmp/2-0.part"));
+  ASSERT_TRUE((*first)->Put("c", Line("c")).ok());
+  auto committed_first = (*first)->Commit();
+  ASSERT_TRUE(committed_first.ok()) << committed_first.error().message;
+  EXPECT_FALSE(Exists(dir / ".tmp/2-0.part"));
+  EXPECT_EQ(ReadAll(dir / "Patient.ndjson"), committed + big + "\n" + big + "\n" + Line("c") + "\n");
+  EXPECT_EQ(ScanAll(*store, "Patient"),
+            (std::vector<std::string>{"bison/m-0/z", "bison/m-2/a", "bison/m-1/a", "bison/m-1/c"}));
+  // A writer that starts now has the tail to itself again.
+  auto third = store->Begin(Ctx("Patient", "bison", "m-3", 4));
+  ASSERT_TRUE(third.ok());
+  ASSERT_TRUE((*third)->Put("d", big).ok());
+  EXPECT_FALSE(Exists(dir / ".tmp/4-0.part"));
+  (*third)->Abort();
+  auto counts = store->CountByType();
+  ASSERT_TRUE(counts.ok());
+  EXPECT_EQ(*counts, (std::map<std::string, int64_t>{{"Patient", 4}}));
+}
+
+TEST(NdjsonStore, UncommittedBytesPastTheEndAreNotCountedNorScanned) {
+  TempDir dir;
+  auto store = OpenStore(dir.path());
+  WriteFile(*store, Ctx("Patient", "bison", "m-1", 1), {Line("a")});
+  auto w = store->Begin(Ctx("Patient", "bison", "m-2", 2));
+  ASSERT_TRUE(w.ok());
+  ASSERT_TRUE((*w)->Put("b", std::string(2 << 20, 'x')).ok());
+  EXPECT_EQ(ScanAll(*store, "Patient"), (std::vector<std::string>{"bison/m-1/a"}));
+  auto counts = store->CountByType();
+  ASSERT_TRUE(counts.ok());
+  EXPECT_EQ(*counts, (std::map<std::string, int64_t>{{"Patient", 1}}));
 }
 
 TEST(NdjsonStore, RecoverUndoesACommitThatWasNotRecorded) {
@@ -117,16 +166,20 @@ TEST(NdjsonStore, RecoverTruncatesTypesWithoutAMarkToZero) {
   EXPECT_EQ(ReadAll(dir / "Patient.ndjson"), Line("a") + "\n");
 }
 
-TEST(NdjsonStore, RecoverRemovesUncommittedTemporaryFiles) {
+TEST(NdjsonStore, RecoverRemovesUncommittedTemporaryFilesAndBytesPastTheMark) {
   TempDir dir;
   auto store = OpenStore(dir.path());
+  auto direct = store->Begin(Ctx("Patient", "bison", "m-1", 3, 1));
   auto w = store->Begin(Ctx("Patient", "bison", "m-1", 3, 2));
-  ASSERT_TRUE(w.ok());
-  ASSERT_TRUE((*w)->Put("a", std::string(2 << 20, 'x')).ok());  // larger than the buffer
+  ASSERT_TRUE(direct.ok() && w.ok());
+  ASSERT_TRUE((*direct)->Put("a", std::string(2 << 20, 'x')).ok());  // larger than the buffer
+  ASSERT_TRUE((*w)->Put("a", std::string(2 << 20, 'x')).ok());
   EXPECT_TRUE(Exists(dir / ".tmp/3-2.part"));
-  ASSERT_TRUE(store->Recover({}).ok());
+  // crash: neither file was committed
+  auto restarted = OpenStore(dir.path());
+  ASSERT_TRUE(restarted->Recover({}).ok());
   EXPECT_FALSE(Exists(dir / ".tmp/3-2.part"));
-  EXPECT_FALSE(Exists(dir / "Patient.ndjson"));
+  EXPECT_EQ(ReadAll(dir / "Patient.ndjson"), "");
 }
 
 TEST(NdjsonStore, RecoverRefusesAFileShorterThanItsMark) {
@@ -184,6 +237,52 @@ TEST(NdjsonStore, CountByTypeCountsLines) {
   EXPECT_EQ(*counts, (std::map<std::string, int64_t>{{"Claim", 2}, {"Patient", 1}}));
 }
 
+TEST(NdjsonStore, CountByTypeReadsTheIndexNotTheData) {
+  TempDir dir;
+  {
+    auto store = OpenStore(dir.path());
+    WriteFile(*store, Ctx("Claim"), {Line("c1"), Line("c2"), Line("c3")});
+  }
+  // Same length, no newline left: only the index's count can say 3.
+  std::string body = ReadAll(dir / "Claim.ndjson");
+  std::replace(body.begin(), body.end(), '\n', ' ');
+  testing::WriteAll(dir / "Claim.ndjson", body);
+  auto store = OpenStore(dir.path());
+  auto counts = store->CountByType();
+  ASSERT_TRUE(counts.ok()) << counts.error().message;
+  EXPECT_EQ(*counts, (std::map<std::string, int64_t>{{"Claim", 3}}));
+}
+
+TEST(NdjsonStore, CountByTypeReadsRangesOfAnIndexWithoutCounts) {
+  TempDir dir;
+  const std::string body = Line("a") + "\n" + Line("b") + "\n" + Line("c") + "\n";
+  const std::string first = std::to_string(Line("a").size() + 1);
+  testing::WriteAll(dir / "Patient.ndjson", body);
+  testing::WriteAll(dir / "Patient.index",  // an index written before counts were recorded
+                    "0 " + first + " bison m-1 - 1 0\n" + first + " " +
+                        std::to_string(body.size()) + " bison m-2 - 2 0\n");
+  auto store = OpenStore(dir.path());
+  auto counts = store->CountByType();
+  ASSERT_TRUE(counts.ok()) << counts.error().message;
+  EXPECT_EQ(*counts, (std::map<std::string, int64_t>{{"Patient", 3}}));
+}
+
+TEST(NdjsonStore, CompactRecordsTheLinesItKept) {
+  TempDir dir;
+  auto store = OpenStore(dir.path());
+  WriteFile(*store, Ctx("Patient", "bison", "m-1", 1), {Line("a"), Line("b")});
+  WriteFile(*store, Ctx("Patient", "bison", "m-1", 2), {Line("a")});
+  ASSERT_TRUE(store->Compact().ok());
+  const std::string b = std::to_string(Line("b").size() + 1);
+  const std::string all = std::to_string(2 * (Line("a").size() + 1));
+  EXPECT_EQ(ReadAll(dir / "Patient.index"),
+            "0 " + b + " bison m-1 2024-01-02T03:04:05Z 1 0 1\n" + b + " " + all +
+                " bison m-1 2024-01-02T03:04:05Z 2 0 1\n");
+  auto counts = store->CountByType();
+  ASSERT_TRUE(counts.ok());
+  EXPECT_EQ(*counts, (std::map<std::string, int64_t>{{"Patient", 2}}));
+}
+
 TEST(NdjsonStore, LinesLargerThanTheBufferKeepTheirOrder) {
   TempDir dir;
   auto store = OpenStore(dir.path());
@@ -195,7 +294,25 @@ TEST(NdjsonStore, LinesLargerThanTheBufferKeepTheirOrder) {
 TEST(NdjsonStore, AFullDiskIsDiskFull) {
   TempDir dir;
   auto store = OpenStore(dir.path());
-  // Writing to /dev/full fails with ENOSPC: point the writer's temporary file there.
+  // Writing to /dev/full fails with ENOSPC: point the type's file there.
+  ASSERT_EQ(::symlink("/dev/full", (dir / "Patient.ndjson").c_str()), 0);
+  auto w = store->Begin(Ctx("Patient"));
+  ASSERT_TRUE(w.ok()) << w.error().message;
+  ASSERT_TRUE((*w)->Put("a", Line("a")).ok());  // buffered
+  auto mark = (*w)->Commit();
+  ASSERT_FALSE(mark.ok());
+  EXPECT_EQ(mark.error().kind, ErrorKind::kDiskFull);
+  EXPECT_EQ(mark.error().message,
+            "ndjson store: write " + (dir / "Patient.ndjson") + ": No space left on device");
+  EXPECT_EQ(ReadAll(dir / "Patient.index"), "");
+}
+
+TEST(NdjsonStore, AFullDiskIsDiskFullForATemporaryFileToo) {
+  TempDir dir;
+  auto store = OpenStore(dir.path());
+  auto direct = store->Begin(Ctx("Patient", "bison", "m-1", 1));  // holds the tail
+  ASSERT_TRUE(direct.ok());
+  // Writing to /dev/full fails with ENOSPC: point the second writer's temporary file there.
   ASSERT_EQ(::symlink("/dev/full", (dir / ".tmp/7-0.part").c_str()), 0);
   auto w = store->Begin(Ctx("Patient"));
   ASSERT_TRUE(w.ok()) << w.error().message;
@@ -205,16 +322,18 @@ TEST(NdjsonStore, AFullDiskIsDiskFull) {
   EXPECT_EQ(mark.error().kind, ErrorKind::kDiskFull);
   EXPECT_EQ(mark.error().message,
             "ndjson store: write " + (dir / ".tmp/7-0.part") + ": No space left on device");
-  EXPECT_FALSE(Exists(dir / "Patient.ndjson"));
+  EXPECT_EQ(ReadAll(dir / "Patient.ndjson"), "");
 }
 
 TEST(NdjsonStore, FilesAre0600AndDirectories0700) {
   TempDir dir;
   auto store = OpenStore(dir / "store");
-  auto w = store->Begin(Ctx("Patient"));
-  ASSERT_TRUE(w.ok());
+  auto direct = store->Begin(Ctx("Patient", "bison", "m-1", 1));
+  auto w = store->Begin(Ctx("Patient"));  // a second writer of the type: temporary file
+  ASSERT_TRUE(direct.ok() && w.ok());
   ASSERT_TRUE((*w)->Put("a", Line("a")).ok());
   EXPECT_EQ(ModeOf(dir / "store/.tmp/7-0.part"), 0600u);
+  (*direct)->Abort();
   ASSERT_TRUE((*w)->Commit().ok());
   EXPECT_EQ(ModeOf(dir / "store"), 0700u);
   EXPECT_EQ(ModeOf(dir / "store/.tmp"), 0700u);

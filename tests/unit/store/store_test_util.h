@@ -1,5 +1,5 @@
 // Helpers for the store tests: a temporary directory removed at the end of the test, file modes,
-// whole-file reads.
+// whole-file reads and writes.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -43,6 +43,12 @@ inline std::string ReadAll(const std::string& path) {
   std::ostringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+// Replaces the file's content (creating it).
+inline void WriteAll(const std::string& path, const std::string& content) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << content;
 }
 
 inline bool Exists(const std::string& path) { return std::filesystem::exists(path); }

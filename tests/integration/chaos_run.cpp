@@ -1,0 +1,345 @@
+#include "integration/chaos_run.h"
+
+#include <signal.h>
+#include <simdjson.h>
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <fstream>
+#include <random>
+#include <set>
+#include <sstream>
+#include <vector>
+
+#include "integration/chaos_store.h"
+#include "support/http_client.h"
+
+namespace p2p::testing {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+std::string ChaosFaultSpec() {
+  // Moderate rates: every kind is met many times in a small run, and a member still gets through
+  // within retry.max_attempts (30) and the re-kick budgets.
+  return "token:503@0.05,token:expire=500ms,match:500@0.05,match:429@0.05:retry-after=1,"
+         "match:badjson@0.03,match:reset@0.02,export:503@0.05,export:reset@0.03,"
+         "export:badjson@0.03,job:500@0.05,job:429@0.05:retry-after=date,job:badjson@0.03,"
+         "job:fail@every40,file:cut@0.05,file:reset@0.03,file:410@every300,file:404@every350,"
+         "file:badjson@0.05,file:503@0.05,any:delay=20ms@0.05";
+}
+
+std::string ChaosFigures::Line() const {
+  std::ostringstream s;
+  auto map = [&s](const char* name, const auto& m) {
+    s << ' ' << name << '{';
+    bool first = true;
+    for (const auto& [k, v] : m) {
+      s << (first ? "" : ",") << k << '=' << v;
+      first = false;
+    }
+    s << '}';
+  };
+  s << "chaos: seed=" << seed << " store=" << store << " kills=" << kills;
+  map("phases", phases);
+  map("faults", faults);
+  s << " members=" << members << " resources=" << resources << " lost=" << lost
+    << " duplicated=" << duplicated << " rekick_copies=" << rekick_copies
+    << " compacted_duplicates=" << compacted_duplicates << " extra=" << extra
+    << " mismatched=" << mismatched << " outcome_diffs=" << outcome_diffs
+    << " clean_diffs=" << clean_diffs << " orphans=" << orphans << " integrity=" << integrity;
+  s.setf(std::ios::fixed);
+  s.precision(1);
+  s << " wall=" << seconds << "s";
+  return s.str();
+}
+
+ChaosOptions ChaosOptionsFromEnv(ChaosOptions o) {
+  auto num = [](const char* name, auto* out) {
+    const char* v = std::getenv(name);
+    if (v != nullptr && *v != '\0')
+      *out = static_cast<std::decay_t<decltype(*out)>>(std::strtoull(v, nullptr, 10));
+  };
+  num("P2P_CHAOS_SEED", &o.seed);
+  num("P2P_CHAOS_MEMBERS", &o.members);
+  num("P2P_CHAOS_KILLS", &o.kills);
+  num("P2P_CHAOS_CONCURRENCY", &o.concurrency);
+  const char* v = std::getenv("P2P_CHAOS_VERBOSE");
+  o.verbose = v != nullptr && *v != '\0' && *v != '0';
+  if (o.members > 2000) o.drain_timeout = std::chrono::milliseconds(o.members * 60);
+  return o;
+}
+
+namespace {
+
+const char* kPhaseNames[] = {"pending",   "matching", "matched",
+                             "exporting", "polling",  "downloading"};
+
+// What the daemon was doing when it died, read from its files (it is dead: nothing moves).
+// Members count in the phase the state DB gives them if this life touched them (updated_ms since
+// it started); store evidence counts once per job file / temporary file across all kills.
+struct PhaseCounter {
+  std::set<std::string> seen;  // store evidence already counted
+
+  void Count(const DaemonHarness& h, const std::string& store_kind, int64_t life_start_ms,
+             std::map<std::string, int64_t>* phases) {
+    bool any = false;
+    ReadOnlyDb db;
+    if (db.Open(h.state_path())) {
+      db.Query(
+          "SELECT state, COUNT(*) FROM members WHERE state BETWEEN 1 AND 5 AND updated_ms >= " +
+              std::to_string(life_start_ms) + " GROUP BY state",
+          [&](sqlite3_stmt* st) {
+            (*phases)[kPhaseNames[sqlite3_column_int(st, 0)]] += sqlite3_column_int64(st, 1);
+            any = true;
+          });
+    }
+    auto once = [&](const std::string& what, const std::string& key) {
+      if (seen.insert(what + "/" + key).second) {
+        (*phases)[what] += 1;
+        any = true;
+      }
+    };
+    std::error_code ec;
+    if (store_kind == "ndjson") {
+      // A download being written: its temporary file is open under .tmp.
+      for (const auto& e : fs::directory_iterator(fs::path(h.store_path()) / ".tmp", ec)) {
+        once("tmp_files", e.path().filename().string());
+      }
+      // Inside a store commit: appended to <Type>.ndjson, the "done" mark not yet committed.
+      std::map<std::string, int64_t> marks;
+      db.Query("SELECT type, ndjson_end FROM store_marks",
+               [&](sqlite3_stmt* st) { marks[ColumnText(st, 0)] = sqlite3_column_int64(st, 1); });
+      for (const auto& e : fs::directory_iterator(h.store_path(), ec)) {
+        if (e.path().extension() != ".ndjson") continue;
+        auto it = marks.find(e.path().stem().string());
+        int64_t mark = it == marks.end() ? 0 : it->second;
+        int64_t size = static_cast<int64_t>(fs::file_size(e.path(), ec));
+        if (size > mark) {
+          once("unmarked_append", e.path().stem().string() + "@" + std::to_string(size));
+        }
+      }
+    } else {
+      // Pending files of downloading jobs whose rows are already committed in the store (a
+      // commit of the shared transaction happened, the file's "done" mark did not).
+      std::map<std::string, std::set<int64_t>> pending;  // type -> job ids
+      db.Query(
+          "SELECT f.type, f.job_id FROM files f JOIN members m ON m.id = f.job_id "
+          "WHERE m.state = 5 AND f.state = 0 AND f.kind = 0",
+          [&](sqlite3_stmt* st) {
+            pending[ColumnText(st, 0)].insert(sqlite3_column_int64(st, 1));
+          });
+      ReadOnlyDb store;
+      if (!pending.empty() && fs::exists(h.store_path()) && store.Open(h.store_path())) {
+        for (const auto& [type, jobs] : pending) {
+          std::string in;
+          for (int64_t j : jobs) in += (in.empty() ? "" : ",") + std::to_string(j);
+          store.Query(
+              "SELECT DISTINCT job_id FROM \"" + type + "\" WHERE job_id IN (" + in + ")",
+              [&](sqlite3_stmt* st) { once("rows_before_done", type + "#" + ColumnText(st, 0)); });
+        }
+      }
+    }
+    if (!any) (*phases)["startup"] += 1;  // killed before it touched any member
+  }
+};
+
+// Members not yet terminal (all of them while the roster is still in the inbox).
+int64_t Remaining(const DaemonHarness& h, int64_t total) {
+  if (fs::exists(h.inbox() / "members.csv")) return total;
+  int64_t n = h.CountRows("SELECT COUNT(*) FROM members WHERE state <= 5");
+  return n < 0 ? total : n;
+}
+
+std::map<std::string, uint64_t> InjectedFaults(const std::string& sandbox_url, std::string* error) {
+  std::map<std::string, uint64_t> out;
+  HttpClient admin(sandbox_url);
+  HttpResponse r = admin.Get("/admin/stats");
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  simdjson::dom::object faults;
+  if (r.status != 200 || parser.parse(r.body).get(doc) || doc["faults"].get_object().get(faults)) {
+    *error = "sandbox /admin/stats unreadable: " + r.error;
+    return out;
+  }
+  for (auto [kind, n] : faults) {
+    uint64_t v = 0;
+    if (!n.get_uint64().get(v)) out[std::string(kind)] = v;
+  }
+  return out;
+}
+
+// Files a crash could leave behind: store temporaries, half-written inbox files, rollback
+// journals. (-wal/-shm belong to SQLite's WAL mode and are not orphans.)
+int64_t CountOrphans(const fs::path& dir, std::string* first) {
+  int64_t n = 0;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(dir, ec);
+       it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (ec) break;
+    if (!it->is_regular_file(ec)) continue;
+    const fs::path& p = it->path();
+    std::string name = p.filename().string();
+    bool orphan = p.parent_path().filename() == ".tmp" || p.extension() == ".part" ||
+                  p.extension() == ".tmp" ||
+                  (name.size() > 8 && name.compare(name.size() - 8, 8, "-journal") == 0);
+    if (orphan) {
+      if (first->empty()) *first = "orphan: " + fs::relative(p, dir).string();
+      ++n;
+    }
+  }
+  return n;
+}
+
+std::string Integrity(const std::string& path) {
+  ReadOnlyDb db;
+  if (!db.Open(path)) return "cannot open " + fs::path(path).filename().string();
+  std::string result;
+  db.Query("PRAGMA integrity_check", [&](sqlite3_stmt* st) {
+    if (result.empty()) result = ColumnText(st, 0);
+  });
+  return result.empty() ? "no answer" : result;
+}
+
+}  // namespace
+
+ChaosFigures RunChaos(const ChaosOptions& o) {
+  const auto started = std::chrono::steady_clock::now();
+  ChaosFigures f;
+  f.seed = o.seed;
+  f.store = o.store;
+  HarnessOptions ho;
+  ho.members = o.members;
+  ho.seed = static_cast<int>(o.seed % 1'000'000'007);
+  ho.store = o.store;
+  ho.faults = ChaosFaultSpec();
+  ho.job_delay = o.job_delay;
+  ho.concurrency = o.concurrency;
+  ho.max_attempts = 30;
+  DaemonHarness h(ho);
+  if (std::string e = h.Start(); !e.empty()) {
+    f.error = "chaos harness: " + e;
+    return f;
+  }
+  h.DropRoster("members.csv");
+  const int64_t total = o.members;
+
+  std::mt19937_64 rng(o.seed);
+  double ceiling = o.delay_ceiling_ms;
+  PhaseCounter phases;
+  while (f.kills < o.kills) {
+    std::string err;
+    const int64_t life_start_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                      std::chrono::system_clock::now().time_since_epoch())
+                                      .count();
+    auto d = h.StartDaemon(&err);
+    if (!d) {
+      f.error = "p2p-ingestd did not start: " + err;
+      return f;
+    }
+    const int hi = static_cast<int>(ceiling);
+    const int delay = std::uniform_int_distribution<int>(std::max(o.delay_min_ms, hi / 4), hi)(rng);
+    // Waiting for an exit that must not come: returns at the kill moment (or early, a failure).
+    if (auto code = d->Wait(std::chrono::milliseconds(delay)); code.has_value()) {
+      f.error = "p2p-ingestd exited on its own (code " + std::to_string(*code) +
+                "): " + ReadFile((h.dir() / "daemon.stderr").string());
+      return f;
+    }
+    d->Signal(SIGKILL);
+    d->Wait(5s);
+    ++f.kills;
+    std::map<std::string, int64_t> now;
+    phases.Count(h, o.store, life_start_ms, &now);
+    for (const auto& [k, v] : now) f.phases[k] += v;
+    const int64_t remaining = Remaining(h, total);
+    if (o.verbose) {
+      std::string p;
+      for (const auto& [k, v] : now) p += " " + k + "=" + std::to_string(v);
+      std::printf("kill %d after %d ms: remaining %lld;%s\n", f.kills, delay,
+                  static_cast<long long>(remaining), p.c_str());
+      std::fflush(stdout);
+    }
+    if (remaining == 0) break;  // nothing left to interrupt
+    // Spread the kills over the run: compare progress with the share of kills done, aiming to
+    // finish the work a little after the last kill (the drain does the rest).
+    const double want =
+        static_cast<double>(total) * (1.0 - static_cast<double>(f.kills) / (1.2 * o.kills));
+    ceiling *= static_cast<double>(remaining) < want ? 0.75 : 1.25;
+    ceiling = std::clamp<double>(ceiling, o.delay_min_ms, o.delay_max_ms);
+  }
+
+  // Drain: the last restart runs every member to its end.
+  if (h.RunOnce(o.drain_timeout) != 0) {
+    f.error = "final run --once failed (" + std::to_string(h.last_run().exit_code) +
+              "): " + h.last_run().err;
+    return f;
+  }
+  std::string stats_error;
+  f.faults = InjectedFaults(h.SandboxUrl(), &stats_error);
+
+  // The clean run: same seed, no faults, no kills.
+  HarnessOptions co = ho;
+  co.faults.clear();
+  co.job_delay = "0ms";
+  co.concurrency = 16;
+  DaemonHarness clean(co);
+  if (std::string e = clean.Start(); !e.empty()) {
+    f.error = "clean harness: " + e;
+    return f;
+  }
+  clean.DropRoster("members.csv");
+  if (clean.RunOnce(o.drain_timeout) != 0) {
+    f.error = "clean run failed: " + clean.last_run().err;
+    return f;
+  }
+
+  // Orphans and integrity before anything reads the stores through the library.
+  std::string problems;
+  f.orphans = CountOrphans(h.dir(), &problems);
+  std::string state_ok = Integrity(h.state_path());
+  std::string store_ok;
+  StoreSnapshot got, base;
+  std::string load_error;
+  if (o.store == "sqlite") {
+    store_ok = Integrity(h.store_path());
+    got = LoadSqliteSnapshot(h.store_path(), &load_error);
+    base = LoadSqliteSnapshot(clean.store_path(), &load_error);
+  } else {
+    got = LoadNdjsonSnapshot(h.store_path(), h.state_path(), &store_ok);
+    std::string clean_ok;
+    base = LoadNdjsonSnapshot(clean.store_path(), clean.state_path(), &clean_ok);
+    if (clean_ok != "ok") load_error = "clean run's ndjson store: " + clean_ok;
+  }
+  if (!load_error.empty()) {
+    f.error = load_error;
+    return f;
+  }
+  f.integrity = "state:" + state_ok + "/store:" + store_ok;
+
+  Expected want = h.LoadExpected();
+  f.members = static_cast<int64_t>(want.outcome.size());
+  std::map<std::string, std::string> states = h.MemberStates();
+  for (const auto& [key, outcome] : want.outcome) {
+    auto it = states.find(key);
+    std::string have = it == states.end() ? "(missing)" : it->second;
+    if (have != outcome) {
+      if (++f.outcome_diffs <= 5) problems += "\n" + key + ": want " + outcome + ", have " + have;
+    }
+  }
+  CompareSnapshots(want, got, base, &f.resources, &f.lost, &f.extra, &f.mismatched, &f.clean_diffs,
+                   &problems);
+  f.duplicated = got.duplicated;
+  f.rekick_copies = got.rekick_copies;
+  if (o.store == "ndjson") {
+    std::string compact_error;
+    f.compacted_duplicates = CompactAndCountDuplicates(h.store_path(), &compact_error);
+    if (!compact_error.empty()) problems += "\ncompact: " + compact_error;
+  }
+  if (!stats_error.empty()) problems += "\n" + stats_error;
+  f.first_problems = problems;
+  f.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  return f;
+}
+
+}  // namespace p2p::testing

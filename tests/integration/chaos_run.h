@@ -1,0 +1,80 @@
+// The chaos run (issue 4): p2p-sandbox with every fault kind on, p2p-ingestd SIGKILLed at random
+// moments and restarted again and again, then drained with `run --once`; the result is compared
+// with expected.json and with the store of a clean run (same seed, no faults, no kills).
+//
+// Kill moments come from a PRNG seeded with ChaosOptions::seed (printed in the figures; the test
+// reads P2P_CHAOS_SEED to replay one). The delay before each kill is drawn from [ceiling/4,
+// ceiling]; the ceiling adapts so the kills spread over the whole run (if the run is ahead of
+// "kills done / kills wanted" the ceiling shrinks, else it grows). Wall-clock timing still varies,
+// so a replay meets the same delays, not necessarily the same phases.
+//
+// After each kill (the daemon is dead, nothing moves) the state DB and the store directory say what
+// the daemon was doing: the members it touched in that life by non-terminal state (matching,
+// matched, exporting, polling, downloading), or `startup` when it touched none; downloads with a
+// temporary file open (ndjson `tmp_files`); store appends not yet recorded as the file's "done"
+// mark (ndjson `unmarked_append`: killed inside a store commit); pending files whose rows are
+// already committed (sqlite `rows_before_done`). Those are the `phases` figures.
+//
+// Not thread-safe; runs child processes and blocks. Errors (a daemon that will not start, a DB
+// that cannot be read) come back in ChaosFigures::error; the figures never hold PHI.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "integration/daemon_harness.h"
+
+namespace p2p::testing {
+
+struct ChaosOptions {
+  int members = 150;
+  uint64_t seed = 1;  // kill-moment PRNG; also the sandbox --seed (data set)
+  std::string store = "sqlite";
+  int kills = 24;  // SIGKILLs wanted before the final drain
+  int concurrency = 8;
+  std::string job_delay = "60ms";  // sandbox export duration: keeps members in `polling` a while
+  // Ceiling of the delay before a kill (adapted at run time), clamped to [min, max].
+  int delay_ceiling_ms = 400, delay_min_ms = 80, delay_max_ms = 20000;
+  std::chrono::milliseconds drain_timeout{std::chrono::minutes(4)};
+  bool verbose = false;  // one line per kill on stdout
+};
+
+// Every fault kind of fault_spec.h at a moderate rate.
+std::string ChaosFaultSpec();
+
+struct ChaosFigures {
+  std::string error;  // "" when the run itself worked (the counts below say whether it was right)
+  uint64_t seed = 0;
+  std::string store;
+  int kills = 0;
+  std::map<std::string, int64_t> phases;   // what killed daemons were doing, summed
+  std::map<std::string, uint64_t> faults;  // injected by kind (sandbox /admin/stats)
+  int64_t members = 0;                     // in expected.json
+  int64_t resources = 0;                   // expected (member, type, id) triples
+  int64_t lost = 0;                        // expected, absent from the chaos store
+  int64_t duplicated = 0;                  // stored more than once by one export file
+  int64_t rekick_copies = 0;               // ndjson: extra lines from a re-kicked export
+  int64_t compacted_duplicates = 0;        // ndjson: lines per id above 1 after Compact()
+  int64_t extra = 0;                       // stored, not expected
+  int64_t mismatched = 0;                  // content differs from the clean run's
+  int64_t outcome_diffs = 0;               // members whose final state != expected outcome
+  int64_t clean_diffs = 0;                 // (type, member, id) sets chaos vs clean differ
+  int64_t orphans = 0;                     // temporary files left behind
+  std::string integrity = "?";             // "ok" or the first complaint, per database
+  std::string first_problems;              // a few readable lines for a failing test
+  double seconds = 0;
+
+  // The one line: kills, phases, faults by kind, members, resources, lost, duplicated, ...
+  std::string Line() const;
+};
+
+// Runs the whole thing in temp dirs (two sandboxes, two daemons' worth of files) and returns the
+// figures. The caller asserts on them.
+ChaosFigures RunChaos(const ChaosOptions& options);
+
+// ChaosOptions from the environment over `defaults`: P2P_CHAOS_SEED, P2P_CHAOS_MEMBERS,
+// P2P_CHAOS_KILLS, P2P_CHAOS_CONCURRENCY, P2P_CHAOS_VERBOSE (scripts/soak sets them).
+ChaosOptions ChaosOptionsFromEnv(ChaosOptions defaults);
+
+}  // namespace p2p::testing

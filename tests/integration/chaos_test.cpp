@@ -1,0 +1,93 @@
+// Issue 4's chaos test: every fault kind of p2p-sandbox on at moderate rates, p2p-ingestd
+// SIGKILLed at random moments (mid-match, mid-poll, mid-download, inside a store commit) and
+// restarted again and again, then drained. At the end: every member has the outcome expected.json
+// gives; the store equals, id by id per type per member (and byte for byte per resource), the
+// store of a clean run with the same seed; PRAGMA integrity_check is ok; no temporary file is left;
+// nothing is lost or duplicated. Prints its figures on one line (see chaos_run.h).
+//
+// Replay: P2P_CHAOS_SEED=<seed printed>; scale: P2P_CHAOS_MEMBERS, P2P_CHAOS_KILLS (scripts/soak).
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <map>
+#include <string>
+
+#include "integration/chaos_run.h"
+
+namespace p2p::testing {
+namespace {
+
+constexpr int kMinKills = 20;
+
+void ExpectSurvived(const ChaosFigures& f, const ChaosOptions& o) {
+  std::printf("%s\n", f.Line().c_str());
+  std::fflush(stdout);
+  ASSERT_EQ(f.error, "") << f.Line();
+  EXPECT_GE(f.kills, std::min(kMinKills, o.kills)) << "the work ended before the kills did";
+  EXPECT_EQ(f.lost, 0) << f.first_problems;
+  EXPECT_EQ(f.duplicated, 0) << f.first_problems;
+  EXPECT_EQ(f.compacted_duplicates, 0) << f.first_problems;
+  EXPECT_EQ(f.extra, 0) << f.first_problems;
+  EXPECT_EQ(f.mismatched, 0) << f.first_problems;
+  EXPECT_EQ(f.outcome_diffs, 0) << f.first_problems;
+  EXPECT_EQ(f.clean_diffs, 0) << f.first_problems;
+  EXPECT_EQ(f.orphans, 0) << f.first_problems;
+  EXPECT_EQ(f.integrity, "state:ok/store:ok");
+  EXPECT_GT(f.resources, 0);
+  // The kills landed in every phase of a job, as the state DB saw it at each kill.
+  for (const char* phase : {"matching", "exporting", "polling", "downloading"}) {
+    EXPECT_GT(f.phases.count(phase) ? f.phases.at(phase) : 0, 0) << "no kill while " << phase;
+  }
+  // Every fault kind was really injected.
+  for (const char* kind :
+       {"500", "503", "429", "404", "410", "reset", "cut", "badjson", "fail", "delay", "expire"}) {
+    EXPECT_GT(f.faults.count(kind) ? f.faults.at(kind) : 0, 0u) << "no " << kind << " fault";
+  }
+}
+
+TEST(Chaos, SqliteStoreSurvivesKillsAndFaults) {
+  ChaosOptions o;
+  o.store = "sqlite";
+  o = ChaosOptionsFromEnv(o);
+  ChaosFigures f = RunChaos(o);
+  ExpectSurvived(f, o);
+  // A kill between the store's commit and the file's "done" mark: rows there, file pending.
+  EXPECT_GT(f.phases.count("rows_before_done") ? f.phases.at("rows_before_done") : 0, 0);
+}
+
+TEST(Chaos, NdjsonStoreSurvivesKillsAndFaults) {
+  ChaosOptions o;
+  o.store = "ndjson";
+  o.members = 80;  // every commit is three fsyncs here: fewer members keep the test short
+  o = ChaosOptionsFromEnv(o);
+  ChaosFigures f = RunChaos(o);
+  ExpectSurvived(f, o);
+  // Kills while a download was being written to its temporary file, and inside a store commit
+  // (appended to <Type>.ndjson, not yet recorded): Recover() must undo both.
+  EXPECT_GT(f.phases.count("tmp_files") ? f.phases.at("tmp_files") : 0, 0);
+  EXPECT_GT(f.phases.count("unmarked_append") ? f.phases.at("unmarked_append") : 0, 0);
+}
+
+// Found by the soak: a 422 to $member-match whose body is cut or garbled was taken for no_match,
+// so a member whose consent was refused ended as no_match. It must be asked again instead.
+TEST(Chaos, GarbledMemberMatch422IsAskedAgainNotGuessed) {
+  HarnessOptions o;
+  o.members = 60;
+  o.faults = "match:badjson@every2";
+  o.max_attempts = 10;
+  DaemonHarness h(o);
+  ASSERT_EQ(h.Start(), "");
+  h.DropRoster("members.csv");
+  ASSERT_EQ(h.RunOnce(), 0) << h.last_run().err;
+  Expected want = h.LoadExpected();
+  std::map<std::string, std::string> states = h.MemberStates();
+  int refused = 0;
+  for (const auto& [key, outcome] : want.outcome) {
+    EXPECT_EQ(states[key], outcome) << key;
+    refused += outcome == "consent_refused";
+  }
+  EXPECT_GT(refused, 0) << "the roster must hold a consent_refused member for this test";
+}
+
+}  // namespace
+}  // namespace p2p::testing
