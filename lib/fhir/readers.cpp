@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "fhir/ndjson.h"
+#include "fhir/resource_types.h"
 
 // All readers share one pattern: parse the whole body with a local DOM parser (which copies it
 // into its own padded buffer: readers are not hot), require an object, then read fields with
@@ -524,6 +525,9 @@ Result<void> ReadFiles(dom::object root, std::string_view key, std::string_view 
     }
     if (*got) {
       if (!IsFhirTypeName(s)) return Protocol(ctx, field + ".type", "not a FHIR resource type");
+      if (!IsR4ResourceType(s)) {
+        return Protocol(ctx, field + ".type", "not a FHIR R4 resource type");
+      }
       file.type = std::string(s);
     } else if (!default_type.empty()) {
       file.type = std::string(default_type);

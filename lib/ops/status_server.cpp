@@ -109,7 +109,7 @@ int64_t ResidentBytes() {
   if (f == nullptr) return -1;
   char line[128];
   const bool read = std::fgets(line, sizeof line, f) != nullptr;
-  std::fclose(f);
+  (void)std::fclose(f);  // read-only: nothing to flush
   if (!read) return -1;
   // "size resident shared ...", in pages.
   const char* end = line + std::strlen(line);

@@ -228,7 +228,13 @@ ChaosFigures RunChaos(const ChaosOptions& o) {
   std::mt19937_64 rng(o.seed);
   double ceiling = o.delay_ceiling_ms;
   PhaseCounter phases;
-  while (f.kills < o.kills) {
+  auto phase_missing = [&] {
+    for (const std::string& p : o.required_phases) {
+      if (f.phases[p] == 0) return true;
+    }
+    return false;
+  };
+  while (f.kills < o.kills || (phase_missing() && f.kills < 3 * o.kills)) {
     std::string err;
     const int64_t life_start_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                                       std::chrono::system_clock::now().time_since_epoch())
@@ -265,8 +271,10 @@ ChaosFigures RunChaos(const ChaosOptions& o) {
     // finish the work a little after the last kill (the drain does the rest).
     const double want =
         static_cast<double>(total) * (1.0 - static_cast<double>(f.kills) / (1.2 * o.kills));
-    ceiling *= static_cast<double>(remaining) < want ? 0.75 : 1.25;
-    ceiling = std::clamp<double>(ceiling, o.delay_min_ms, o.delay_max_ms);
+    if (f.kills < o.kills) {  // extra kills for a missing phase keep the last pace
+      ceiling *= static_cast<double>(remaining) < want ? 0.75 : 1.25;
+      ceiling = std::clamp<double>(ceiling, o.delay_min_ms, o.delay_max_ms);
+    }
   }
 
   // Drain: the last restart runs every member to its end.

@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "integration/daemon_harness.h"
 
@@ -38,6 +39,9 @@ struct ChaosOptions {
   int delay_ceiling_ms = 400, delay_min_ms = 80, delay_max_ms = 20000;
   std::chrono::milliseconds drain_timeout{std::chrono::minutes(4)};
   bool verbose = false;  // one line per kill on stdout
+  // Phases (PhaseCounter names) some kill must land in: after `kills`, the run goes on killing,
+  // up to 3 x `kills`, until each was hit (kill moments are random; a loaded machine shifts them).
+  std::vector<std::string> required_phases;
 };
 
 // Every fault kind of fault_spec.h at a moderate rate.

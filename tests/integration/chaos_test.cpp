@@ -48,6 +48,7 @@ void ExpectSurvived(const ChaosFigures& f, const ChaosOptions& o) {
 TEST(Chaos, SqliteStoreSurvivesKillsAndFaults) {
   ChaosOptions o;
   o.store = "sqlite";
+  o.required_phases = {"matching", "exporting", "polling", "downloading", "rows_before_done"};
   o = ChaosOptionsFromEnv(o);
   ChaosFigures f = RunChaos(o);
   ExpectSurvived(f, o);
@@ -59,6 +60,8 @@ TEST(Chaos, NdjsonStoreSurvivesKillsAndFaults) {
   ChaosOptions o;
   o.store = "ndjson";
   o.members = 80;  // every commit is three fsyncs here: fewer members keep the test short
+  o.required_phases = {"matching",  "exporting", "polling",
+                       "downloading", "tmp_files", "unmarked_append"};
   o = ChaosOptionsFromEnv(o);
   ChaosFigures f = RunChaos(o);
   ExpectSurvived(f, o);

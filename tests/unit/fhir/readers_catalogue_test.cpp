@@ -7,6 +7,7 @@
 
 #include "core/url.h"
 #include "fhir/readers.h"
+#include "fhir/resource_types.h"
 
 namespace p2p::fhir {
 namespace {
@@ -69,6 +70,28 @@ TEST(ServerAnswerCatalogue, OutputEntryWithAnUnknownType) {
             "protocol: status answer: output[0].type: not a FHIR resource type");
   EXPECT_EQ(ErrorText(ReadStatus(200, "", R"({"output":[{"type":7,"url":"https://h/1"}]})")),
             "protocol: status answer: output[0].type: not a string");
+  // Well formed but not one of R4's resource types.
+  EXPECT_EQ(
+      ErrorText(ReadStatus(200, "", R"({"output":[{"type":"Bogus","url":"https://h/1"}]})")),
+      "protocol: status answer: output[0].type: not a FHIR R4 resource type");
+  EXPECT_TRUE(ReadStatus(200, "",
+                         R"({"output":[{"type":"VisionPrescription","url":"https://h/1"}]})")
+                  .ok());
+}
+
+TEST(R4ResourceTypes, KnowsEveryTypeAPayerExportsAndNothingElse) {
+  for (std::string_view t : {"Patient", "Coverage", "ExplanationOfBenefit", "Encounter",
+                             "Observation", "Condition", "Procedure", "MedicationRequest",
+                             "AllergyIntolerance", "Immunization", "DocumentReference",
+                             "Practitioner", "Organization", "Location", "Provenance",
+                             "Account", "VisionPrescription"}) {
+    EXPECT_TRUE(fhir::IsR4ResourceType(t)) << t;
+  }
+  for (std::string_view t : {"", "patient", "Bogus", "Resource", "DomainResource", "Patients",
+                             "InventoryItem" /* R5 */}) {
+    EXPECT_FALSE(fhir::IsR4ResourceType(t)) << t;
+  }
+  EXPECT_EQ(fhir::R4ResourceTypes().size(), 146u);
 }
 
 TEST(ServerAnswerCatalogue, ManifestWithThousandsOfFiles) {
