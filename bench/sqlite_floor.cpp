@@ -4,7 +4,10 @@
 // FileWriter (Put/Commit) and the ratio, i.e. the store's overhead over raw SQLite.
 //
 //   sqlite_floor [--lines N] [--batch ROWS] [--type TYPE] [--dir DIR] [--only floor|store]
-//                [--rounds R] [FILE]
+//                [--rounds R] [--page-size B] [--cache-kib K] [--no-thread] [FILE]
+//
+// --page-size and --cache-kib apply to both runs (default: SqliteStore's Tuning, so both use the
+// same layout); --no-thread runs SqliteStore without its writer thread.
 //
 // FILE: NDJSON lines (e.g. one export file downloaded from p2p-sandbox). Without FILE, N (default
 // 200000) synthetic ~1 KB lines are generated into DIR first. Both runs read the same file in
@@ -43,6 +46,11 @@ struct Config {
   std::string only;
   std::string file;
   int rounds = 1;
+  bool threaded = true;  // SqliteStore's writer thread (Tuning::writer_thread)
+  // Both runs: PRAGMA page_size (0: SQLite's default). The store's own by default, so that the
+  // floor measures the same database layout.
+  int page_size = p2p::store::SqliteStore::Tuning{}.page_size;
+  int cache_kib = 0;     // both runs: PRAGMA cache_size=-N (0: SQLite's default)
 };
 
 struct RunResult {
@@ -115,6 +123,8 @@ RunResult RunFloor(const Config& cfg, const std::string& db_path) {
   }
   const std::string q = "\"" + cfg.type + "\"";
   std::string setup =
+      (cfg.page_size > 0 ? "PRAGMA page_size=" + std::to_string(cfg.page_size) + ";" : "") +
+      (cfg.cache_kib > 0 ? "PRAGMA cache_size=-" + std::to_string(cfg.cache_kib) + ";" : "") +
       "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
       "CREATE TABLE IF NOT EXISTS " +
       q +
@@ -173,6 +183,9 @@ RunResult RunStore(const Config& cfg, const std::string& db_path) {
   auto start = std::chrono::steady_clock::now();
   p2p::store::SqliteStore::Tuning tuning;
   tuning.batch_rows = cfg.batch;
+  tuning.writer_thread = cfg.threaded;
+  tuning.page_size = cfg.page_size;
+  tuning.cache_kib = cfg.cache_kib;
   auto store = p2p::store::SqliteStore::Open(db_path, tuning);
   if (!store) {
     Fail(store.error().message);
@@ -211,7 +224,8 @@ void PrintRow(const char* name, const RunResult& r) {
 void Usage() {
   std::fprintf(stderr,
                "usage: sqlite_floor [--lines N] [--batch ROWS] [--type TYPE] [--dir DIR]"
-               " [--only floor|store] [--rounds R] [FILE]\n");
+               " [--only floor|store] [--rounds R] [--page-size B] [--cache-kib K]"
+               " [--no-thread] [FILE]\n");
 }
 
 }  // namespace
@@ -231,6 +245,12 @@ int main(int argc, char** argv) {
       cfg.dir = argv[++i];
     } else if (a == "--rounds" && has_value) {
       cfg.rounds = std::atoi(argv[++i]);
+    } else if (a == "--page-size" && has_value) {
+      cfg.page_size = std::atoi(argv[++i]);
+    } else if (a == "--cache-kib" && has_value) {
+      cfg.cache_kib = std::atoi(argv[++i]);
+    } else if (a == "--no-thread") {
+      cfg.threaded = false;
     } else if (a == "--only" && has_value) {
       cfg.only = argv[++i];
     } else if (!a.empty() && a[0] != '-' && cfg.file.empty()) {

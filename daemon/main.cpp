@@ -33,6 +33,7 @@
 #include "ops/status_server.h"
 #include "pipeline/scheduler.h"
 #include "source/directory_source.h"
+#include "state/lifecycle_db.h"
 #include "state/state_db.h"
 #include "store/resource_store.h"
 
@@ -196,6 +197,16 @@ int Run(const daemon::CommandLine& cl) {
   }
   std::map<std::string, store::StoreMark> committed;
   for (const auto& [type, m] : *marks) committed[type] = store::StoreMark{type, m.ndjson_end, m.index_end};
+  // Tombstone logs (deleted[] files, consent purges) are recovered to their marks too.
+  auto tombstones = state::TombstoneMarks(**db);
+  if (!tombstones) {
+    spdlog::critical("{}", tombstones.error().message);
+    return kExitSoftware;
+  }
+  for (const auto& [type, end] : *tombstones) {
+    committed[type].type = type;
+    committed[type].deleted_end = end;
+  }
   if (auto r = (*store)->Recover(committed); !r) {
     spdlog::critical("store recovery: {}", r.error().message);
     return kExitSoftware;
@@ -213,9 +224,12 @@ int Run(const daemon::CommandLine& cl) {
   pipeline::Scheduler sched(io, options, **db, **store, source, metrics);
   std::unique_ptr<StatusServer> status;
   if (options.status.enabled()) {
-    status = std::make_unique<StatusServer>(io, options.status, **db, metrics, [&source] {
-      return static_cast<bool>(source.ListReady());
-    });
+    StatusServerSettings status_settings;
+    status_settings.deadline_at_risk_s =
+        std::chrono::duration_cast<std::chrono::seconds>(options.deadline.at_risk_within).count();
+    status = std::make_unique<StatusServer>(
+        io, options.status, **db, metrics,
+        [&source] { return static_cast<bool>(source.ListReady()); }, std::move(status_settings));
     auto bound = status->Start();
     if (!bound) {
       spdlog::critical("status.listen: {}", bound.error().message);

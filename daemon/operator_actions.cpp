@@ -13,7 +13,9 @@
 
 #include "operator_cli.h"
 #include "operator_commands.h"
+#include "fhir/ndjson.h"
 #include "source/member_file.h"
+#include "state/bulk_match_db.h"
 #include "state/sqlite_util.h"
 
 namespace p2p::daemon {
@@ -407,6 +409,31 @@ int CmdEnqueue(const OperatorArgs& a, const Options& options, state::StateDb* db
                  parsed.problems.size(), name.c_str());
   }
   std::fprintf(io.out, "\n");
+  return kOpExitOk;
+}
+
+// `export --payer ID --group GROUP_ID`: queues an operator's export of a known Group
+// (state/bulk_match_db.h EnqueueGroupExport); the daemon picks it up at its next pass.
+int CmdExport(const OperatorArgs& a, const Options& options, state::StateDb& db,
+              const OperatorIo& io) {
+  const bool known = std::any_of(options.payers.begin(), options.payers.end(),
+                                 [&](const PayerOptions& p) { return p.id == a.payer; });
+  if (!known) {
+    std::fprintf(io.err, "export: --payer %s: not a configured payer id\n", a.payer.c_str());
+    return kOpExitDataErr;
+  }
+  if (!fhir::IsFhirId(a.group)) {
+    std::fprintf(io.err, "export: --group: not a FHIR id ([A-Za-z0-9.-]{1,64})\n");
+    return kOpExitDataErr;
+  }
+  auto id = state::BulkMatchDb(db).EnqueueGroupExport(a.payer, a.group, io.now_ms);
+  if (!id && id.error().kind == ErrorKind::kInvalid) {
+    std::fprintf(io.err, "export: %s\n", id.error().message.c_str());
+    return kOpExitDataErr;
+  }
+  if (!id) return DbFailed(io, id.error());
+  std::fprintf(io.out, "queued export of Group %s at %s as job %lld (member_key group:%s)\n",
+               a.group.c_str(), a.payer.c_str(), static_cast<long long>(*id), a.group.c_str());
   return kOpExitOk;
 }
 

@@ -14,6 +14,7 @@
 
 #include "operator_commands.h"
 #include "ops/config.h"
+#include "state/lifecycle_db.h"
 
 namespace p2p::daemon {
 
@@ -63,8 +64,8 @@ std::optional<Usage> Parse(const std::vector<std::string>& args, OperatorArgs* a
       has_value = true;
     }
     if (opt == "-c") opt = "--config";
-    const bool takes_value =
-        opt == "--config" || opt == "--state" || opt == "--payer" || opt == "--limit";
+    const bool takes_value = opt == "--config" || opt == "--state" || opt == "--payer" ||
+                             opt == "--limit" || opt == "--group";
     if (takes_value) {
       if (!has_value) {
         if (i + 1 >= args.size()) return Usage{opt + " needs a value"};
@@ -73,6 +74,7 @@ std::optional<Usage> Parse(const std::vector<std::string>& args, OperatorArgs* a
       if (opt == "--config") a->config = value;
       if (opt == "--state") a->state = value;
       if (opt == "--payer") a->payer = value;
+      if (opt == "--group") a->group = value;
       if (opt == "--limit") {
         char* end = nullptr;
         const long long n = std::strtoll(value.c_str(), &end, 10);
@@ -118,6 +120,8 @@ std::optional<Usage> Parse(const std::vector<std::string>& args, OperatorArgs* a
   } else if (c == "enqueue") {
     allowed.insert("--accept-partial");
     min_pos = max_pos = 1;
+  } else if (c == "export") {
+    allowed.insert({"--payer", "--group"});
   }
   for (const std::string& g : given) {
     // Returns at once: the loop never concatenates twice.
@@ -132,6 +136,9 @@ std::optional<Usage> Parse(const std::vector<std::string>& args, OperatorArgs* a
   if (c == "retry" && a->target.empty() == a->state.empty()) {
     return Usage{"retry needs a MEMBER_KEY or --state, not both"};
   }
+  if (c == "export" && (a->payer.empty() || a->group.empty())) {
+    return Usage{"export needs --payer ID and --group GROUP_ID"};
+  }
   if (a->config.empty()) return Usage{name + " needs --config FILE"};
   if (!a->state.empty() && !ParseJobState(a->state)) {
     return Usage{"--state: unknown state: " + a->state};
@@ -143,7 +150,7 @@ std::optional<Usage> Parse(const std::vector<std::string>& args, OperatorArgs* a
 
 bool IsOperatorCommand(std::string_view name) {
   return name == "status" || name == "members" || name == "retry" || name == "cancel" ||
-         name == "enqueue";
+         name == "enqueue" || name == "export";
 }
 
 const char* OperatorUsageText() {
@@ -153,7 +160,8 @@ const char* OperatorUsageText() {
          "       p2p-ingestd retry MEMBER_KEY --config FILE [--payer P]\n"
          "       p2p-ingestd retry --state failed|cancelled --config FILE [--payer P]\n"
          "       p2p-ingestd cancel MEMBER_KEY --config FILE [--payer P]\n"
-         "       p2p-ingestd enqueue FILE --config FILE [--accept-partial]\n";
+         "       p2p-ingestd enqueue FILE --config FILE [--accept-partial]\n"
+         "       p2p-ingestd export --payer ID --group GROUP_ID --config FILE\n";
 }
 
 int RunOperatorCommand(const std::vector<std::string>& args, std::FILE* out, std::FILE* err) {
@@ -184,7 +192,7 @@ int RunOperatorCommandAt(const std::vector<std::string>& args, std::FILE* out, s
   struct stat st {};
   const bool db_exists = ::stat(options->state.path.c_str(), &st) == 0;
   if (a.command == "enqueue" && !db_exists) return CmdEnqueue(a, *options, nullptr, io);
-  if (!db_exists) {
+  if (!db_exists && a.command != "export") {
     std::fprintf(err,
                  "state DB %s does not exist yet (the daemon creates it when it first starts)\n",
                  options->state.path.c_str());
@@ -200,7 +208,32 @@ int RunOperatorCommandAt(const std::vector<std::string>& args, std::FILE* out, s
     return a.sub == "list" ? CmdMembersList(a, **db, io) : CmdMembersShow(a, **db, io);
   }
   if (a.command == "retry") return CmdRetry(a, **db, io);
-  if (a.command == "cancel") return CmdCancel(a, **db, io);
+  if (a.command == "cancel") {
+    const int code = CmdCancel(a, **db, io);
+    // A cancel is a revocation too: refreshes stop, consent.on_revocation applies (the daemon
+    // purges; pipeline/lifecycle.h).
+    if (code == kOpExitOk) {
+      auto payers = state::CancelledPayersOf(**db, a.target, a.payer);
+      if (!payers) {
+        std::fprintf(err, "%s\n", payers.error().message.c_str());
+        return kOpExitSoftware;
+      }
+      for (const std::string& p : *payers) {
+        auto r = state::RecordRevocation(
+            **db, p, a.target, options->consent.on_revocation == RevocationAction::kPurge, now_ms);
+        if (!r) {
+          std::fprintf(err, "%s\n", r.error().message.c_str());
+          return kOpExitSoftware;
+        }
+        if (r->purge_requested) {
+          std::fprintf(out, "%s payer %s: consent revoked; the daemon purges its resources\n",
+                       a.target.c_str(), p.c_str());
+        }
+      }
+    }
+    return code;
+  }
+  if (a.command == "export") return CmdExport(a, *options, **db, io);
   return CmdEnqueue(a, *options, db->get(), io);
 }
 

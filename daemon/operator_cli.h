@@ -9,6 +9,10 @@
 //   p2p-ingestd retry --state failed|cancelled --config FILE [--payer P]
 //   p2p-ingestd cancel MEMBER_KEY --config FILE [--payer P]
 //   p2p-ingestd enqueue FILE --config FILE [--accept-partial]
+//   p2p-ingestd export --payer ID --group GROUP_ID --config FILE
+//       queues an export of a known Group outside member matching (creates the state DB when
+//       needed); the daemon runs it like a member's export and stores each resource under the
+//       member_key of its Patient (pipeline/bulk_match.h). 65 when one is already queued.
 //
 // Exit codes (sysexits.h):
 //   0   ok

@@ -20,6 +20,7 @@ struct OperatorArgs {
   std::string config;
   std::string state;  // --state
   std::string payer;  // --payer
+  std::string group;  // --group (export)
   int64_t limit = 100;
   bool show_phi = false;
   bool accept_partial = false;
@@ -39,6 +40,10 @@ int CmdCancel(const OperatorArgs& a, state::StateDb& db, const OperatorIo& io);
 // `db` is null when the state DB does not exist yet (nothing taken in: no name clash possible).
 int CmdEnqueue(const OperatorArgs& a, const Options& options, state::StateDb* db,
                const OperatorIo& io);
+
+// `export --payer ID --group GROUP_ID` (operator_export.cpp). `db` is opened (created) by the caller.
+int CmdExport(const OperatorArgs& a, const Options& options, state::StateDb& db,
+              const OperatorIo& io);
 
 // Prints "state DB: <message>" to io.err; returns kOpExitSoftware.
 int DbFailed(const OperatorIo& io, const Error& e);

@@ -1,12 +1,15 @@
 // Read-only operator commands: status, members list, members show (see operator_cli.h).
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <limits>
 #include <map>
 
+#include "core/duration.h"
 #include "core/url.h"
 #include "operator_cli.h"
 #include "operator_commands.h"
+#include "state/lifecycle_db.h"
 #include "state/sqlite_util.h"
 
 namespace p2p::daemon {
@@ -104,6 +107,24 @@ int CmdStatus(const Options& options, state::StateDb& db, const OperatorIo& io) 
           {"due within 24h", std::to_string(std::max<int64_t>(0, *due - *past))},
           {"requested after the deadline (all time)", std::to_string(*late)}};
   PrintTable(io.out, rows, "  ");
+
+  // Issue 7: per payer, on time / late / at risk (state DB counts kept by triggers).
+  const int64_t at_risk_s =
+      std::chrono::duration_cast<std::chrono::seconds>(options.deadline.at_risk_within).count();
+  auto deadlines = db.DeadlineReport(now_s, at_risk_s);
+  if (!deadlines) return DbFailed(io, deadlines.error());
+  std::fprintf(io.out, "\nCMS-0057-F deadlines per payer (AT_RISK: not yet requested, due within %s)\n",
+               FormatDuration(options.deadline.at_risk_within).c_str());
+  if (deadlines->empty()) {
+    std::fprintf(io.out, "  (none)\n");
+  } else {
+    rows = {{"PAYER", "ON_TIME", "LATE", "AT_RISK"}};
+    for (const auto& d : *deadlines) {
+      rows.push_back({d.payer, std::to_string(d.on_time), std::to_string(d.late),
+                      std::to_string(d.at_risk)});
+    }
+    PrintTable(io.out, rows, "  ");
+  }
 
   auto st = state::Stmt::Prepare(
       db.handle(),
@@ -255,6 +276,18 @@ Result<void> ShowJob(state::StateDb& db, const state::Job& job, bool show_phi,
     PrintTable(out, rows, "    ");
   }
 
+  // Issue 7: error[] file issues as counts by severity and code (their text may hold PHI).
+  auto issues = db.ExportIssueCounts(job.id);
+  if (!issues) return std::move(issues).error();
+  if (!issues->empty()) {
+    rows = {{"SEVERITY", "CODE", "COUNT"}};
+    for (const state::ExportIssueCount& c : *issues) {
+      rows.push_back({c.severity.empty() ? "-" : c.severity, c.code, std::to_string(c.count)});
+    }
+    std::fprintf(out, "  export errors (error files)\n");
+    PrintTable(out, rows, "    ");
+  }
+
   auto bad = state::Stmt::Prepare(db.handle(),
                                   "SELECT file_idx, line_no, reason FROM bad_lines WHERE job_id=?1 "
                                   "ORDER BY file_idx, line_no LIMIT ?2");
@@ -301,6 +334,27 @@ int CmdMembersShow(const OperatorArgs& a, state::StateDb& db, const OperatorIo& 
     if (!job) return DbFailed(io, job.error());
     if (i > 0) std::fprintf(io.out, "\n");
     if (auto r = ShowJob(db, *job, a.show_phi, io); !r) return DbFailed(io, r.error());
+    // Member lifecycle (issue 7): refreshes, revocation and purge (state/lifecycle_db.h).
+    if (i + 1 == ids.size()) {  // after the member's latest job
+      auto lc = state::LoadLifecycle(db, job->payer, job->member_key);
+      if (!lc) return DbFailed(io, lc.error());
+      if (*lc) {
+        const state::LifecycleRow& l = **lc;
+        std::fprintf(io.out, "lifecycle: %s, %lld refreshes, next refresh %s\n",
+                     l.concurrent ? "concurrent coverage" : "one-off",
+                     static_cast<long long>(l.refreshes),
+                     l.refresh_due_ms ? FormatTimeMs(*l.refresh_due_ms).c_str() : "none");
+        if (l.revoked_ms) {
+          std::fprintf(io.out, "consent revoked: %s\n", FormatTimeMs(*l.revoked_ms).c_str());
+        }
+        if (l.purged_ms) {
+          std::fprintf(io.out, "purged: %lld resources at %s\n",
+                       static_cast<long long>(l.purged_count), FormatTimeMs(*l.purged_ms).c_str());
+        } else if (l.purge_requested) {
+          std::fprintf(io.out, "purged: pending (the daemon purges)\n");
+        }
+      }
+    }
   }
   return kOpExitOk;
 }

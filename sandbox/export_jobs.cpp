@@ -1,6 +1,8 @@
 #include "export_jobs.h"
 
+#include <algorithm>
 #include <cstdio>
+#include <vector>
 
 #include "text_util.h"
 
@@ -46,12 +48,28 @@ std::string FileUrl(std::string_view base, const ExportJob& job, uint64_t seed, 
 
 }  // namespace
 
+std::optional<int64_t> EffectiveSince(const ExportJob& job, size_t type_index) {
+  const std::optional<int64_t> typed =
+      type_index < kTypeCount ? job.type_since[type_index] : std::nullopt;
+  if (!typed) return job.since;
+  if (!job.since) return typed;
+  return std::max(*typed, *job.since);
+}
+
 std::array<uint64_t, kTypeCount> CountResources(const Synth& synth, uint64_t member,
                                                 uint32_t types, std::optional<int64_t> since) {
+  return CountResources(synth, member, types, since, {});
+}
+
+std::array<uint64_t, kTypeCount> CountResources(
+    const Synth& synth, uint64_t member, uint32_t types, std::optional<int64_t> job_since,
+    const std::array<std::optional<int64_t>, kTypeCount>& type_since) {
   std::array<uint64_t, kTypeCount> counts{};
   auto all = Synth::Types();
   for (size_t t = 0; t < kTypeCount && t < all.size(); ++t) {
     if (!(types & (1u << t))) continue;
+    std::optional<int64_t> since = job_since;
+    if (type_since[t]) since = since ? std::max(*since, *type_since[t]) : *type_since[t];
     uint64_t n = synth.ResourceCount(member, all[t]);
     if (!since) {
       counts[t] = n;
@@ -71,7 +89,9 @@ std::string FileName(uint64_t seed, uint32_t serial, size_t type_index) {
   x ^= x >> 16;
   char hash[12];
   std::snprintf(hash, sizeof hash, "%08x", x);
-  return std::string(Synth::Types()[type_index]) + "_" + hash + ".ndjson";
+  const std::string_view type =
+      type_index == kErrorFileIndex ? std::string_view("OperationOutcome") : Synth::Types()[type_index];
+  return std::string(type) + "_" + hash + ".ndjson";
 }
 
 std::optional<FileRef> DecodeFileName(uint64_t seed, std::string_view name) {
@@ -92,6 +112,7 @@ std::optional<FileRef> DecodeFileName(uint64_t seed, std::string_view name) {
   x ^= Mask(seed);
   FileRef ref{x >> 4, x & 0xf};
   auto types = Synth::Types();
+  if (ref.type_index == kErrorFileIndex && type == "OperationOutcome") return ref;
   if (ref.type_index >= types.size() || types[ref.type_index] != type) return std::nullopt;
   return ref;
 }
@@ -151,9 +172,14 @@ uint64_t JobTable::removed() const {
   return removed_;
 }
 
+bool FilesExpired(const ExportJob& job, std::chrono::milliseconds delay,
+                  std::optional<std::chrono::milliseconds> file_expires, int64_t now_ms) {
+  return file_expires && job.created_ms + delay.count() + file_expires->count() <= now_ms;
+}
+
 StatusAnswer RenderStatus(const ExportJob& job, Flavor flavor, std::chrono::milliseconds delay,
                           std::string_view public_base, uint64_t seed,
-                          std::chrono::steady_clock::time_point now) {
+                          std::chrono::steady_clock::time_point now, const ManifestShape& shape) {
   using std::chrono::duration_cast;
   using std::chrono::milliseconds;
   auto elapsed = duration_cast<milliseconds>(now - job.started);
@@ -168,6 +194,23 @@ StatusAnswer RenderStatus(const ExportJob& job, Flavor flavor, std::chrono::mill
   StatusAnswer answer;
   answer.complete = done && !job.failed;
   auto types = Synth::Types();
+  if (shape.page > 0 && (!answer.complete || flavor != Flavor::kBulkV2)) {
+    answer.status = 404;
+    answer.body = OperationOutcome("error", "not-found", "Unknown manifest page");
+    return answer;
+  }
+  if (answer.complete && shape.file_expires) {
+    answer.expires =
+        FormatHttpDate((job.created_ms + delay.count() + shape.file_expires->count()) / 1000);
+  }
+  const std::string token_flag =
+      shape.requires_token ? R"("requiresAccessToken":true)" : R"("requiresAccessToken":false)";
+  std::string error_list;  // the error[] entries of a complete job
+  if (shape.error_lines > 0) {
+    error_list = R"({"type":"OperationOutcome","url":)";
+    AppendJsonString(error_list, FileUrl(public_base, job, seed, kErrorFileIndex));
+    error_list += "}";
+  }
 
   if (flavor == Flavor::kBulkV2) {
     if (job.failed) {
@@ -188,10 +231,25 @@ StatusAnswer RenderStatus(const ExportJob& job, Flavor flavor, std::chrono::mill
     AppendJsonString(out, FormatInstant(job.created_ms));
     out += R"(,"request":)";
     AppendJsonString(out, job.request_url);
-    out += R"(,"requiresAccessToken":true,"output":[)";
-    bool first = true;
+    out += ",";
+    out += token_flag;
+    out += R"(,"output":[)";
+    std::vector<size_t> listed;
     for (size_t t = 0; t < kTypeCount; ++t) {
-      if (job.counts[t] == 0) continue;
+      if (job.counts[t] != 0) listed.push_back(t);
+    }
+    const size_t per_page = shape.page_size == 0 ? std::max<size_t>(1, listed.size()) : shape.page_size;
+    const size_t pages = std::max<size_t>(1, (listed.size() + per_page - 1) / per_page);
+    if (shape.page >= pages) {
+      answer.status = 404;
+      answer.body = OperationOutcome("error", "not-found", "Unknown manifest page");
+      return answer;
+    }
+    const size_t from = shape.page * per_page;
+    const size_t to = std::min(listed.size(), from + per_page);
+    bool first = true;
+    for (size_t i = from; i < to; ++i) {
+      const size_t t = listed[i];
       if (!first) out += ',';
       first = false;
       out += R"({"type":)";
@@ -200,7 +258,15 @@ StatusAnswer RenderStatus(const ExportJob& job, Flavor flavor, std::chrono::mill
       AppendJsonString(out, FileUrl(public_base, job, seed, t));
       out += R"(,"count":)" + std::to_string(job.counts[t]) + "}";
     }
-    out += R"(],"error":[]})";
+    out += R"(],"error":[)" + (shape.page == 0 ? error_list : std::string()) + "]";
+    if (shape.page + 1 < pages) {
+      out += R"(,"link":[{"relation":"next","url":)";
+      AppendJsonString(out, std::string(public_base) + "/v1/" + job.tenant +
+                                "/bulk-data/r4/$export/job/" + job.id + "?page=" +
+                                std::to_string(shape.page + 1));
+      out += "}]";
+    }
+    out += "}";
     return answer;
   }
 
@@ -211,7 +277,9 @@ StatusAnswer RenderStatus(const ExportJob& job, Flavor flavor, std::chrono::mill
   AppendJsonString(out, FormatInstant(job.created_ms));
   out += R"(,"request":)";
   AppendJsonString(out, job.request_url);
-  out += R"(,"requiresAccessToken":true,"status":)";
+  out += ",";
+  out += token_flag;
+  out += R"(,"status":)";
   out += job.failed ? R"("Failed")" : done ? R"("Successful")" : R"("Running")";
   uint64_t resources = 0;
   std::string output;
@@ -236,7 +304,9 @@ StatusAnswer RenderStatus(const ExportJob& job, Flavor flavor, std::chrono::mill
          R"(,"failed":)" + std::to_string(failed) + R"(,"total":)" + std::to_string(total) + "}";
   out += R"(,"lastUpdated":)";
   AppendJsonString(out, FormatInstant(job.created_ms + elapsed.count()));
-  out += R"(,"output":[)" + output + "]}";
+  out += R"(,"output":[)" + output + "]";
+  if (answer.complete && !error_list.empty()) out += R"(,"error":[)" + error_list + "]";
+  out += "}";
   return answer;
 }
 

@@ -20,6 +20,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "server_options.h"
 #include "synth.h"
@@ -39,7 +40,19 @@ struct ExportJob {
   std::chrono::steady_clock::time_point started;
   bool failed = false;
   std::array<uint64_t, kTypeCount> counts{};  // resources per type after _type/_since (0: none)
+  // A multi-member Group (bulk_match.h): every member's resources, counts summed; else empty.
+  std::vector<uint64_t> members;
+  uint32_t generation = 0;  // the member's n-th export, 0-based (lifecycle_data.h)
+  // Per type: _typeFilter Type?_lastUpdated=ge.. (export_variants.h), on top of `since`.
+  std::array<std::optional<int64_t>, kTypeCount> type_since{};
 };
+
+// The `since` that applies to one type of `job`: the later of _since and its _typeFilter.
+std::optional<int64_t> EffectiveSince(const ExportJob& job, size_t type_index);
+// CountResources with a per-type since (EffectiveSince of a job).
+std::array<uint64_t, kTypeCount> CountResources(
+    const Synth& synth, uint64_t member, uint32_t types, std::optional<int64_t> since,
+    const std::array<std::optional<int64_t>, kTypeCount>& type_since);
 
 // Counts the resources of `member` per type, honouring the requested types and `since`
 // (a resource is exported when LastUpdated >= since). `types` bit i = Synth::Types()[i].
@@ -47,6 +60,8 @@ std::array<uint64_t, kTypeCount> CountResources(const Synth& synth, uint64_t mem
                                                 uint32_t types, std::optional<int64_t> since);
 
 // `{Type}_{hash}.ndjson` <-> (serial, type index). Decode returns nullopt for foreign names.
+// Type index kErrorFileIndex names the job's error[] file, `OperationOutcome_{hash}.ndjson`.
+inline constexpr size_t kErrorFileIndex = 15;
 std::string FileName(uint64_t seed, uint32_t serial, size_t type_index);
 struct FileRef {
   uint32_t serial = 0;
@@ -85,9 +100,26 @@ struct StatusAnswer {
   std::string x_progress;   // bulk-v2 while running
   int retry_after = 0;      // bulk-v2 while running (seconds, >= 1)
   bool complete = false;
+  std::string expires;      // Expires header of a complete answer ("" = none)
 };
+
+// Issue 7's manifest variants (export_variants.h) for one status answer.
+struct ManifestShape {
+  bool requires_token = true;  // requiresAccessToken
+  int error_lines = 0;         // > 0: an error[] file (kErrorFileIndex) is listed
+  size_t page_size = 0;        // bulk-v2: output files per page, pages linked by `link` next
+  size_t page = 0;             // the page asked for (`?page=N` on the status URL; 0 = first)
+  std::optional<std::chrono::milliseconds> file_expires;  // Expires = completion + this
+};
+// A page past the last, or a page > 0 before the job is complete, is 404.
 StatusAnswer RenderStatus(const ExportJob& job, Flavor flavor, std::chrono::milliseconds delay,
                           std::string_view public_base, uint64_t seed,
-                          std::chrono::steady_clock::time_point now);
+                          std::chrono::steady_clock::time_point now,
+                          const ManifestShape& shape = {});
+
+// True once a complete job's files have expired (--file-expires): completion (created_ms +
+// delay) + file_expires <= `now_ms` (wall clock, epoch ms).
+bool FilesExpired(const ExportJob& job, std::chrono::milliseconds delay,
+                  std::optional<std::chrono::milliseconds> file_expires, int64_t now_ms);
 
 }  // namespace p2p::sandbox

@@ -4,6 +4,7 @@
 #include <cctype>
 
 #include "member_match.h"
+#include "ndjson_stream.h"
 #include "text_util.h"
 
 namespace p2p::sandbox {
@@ -54,9 +55,19 @@ SandboxApp::SandboxApp(const ServerOptions& options, std::string public_base)
       synth_(options.synth),
       faults_(options.synth.seed, options.faults),
       tokens_(kTokenCapacity),
-      jobs_(options.synth.seed, kJobCapacity) {
+      jobs_(options.synth.seed, kJobCapacity),
+      lifecycle_(synth_, options.lifecycle),
+      groups_(kJobCapacity),
+      bulk_jobs_(kJobCapacity) {
   std::string ignored;  // ParseCommandLine has already checked every set
   for (const auto& [id, jwks] : options_.client_jwks) assertions_.AddClient(id, jwks, &ignored);
+  for (const auto& [id, keys] : options_.groups) {  // --group: keys checked here (needs Synth)
+    std::vector<uint64_t> members;
+    for (const std::string& key : keys) {
+      if (auto m = MemberIndexOfKey(synth_, key)) members.push_back(*m);
+    }
+    groups_.AddNamed(id, std::move(members));
+  }
 }
 
 bool SandboxApp::KnownTenant(std::string_view tenant) const {
@@ -90,8 +101,15 @@ AppReply SandboxApp::Handle(const AppRequest& request) {
   }
   std::vector<std::string_view> s = Split(std::string_view(*decoded).substr(1), '/');
   std::string_view tenant, id;
+  bool deleted_file = false;
   const char* method = "GET";
-  if (s.size() == 6 && s[0] == "auth" && s[1] == "realms" && s[2] == "dev-portal" &&
+  const BulkRoute bulk = RouteBulkMatch(s);
+  const KickoffRoute kick_route = RouteKickoff(s);
+  if (bulk != BulkRoute::kNone) {
+    reply.endpoint = bulk == BulkRoute::kKickoff ? Endpoint::kMatch : Endpoint::kJob;
+    method = bulk == BulkRoute::kKickoff ? "POST" : "GET";
+    if (bulk == BulkRoute::kStatus) id = s.back();
+  } else if (s.size() == 6 && s[0] == "auth" && s[1] == "realms" && s[2] == "dev-portal" &&
       s[3] == "protocol" && s[4] == "openid-connect" && s[5] == "token") {
     reply.endpoint = Endpoint::kToken;
     method = "POST";
@@ -103,10 +121,15 @@ AppReply SandboxApp::Handle(const AppRequest& request) {
              s[4] == "Group" && s[6] == "$export") {
     reply.endpoint = Endpoint::kExport;
     id = s[5];
+  } else if (kick_route != KickoffRoute::kGroupExport) {  // POST kick-offs (export_variants.h)
+    reply.endpoint = Endpoint::kExport;
+    method = "POST";
+    if (kick_route == KickoffRoute::kDavinci) id = s[5];
   } else if (s.size() == 7 && s[0] == "v1" && s[2] == "bulk-data" && s[3] == "r4" &&
-             s[4] == "$export" && (s[5] == "job" || s[5] == "file")) {
+             s[4] == "$export" && (s[5] == "job" || s[5] == "file" || s[5] == "deleted")) {
     reply.endpoint = s[5] == "job" ? Endpoint::kJob : Endpoint::kFile;
     id = s[6];
+    deleted_file = s[5] == "deleted";
   } else if (s.size() == 2 && s[0] == "admin" && (s[1] == "stats" || s[1] == "faults")) {
     reply.endpoint = Endpoint::kAdmin;
   }
@@ -179,18 +202,37 @@ AppReply SandboxApp::Handle(const AppRequest& request) {
     Token(request, reply, fault);
   } else if (!KnownTenant(tenant)) {
     Outcome(reply, 404, "not-found", "Unknown tenant");
+  } else if (reply.endpoint == Endpoint::kFile && !deleted_file &&
+             !options_.variants.requires_token) {
+    File(request, tenant, id, reply);  // requiresAccessToken false (export_variants.h)
   } else if (Authorized(request, reply)) {
     switch (reply.endpoint) {
-      case Endpoint::kMatch: Match(request, tenant, reply); break;
-      case Endpoint::kExport: Export(request, tenant, id, query, reply, fail_job); break;
-      case Endpoint::kJob:
-        if (cancel) {
-          CancelJob(tenant, id, reply);
+      case Endpoint::kMatch:
+        if (bulk == BulkRoute::kKickoff) {
+          BulkMatch(request, tenant, reply);
         } else {
-          Job(tenant, id, reply, fail_job);
+          Match(request, tenant, reply);
         }
         break;
-      case Endpoint::kFile: File(request, tenant, id, reply); break;
+      case Endpoint::kExport:
+        Export(request, tenant, id, query, reply, fail_job, kick_route);
+        break;
+      case Endpoint::kJob:
+        if (bulk == BulkRoute::kStatus) {
+          BulkMatchStatus(tenant, id, reply);
+        } else if (cancel) {
+          CancelJob(tenant, id, reply);
+        } else {
+          Job(tenant, id, query, reply, fail_job);
+        }
+        break;
+      case Endpoint::kFile:
+        if (deleted_file) {
+          DeletedFile(tenant, id, reply);
+        } else {
+          File(request, tenant, id, reply);
+        }
+        break;
       default: break;
     }
   }
@@ -317,35 +359,41 @@ void SandboxApp::Match(const AppRequest& request, std::string_view tenant, AppRe
   MatchAnswer answer = MemberMatch(request.body, synth_, tenant, today);
   reply.status = answer.status;
   reply.body = std::move(answer.body);
+  if (answer.member && options_.variants.match_identifier_only) {  // export_variants.h
+    reply.body = IdentifierOnlyMatchAnswer(synth_.Member(*answer.member), tenant);
+  }
 }
 
 void SandboxApp::Export(const AppRequest& request, std::string_view tenant, std::string_view group,
-                        std::string_view query, AppReply& reply, bool fail) {
-  auto params = ParseForm(query);
-  if (!params) return Outcome(reply, 400, "invalid", "Malformed query string");
+                        std::string_view query, AppReply& reply, bool fail, KickoffRoute route) {
+  // The GET query or a POST's Parameters: _type, _since, _typeFilter, ... (export_variants.h).
+  const int64_t now_s = std::chrono::duration_cast<std::chrono::seconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count();
+  const KickoffParse kick = route == KickoffRoute::kGroupExport
+                                ? ParseExportQuery(query)
+                                : ParseExportParameters(request.body, route, now_s);
+  if (kick.error) {
+    return Outcome(reply, kick.error->status, kick.error->code, kick.error->diagnostics);
+  }
+  std::string patient_group;  // Patient/$export: the patient's own Group
+  if (route == KickoffRoute::kPatient) {
+    auto patient = FindMemberByPatientId(synth_, kick.params.patient);
+    if (!patient) return Outcome(reply, 404, "not-found", "Unknown Patient");
+    patient_group = synth_.GroupId(*patient);
+    group = patient_group;
+  }
   auto member = synth_.FindByGroupId(group);
-  if (!member) return Outcome(reply, 404, "not-found", "Unknown Group");
+  std::vector<uint64_t> members;  // a multi-member Group (bulk_match.h)
+  if (!member) {
+    auto known = groups_.Find(group);
+    if (!known || known->empty()) return Outcome(reply, 404, "not-found", "Unknown Group");
+    members = std::move(*known);
+    member = members.front();
+  }
   auto types = Synth::Types();
-  uint32_t mask = (1u << types.size()) - 1;
-  if (auto t = params->find("_type"); t != params->end()) {
-    mask = 0;
-    for (std::string_view name : Split(t->second, ',')) {
-      auto it = std::find(types.begin(), types.end(), name);
-      if (it == types.end()) return Outcome(reply, 400, "not-supported", "Unsupported _type");
-      mask |= 1u << (it - types.begin());
-    }
-  }
-  std::optional<int64_t> since;
-  if (auto t = params->find("_since"); t != params->end()) {
-    since = ParseInstant(t->second);
-    if (!since) return Outcome(reply, 400, "invalid", "_since must be a FHIR instant");
-  }
-  if (auto f = params->find("_outputFormat"); f != params->end()) {
-    if (f->second != "application/fhir+ndjson" && f->second != "application/ndjson" &&
-        f->second != "ndjson") {
-      return Outcome(reply, 400, "not-supported", "Unsupported _outputFormat");
-    }
-  }
+  const uint32_t mask = kick.params.types;
+  const std::optional<int64_t> since = kick.params.since;
   ExportJob job;
   job.tenant = std::string(tenant);
   job.member = *member;
@@ -356,7 +404,24 @@ void SandboxApp::Export(const AppRequest& request, std::string_view tenant, std:
                        .count();
   job.started = std::chrono::steady_clock::now();
   job.failed = fail;
-  job.counts = CountResources(synth_, *member, mask, since);
+  for (size_t t = 0; t < kTypeCount && t < kick.params.type_since.size(); ++t) {
+    job.type_since[t] = kick.params.type_since[t];
+  }
+  job.counts = CountResources(synth_, *member, mask, since, job.type_since);
+  ++kickoffs_[static_cast<size_t>(route)];
+  for (size_t i = 1; i < members.size(); ++i) {
+    auto more = CountResources(synth_, members[i], mask, since);
+    for (size_t t = 0; t < kTypeCount; ++t) job.counts[t] += more[t];
+  }
+  if (members.empty()) {  // --updates-per-export: records change between exports
+    job.generation = lifecycle_.OnExport(*member, job.created_ms);
+    const size_t obs = static_cast<size_t>(
+        std::find(types.begin(), types.end(), "Observation") - types.begin());
+    if (obs < kTypeCount && (mask & (1u << obs))) {
+      job.counts[obs] += lifecycle_.ExtraCount(*member, "Observation", job.generation, since);
+    }
+  }
+  job.members = std::move(members);
   job = jobs_.Create(std::move(job));
   std::string poll = public_base_ + "/v1/" + job.tenant + "/bulk-data/r4/$export/job/" + job.id;
   reply.status = 202;
@@ -377,15 +442,41 @@ void SandboxApp::Export(const AppRequest& request, std::string_view tenant, std:
   reply.body += "}}]}";
 }
 
-void SandboxApp::Job(std::string_view tenant, std::string_view id, AppReply& reply, bool fail) {
+void SandboxApp::Job(std::string_view tenant, std::string_view id, std::string_view query,
+                     AppReply& reply, bool fail) {
   auto job = jobs_.Find(id);
   if (!job || job->tenant != tenant) return Outcome(reply, 404, "not-found", "Unknown export job");
   if (fail && !job->failed) {
     jobs_.MarkFailed(id);
     job->failed = true;
   }
+  // Manifest variants: requiresAccessToken, error[] file, pages, Expires (export_variants.h).
+  ManifestShape shape;
+  shape.requires_token = options_.variants.requires_token;
+  shape.error_lines = options_.variants.error_lines;
+  shape.page_size = options_.variants.manifest_page_size;
+  shape.file_expires = options_.variants.file_expires;
+  if (auto params = ParseForm(query); params && params->count("page")) {
+    const std::string& page = params->at("page");
+    if (page.empty() || page.size() > 6 ||
+        page.find_first_not_of("0123456789") != std::string::npos) {
+      return Outcome(reply, 404, "not-found", "Unknown manifest page");
+    }
+    shape.page = static_cast<size_t>(std::stoul(page));
+  }
   StatusAnswer answer = RenderStatus(*job, options_.flavor, options_.job_delay, public_base_,
-                                     options_.synth.seed, std::chrono::steady_clock::now());
+                                     options_.synth.seed, std::chrono::steady_clock::now(), shape);
+  if (!answer.expires.empty()) reply.headers.emplace_back("Expires", answer.expires);
+  if (answer.complete && options_.lifecycle.deleted_files > 0 && job->members.empty() &&
+      answer.body.size() > 1 && answer.body.back() == '}') {
+    // --deleted-files: the manifest lists the job's deleted[] file (lifecycle_data.h).
+    answer.body.pop_back();
+    answer.body += R"(,"deleted":[{"type":"Bundle","url":)";
+    AppendJsonString(answer.body,
+                     public_base_ + "/v1/" + job->tenant + "/bulk-data/r4/$export/deleted/" +
+                         job->id + ".ndjson");
+    answer.body += "}]}";
+  }
   reply.status = answer.status;
   reply.body = std::move(answer.body);
   if (options_.flavor == Flavor::kBulkV2) {
@@ -412,19 +503,62 @@ void SandboxApp::File(const AppRequest& request, std::string_view tenant, std::s
   auto ref = DecodeFileName(options_.synth.seed, name);
   std::optional<ExportJob> job;
   if (ref) job = jobs_.FindBySerial(ref->serial);
-  bool ready = job && job->tenant == tenant && !job->failed && job->counts[ref->type_index] > 0 &&
+  // Whether a bearer token came with the file request (requiresAccessToken tests).
+  ++(request.authorization.empty() ? files_without_token_ : files_with_token_);
+  // The error[] file and expired files (export_variants.h).
+  const bool error_file = ref && ref->type_index == kErrorFileIndex;
+  bool ready = job && job->tenant == tenant && !job->failed &&
+               (error_file ? options_.variants.error_lines > 0 : job->counts[ref->type_index] > 0) &&
                std::chrono::steady_clock::now() - job->started >= options_.job_delay;
   if (!ready) return Outcome(reply, 404, "not-found", "Unknown export file");
+  const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count();
+  if (FilesExpired(*job, options_.job_delay, options_.variants.file_expires, now_ms)) {
+    return Outcome(reply, 410, "deleted", "Export file expired");
+  }
   reply.status = 200;
   reply.content_type = "application/fhir+ndjson";
+  if (error_file) {
+    reply.body = ErrorFileBody(job->id, options_.variants.error_lines);
+    return;
+  }
+  if (!job->members.empty()) {  // a multi-member Group: built in memory (bulk_match.h)
+    reply.body = GroupFileBody(synth_, job->members, Synth::Types()[ref->type_index], job->since);
+    return;
+  }
+  if (std::string extra = lifecycle_.ExtraLines(job->member, Synth::Types()[ref->type_index],
+                                                job->generation, job->since);
+      !extra.empty()) {  // --updates-per-export: the base lines, then this export's changes
+    NdjsonProducer base(synth_, job->member, Synth::Types()[ref->type_index], job->since);
+    while (base.Fill(reply.body, reply.body.size() + (1 << 20))) {
+    }
+    reply.body += extra;
+    return;
+  }
   FileStreamSpec spec;
   spec.member = job->member;
   spec.type_index = ref->type_index;
-  spec.since = job->since;
+  spec.since = EffectiveSince(*job, ref->type_index);  // _since and _typeFilter
   std::string ae(request.accept_encoding);
   std::transform(ae.begin(), ae.end(), ae.begin(), [](unsigned char c) { return std::tolower(c); });
   spec.gzip = ae.find("gzip") != std::string::npos && ae.find("gzip;q=0") == std::string::npos;
   reply.file = spec;
+}
+
+void SandboxApp::DeletedFile(std::string_view tenant, std::string_view name, AppReply& reply) {
+  constexpr std::string_view kExt = ".ndjson";
+  std::optional<ExportJob> job;
+  if (name.size() > kExt.size() && name.substr(name.size() - kExt.size()) == kExt) {
+    job = jobs_.Find(name.substr(0, name.size() - kExt.size()));
+  }
+  const bool ready = job && job->tenant == tenant && !job->failed && job->members.empty() &&
+                     options_.lifecycle.deleted_files > 0 &&
+                     std::chrono::steady_clock::now() - job->started >= options_.job_delay;
+  if (!ready) return Outcome(reply, 404, "not-found", "Unknown export file");
+  reply.status = 200;
+  reply.content_type = "application/fhir+ndjson";
+  reply.body = lifecycle_.DeletedFile(job->member);
 }
 
 void SandboxApp::Admin(const AppRequest& request, std::string_view path, AppReply& reply) {
@@ -491,6 +625,12 @@ std::string SandboxApp::StatsJson() const {
     out += ":{" + inner + "}";
   }
   out += R"(},"tokens":)" + std::to_string(tokens_.size());
+  // Export variants (export_variants.h): kick-offs by operation, file requests by token.
+  out += R"(,"kickoffs":{"group-export":)" + std::to_string(kickoffs_[0].load()) +
+         R"(,"davinci-data-export":)" + std::to_string(kickoffs_[1].load()) +
+         R"(,"patient-export":)" + std::to_string(kickoffs_[2].load()) + "}";
+  out += R"(,"file_requests_with_token":)" + std::to_string(files_with_token_.load());
+  out += R"(,"file_requests_without_token":)" + std::to_string(files_without_token_.load());
   out += R"(,"jobs_cancelled":)" + std::to_string(jobs_.removed()) + "}";
   return out;
 }

@@ -8,7 +8,9 @@
 //   POST /auth/realms/dev-portal/protocol/openid-connect/token   (client secret or private_key_jwt)
 //   GET  [/v1/{tenant}[/...]]/.well-known/smart-configuration   (SMART discovery)
 //   POST /v1/{tenant}/member-match-sandbox/$member-match | /v1/{tenant}/Patient/$member-match
-//   GET  /v1/{tenant}/bulk-data/r4/Group/{groupId}/$export[?_type=..&_since=..]
+//   GET  /v1/{tenant}/bulk-data/r4/Group/{groupId}/$export[?_type=..&_since=..&_typeFilter=..]
+//   POST /v1/{tenant}/bulk-data/r4/Group/{groupId}/$davinci-data-export   (export_variants.h)
+//   POST /v1/{tenant}/bulk-data/r4/Patient/$export                        (export_variants.h)
 //   GET  /v1/{tenant}/bulk-data/r4/$export/job/{jobId}
 //   DELETE /v1/{tenant}/bulk-data/r4/$export/job/{jobId}    (cancel: 202, then 404; both flavors)
 //   GET  /v1/{tenant}/bulk-data/r4/$export/file/{Type}_{hash}.ndjson
@@ -27,6 +29,7 @@
 #include <utility>
 #include <vector>
 
+#include "bulk_match.h"
 #include "export_jobs.h"
 #include "fault_spec.h"
 #include "jwt_verify.h"
@@ -82,12 +85,20 @@ class SandboxApp {
  private:
   void Token(const AppRequest& request, AppReply& reply, const FaultDecision& faults);
   void Match(const AppRequest& request, std::string_view tenant, AppReply& reply);
+  // GET Group/{id}/$export, or a POST kick-off `route` (export_variants.h).
   void Export(const AppRequest& request, std::string_view tenant, std::string_view group,
-              std::string_view query, AppReply& reply, bool fail);
-  void Job(std::string_view tenant, std::string_view id, AppReply& reply, bool fail);
+              std::string_view query, AppReply& reply, bool fail, KickoffRoute route);
+  // `query` may name a manifest page (`page=N`, --manifest-page-size).
+  void Job(std::string_view tenant, std::string_view id, std::string_view query, AppReply& reply,
+           bool fail);
+  // $bulk-member-match kick-off and status (bulk_match.h; defined in bulk_match_routes.cpp).
+  void BulkMatch(const AppRequest& request, std::string_view tenant, AppReply& reply);
+  void BulkMatchStatus(std::string_view tenant, std::string_view id, AppReply& reply);
   void CancelJob(std::string_view tenant, std::string_view id, AppReply& reply);
   void File(const AppRequest& request, std::string_view tenant, std::string_view name,
             AppReply& reply);
+  // GET $export/deleted/{jobId}.ndjson: the job's deleted[] file (lifecycle_data.h).
+  void DeletedFile(std::string_view tenant, std::string_view name, AppReply& reply);
   void Admin(const AppRequest& request, std::string_view path, AppReply& reply);
   bool Authorized(const AppRequest& request, AppReply& reply) const;
   // private_key_jwt client authentication; the client id, or nullopt with the error in `reply`.
@@ -104,7 +115,13 @@ class SandboxApp {
   TokenTable tokens_;
   AssertionVerifier assertions_;
   JobTable jobs_;
+  LifecycleData lifecycle_;   // --updates-per-export, --deleted-files (lifecycle_data.h)
+  GroupTable groups_;         // multi-member Groups: $bulk-member-match answers and --group
+  BulkMatchJobs bulk_jobs_;
   std::array<std::atomic<uint64_t>, kEndpointCount> requests_{};
+  // Export file requests with / without an Authorization header (/admin/stats).
+  std::atomic<uint64_t> files_with_token_{0}, files_without_token_{0};
+  std::array<std::atomic<uint64_t>, 3> kickoffs_{};  // accepted kick-offs by KickoffRoute
 };
 
 }  // namespace p2p::sandbox

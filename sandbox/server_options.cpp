@@ -1,5 +1,6 @@
 #include "server_options.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
@@ -17,6 +18,11 @@ const char kUsage[] =
     "                   [--client-jwks ID:JWKS_FILE]...\n"
     "                   [--tenant NAME]... [--job-delay DUR] [--resource-scale K]\n"
     "                   [--token-ttl SECONDS] [--throttle BYTES_PER_SEC]\n"
+    "                   [--group NAME:MEMBER_KEY,MEMBER_KEY...]...\n"
+    "                   [--updates-per-export K] [--deleted-files N]\n"
+    "                   [--error-files N] [--requires-token true|false]\n"
+    "                   [--manifest-page-size N] [--file-expires DUR]\n"
+    "                   [--match-answer full|identifier-only]\n"
     "       p2p-sandbox roster --members N --seed S --out DIR [--payer NAME]\n";
 
 namespace {
@@ -170,6 +176,11 @@ std::optional<CommandLine> ParseCommandLine(const std::vector<std::string>& args
     } else if (flag == "--tenant") {
       if (!ValidTenant(value)) return bad("expected a name of [A-Za-z0-9._-]");
       s.tenants.push_back(value);
+    } else if (flag == "--updates-per-export" || flag == "--deleted-files") {
+      auto v = ParseUnsigned(value, 1000);
+      if (!v) return bad("expected a count 0..1000");
+      (flag == "--deleted-files" ? s.lifecycle.deleted_files : s.lifecycle.updates_per_export) =
+          static_cast<uint32_t>(*v);
     } else if (flag == "--job-delay") {
       auto d = ParseDuration(value);
       if (!d) return bad("expected a duration such as 50ms or 1s");
@@ -178,6 +189,22 @@ std::optional<CommandLine> ParseCommandLine(const std::vector<std::string>& args
       auto v = ParseUnsigned(value, 10'000'000);
       if (!v || *v == 0) return bad("expected seconds 1..10000000");
       s.token_ttl_seconds = static_cast<int64_t>(*v);
+    } else if (flag == "--group") {
+      const size_t colon = value.find(':');
+      if (colon == std::string::npos || colon == 0 || colon > 64 || colon + 1 == value.size() ||
+          !ValidTenant(value.substr(0, colon)) || value.substr(0, colon).find('_') != std::string::npos) {
+        return bad("expected NAME:MEMBER_KEY,MEMBER_KEY... (NAME a FHIR id)");
+      }
+      std::vector<std::string> keys;
+      for (size_t at = colon + 1; at <= value.size();) {
+        const size_t comma = std::min(value.find(',', at), value.size());
+        if (comma > at) keys.push_back(value.substr(at, comma - at));
+        at = comma + 1;
+      }
+      s.groups.emplace_back(value.substr(0, colon), std::move(keys));
+    } else if (std::string why; ParseVariantFlag(flag, value, &s.variants, &why) !=
+                                VariantFlag::kNotMine) {
+      if (!why.empty()) return bad(why);  // export variants (export_variants.h)
     } else if (flag == "--throttle") {
       auto v = ParseUnsigned(value, UINT64_MAX);
       if (!v) return bad("expected bytes per second");

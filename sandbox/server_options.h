@@ -15,7 +15,9 @@
 #include <utility>
 #include <vector>
 
+#include "export_variants.h"
 #include "fault_spec.h"
+#include "lifecycle_data.h"
 #include "synth.h"
 
 namespace p2p::sandbox {
@@ -40,6 +42,14 @@ struct ServerOptions {
   std::chrono::milliseconds job_delay{1000};
   int64_t token_ttl_seconds = 3600;
   uint64_t throttle_bytes_per_second = 0;  // 0: unlimited
+  // --group NAME:MEMBER_KEY,MEMBER_KEY... (repeatable): a known multi-member Group NAME (a FHIR
+  // id) exportable with Group/NAME/$export (bulk_match.h); unknown member keys are left out.
+  std::vector<std::pair<std::string, std::vector<std::string>>> groups;
+  // --updates-per-export K, --deleted-files N (lifecycle_data.h).
+  LifecycleOptions lifecycle;
+  // --error-files N, --requires-token, --manifest-page-size N, --file-expires DUR,
+  // --match-answer (export_variants.h).
+  VariantOptions variants;
 };
 
 struct RosterOptions {

@@ -31,6 +31,8 @@ std::optional<JobState> ParseJobState(std::string_view name) {
 bool IsTerminal(JobState s) { return !InRange(s) || static_cast<int>(s) >= 6; }
 
 bool IsAllowedTransition(JobState from, JobState to) {
+  // A concurrent-coverage refresh (pipeline/lifecycle.h) exports a complete job again.
+  if (from == JobState::kComplete && to == JobState::kExporting) return true;
   if (!InRange(from) || !InRange(to) || IsTerminal(from) || from == to) return false;
   switch (to) {
     case JobState::kFailed:

@@ -30,7 +30,8 @@ std::optional<JobState> ParseJobState(std::string_view name);
 bool IsTerminal(JobState s);
 // True when `to` may follow `from` (forward steps; any non-terminal -> failed/cancelled/
 // consent_expired; matching -> no_match/consent_refused; polling/downloading -> exporting for a
-// re-kick; any non-terminal -> itself is not a transition).
+// re-kick; complete -> exporting for a concurrent-coverage refresh; any non-terminal -> itself
+// is not a transition).
 bool IsAllowedTransition(JobState from, JobState to);
 
 }  // namespace p2p

@@ -1,6 +1,7 @@
 #include "core/member.h"
 
 #include <algorithm>
+#include <utility>
 
 #include "core/civil_date.h"
 
@@ -141,6 +142,12 @@ const std::vector<std::string_view>& MemberColumns() {
   return kColumns;
 }
 
+const std::vector<std::string_view>& LifecycleColumns() {
+  static const std::vector<std::string_view> kColumns = {"concurrent", "coverage_end",
+                                                         "consent_revoked"};
+  return kColumns;
+}
+
 bool ValidateMemberRow(const MemberRow& row, uint64_t line,
                        const std::vector<std::string>& known_payers,
                        std::vector<RowProblem>& problems) {
@@ -170,6 +177,18 @@ bool ValidateMemberRow(const MemberRow& row, uint64_t line,
   const auto start = c.Date("consent_start", row.consent_start);
   const auto end = c.Date("consent_end", row.consent_end);
   if (start && end && *end < *start) c.Add("consent_end", "before consent_start");
+  for (auto [field, value] : {std::pair<std::string_view, const std::string*>{"concurrent",
+                                                                              &row.concurrent},
+                              {"consent_revoked", &row.consent_revoked}}) {
+    if (!value->empty() && *value != "true" && *value != "false") {
+      c.Add(field, "must be true or false");
+    }
+  }
+  if (!row.coverage_end.empty()) {
+    const auto cov_end = c.Date("coverage_end", row.coverage_end);
+    const auto cov_start = ParseCivilDate(row.coverage_start);
+    if (cov_end && cov_start && *cov_end < *cov_start) c.Add("coverage_end", "before coverage_start");
+  }
   if (row.consent_policy.empty()) {
     c.Add("consent_policy", "required");
   } else if (row.consent_policy != "regular" && row.consent_policy != "sensitive") {

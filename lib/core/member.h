@@ -25,10 +25,20 @@ struct MemberRow {
   std::string consent_start;     // YYYY-MM-DD
   std::string consent_end;       // YYYY-MM-DD
   std::string consent_policy;    // regular | sensitive
+  // Optional lifecycle columns (issue 7); "" means the default.
+  std::string concurrent;       // true | false (default false): refreshed every refresh.interval
+  std::string coverage_end;     // YYYY-MM-DD (optional): no refresh after this day
+  std::string consent_revoked;  // true | false (default false): revokes the member's consent
+
+  bool IsConcurrent() const { return concurrent == "true"; }
+  bool IsConsentRevoked() const { return consent_revoked == "true"; }
 };
 
 // The fixed column names, in the order the roster writes them.
 const std::vector<std::string_view>& MemberColumns();
+// The optional lifecycle columns (concurrent, coverage_end, consent_revoked), which a file may
+// leave out; not part of MemberColumns() so that older rosters stay valid.
+const std::vector<std::string_view>& LifecycleColumns();
 
 struct RowProblem {
   uint64_t line = 0;   // 1-based line in the file

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "core/retry_policy.h"
 #include "fhir/ndjson.h"
 #include "fhir/resource_types.h"
 
@@ -637,6 +638,70 @@ Result<StatusInfo> ReadStatus(int status_code, std::string_view x_progress, std:
   if (!r) return std::move(r).error();
   r = ReadFiles(root, "deleted", "Bundle", max_files, kCtx, out.deleted);
   if (!r) return std::move(r).error();
+  if (Lookup(root, "link", e)) {
+    dom::array links;
+    if (e.get_array().get(links) != SUCCESS) return Protocol(kCtx, "link", "not an array");
+    size_t i = 0;
+    for (dom::element item : links) {
+      const std::string field = "link[" + std::to_string(i++) + "]";
+      dom::object link;
+      if (item.get_object().get(link) != SUCCESS) return Protocol(kCtx, field, "not an object");
+      got = GetString(link, "relation", kMaxCode, kCtx, field + ".relation", s);
+      if (!got) return std::move(got).error();
+      if (!*got || s != "next") continue;
+      got = GetString(link, "url", kMaxUrl, kCtx, field + ".url", s);
+      if (!got) return std::move(got).error();
+      if (!*got || s.empty()) return Protocol(kCtx, field + ".url", "missing");
+      if (!IsUrlText(s)) return Protocol(kCtx, field + ".url", "not a URL");
+      if (!out.next_link.empty()) return Protocol(kCtx, field, "more than one next link");
+      out.next_link = std::string(s);
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Expires, error[] files
+
+std::optional<int64_t> ReadExpires(std::string_view header) {
+  header = Trim(header);
+  // An HTTP-date always has letters (day and month names); bare digits are not one.
+  if (header.empty() || std::all_of(header.begin(), header.end(),
+                                    [](char c) { return c >= '0' && c <= '9'; })) {
+    return std::nullopt;
+  }
+  // ParseRetryAfter measures from `now`: from 0 it gives the date itself.
+  const std::optional<Millis> at = ParseRetryAfter(header, 0);
+  if (!at || at->count() <= 0) return std::nullopt;
+  return at->count();
+}
+
+Result<std::vector<OutcomeIssue>> ReadOutcomeLine(std::string_view line) {
+  constexpr std::string_view kCtx = "error file line";
+  constexpr size_t kMaxDiagnostics = 1000;
+  constexpr size_t kMaxIssueCode = 64;
+  dom::parser parser;
+  auto root = ParseObject(parser, line, kCtx);
+  if (!root) return std::move(root).error();
+  const auto issues = OutcomeIssues(*root);
+  if (!issues) return Protocol(kCtx, "", "not an OperationOutcome");
+  std::vector<OutcomeIssue> out;
+  for (dom::object issue : *issues) {
+    OutcomeIssue o;
+    dom::element e;
+    std::string_view severity;
+    if (Lookup(issue, "severity", e) && e.get_string().get(severity) == SUCCESS &&
+        (severity == "fatal" || severity == "error" || severity == "warning" ||
+         severity == "information")) {
+      o.severity = std::string(severity);
+    }
+    const std::string_view code = IssueCode(issue);
+    o.code = !code.empty() && code.size() <= kMaxIssueCode && IsUrlText(code) ? std::string(code)
+                                                                              : "unknown";
+    o.diagnostics = CutUtf8(IssueText(issue), kMaxDiagnostics);
+    out.push_back(std::move(o));
+  }
+  if (out.empty()) out.push_back(OutcomeIssue{"", "unknown", ""});
   return out;
 }
 

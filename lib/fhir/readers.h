@@ -83,6 +83,10 @@ struct StatusInfo {
   std::vector<OutputFile> deleted;  // Bundles of deletions
   int progress_percent = -1;        // from X-Progress or batches, -1 unknown
   std::string failure;              // reason text when kFailed (server text: do not log)
+  // Bulk Data paged manifests: the url of `link: [{"relation": "next", "url": ...}]` as given
+  // ("" when there is no next page). Read from complete manifests only; the caller resolves it
+  // and applies the same trust rules as to the status URL.
+  std::string next_link;
 };
 // Reads a poll answer. `status_code` 202 -> kRunning (X-Progress read when it has a "%").
 // 200: the standard manifest (output[] present -> kComplete) or the 1up shape ("status":
@@ -97,5 +101,22 @@ struct StatusInfo {
 // defaults to true. Any other status_code -> kHttpStatus "status answer: HTTP <code>".
 Result<StatusInfo> ReadStatus(int status_code, std::string_view x_progress, std::string_view body,
                               size_t max_files = 10000);
+
+// The `Expires` header of a complete status answer (an HTTP-date: IMF-fixdate, RFC 850 or
+// asctime) as unix milliseconds; nullopt when absent or unreadable (then the files are taken as
+// not expiring: an unreadable date must not make the job re-kick forever).
+std::optional<int64_t> ReadExpires(std::string_view header);
+
+// One issue of an OperationOutcome line of an export's error[] file.
+struct OutcomeIssue {
+  std::string severity;     // fatal | error | warning | information ("" when absent or other)
+  std::string code;         // issue.code, printable ASCII up to 64 bytes ("unknown" otherwise)
+  std::string diagnostics;  // details.text, else diagnostics, cut to 1000 bytes. MAY hold PHI:
+                            // kept in the state DB only, never logged or shown.
+};
+// One NDJSON line of an error[] file -> its issues (up to 100; an OperationOutcome without
+// issues gives one issue with code "unknown"). kParse when not JSON, kProtocol "error file line:
+// not an OperationOutcome" when another resource. Messages never quote the line.
+Result<std::vector<OutcomeIssue>> ReadOutcomeLine(std::string_view line);
 
 }  // namespace p2p::fhir

@@ -325,11 +325,35 @@ void Decoder::Payers(const YAML::Node& v, const std::string& path,
                                {"max_rekicks", Int(&payer.export_job.max_rekicks)},
                                {"max_expired_rekicks", Int(&payer.export_job.max_expired_rekicks)},
                                {"cancel_with_delete", Bool(&payer.export_job.cancel_with_delete)},
+                               {"operation",
+                                Enum(&payer.export_job.operation,
+                                     {{"group-export", ExportOperation::kGroupExport},
+                                      {"davinci-data-export", ExportOperation::kDavinciDataExport},
+                                      {"patient-export", ExportOperation::kPatientExport}},
+                                     "must be group-export, davinci-data-export or "
+                                     "patient-export")},
+                               {"davinci_path", String(&payer.export_job.davinci_path)},
+                               {"patient_path", String(&payer.export_job.patient_path)},
+                               {"types", StringList(&payer.export_job.types)},
+                               {"type_filters", StringList(&payer.export_job.type_filters)},
                            });
                  }},
                 {"download",
                  [&](const YAML::Node& n, const std::string& np) {
                    Mapping(n, np, {{"accept_gzip", Bool(&payer.download.accept_gzip)}});
+                 }},
+                {"match",
+                 [&](const YAML::Node& n, const std::string& np) {
+                   Mapping(n, np,
+                           {
+                               {"mode", Enum(&payer.match.mode,
+                                             {{"single", MatchMode::kSingle},
+                                              {"bulk", MatchMode::kBulk}},
+                                             "must be single or bulk")},
+                               {"bulk_path", String(&payer.match.bulk_path)},
+                               {"batch_size", Int(&payer.match.batch_size)},
+                               {"batch_wait", Duration(&payer.match.batch_wait)},
+                           });
                  }},
                 {"request_timeout", Duration(&payer.request_timeout)},
             });
@@ -478,6 +502,23 @@ DecodedOptions DecodeOptions(std::string_view yaml_text, const std::string& base
                                    {"token_credential", d.String(&o.status.token_credential)},
                                },
                                {{"token", kInlineToken}});
+                   }},
+                  {"deadline",
+                   [&](const YAML::Node& v, const std::string& p) {
+                     d.Mapping(v, p,
+                               {{"at_risk_within", d.Duration(&o.deadline.at_risk_within)}});
+                   }},
+                  {"refresh",
+                   [&](const YAML::Node& v, const std::string& p) {
+                     d.Mapping(v, p, {{"interval", d.Duration(&o.refresh.interval)}});
+                   }},
+                  {"consent",
+                   [&](const YAML::Node& v, const std::string& p) {
+                     d.Mapping(v, p,
+                               {{"on_revocation", d.Enum(&o.consent.on_revocation,
+                                                         {{"keep", RevocationAction::kKeep},
+                                                          {"purge", RevocationAction::kPurge}},
+                                                         "must be keep or purge")}});
                    }},
                   {"source",
                    [&](const YAML::Node& v, const std::string& p) {

@@ -55,11 +55,34 @@ std::string DescribeOptions(const Options& o) {
   out << "\n";
   out << "source: " << o.source.kind << " " << o.source.path << " (every "
       << FormatDuration(o.source.poll_interval) << ")\n";
+  if (o.refresh.interval != RefreshOptions{}.interval ||
+      o.consent.on_revocation != RevocationAction::kKeep) {
+    out << "lifecycle: concurrent coverage refreshed every " << FormatDuration(o.refresh.interval)
+        << "; on revocation "
+        << (o.consent.on_revocation == RevocationAction::kPurge ? "purge" : "keep") << "\n";
+  }
   out << "payers: " << o.payers.size() << "\n";
   for (const PayerOptions& p : o.payers) {
     const AuthOptions& a = p.auth;
     out << "  " << p.id << " (" << p.name << "): " << p.base_url << "\n";
     out << "    member-match: " << p.member_match_path << "; export: " << p.export_path << "\n";
+    if (p.match.mode == MatchMode::kBulk) {
+      out << "    bulk match: POST " << p.match.bulk_path << " in batches of up to "
+          << p.match.batch_size << " (waiting at most " << FormatDuration(p.match.batch_wait)
+          << ")\n";
+    }
+    if (const ExportOptions& e = p.export_job;
+        e.operation != ExportOperation::kGroupExport || !e.types.empty() ||
+        !e.type_filters.empty()) {
+      out << "    export operation: "
+          << (e.operation == ExportOperation::kDavinciDataExport ? "davinci-data-export POST " +
+                                                                       e.davinci_path
+              : e.operation == ExportOperation::kPatientExport
+                  ? "patient-export POST " + e.patient_path
+                  : "group-export GET " + p.export_path);
+      out << "; _type: " << (e.types.empty() ? "all" : std::to_string(e.types.size()) + " types")
+          << "; _typeFilter: " << e.type_filters.size() << "\n";
+    }
     const std::string token_at =
         a.token_url.empty() ? "the token URL discovered at " + p.base_url +
                                   "/.well-known/smart-configuration"

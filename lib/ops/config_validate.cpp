@@ -224,6 +224,45 @@ void CheckAuth(Checker& c, const PayerOptions& payer, const std::string& p) {
   }
 }
 
+// [A-Z][A-Za-z]{1,63}: the shape of a FHIR resource type name.
+bool LooksLikeTypeName(std::string_view t) {
+  if (t.size() < 2 || t.size() > 64 || t[0] < 'A' || t[0] > 'Z') return false;
+  return std::all_of(t.begin(), t.end(),
+                     [](char ch) { return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z'); });
+}
+
+// payers[].export: operation paths, `_type` and `_typeFilter` (issue 7, exports).
+void CheckExport(Checker& c, const ExportOptions& e, const std::string& p) {
+  if (e.davinci_path.empty() || e.davinci_path.front() != '/') {
+    c.Add(p + ".davinci_path", "must start with /");
+  } else if (e.davinci_path.find("{group_id}") == std::string::npos) {
+    c.Add(p + ".davinci_path", "must contain {group_id}");
+  }
+  if (e.patient_path.empty() || e.patient_path.front() != '/') {
+    c.Add(p + ".patient_path", "must start with /");
+  }
+  for (std::size_t k = 0; k < e.types.size(); ++k) {
+    if (!LooksLikeTypeName(e.types[k])) {
+      c.Add(p + ".types[" + std::to_string(k) + "]", "must be a FHIR resource type");
+    }
+  }
+  for (std::size_t k = 0; k < e.type_filters.size(); ++k) {
+    const std::string& f = e.type_filters[k];
+    const std::string at = p + ".type_filters[" + std::to_string(k) + "]";
+    const std::size_t q = f.find('?');
+    const bool printable = std::all_of(f.begin(), f.end(), [](char ch) {
+      return static_cast<unsigned char>(ch) > 0x20 && static_cast<unsigned char>(ch) < 0x7f;
+    });
+    if (q == std::string::npos || q + 1 == f.size() || !LooksLikeTypeName(f.substr(0, q)) ||
+        !printable) {
+      c.Add(at, "must be a search query Type?param=value (no spaces)");
+    } else if (!e.types.empty() &&
+               std::find(e.types.begin(), e.types.end(), f.substr(0, q)) == e.types.end()) {
+      c.Add(at, "type " + f.substr(0, q) + " is not in export.types");
+    }
+  }
+}
+
 void CheckPayer(Checker& c, const PayerOptions& payer, const std::string& p) {
   if (payer.id.empty()) {
     c.Add(p + ".id", "is required");
@@ -266,6 +305,14 @@ void CheckPayer(Checker& c, const PayerOptions& payer, const std::string& p) {
   c.Positive(payer.poll.timeout, p + ".poll.timeout");
   c.IntRange(payer.export_job.max_rekicks, 0, 100, p + ".export.max_rekicks");
   c.IntRange(payer.export_job.max_expired_rekicks, 0, 100, p + ".export.max_expired_rekicks");
+  CheckExport(c, payer.export_job, p + ".export");
+  c.IntRange(payer.match.batch_size, 1, 1000, p + ".match.batch_size");
+  if (payer.match.batch_wait.count() < 0 || payer.match.batch_wait > Millis(24LL * 3600 * 1000)) {
+    c.Add(p + ".match.batch_wait", "must be 0..24h");
+  }
+  if (payer.match.bulk_path.empty() || payer.match.bulk_path.front() != '/') {
+    c.Add(p + ".match.bulk_path", "must start with /");
+  }
   c.Positive(payer.request_timeout, p + ".request_timeout");
 }
 
@@ -289,6 +336,13 @@ std::vector<ConfigProblem> ValidateOptions(const Options& o) {
     c.Add("log.progress_interval", "must be 0 (off) or at least 1s");
   }
   CheckStatus(c, o.status);
+  if (o.deadline.at_risk_within < Millis(0) ||
+      o.deadline.at_risk_within > Millis(7LL * 24 * 3600 * 1000)) {
+    c.Add("deadline.at_risk_within", "must be 0..7d");
+  }
+  if (o.refresh.interval < Millis(1) || o.refresh.interval > Millis(366LL * 24 * 3600 * 1000)) {
+    c.Add("refresh.interval", "must be 1ms..366d");
+  }
   if (o.source.kind != "directory") c.Add("source.kind", "must be directory");
   c.Required(o.source.path, "source.path");
   c.Positive(o.source.poll_interval, "source.poll_interval");

@@ -144,6 +144,10 @@ Metrics::Metrics() {
          "Active members not yet requested whose deadline has passed.");
   Define(metric::kDeadlineNear, T::kGauge,
          "Active members not yet requested whose deadline is within the warning window.");
+  Define(metric::kDeadlineMembers, T::kGauge,
+         "Members by CMS-0057-F request deadline and payer: on_time (requested within it), late "
+         "(requested after it, or waiting past it), at_risk (waiting, deadline within "
+         "deadline.at_risk_within).");
   Define(metric::kStartTime, T::kGauge, "Unix time the daemon started.");
   Define(metric::kResidentMemory, T::kGauge, "Resident memory size in bytes.");
   Define(metric::kBuildInfo, T::kGauge, "Always 1; the version label says which build runs.");

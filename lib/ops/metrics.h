@@ -59,6 +59,9 @@ inline constexpr std::string_view kMembersActive = "p2p_members_active";        
 inline constexpr std::string_view kPayerMembers = "p2p_payer_members";          // {payer,state}
 inline constexpr std::string_view kDeadlinePast = "p2p_members_deadline_past";  // no labels
 inline constexpr std::string_view kDeadlineNear = "p2p_members_deadline_near";  // no labels
+// gauge {payer, status}: CMS-0057-F request deadlines (state/state_db.h DeadlineCounts); status
+// is on_time, late or at_risk.
+inline constexpr std::string_view kDeadlineMembers = "p2p_deadline_members";
 inline constexpr std::string_view kStartTime = "p2p_start_time_seconds";        // no labels
 inline constexpr std::string_view kBuildInfo = "p2p_build_info";                // {version} = 1
 // Prometheus' standard process metric (bytes), read from /proc at each scrape.

@@ -57,6 +57,13 @@ struct StatusOptions {
   bool enabled() const { return !listen.empty() && listen != "off"; }
 };
 
+// CMS-0057-F deadline reporting (/status "deadlines", p2p_deadline_members, `p2p-ingestd status`).
+struct DeadlineOptions {
+  // deadline.at_risk_within (default 48h, 0..7d): a member not yet requested whose deadline is
+  // this close (and not yet past) is reported "at risk".
+  Millis at_risk_within{48LL * 3600 * 1000};
+};
+
 struct SourceOptions {
   std::string kind = "directory";  // source.kind: directory
   std::string path;  // source.path (required): inbox; processed/ and rejected/ beside files
@@ -109,6 +116,11 @@ struct PollOptions {
                  1000};  // poll.timeout: job fails after this long polling (default 24h)
 };
 
+// export.operation: group-export (GET Group/{id}/$export, the seed), davinci-data-export (PDex:
+// POST Group/{id}/$davinci-data-export with exportType payertopayer), patient-export (Bulk Data
+// POST Patient/$export with patient= the $member-match answer's member identifier).
+enum class ExportOperation { kGroupExport, kDavinciDataExport, kPatientExport };
+
 struct ExportOptions {
   int max_rekicks = 3;  // export.max_rekicks: export reported failed -> kick off again, 0..100
   // export.max_expired_rekicks: files gone (404/410, expired) -> kick off again, 0..100
@@ -116,6 +128,33 @@ struct ExportOptions {
   // export.cancel_with_delete (default true): an operator's cancel sends the Bulk Data DELETE to
   // the job's status URL; false for payers that do not support it.
   bool cancel_with_delete = true;
+  // export.operation (issue 7): how the export is kicked off (pipeline/export_request.h).
+  ExportOperation operation = ExportOperation::kGroupExport;
+  // export.davinci_path: appended to base_url for davinci-data-export; must contain {group_id}.
+  std::string davinci_path = "/Group/{group_id}/$davinci-data-export";
+  // export.patient_path: appended to base_url for patient-export.
+  std::string patient_path = "/Patient/$export";
+  // export.types: resource types asked for (`_type`); empty = all the payer offers.
+  std::vector<std::string> types;
+  // export.type_filters: FHIR search queries `Type?param=value` (`_typeFilter`, one per entry).
+  std::vector<std::string> type_filters;
+};
+
+// How members are matched (issue 7). single: one HRex $member-match per member (the seed).
+// bulk: Da Vinci PDex $bulk-member-match; a payer's waiting members go in batches (one async
+// request each, polled like an export) and each batch's matched Group is exported once.
+enum class MatchMode { kSingle, kBulk };
+
+struct MatchOptions {
+  MatchMode mode = MatchMode::kSingle;  // match.mode: single | bulk
+  // match.bulk_path, appended to base_url: where $bulk-member-match is POSTed.
+  std::string bulk_path = "/Group/$bulk-member-match";
+  // match.batch_size (default 100, 1..1000): members per $bulk-member-match request. Larger
+  // batches mean fewer requests and exports, but a bigger request and a later first member.
+  int batch_size = 100;
+  // match.batch_wait (default 30s, 0..24h): how long a batch waits to fill before it is sent
+  // anyway; 0 sends each batch as soon as its first member joins.
+  Millis batch_wait{30000};
 };
 
 // Downloads of a payer's export files.
@@ -156,7 +195,27 @@ struct PayerOptions {
   PollOptions poll;
   ExportOptions export_job;  // payers[].export
   DownloadOptions download;  // payers[].download
+  MatchOptions match;        // payers[].match
   Millis request_timeout{30000};  // payers[].request_timeout: per network phase (default 30s)
+};
+
+// Concurrent-coverage refresh (issue 7; pipeline/lifecycle.h).
+struct RefreshOptions {
+  // refresh.interval (default 90d, 1ms..366d): a complete job of a member whose source row says
+  // `concurrent: true` is exported again this long after it completed, with _since = the last
+  // manifest's transactionTime, until the member's consent or coverage ends. CMS-0057-F asks for
+  // at least quarterly; tests use milliseconds.
+  Millis interval{90LL * 24 * 3600 * 1000};
+};
+
+// consent.on_revocation: what a revocation (a source row with consent_revoked: true, or
+// `p2p-ingestd cancel`) does to the member's resources already stored.
+enum class RevocationAction { kKeep, kPurge };
+
+struct ConsentOptions {
+  // consent.on_revocation (default keep): keep leaves them; purge deletes that member's resources
+  // of that payer from the store and records when and how many (`p2p-ingestd members show`).
+  RevocationAction on_revocation = RevocationAction::kKeep;
 };
 
 struct Options {
@@ -165,7 +224,10 @@ struct Options {
   StoreOptions store;
   LogOptions log;
   StatusOptions status;
+  DeadlineOptions deadline;
   SourceOptions source;
+  RefreshOptions refresh;
+  ConsentOptions consent;
   std::vector<PayerOptions> payers;
 };
 

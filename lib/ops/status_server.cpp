@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <cstdio>
 #include <cstring>
@@ -225,6 +226,8 @@ struct StatusServer::Impl {
   std::optional<StatusSnapshot> cache;
   std::chrono::steady_clock::time_point cache_at;
   std::map<std::string, Gauge*, std::less<>> payer_gauges;
+  // p2p_deadline_members{payer,status}: on_time, late, at_risk.
+  std::map<std::string, std::array<Gauge*, 3>, std::less<>> deadline_gauges;
 
   uint64_t next_session = 0;
   std::map<uint64_t, beast::tcp_stream*> sessions;
@@ -299,6 +302,15 @@ Result<StatusSnapshot> StatusServer::Impl::Read() {
     p.deadline_near = std::max<int64_t>(0, *due - *past);
   }
 
+  // CMS-0057-F deadlines per payer, from counts kept by triggers (inside this read transaction).
+  auto deadlines = db.DeadlineReport(now_s, settings.deadline_at_risk_s);
+  if (!deadlines) return std::move(deadlines).error();
+  snap.deadlines.reserve(std::min(deadlines->size(), kMaxPayers));
+  for (auto& d : *deadlines) {
+    if (snap.deadlines.size() >= kMaxPayers) break;
+    snap.deadlines.push_back({std::move(d.payer), d.on_time, d.late, d.at_risk});
+  }
+
   std::string prev;
   while (snap.errors.size() < kMaxErrorClasses) {
     next_class.Bind(1, prev);
@@ -364,6 +376,24 @@ void StatusServer::Impl::UpdateDbGauges(const StatusSnapshot& snap) {
   }
   metrics.GetGauge(metric::kDeadlinePast).Set(static_cast<double>(past));
   metrics.GetGauge(metric::kDeadlineNear).Set(static_cast<double>(near));
+  for (auto& [payer, gauges] : deadline_gauges) {  // a payer with nothing left to report
+    for (Gauge* g : gauges) g->Set(0);
+  }
+  for (const auto& d : snap.deadlines) {
+    auto it = deadline_gauges.find(d.payer);
+    if (it == deadline_gauges.end()) {
+      std::array<Gauge*, 3> g{};
+      const std::array<std::string_view, 3> kStatus = {"on_time", "late", "at_risk"};
+      for (size_t i = 0; i < g.size(); ++i) {
+        g[i] = &metrics.GetGauge(metric::kDeadlineMembers,
+                                 {{"payer", d.payer}, {"status", kStatus[i]}});
+      }
+      it = deadline_gauges.emplace(d.payer, g).first;
+    }
+    it->second[0]->Set(static_cast<double>(d.on_time));
+    it->second[1]->Set(static_cast<double>(d.late));
+    it->second[2]->Set(static_cast<double>(d.at_risk));
+  }
 }
 
 std::string StatusServer::Impl::StatusJson(const StatusSnapshot& snap) const {
@@ -437,7 +467,37 @@ std::string StatusServer::Impl::StatusJson(const StatusSnapshot& snap) const {
   AppendInt(&out, settings.sla_near_s);
   out.append(",\"capped\":");
   out.append(snap.capped ? "true" : "false");
-  out.append("},\"errors\":[");
+  out.append("},\"deadlines\":{\"at_risk_within_s\":");
+  AppendInt(&out, settings.deadline_at_risk_s);
+  int64_t on_time = 0;
+  int64_t late = 0;
+  int64_t at_risk = 0;
+  for (const auto& d : snap.deadlines) {
+    on_time += d.on_time;
+    late += d.late;
+    at_risk += d.at_risk;
+  }
+  out.append(",\"on_time\":");
+  AppendInt(&out, on_time);
+  out.append(",\"late\":");
+  AppendInt(&out, late);
+  out.append(",\"at_risk\":");
+  AppendInt(&out, at_risk);
+  out.append(",\"payers\":[");
+  for (size_t i = 0; i < snap.deadlines.size(); ++i) {
+    const auto& d = snap.deadlines[i];
+    if (i > 0) out.push_back(',');
+    out.append("{\"payer\":");
+    AppendJsonString(&out, d.payer);
+    out.append(",\"on_time\":");
+    AppendInt(&out, d.on_time);
+    out.append(",\"late\":");
+    AppendInt(&out, d.late);
+    out.append(",\"at_risk\":");
+    AppendInt(&out, d.at_risk);
+    out.push_back('}');
+  }
+  out.append("]},\"errors\":[");
   for (size_t i = 0; i < snap.errors.size(); ++i) {
     const auto& e = snap.errors[i];
     if (i > 0) out.push_back(',');

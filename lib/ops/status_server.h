@@ -16,6 +16,8 @@
 //    "members":{"total":N,"active":N,"in_flight":N,"by_state":{"pending":N,...all 12 states}},
 //    "payers":[{"payer":"bison","active":N,"deadline_past":N,"deadline_near":N},...],
 //    "sla":{"deadline_past":N,"deadline_near":N,"near_window_s":86400,"capped":false},
+//    "deadlines":{"at_risk_within_s":172800,"on_time":N,"late":N,"at_risk":N,
+//                 "payers":[{"payer":"bison","on_time":N,"late":N,"at_risk":N},...]},
 //    "errors":[{"class":"http_503","last_at_ms":...,"count_window":N},...],
 //    "error_window_s":86400,
 //    "storage":{"state":"ok"} | {"state":"disk_full"|"read_only","since_s":...,"downloads":"paused"}}
@@ -23,6 +25,10 @@
 // requested ($member-match not sent) whose deadline is past / within near_window_s; each per-payer
 // count stops at sla_count_cap ("capped": true then). Payers listed are those with active jobs.
 // Errors: one entry per error class seen in the events table (at most 32, latest first).
+// "deadlines" (issue 7; state::DeadlineCounts): members requested ($member-match sent) within
+// their CMS-0057-F deadline (on_time), after it or still waiting past it (late), and waiting with
+// the deadline within at_risk_within_s (at_risk); exact (never capped), from counts kept by
+// triggers. Payers with nothing to report are left out.
 //
 // Cost: the DB numbers are read at most once per cache_ttl, with prepared queries that use the
 // schema's indexes (members_state, members_runnable, events_error; see Queries()) — no table scan,
@@ -74,6 +80,7 @@ struct StatusServerSettings {
   int64_t sla_near_s = 24 * 3600;                  // "deadline_near" window
   int64_t error_window_s = 24 * 3600;              // "count_window" of errors
   int64_t sla_count_cap = 10000;                   // per payer and SLA bucket
+  int64_t deadline_at_risk_s = 48 * 3600;          // "deadlines" at_risk window (>= 0)
   std::function<int64_t()> now_ms;                 // unix ms; empty = the system clock
 };
 
@@ -96,6 +103,13 @@ struct StatusSnapshot {
   std::vector<Payer> payers;      // every payer with members, sorted by payer id
   bool capped = false;
   std::vector<ErrorClass> errors;  // latest first
+  struct Deadlines {
+    std::string payer;
+    int64_t on_time = 0;
+    int64_t late = 0;
+    int64_t at_risk = 0;
+  };
+  std::vector<Deadlines> deadlines;  // payers with any, sorted by payer id
 };
 
 class StatusServer {

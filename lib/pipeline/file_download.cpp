@@ -12,6 +12,8 @@
 #include <optional>
 
 #include "ops/status_server.h"
+#include "pipeline/bulk_match.h"
+#include "pipeline/deleted_file.h"
 #include "pipeline/store_sink.h"
 
 namespace p2p::pipeline {
@@ -104,12 +106,9 @@ asio::awaitable<Result<FileResult>> FileDownloader::Fetch(const state::Job& job,
                                                           state::FileRow& f, PayerClient& payer) {
   auto url = Url::Parse(f.url);
   if (!url) co_return Failed(url.error(), "file " + std::to_string(f.idx) + ": bad URL");
-  // deleted[] files are applied by a later feature; they are recorded but not fetched yet.
+  // deleted[] files: their references are deleted from the store (pipeline/deleted_file.h).
   if (f.kind == FileKind::kDeleted) {
-    f.state = FileState::kDone;
-    auto d = db_.FileDone(f, {}, std::nullopt);
-    if (!d) co_return std::move(d).error();
-    co_return FileResult{};
+    co_return co_await FetchDeletedFile(db_, store_, job, f, payer, limits_, stopping_);
   }
   ProbeHolder probe{gate_};
   for (;;) {
@@ -131,7 +130,10 @@ asio::awaitable<Result<FileResult>> FileDownloader::Fetch(const state::Job& job,
       if (!w) {
         err = std::move(w).error();
       } else {
-        writer = std::move(w).value();
+        // Group exports: each line under its Patient's member_key (pipeline/bulk_match.h).
+        auto a = AttributeByPatient(db_, job, f.type, std::move(w).value());
+        if (!a) co_return std::move(a).error();
+        writer = std::move(a).value();
       }
     }
     if (err) {

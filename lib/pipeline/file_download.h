@@ -35,6 +35,9 @@ struct PipelineLimits {
   Millis disk_full_wait{30000};  // store full or read-only: probe again this often (Scheduler
                                  // sets it from store.full_retry_interval)
   int files_in_parallel = 4;                   // downloads of one job at a time
+  // Concurrent coverage: a complete job is exported again this long after it completed
+  // (Scheduler sets it from refresh.interval; pipeline/lifecycle.h).
+  Millis refresh_interval{90LL * 24 * 3600 * 1000};
 };
 
 struct RunCounters {

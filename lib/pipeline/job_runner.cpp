@@ -15,6 +15,9 @@
 #include "core/civil_date.h"
 #include "core/member.h"
 #include "fhir/readers.h"
+#include "pipeline/export_manifest.h"
+#include "pipeline/export_request.h"
+#include "pipeline/lifecycle.h"
 #include "pipeline/member_record.h"
 
 namespace p2p::pipeline {
@@ -44,13 +47,6 @@ std::string JoinUrl(const std::string& base, std::string_view path) {
   return out;
 }
 
-std::string ReplaceAll(std::string s, std::string_view from, std::string_view to) {
-  for (size_t pos = 0; (pos = s.find(from, pos)) != std::string::npos; pos += to.size()) {
-    s.replace(pos, from.size(), to);
-  }
-  return s;
-}
-
 }  // namespace
 
 JobRunner::JobRunner(state::StateDb& db, store::ResourceStore& store, const PipelineLimits& limits,
@@ -59,7 +55,8 @@ JobRunner::JobRunner(state::StateDb& db, store::ResourceStore& store, const Pipe
       limits_(limits),
       stopping_(stopping),
       metrics_(metrics),
-      downloader_(db, store, limits, stopping, counters) {}
+      downloader_(db, store, limits, stopping, counters),
+      bulk_(db, limits) {}
 
 Result<void> JobRunner::Save(Job& job, JobState previous) {
   int64_t now = NowMs();
@@ -91,7 +88,12 @@ JobRunner::StepResult JobRunner::Finish(Job& job, JobState terminal, std::string
   job.error_detail = std::move(detail);
   job.http_status = http_status;
   job.next_ms = 0;
-  if (terminal == JobState::kComplete) job.completed_ms = NowMs();
+  if (terminal == JobState::kComplete) {
+    job.completed_ms = NowMs();
+    // Concurrent coverage: schedule the next refresh first (pipeline/lifecycle.h says why).
+    auto due = lifecycle::BeforeComplete(db_, job, limits_.refresh_interval, job.completed_ms);
+    if (!due) return std::move(due).error();
+  }
   if (job.requested_ms != 0 && job.requested_ms / 1000 > job.deadline) {
     // Requested after the CMS-0057-F deadline: counted once, when the job ends.
     if (metrics_ != nullptr) metrics_->GetCounter(metric::kDeadlineBreaches, {{"payer", job.payer}}).Inc();
@@ -141,7 +143,7 @@ JobRunner::StepResult JobRunner::WaitForToken(Job& job, const PayerClient& payer
 JobRunner::StepResult JobRunner::Rekick(Job& job, const PayerClient& payer,
                                         std::string_view why_class, std::string detail) {
   const ExportOptions& eo = payer.options().export_job;
-  const int budget = why_class == "file_gone" || why_class == "export_gone"
+  const int budget = why_class == "file_gone" || why_class == "export_gone" || why_class == "expired"
                          ? eo.max_expired_rekicks
                          : eo.max_rekicks;
   if (job.rekicks >= budget) {
@@ -158,7 +160,8 @@ JobRunner::StepResult JobRunner::Rekick(Job& job, const PayerClient& payer,
   job.error_detail = std::move(detail);
   spdlog::warn("job {} member {} payer {}: re-kicking the export ({}; re-kick {} of {})", job.id,
                job.member_key, job.payer, why_class, job.rekicks, budget);
-  auto r = db_.SaveManifest(job, prev, {}, NowMs());
+  // Also forgets the old export's manifest pages, Expires and error issues (state/export_db.cpp).
+  auto r = db_.SaveFirstManifestPage(job, prev, {}, {}, NowMs());
   if (!r) return std::move(r).error();
   return Next::kContinue;
 }
@@ -166,6 +169,10 @@ JobRunner::StepResult JobRunner::Rekick(Job& job, const PayerClient& payer,
 asio::awaitable<Result<void>> JobRunner::Run(int64_t job_id, PayerClient& payer) {
   Job job;
   auto r = co_await Drive(job_id, payer, job);
+  if (r || r.error().kind == ErrorKind::kCancelled) {
+    // A batch that ended (or an operator cancelled) settles its members (pipeline/bulk_match.h).
+    if (auto s = bulk_.AfterRun(job_id); !s) co_return s;
+  }
   if (!r && r.error().kind == ErrorKind::kCancelled) {
     // An operator changed the job underneath us: their decision stands, this run ends.
     spdlog::info("job {} payer {}: {}; leaving it as the operator set it", job_id, payer.id(),
@@ -232,8 +239,20 @@ asio::awaitable<Result<void>> JobRunner::Drive(int64_t job_id, PayerClient& paye
       co_return Ok();
     }
     StepResult step = Next::kStop;
+    // Bulk matching owns a bulk payer's pending members and its batches' matching steps.
+    auto bulk = co_await bulk_.Step(job, payer);
+    if (!bulk) co_return std::move(bulk).error();
+    if (*bulk == BulkStep::kContinue) continue;
+    if (*bulk != BulkStep::kNotMine) co_return Ok();
     switch (job.state) {
       case JobState::kPending: {
+        // No request before the consent period starts (pipeline/lifecycle.h).
+        if (const int64_t not_before = lifecycle::NotBefore(job); not_before > NowMs()) {
+          job.next_ms = not_before;
+          auto r = Save(job, job.state);
+          if (!r) co_return r;
+          co_return Ok();
+        }
         JobState prev = job.state;
         job.state = JobState::kMatching;
         job.attempts = 0;
@@ -306,7 +325,14 @@ asio::awaitable<JobRunner::StepResult> JobRunner::Match(Job& job, PayerClient& p
       co_return RetryLater(job, payer, ErrorKindName(m.error().kind),
                            "$member-match answer: " + m.error().message, res.status);
     }
-    if (m->group_id.empty()) {
+    // patient-export needs the member identifier (Patient/$export patient=), the others a Group.
+    if (payer.options().export_job.operation == ExportOperation::kPatientExport) {
+      if (m->member_identifier.empty()) {
+        co_return Finish(job, JobState::kFailed, "protocol",
+                         "$member-match answer has no member identifier for patient-export",
+                         res.status);
+      }
+    } else if (m->group_id.empty()) {
       co_return Finish(job, JobState::kFailed, "protocol",
                        "$member-match answer has a member identifier but no Group id", res.status);
     }
@@ -340,12 +366,13 @@ asio::awaitable<JobRunner::StepResult> JobRunner::Match(Job& job, PayerClient& p
 }
 
 asio::awaitable<JobRunner::StepResult> JobRunner::Kickoff(Job& job, PayerClient& payer) {
-  std::string path = ReplaceAll(payer.options().export_path, "{group_id}", job.group_id);
-  auto url = Url::Parse(JoinUrl(payer.options().base_url, path));
-  if (!url) co_return Finish(job, JobState::kFailed, "invalid", url.error().message);
-  http::Request req;
-  req.url = std::move(url).value();
-  req.headers = {{"Accept", "application/fhir+json"}, {"Prefer", "respond-async"}};
+  // A concurrent-coverage refresh asks only for what changed (pipeline/lifecycle.h).
+  auto since = lifecycle::ExportSince(db_, job);
+  if (!since) co_return std::move(since).error();
+  // export.operation, _type and _typeFilter decide the request (pipeline/export_request.h).
+  auto built = BuildExportRequest(payer.options(), {job.group_id, job.member_identifier}, *since);
+  if (!built) co_return Finish(job, JobState::kFailed, "invalid", built.error().message);
+  http::Request req = std::move(built).value();
   Url request_url = req.url;
   auto r = co_await payer.Send(std::move(req), limits_.max_answer_bytes, true, "export");
   if (!r && r.error().kind == ErrorKind::kAuth) {
@@ -391,6 +418,10 @@ asio::awaitable<JobRunner::StepResult> JobRunner::Poll(Job& job, PayerClient& pa
     co_return Finish(job, JobState::kFailed, "poll_timeout",
                      "export not complete after poll.timeout");
   }
+  // The further pages of a paged manifest are read before downloading (export_manifest.cpp).
+  auto page = db_.LoadExportPage(job.id);
+  if (!page) co_return std::move(page).error();
+  if (!page->next_url.empty()) co_return co_await NextManifestPage(job, payer, *page);
   auto url = Url::Parse(job.poll_url);
   if (!url) co_return Finish(job, JobState::kFailed, "protocol", url.error().message);
   http::Request req;
@@ -470,17 +501,24 @@ asio::awaitable<JobRunner::StepResult> JobRunner::Poll(Job& job, PayerClient& pa
       co_return Finish(job, JobState::kFailed, ErrorKindName(a.error().kind), a.error().message);
     }
   }
+  // Expires and a next manifest page are recorded with the first page (export_manifest.h).
+  auto first = FirstManifestPage(*st, r->Get("expires"), status_url, payer);
+  if (!first) {
+    co_return Finish(job, JobState::kFailed, ErrorKindName(first.error().kind),
+                     first.error().message);
+  }
   job.transaction_time = st->transaction_time;
   job.requires_token = st->requires_access_token;
-  job.state = JobState::kDownloading;
+  job.state = first->next_url.empty() ? JobState::kDownloading : JobState::kPolling;
   job.attempts = 0;
   job.error_class.clear();
   job.error_detail.clear();
   job.http_status = 0;
-  auto s = db_.SaveManifest(job, prev, files, NowMs());
+  auto s = db_.SaveFirstManifestPage(job, prev, files, *first, NowMs());
   if (!s) co_return std::move(s).error();
-  spdlog::info("job {} member {} payer {}: polling -> downloading ({} files)", job.id,
-               job.member_key, job.payer, files.size());
+  spdlog::info("job {} member {} payer {}: manifest page 1: {} files{}", job.id, job.member_key,
+               job.payer, files.size(),
+               first->next_url.empty() ? "; polling -> downloading" : "; more pages follow");
   co_return Next::kContinue;
 }
 
@@ -488,6 +526,8 @@ asio::awaitable<JobRunner::StepResult> JobRunner::Download(Job& job, PayerClient
   auto loaded = db_.LoadFiles(job.id);
   if (!loaded) co_return std::move(loaded).error();
   std::vector<FileRow>& files = *loaded;
+  auto page = db_.LoadExportPage(job.id);  // Expires (state/export_db.cpp)
+  if (!page) co_return std::move(page).error();
   // Up to files_in_parallel workers take the pending files in order; the job's next state is
   // decided once all of them have stopped.
   size_t next = 0;
@@ -496,7 +536,11 @@ asio::awaitable<JobRunner::StepResult> JobRunner::Download(Job& job, PayerClient
   bool stopped = false;
   auto worker = [&]() -> asio::awaitable<void> {
     while (!gone && !failed && !fatal && !stopped) {
-      while (next < files.size() && files[next].state == FileState::kDone) ++next;
+      // deleted[] files are applied after the others (below).
+      while (next < files.size() && (files[next].state == FileState::kDone ||
+                                     files[next].kind == FileKind::kDeleted)) {
+        ++next;
+      }
       if (next >= files.size()) break;
       // An operator's cancel stops the job at the next file: nothing more is stored for it.
       auto now = db_.LoadJob(job.id);
@@ -510,7 +554,21 @@ asio::awaitable<JobRunner::StepResult> JobRunner::Download(Job& job, PayerClient
         break;
       }
       FileRow& f = files[next++];
-      auto r = co_await downloader_.Fetch(job, f, payer);
+      // Files of an export whose Expires has passed are not tried: the export is kicked off
+      // again. error[] files are read as OperationOutcome lines (export_manifest.cpp).
+      if (page->expires_ms != 0 && NowMs() >= page->expires_ms) {
+        gone = FileResult{FileOutcome::kGone, "expired",
+                          "export files expired (Expires passed) before file " +
+                              std::to_string(f.idx),
+                          0};
+        break;
+      }
+      Result<FileResult> r = FileResult{};
+      if (f.kind == FileKind::kError) {
+        r = co_await FetchErrorFile(job, f, payer);
+      } else {
+        r = co_await downloader_.Fetch(job, f, payer);
+      }
       if (!r) {
         fatal = std::move(r).error();
       } else if (r->outcome == FileOutcome::kGone) {
@@ -546,6 +604,23 @@ asio::awaitable<JobRunner::StepResult> JobRunner::Download(Job& job, PayerClient
                      failed->http_status);
   }
   if (stopped) co_return Next::kStop;
+  // deleted[] files last, one at a time: a deletion is never overtaken by this export's data.
+  for (FileRow& f : files) {
+    if (f.kind != FileKind::kDeleted || f.state == FileState::kDone) continue;
+    auto now = db_.LoadJob(job.id);
+    if (!now) co_return std::move(now).error();
+    if (now->state != JobState::kDownloading) {
+      co_return MakeError(ErrorKind::kCancelled,
+                          "job is " + std::string(JobStateName(now->state)) + " in the state DB");
+    }
+    auto r = co_await downloader_.Fetch(job, f, payer);
+    if (!r) co_return std::move(r).error();
+    if (r->outcome == FileOutcome::kGone) co_return Rekick(job, payer, r->error_class, r->detail);
+    if (r->outcome == FileOutcome::kFailed) {
+      co_return Finish(job, JobState::kFailed, r->error_class, r->detail, r->http_status);
+    }
+    if (r->outcome == FileOutcome::kStopped) co_return Next::kStop;
+  }
   co_return Finish(job, JobState::kComplete, "", "");
 }
 

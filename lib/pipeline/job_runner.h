@@ -26,6 +26,7 @@
 
 #include "core/result.h"
 #include "ops/metrics.h"
+#include "pipeline/bulk_match.h"
 #include "pipeline/file_download.h"
 #include "pipeline/payer_client.h"
 #include "state/state_db.h"
@@ -71,6 +72,15 @@ class JobRunner {
   // Export failed or files gone: kick off again within the payer's budget, else fail.
   StepResult Rekick(state::Job& job, const PayerClient& payer, std::string_view why_class,
                     std::string detail);
+  // Issue 7, exports (export_manifest.cpp): reads the next page of a paged manifest recorded in
+  // `page`, appends its files and commits them with the next link; downloading follows the last.
+  boost::asio::awaitable<StepResult> NextManifestPage(state::Job& job, PayerClient& payer,
+                                                      state::ExportPage page);
+  // Downloads an error[] file: its OperationOutcome issues are recorded (not stored as
+  // resources). Outcomes as FileDownloader::Fetch.
+  boost::asio::awaitable<Result<FileResult>> FetchErrorFile(const state::Job& job,
+                                                            state::FileRow& file,
+                                                            PayerClient& payer);
   // The token endpoint failed (kAuth): wait about retry.max_delay, count no attempt.
   StepResult WaitForToken(state::Job& job, const PayerClient& payer, std::string_view step,
                           const Error& e);
@@ -80,6 +90,7 @@ class JobRunner {
   const std::atomic<bool>& stopping_;
   Metrics* metrics_;
   FileDownloader downloader_;
+  BulkMatcher bulk_;  // $bulk-member-match batches and their members (pipeline/bulk_match.h)
 };
 
 int64_t NowMs();

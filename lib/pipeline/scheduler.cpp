@@ -10,6 +10,7 @@
 #include <algorithm>
 
 #include "core/civil_date.h"
+#include "pipeline/lifecycle.h"
 #include "pipeline/member_record.h"
 
 namespace p2p::pipeline {
@@ -61,6 +62,7 @@ Scheduler::Scheduler(asio::io_context& io, const Options& options, state::StateD
       runner_(db, store, limits_, stopping_, counters_, &metrics),
       intake_timer_(io) {
   limits_.disk_full_wait = options_.store.full_retry_interval;
+  limits_.refresh_interval = options_.refresh.interval;
   for (const PayerOptions& p : options_.payers) {
     payers_.push_back(std::make_unique<PayerClient>(http_, p, [this] {
       return std::uniform_real_distribution<double>(0.0, 1.0)(rng_);
@@ -96,6 +98,9 @@ Result<void> Scheduler::Intake() {
       spdlog::error("source: {}: {}", name, parsed.error().message);
       continue;
     }
+    // Revocations and lifecycle columns (pipeline/lifecycle.h): applied after TakeIn.
+    const lifecycle::IntakeSplit split =
+        lifecycle::SplitIntake(parsed->rows, DaysFromUnix(NowMs() / 1000));
     auto taken = db_.SourceFileTaken(name);
     if (!taken) return std::move(taken).error();
     state::IntakeCounts counts;
@@ -121,6 +126,9 @@ Result<void> Scheduler::Intake() {
       std::vector<std::pair<uint64_t, MemberRow>>().swap(rows);
       if (!r) return std::move(r).error();
       counts = *r;
+    }
+    if (auto l = lifecycle::ApplyIntake(db_, split, options_.consent, NowMs()); !l) {
+      return std::move(l).error();
     }
     auto fin = source_.Finish(file, *parsed);
     if (!fin) return std::move(fin).error();
@@ -166,6 +174,7 @@ asio::awaitable<void> Scheduler::CancelOne(PayerLoop& loop, int64_t job_id, std:
 }
 
 asio::awaitable<Result<void>> Scheduler::Dispatch(PayerLoop& loop, bool once) {
+  const int64_t started_ms = NowMs();  // --once starts only the refreshes due by then
   for (;;) {
     const int concurrency = loop.client.options().limits.concurrency;  // may change on SIGHUP
     if (stopping_.load() && loop.running.empty()) break;
@@ -179,6 +188,13 @@ asio::awaitable<Result<void>> Scheduler::Dispatch(PayerLoop& loop, bool once) {
         loop.running.insert(id);
         asio::co_spawn(io_, CancelOne(loop, id, std::move(url)), asio::detached);
       }
+      // Member lifecycle (pipeline/lifecycle.h): purges after revocations, due refreshes.
+      auto purged = lifecycle::ApplyPurges(db_, store_, loop.client.id(), loop.running,
+                                           concurrency, now);
+      if (!purged) co_return std::move(purged).error();
+      auto refreshed = lifecycle::StartDueRefreshes(db_, loop.client.id(),
+                                                    once ? started_ms : now, concurrency);
+      if (!refreshed) co_return std::move(refreshed).error();
     }
     if (!stopping_.load()) {
       int free = concurrency - static_cast<int>(loop.running.size());
@@ -197,7 +213,13 @@ asio::awaitable<Result<void>> Scheduler::Dispatch(PayerLoop& loop, bool once) {
     }
     auto wake = db_.NextWake(loop.client.id());
     if (!wake) co_return std::move(wake).error();
-    if (once && loop.running.empty() && !wake->has_value()) break;  // nothing left to do
+    bool idle = once && loop.running.empty();  // nothing left to do...
+    if (idle && wake->has_value()) {  // ...but jobs waiting for their consent period
+      auto waits = lifecycle::OnlyConsentWaits(db_, loop.client.id(), now);
+      if (!waits) co_return std::move(waits).error();
+      idle = *waits;
+    }
+    if (idle) break;
     // Every job due at `now` that is not running was just started, unless every slot is taken
     // (a finishing job cancels loop.wake). So the next reason to go round is the first job due
     // after `now`. (Going round at once whenever MIN(next_ms) <= now, as before, spun this loop
@@ -214,6 +236,8 @@ asio::awaitable<Result<void>> Scheduler::Dispatch(PayerLoop& loop, bool once) {
 }
 
 asio::awaitable<Result<void>> Scheduler::Run(bool once) {
+  // Batches that ended just before a crash settle their members (pipeline/bulk_match.h).
+  if (auto s = BulkMatcher(db_, limits_).SettleAll(); !s) co_return std::move(s).error();
   if (auto r = Intake(); !r) co_return r;
   size_t remaining = loops_.size();
   asio::steady_timer all_done(io_);

@@ -15,7 +15,19 @@ constexpr std::string_view kBom = "\xEF\xBB\xBF";
 
 // Columns a file must have; gender and new_coverage_id may be left out.
 bool IsOptionalColumn(std::string_view name) {
-  return name == "gender" || name == "new_coverage_id";
+  if (name == "gender" || name == "new_coverage_id") return true;
+  const auto& lifecycle = LifecycleColumns();
+  return std::find(lifecycle.begin(), lifecycle.end(), name) != lifecycle.end();
+}
+
+// MemberColumns() then LifecycleColumns().
+const std::vector<std::string_view>& AllColumns() {
+  static const std::vector<std::string_view> kAll = [] {
+    std::vector<std::string_view> v = MemberColumns();
+    for (std::string_view c : LifecycleColumns()) v.push_back(c);
+    return v;
+  }();
+  return kAll;
 }
 
 std::string* RowField(MemberRow& row, std::string_view name) {
@@ -32,6 +44,9 @@ std::string* RowField(MemberRow& row, std::string_view name) {
   if (name == "consent_start") return &row.consent_start;
   if (name == "consent_end") return &row.consent_end;
   if (name == "consent_policy") return &row.consent_policy;
+  if (name == "concurrent") return &row.concurrent;
+  if (name == "coverage_end") return &row.coverage_end;
+  if (name == "consent_revoked") return &row.consent_revoked;
   return nullptr;
 }
 
@@ -46,6 +61,10 @@ class RowSink {
     std::string key = row.member_key;
     key += '\0';
     key += row.prior_payer;
+    if (row.IsConsentRevoked()) {  // a revocation may follow the row it revokes
+      key += '\0';
+      key += "revoked";
+    }
     auto [it, inserted] = first_line_.emplace(std::move(key), line);
     if (!inserted) {
       Problem(line, "", "duplicate of line " + std::to_string(it->second));
@@ -176,8 +195,8 @@ ParsedMembers ParseMemberCsv(std::string_view text, const std::vector<std::strin
     return out;
   }
   const size_t field_count = rec.fields.size();
-  // column index per MemberColumns() entry, or npos
-  const auto& columns = MemberColumns();
+  // column index per AllColumns() entry, or npos
+  const auto& columns = AllColumns();
   std::vector<size_t> index(columns.size(), std::string::npos);
   for (size_t i = 0; i < rec.fields.size(); ++i) {
     const std::string_view name = TrimSpaces(rec.fields[i]);

@@ -16,6 +16,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/job_state.h"
@@ -92,10 +93,43 @@ struct TypeMark {
   int64_t index_end = -1;
 };
 
+// Exports (issue 7; export_db.cpp, migrations/004): the manifest facts of a job's current export.
+struct ExportPage {
+  int64_t expires_ms = 0;  // the complete status' Expires, unix ms; 0 = none
+  std::string next_url;    // next manifest page still to read; "" = every page read
+  int64_t pages = 0;       // manifest pages read so far
+};
+
+// One OperationOutcome issue of an error[] file line. `diagnostics` may hold PHI: it is written
+// to the state DB and never read back for logs or reports.
+struct ExportIssue {
+  int64_t line_no = 0;  // 1-based line of the error file
+  int issue_no = 0;     // 0-based issue within the line
+  std::string severity;
+  std::string code;
+  std::string diagnostics;
+};
+
+struct ExportIssueCount {
+  std::string severity;
+  std::string code;
+  int64_t count = 0;
+};
+
 struct PayerStateCount {
   std::string payer;
   JobState state;
   int64_t count;
+};
+
+// One payer's CMS-0057-F request deadlines (DeadlineReport). A member is requested when its first
+// $member-match is sent (requested_ms); late means requested_ms / 1000 > deadline.
+struct DeadlineCounts {
+  std::string payer;
+  int64_t on_time = 0;  // requested at or before the deadline (any state since)
+  int64_t late = 0;     // requested after it, or active, not yet requested and deadline < now
+  int64_t at_risk = 0;  // active, not yet requested, now <= deadline < now + at_risk_within
+  friend bool operator==(const DeadlineCounts&, const DeadlineCounts&) = default;
 };
 
 class StateDb {
@@ -143,12 +177,35 @@ class StateDb {
   // Replaces the job's file list and saves the job, in one transaction.
   Result<void> SaveManifest(const Job& job, JobState previous, const std::vector<FileRow>& files,
                             int64_t now_ms);
+  // SaveJob inside the caller's open Transaction (REQUIRES: one is open on handle()), for steps
+  // that change other rows in the same commit (bulk_match_db.cpp). Same kCancelled rule.
+  Result<void> SaveJobInTransaction(const Job& job, JobState previous, int64_t now_ms);
   Result<std::vector<FileRow>> LoadFiles(int64_t job_id);
   // Marks a file done with its counts, bad lines and (NDJSON store) the type's new mark, in one
   // transaction.
   Result<void> FileDone(const FileRow& file, const std::vector<BadLine>& bad,
                         const std::optional<std::pair<std::string, TypeMark>>& mark);
   Result<void> SaveFileAttempts(int64_t job_id, int idx, int64_t attempts);
+
+  // --- exports (issue 7; implemented in export_db.cpp) ---
+  // Replaces the job's file list with `files` (a manifest's first page; none on a re-kick),
+  // forgets the issues recorded from the previous export's error files, records `page` and
+  // saves the job, in one transaction. REQUIRES as for SaveJob.
+  Result<void> SaveFirstManifestPage(const Job& job, JobState previous,
+                                     const std::vector<FileRow>& files, const ExportPage& page,
+                                     int64_t now_ms);
+  // Appends a further manifest page's `files` (idx continuing the list), records `page` and
+  // saves the job, in one transaction.
+  Result<void> AppendManifestPage(const Job& job, JobState previous,
+                                  const std::vector<FileRow>& files, const ExportPage& page,
+                                  int64_t now_ms);
+  // The job's ExportPage (all defaults when none was recorded).
+  Result<ExportPage> LoadExportPage(int64_t job_id);
+  // Marks an error[] file done (counts as in FileDone) with its issues, in one transaction.
+  Result<void> ErrorFileDone(const FileRow& file, const std::vector<ExportIssue>& issues,
+                             const std::vector<BadLine>& bad);
+  // Issues recorded for the job, counted by (severity, code), ordered by severity then code.
+  Result<std::vector<ExportIssueCount>> ExportIssueCounts(int64_t job_id);
 
   // --- store marks ---
   Result<std::map<std::string, TypeMark>> StoreMarks();
@@ -163,6 +220,13 @@ class StateDb {
   // Members not yet requested (no $member-match sent) whose deadline is before `unix_s`.
   Result<int64_t> CountDeadlineBefore(int64_t unix_s, bool requested);
   Result<int64_t> BadLineCount();
+  // Per payer on-time / late / at-risk members (see DeadlineCounts), ordered by payer; payers
+  // with all three counts 0 are left out. Reads the counts that migrations/007_deadlines.sql's
+  // triggers keep (deadline_db.cpp): cost grows with payers x days with waiting members, never
+  // with the number of members. REQUIRES: at_risk_within_s >= 0.
+  Result<std::vector<DeadlineCounts>> DeadlineReport(int64_t now_s, int64_t at_risk_within_s);
+  // The SQL DeadlineReport runs (for query-plan tests).
+  static std::vector<std::string_view> DeadlineQueries();
 
   // --- housekeeping ---
   // Trims complete jobs with completed_ms < older_than_ms: deletes their `files` and `bad_lines`

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <unistd.h>
 
 #include <string>
 #include <unordered_map>
@@ -46,33 +47,11 @@ Result<StoreMark> NdjsonStore::CompactType(const std::string& type) {
   auto entries = ReadIndexFile(idx->get(), *idx_size, index_path);
   if (!entries) return Prefixed(std::move(entries).error());
 
-  // Pass 1: which line is the last occurrence of its (payer, id)?
-  std::vector<bool> keep;
-  {
-    std::unordered_map<std::string, size_t> last;
-    LineReader reader(in->get(), *in_size, ndjson_path);
-    RangeCursor cursor(*entries);
-    std::string_view line;
-    int64_t offset = 0;
-    std::string key;
-    for (;;) {
-      auto more = reader.Next(&line, &offset);
-      if (!more) return Prefixed(std::move(more).error());
-      if (!*more) break;
-      keep.push_back(true);
-      auto id = ExtractTopLevelId(line);
-      if (!id) continue;  // cannot be matched to another line: kept as is
-      const IndexEntry* e = cursor.At(offset);
-      key.assign(e ? e->payer : std::string());
-      key += '\n';
-      key += *id;
-      auto [it, inserted] = last.try_emplace(key, keep.size() - 1);
-      if (!inserted) {
-        keep[it->second] = false;
-        it->second = keep.size() - 1;
-      }
-    }
-  }
+  // Pass 1: which lines are live: the last of their (payer, id), not tombstoned
+  // (store_delete.cpp).
+  auto live = LiveLines(type, in->get(), *in_size, *entries);
+  if (!live) return std::move(live).error();
+  const std::vector<bool>& keep = *live;
 
   // Pass 2: write the kept lines and one index range per original range still non-empty.
   const std::string tmp_ndjson = tmp_dir_ + "/compact-" + type + ".ndjson";
@@ -132,7 +111,11 @@ Result<StoreMark> NdjsonStore::CompactType(const std::string& type) {
     return Prefixed(ErrnoError(errno, "rename " + tmp_index));
   }
   if (auto r = SyncDir(dir_); !r) return Prefixed(std::move(r).error());
-  return StoreMark{type, lines.written(), ranges.written()};
+  // Every tombstone is applied now: the log starts over (the caller records deleted_end = 0).
+  if (::truncate(PathOf(type, ".deleted").c_str(), 0) != 0 && errno != ENOENT) {
+    return Prefixed(ErrnoError(errno, "truncate " + PathOf(type, ".deleted")));
+  }
+  return StoreMark{type, lines.written(), ranges.written(), 0};
 }
 
 }  // namespace p2p::store

@@ -29,6 +29,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/result.h"
 #include "ops/options.h"
@@ -50,6 +51,22 @@ struct StoreMark {
   std::string type;
   int64_t ndjson_end = -1;  // NdjsonStore: length of <Type>.ndjson after the append; else -1
   int64_t index_end = -1;   // NdjsonStore: length of <Type>.index after the append; else -1
+  // NdjsonStore: length of <Type>.deleted (tombstones, see Delete) after a Delete/PurgeMember;
+  // -1 when this mark does not say (Begin/Commit marks).
+  int64_t deleted_end = -1;
+};
+
+// One resource to delete (a deleted[] file's `request.url` = "Type/id").
+struct ResourceRef {
+  std::string type;
+  std::string id;
+};
+
+// What a Delete/PurgeMember changed. `marks` (NdjsonStore: one per type whose tombstone log
+// grew, with deleted_end set) must be recorded by the caller like commit marks.
+struct DeleteOutcome {
+  int64_t removed = 0;
+  std::vector<StoreMark> marks;
 };
 
 class FileWriter {
@@ -57,6 +74,16 @@ class FileWriter {
   virtual ~FileWriter() = default;
   // One checked resource: `id` its FHIR id, `line` the whole JSON object (no newline).
   virtual Result<void> Put(std::string_view id, std::string_view line) = 0;
+  // Put() for a resource of another member than FileContext::member_key (a Group export file
+  // holds several members' resources, pipeline/bulk_match.h): stored with `member_key` as its
+  // provenance. SqliteStore: the row's member_key column; NdjsonStore: consecutive lines of one
+  // member_key share one <Type>.index range, so the index has one line per run of a member.
+  // Same durability, crash and mark rules as Put(). The default refuses (kInternal).
+  virtual Result<void> PutFor(std::string_view member_key, std::string_view id,
+                              std::string_view line) {
+    (void)member_key, (void)id, (void)line;
+    return MakeError(ErrorKind::kInternal, "this store cannot attribute resources per member");
+  }
   // Makes everything Put() durable. REQUIRES: called at most once, not after Abort().
   virtual Result<StoreMark> Commit() = 0;
   // Drops what is not committed (temporary files removed). Safe to call after a failed Put().
@@ -85,12 +112,39 @@ class ResourceStore {
   // caller must record. SqliteStore: no-op, returns an empty map. Offline operation (daemon stopped).
   virtual Result<std::map<std::string, StoreMark>> Compact() = 0;
 
-  // Calls `fn` for every stored resource of `type` (tests, summaries). Order unspecified.
+  // Calls `fn` for every stored resource of `type` (tests, summaries): one call per live
+  // (payer, id) in both stores (NdjsonStore: the last committed line wins, tombstoned lines are
+  // skipped; a refresh that sends an id again therefore never doubles it). Order unspecified.
   virtual Result<void> Scan(std::string_view type,
                             const std::function<void(const StoredResource&)>& fn) = 0;
 
-  // Resource counts per type (distinct (payer, id) for sqlite; lines for ndjson).
+  // Resource counts per type: distinct live (payer, id) in both stores (NdjsonStore: from the
+  // index alone while a type has no tombstones and no (payer, member_key) was exported twice,
+  // else by reading the type).
   virtual Result<std::map<std::string, int64_t>> CountByType() = 0;
+
+  // Deletes the resources `refs` of `payer` (deleted[] files), durably when it returns Ok;
+  // refs that are not stored are no error. Ids must be FHIR ids and types FHIR type names
+  // (kInvalid otherwise, nothing deleted). SqliteStore: the rows go, `removed` counts them.
+  // NdjsonStore: append-only, so each deletion is a tombstone line in <Type>.deleted
+  //   "R <ndjson_end> <payer> <id>"
+  // meaning "lines of (payer, id) before byte <ndjson_end> of <Type>.ndjson are gone" (a later
+  // refresh that stores the id again brings it back); `removed` counts tombstones written. The
+  // log follows the commit-mark rules: the new deleted_end comes back in `marks`, the caller
+  // records it in the state DB in the transaction that marks the work done, and Recover()
+  // truncates <Type>.deleted to it (to 0 without a mark). Scan, CountByType and Compact honour
+  // tombstones; Compact applies them and empties the logs (its marks carry deleted_end = 0).
+  // Threading: like Begin; no writer of `payer` may be open for the same member (the pipeline
+  // applies a job's deleted[] files after its output files).
+  virtual Result<DeleteOutcome> Delete(std::string_view payer,
+                                       const std::vector<ResourceRef>& refs) = 0;
+
+  // Deletes every resource of `member_key` from `payer` (consent revoked with purge). Sqlite:
+  // rows gone (one scan per type table: purges are rare). NdjsonStore: counts the member's live
+  // lines per type and writes one tombstone "M <ndjson_end> <payer> <member_key>" for each type
+  // that has some; `removed` is that count. Same recording rules as Delete.
+  virtual Result<DeleteOutcome> PurgeMember(std::string_view payer,
+                                            std::string_view member_key) = 0;
 };
 
 }  // namespace p2p::store

@@ -26,8 +26,17 @@ class SqliteFileWriter final : public FileWriter {
     return store_->Upsert(*table_, ctx_, this, id, line);
   }
 
+  Result<void> PutFor(std::string_view member_key, std::string_view id,
+                      std::string_view line) override {
+    if (member_key.empty()) {
+      return MakeError(ErrorKind::kInvalid, "table \"" + ctx_.type + "\": empty member_key");
+    }
+    return store_->Upsert(*table_, ctx_, this, id, line, member_key);
+  }
+
   Result<StoreMark> Commit() override {
     done_ = true;
+    if (auto q = store_->Quiesce(this); !q) return std::move(q).error();
     auto r = store_->CommitOpen("table \"" + ctx_.type + "\": commit");
     if (!r) return std::move(r).error();
     return StoreMark{ctx_.type, -1, -1};
@@ -37,6 +46,11 @@ class SqliteFileWriter final : public FileWriter {
     if (done_) return;
     done_ = true;
     store_->AbortWriter(this);
+  }
+
+  // On the writer thread: one row this writer queued (SqliteStore::Upsert).
+  Result<void> Apply(const RowWriterThread::Row& r) const {
+    return store_->UpsertNow(*table_, ctx_, this, r.id, r.line, r.member_key);
   }
 
  private:
@@ -100,6 +114,7 @@ SqliteStore::SqliteStore(sqlite3* db, std::string path, const Tuning& tuning)
     : db_(db), path_(std::move(path)), tuning_(tuning) {}
 
 SqliteStore::~SqliteStore() {
+  rows_.reset();  // applies what is queued, then stops the thread: the connection is ours again
   if (in_txn_) sqlite3_step(rollback_);
   for (auto& [name, table] : tables_) sqlite3_finalize(table->upsert);
   sqlite3_finalize(begin_);
@@ -111,6 +126,14 @@ SqliteStore::~SqliteStore() {
 Result<void> SqliteStore::Init() {
   sqlite3_extended_result_codes(db_, 1);
   sqlite3_busy_timeout(db_, tuning_.busy_timeout_ms);
+  if (tuning_.page_size > 0) {  // before WAL mode: it fixes the page size of a new database
+    std::string sql = "PRAGMA page_size=" + std::to_string(tuning_.page_size);
+    if (auto r = Exec(sql.c_str(), "page_size"); !r) return r;
+  }
+  if (tuning_.cache_kib > 0) {
+    std::string sql = "PRAGMA cache_size=-" + std::to_string(tuning_.cache_kib);
+    if (auto r = Exec(sql.c_str(), "cache_size"); !r) return r;
+  }
   sqlite3_stmt* wal = nullptr;
   int rc = sqlite3_prepare_v2(db_, "PRAGMA journal_mode=WAL", -1, &wal, nullptr);
   if (rc != SQLITE_OK) return SqlError(rc, "journal_mode");
@@ -135,6 +158,13 @@ Result<void> SqliteStore::Init() {
   for (auto& s : stmts) {
     rc = sqlite3_prepare_v2(db_, s.sql, -1, s.stmt, nullptr);
     if (rc != SQLITE_OK) return SqlError(rc, s.sql);
+  }
+  if (tuning_.writer_thread) {
+    rows_ = std::make_unique<RowWriterThread>(
+        [](const RowWriterThread::Row& r) {
+          return static_cast<const SqliteFileWriter*>(r.owner)->Apply(r);
+        },
+        static_cast<size_t>(tuning_.handoff_bytes), static_cast<size_t>(tuning_.handoff_rows));
   }
   return Ok();
 }
@@ -196,6 +226,7 @@ void SqliteStore::FixWalModes() {
 Result<SqliteStore::Table*> SqliteStore::TableFor(const std::string& type) {
   if (auto it = tables_.find(type); it != tables_.end()) return it->second.get();
   if (auto v = ValidateResourceType(type); !v) return std::move(v).error().Context("sqlite store");
+  (void)Quiesce();  // DDL: the connection must be ours
   const std::string q = Quoted(type);
   const std::string index = Quoted(type + "_payer_id");
   std::string ddl = "CREATE TABLE IF NOT EXISTS " + q +
@@ -227,7 +258,16 @@ Result<std::unique_ptr<FileWriter>> SqliteStore::Begin(const FileContext& ctx) {
 }
 
 Result<void> SqliteStore::Upsert(Table& t, const FileContext& ctx, const void* writer,
-                                 std::string_view id, std::string_view json) {
+                                 std::string_view id, std::string_view json,
+                                 std::string_view member_key) {
+  if (rows_) return rows_->Add(RowWriterThread::Row{writer, member_key, id, json});
+  return UpsertNow(t, ctx, writer, id, json, member_key);
+}
+
+Result<void> SqliteStore::UpsertNow(Table& t, const FileContext& ctx, const void* writer,
+                                    std::string_view id, std::string_view json,
+                                    std::string_view member_key) {
+  if (member_key.empty()) member_key = ctx.member_key;
   if (!in_txn_) {
     int rc = Step(begin_);
     sqlite3_reset(begin_);
@@ -246,8 +286,7 @@ Result<void> SqliteStore::Upsert(Table& t, const FileContext& ctx, const void* w
   sqlite3_stmt* s = t.upsert;
   sqlite3_bind_text64(s, 1, id.data(), id.size(), SQLITE_STATIC, SQLITE_UTF8);
   sqlite3_bind_text64(s, 2, ctx.payer.data(), ctx.payer.size(), SQLITE_STATIC, SQLITE_UTF8);
-  sqlite3_bind_text64(s, 3, ctx.member_key.data(), ctx.member_key.size(), SQLITE_STATIC,
-                      SQLITE_UTF8);
+  sqlite3_bind_text64(s, 3, member_key.data(), member_key.size(), SQLITE_STATIC, SQLITE_UTF8);
   if (ctx.transaction_time.empty()) {
     sqlite3_bind_null(s, 4);
   } else {
@@ -267,12 +306,25 @@ Result<void> SqliteStore::Upsert(Table& t, const FileContext& ctx, const void* w
   ++txn_rows_;
   txn_bytes_ += static_cast<int64_t>(json.size());
   if (txn_rows_ >= tuning_.batch_rows || txn_bytes_ >= tuning_.batch_bytes) {
-    return CommitOpen("table \"" + t.type + "\": commit");
+    return CommitNow("table \"" + t.type + "\": commit");
   }
   return Ok();
 }
 
+Result<void> SqliteStore::Quiesce(const void* writer) {
+  if (!rows_) return Ok();
+  rows_->Drain();
+  if (writer == nullptr) return Ok();
+  if (auto e = rows_->TakeError(writer)) return std::move(*e);
+  return Ok();
+}
+
 Result<void> SqliteStore::CommitOpen(std::string_view what) {
+  (void)Quiesce();  // other writers' errors stay theirs
+  return CommitNow(what);
+}
+
+Result<void> SqliteStore::CommitNow(std::string_view what) {
   if (!in_txn_) return Ok();
   int rc = Step(commit_);
   sqlite3_reset(commit_);
@@ -289,6 +341,7 @@ Result<void> SqliteStore::CommitOpen(std::string_view what) {
 }
 
 void SqliteStore::AbortWriter(const void* writer) {
+  (void)Quiesce(writer);  // its error, if any, goes with it
   if (!in_txn_ || txn_shared_ || txn_writer_ != writer) return;
   sqlite3_step(rollback_);
   sqlite3_reset(rollback_);
@@ -307,6 +360,7 @@ Result<std::map<std::string, StoreMark>> SqliteStore::Compact() {
 Result<void> SqliteStore::Scan(std::string_view type,
                                const std::function<void(const StoredResource&)>& fn) {
   if (auto v = ValidateResourceType(type); !v) return std::move(v).error().Context("sqlite store");
+  (void)Quiesce();
   sqlite3_stmt* s = nullptr;
   int rc = sqlite3_prepare_v2(db_, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1",
                               -1, &s, nullptr);
@@ -331,6 +385,7 @@ Result<void> SqliteStore::Scan(std::string_view type,
 }
 
 Result<std::map<std::string, int64_t>> SqliteStore::CountByType() {
+  (void)Quiesce();
   std::map<std::string, int64_t> counts;
   sqlite3_stmt* s = nullptr;
   int rc = sqlite3_prepare_v2(db_, "SELECT name FROM sqlite_master WHERE type = 'table'", -1, &s,

@@ -545,5 +545,102 @@ TEST(ReadStatus, ErrorsNeverQuoteTheBody) {
   }
 }
 
+// --- issue 7: paged manifests, Expires, error[] files ---
+
+TEST(ReadStatus, ReadsTheNextPageLinkOfACompleteManifest) {
+  auto r = ReadStatus(200, "",
+                      R"({"transactionTime":"2026-01-05T16:08:38.956Z","output":[],)"
+                      R"("link":[{"relation":"self","url":"https://h/job/1"},)"
+                      R"({"relation":"next","url":"https://h/job/1?page=2"}]})");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->status, ExportStatus::kComplete);
+  EXPECT_EQ(r->next_link, "https://h/job/1?page=2");
+}
+
+TEST(ReadStatus, AManifestWithoutLinkHasNoNextPage) {
+  auto r = ReadStatus(200, "", R"({"output":[],"link":[{"relation":"self","url":"x"}]})");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->next_link, "");
+}
+
+TEST(ReadStatus, BadNextLinksAreProtocolErrors) {
+  const std::pair<std::string, std::string> cases[] = {
+      {R"({"output":[],"link":{}})", "status answer: link: not an array"},
+      {R"({"output":[],"link":["x"]})", "status answer: link[0]: not an object"},
+      {R"({"output":[],"link":[{"relation":"next"}]})", "status answer: link[0].url: missing"},
+      {R"({"output":[],"link":[{"relation":"next","url":"https://h/a b"}]})",
+       "status answer: link[0].url: not a URL"},
+      {R"({"output":[],"link":[{"relation":"next","url":"a"},{"relation":"next","url":"b"}]})",
+       "status answer: link[1]: more than one next link"},
+  };
+  for (const auto& [body, message] : cases) {
+    auto r = ReadStatus(200, "", body);
+    ASSERT_FALSE(r.ok()) << body;
+    EXPECT_EQ(r.error().kind, ErrorKind::kProtocol);
+    EXPECT_EQ(r.error().message, message);
+  }
+}
+
+TEST(ReadExpires, ReadsAnHttpDateAsUnixMillis) {
+  EXPECT_EQ(ReadExpires("Sun, 06 Nov 1994 08:49:37 GMT"), int64_t{784111777} * 1000);
+  EXPECT_EQ(ReadExpires(" Mon, 05 Jan 2026 16:08:38 GMT "), int64_t{1767629318} * 1000);
+}
+
+TEST(ReadExpires, IgnoresWhatIsNotAnHttpDate) {
+  EXPECT_EQ(ReadExpires(""), std::nullopt);
+  EXPECT_EQ(ReadExpires("0"), std::nullopt);
+  EXPECT_EQ(ReadExpires("3600"), std::nullopt);
+  EXPECT_EQ(ReadExpires("tomorrow"), std::nullopt);
+}
+
+TEST(ReadOutcomeLine, ReadsEveryIssueWithSeverityCodeAndText) {
+  auto r = ReadOutcomeLine(
+      R"({"resourceType":"OperationOutcome","issue":[)"
+      R"({"severity":"error","code":"processing","diagnostics":"Observation/1 failed"},)"
+      R"({"severity":"warning","code":"not-found","details":{"text":"Patient/2 gone"}}]})");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  ASSERT_EQ(r->size(), 2u);
+  EXPECT_EQ((*r)[0].severity, "error");
+  EXPECT_EQ((*r)[0].code, "processing");
+  EXPECT_EQ((*r)[0].diagnostics, "Observation/1 failed");
+  EXPECT_EQ((*r)[1].severity, "warning");
+  EXPECT_EQ((*r)[1].code, "not-found");
+  EXPECT_EQ((*r)[1].diagnostics, "Patient/2 gone");
+}
+
+TEST(ReadOutcomeLine, OddSeveritiesAndCodesAreNormalised) {
+  auto r = ReadOutcomeLine(
+      R"({"resourceType":"OperationOutcome","issue":[{"severity":"loud","code":"two words"},)"
+      R"({"code":7}]})");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  ASSERT_EQ(r->size(), 2u);
+  EXPECT_EQ((*r)[0].severity, "");
+  EXPECT_EQ((*r)[0].code, "unknown");
+  EXPECT_EQ((*r)[1].code, "unknown");
+  auto empty = ReadOutcomeLine(R"({"resourceType":"OperationOutcome"})");
+  ASSERT_TRUE(empty.ok());
+  ASSERT_EQ(empty->size(), 1u);
+  EXPECT_EQ((*empty)[0].code, "unknown");
+}
+
+TEST(ReadOutcomeLine, LongDiagnosticsAreCut) {
+  const std::string text(5000, 'x');
+  auto r = ReadOutcomeLine(R"({"resourceType":"OperationOutcome","issue":[{"code":"x",)"
+                           R"("diagnostics":")" + text + R"("}]})");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ((*r)[0].diagnostics.size(), 1000u);
+}
+
+TEST(ReadOutcomeLine, OtherResourcesAndGarbageAreErrorsWithoutQuotingTheLine) {
+  auto other = ReadOutcomeLine(R"({"resourceType":"Patient","name":[{"family":"Young"}]})");
+  ASSERT_FALSE(other.ok());
+  EXPECT_EQ(other.error().kind, ErrorKind::kProtocol);
+  EXPECT_EQ(other.error().message, "error file line: not an OperationOutcome");
+  auto garbage = ReadOutcomeLine("{Young");
+  ASSERT_FALSE(garbage.ok());
+  EXPECT_EQ(garbage.error().kind, ErrorKind::kParse);
+  EXPECT_EQ(garbage.error().message, "error file line: not JSON");
+}
+
 }  // namespace
 }  // namespace p2p::fhir
