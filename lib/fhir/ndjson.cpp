@@ -5,6 +5,8 @@
 #include <cstring>
 #include <utility>
 
+#include "fhir/padded_buffer.h"
+
 namespace p2p::fhir {
 
 // ---------------------------------------------------------------------------------------------
@@ -160,20 +162,9 @@ bool IsFhirTypeName(std::string_view type) {
 // CheckedLine::id valid until the next Check().
 struct LineChecker::Impl {
   simdjson::dom::parser parser;
-  std::unique_ptr<char[]> buf;
-  size_t cap = 0;  // usable bytes in buf, excluding SIMDJSON_PADDING
+  PaddedBuffer buf;
 
-  const char* Padded(std::string_view line) {
-    if (line.size() > cap) {
-      size_t want = cap == 0 ? 4096 : cap;
-      while (want < line.size()) want *= 2;
-      buf = std::make_unique<char[]>(want + simdjson::SIMDJSON_PADDING);
-      cap = want;
-    }
-    std::memcpy(buf.get(), line.data(), line.size());
-    std::memset(buf.get() + line.size(), 0, simdjson::SIMDJSON_PADDING);
-    return buf.get();
-  }
+  const char* Padded(std::string_view line) { return buf.Copy(line); }
 };
 
 LineChecker::LineChecker() : impl_(std::make_unique<Impl>()) {}

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "fhir/ndjson.h"
+#include "fhir/padded_buffer.h"
 
 namespace p2p::fhir {
 
@@ -25,20 +26,9 @@ std::string_view PatientIdOfReference(std::string_view ref) {
 
 struct PatientRefReader::Impl {
   od::parser parser;
-  std::unique_ptr<char[]> buf;
-  size_t cap = 0;  // usable bytes in buf, excluding SIMDJSON_PADDING
+  PaddedBuffer buf;
 
-  const char* Padded(std::string_view line) {
-    if (line.size() > cap) {
-      size_t want = cap == 0 ? 4096 : cap;
-      while (want < line.size()) want *= 2;
-      buf = std::make_unique<char[]>(want + simdjson::SIMDJSON_PADDING);
-      cap = want;
-    }
-    std::memcpy(buf.get(), line.data(), line.size());
-    std::memset(buf.get() + line.size(), 0, simdjson::SIMDJSON_PADDING);
-    return buf.get();
-  }
+  const char* Padded(std::string_view line) { return buf.Copy(line); }
 };
 
 PatientRefReader::PatientRefReader() : impl_(std::make_unique<Impl>()) {}

@@ -12,6 +12,7 @@
 #include "fhir/readers.h"
 #include "pipeline/job_runner.h"
 #include "pipeline/member_record.h"
+#include "pipeline/step_util.h"
 #include "state/bulk_match_db.h"
 
 namespace p2p::pipeline {
@@ -20,18 +21,6 @@ namespace asio = boost::asio;
 using state::BulkMatchDb;
 using state::GroupExportKind;
 using state::Job;
-
-namespace {
-
-std::string JoinUrl(const std::string& base, std::string_view path) {
-  std::string out = base;
-  while (!out.empty() && out.back() == '/') out.pop_back();
-  if (!path.empty() && path.front() != '/') out += '/';
-  out += path;
-  return out;
-}
-
-}  // namespace
 
 Result<BulkStep> BulkMatcher::Save(Job& job, JobState previous) {
   auto r = db_.SaveJob(job, previous, NowMs());

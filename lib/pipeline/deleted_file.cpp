@@ -8,6 +8,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "core/retry_policy.h"
+#include "pipeline/step_util.h"
 #include "state/lifecycle_db.h"
 
 namespace p2p::pipeline {
@@ -18,25 +19,7 @@ namespace {
 
 constexpr size_t kMaxRefs = 1000000;
 
-asio::awaitable<void> Sleep(Millis d) {
-  asio::steady_timer t(co_await asio::this_coro::executor);
-  t.expires_after(d);
-  boost::system::error_code ec;
-  co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-}
 
-bool IsRetryable(const Error& e) {
-  switch (e.kind) {
-    case ErrorKind::kNetwork:
-    case ErrorKind::kTimeout:
-    case ErrorKind::kTruncated:
-      return true;
-    case ErrorKind::kHttpStatus:
-      return ClassifyHttpStatus(e.http_status) == FailureClass::kRetryable;
-    default:
-      return false;
-  }
-}
 
 }  // namespace
 
@@ -126,7 +109,7 @@ asio::awaitable<Result<FileResult>> FetchDeletedFile(state::StateDb& db,
       co_await Sleep(payer.BackoffDelay(payer.retry().max_attempts(), nullptr));
       continue;
     }
-    const bool retryable = IsRetryable(*err);
+    const bool retryable = IsRetryableTransfer(*err);
     f.attempts += 1;
     if (!retryable || f.attempts >= payer.retry().max_attempts()) {
       co_return FileResult{FileOutcome::kFailed, std::string(ErrorKindName(err->kind)),

@@ -10,6 +10,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "pipeline/job_runner.h"
+#include "pipeline/step_util.h"
 
 namespace p2p::pipeline {
 
@@ -138,17 +139,6 @@ asio::awaitable<JobRunner::StepResult> JobRunner::NextManifestPage(Job& job, Pay
                page.next_url.empty() ? "; polling -> downloading" : "; more pages follow");
   co_return Next::kContinue;
 }
-
-namespace {
-
-asio::awaitable<void> Sleep(Millis d) {
-  asio::steady_timer t(co_await asio::this_coro::executor);
-  t.expires_after(d);
-  boost::system::error_code ec;
-  co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-}
-
-}  // namespace
 
 asio::awaitable<Result<FileResult>> JobRunner::FetchErrorFile(const Job& job, FileRow& f,
                                                               PayerClient& payer) {

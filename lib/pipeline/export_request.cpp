@@ -2,18 +2,12 @@
 
 #include <cstdio>
 
+#include "pipeline/step_util.h"
+
 namespace p2p::pipeline {
 namespace {
 
 constexpr std::string_view kPayerToPayer = "hl7.fhir.us.davinci-pdex#payertopayer";
-
-std::string JoinUrl(const std::string& base, std::string_view path) {
-  std::string out = base;
-  while (!out.empty() && out.back() == '/') out.pop_back();
-  if (!path.empty() && path.front() != '/') out += '/';
-  out += path;
-  return out;
-}
 
 std::string ReplaceAll(std::string s, std::string_view from, std::string_view to) {
   for (size_t pos = 0; (pos = s.find(from, pos)) != std::string::npos; pos += to.size()) {

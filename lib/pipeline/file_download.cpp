@@ -14,6 +14,7 @@
 #include "ops/status_server.h"
 #include "pipeline/bulk_match.h"
 #include "pipeline/deleted_file.h"
+#include "pipeline/step_util.h"
 #include "pipeline/store_sink.h"
 
 namespace p2p::pipeline {
@@ -24,25 +25,7 @@ using state::FileState;
 
 namespace {
 
-asio::awaitable<void> Sleep(Millis d) {
-  asio::steady_timer t(co_await asio::this_coro::executor);
-  t.expires_after(d);
-  boost::system::error_code ec;
-  co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-}
 
-bool IsRetryable(const Error& e) {
-  switch (e.kind) {
-    case ErrorKind::kNetwork:
-    case ErrorKind::kTimeout:
-    case ErrorKind::kTruncated:
-      return true;
-    case ErrorKind::kHttpStatus:
-      return ClassifyHttpStatus(e.http_status) == FailureClass::kRetryable;
-    default:
-      return false;
-  }
-}
 
 // Releases the store probe when the download that holds it ends, however it ends.
 struct ProbeHolder {
@@ -219,7 +202,7 @@ asio::awaitable<Result<FileResult>> FileDownloader::Fetch(const state::Job& job,
       co_await Sleep(payer.BackoffDelay(payer.retry().max_attempts(), nullptr));
       continue;
     }
-    const bool retryable = IsRetryable(*err);
+    const bool retryable = IsRetryableTransfer(*err);
     f.attempts += 1;
     if (!retryable || f.attempts >= payer.retry().max_attempts()) {
       co_return Failed(*err, where + ": " + err->message +

@@ -19,6 +19,7 @@
 #include "pipeline/export_request.h"
 #include "pipeline/lifecycle.h"
 #include "pipeline/member_record.h"
+#include "pipeline/step_util.h"
 
 namespace p2p::pipeline {
 
@@ -38,14 +39,6 @@ namespace {
 
 int64_t TodayDays() { return DaysFromUnix(NowMs() / 1000); }
 
-// Joins base_url and a configured path ("/x" or "x").
-std::string JoinUrl(const std::string& base, std::string_view path) {
-  std::string out = base;
-  while (!out.empty() && out.back() == '/') out.pop_back();
-  if (!path.empty() && path.front() != '/') out += '/';
-  out += path;
-  return out;
-}
 
 }  // namespace
 
@@ -239,6 +232,15 @@ asio::awaitable<Result<void>> JobRunner::Drive(int64_t job_id, PayerClient& paye
       co_return Ok();
     }
     StepResult step = Next::kStop;
+    // No request before the consent period starts (pipeline/lifecycle.h), in either match mode.
+    if (job.state == JobState::kPending) {
+      if (const int64_t not_before = lifecycle::NotBefore(job); not_before > NowMs()) {
+        job.next_ms = not_before;
+        auto r = Save(job, job.state);
+        if (!r) co_return r;
+        co_return Ok();
+      }
+    }
     // Bulk matching owns a bulk payer's pending members and its batches' matching steps.
     auto bulk = co_await bulk_.Step(job, payer);
     if (!bulk) co_return std::move(bulk).error();
@@ -246,13 +248,6 @@ asio::awaitable<Result<void>> JobRunner::Drive(int64_t job_id, PayerClient& paye
     if (*bulk != BulkStep::kNotMine) co_return Ok();
     switch (job.state) {
       case JobState::kPending: {
-        // No request before the consent period starts (pipeline/lifecycle.h).
-        if (const int64_t not_before = lifecycle::NotBefore(job); not_before > NowMs()) {
-          job.next_ms = not_before;
-          auto r = Save(job, job.state);
-          if (!r) co_return r;
-          co_return Ok();
-        }
         JobState prev = job.state;
         job.state = JobState::kMatching;
         job.attempts = 0;

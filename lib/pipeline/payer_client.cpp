@@ -11,6 +11,8 @@
 #include <chrono>
 #include <cstdio>
 
+#include "pipeline/step_util.h"
+
 namespace p2p::pipeline {
 
 namespace asio = boost::asio;
@@ -23,12 +25,6 @@ int64_t NowUnix() {
       .count();
 }
 
-asio::awaitable<void> Sleep(Millis d) {
-  asio::steady_timer t(co_await asio::this_coro::executor);
-  t.expires_after(d);
-  boost::system::error_code ec;
-  co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-}
 
 bool IsRetryableError(ErrorKind k) {
   return k == ErrorKind::kNetwork || k == ErrorKind::kTimeout || k == ErrorKind::kTruncated;

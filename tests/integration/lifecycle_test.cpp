@@ -270,6 +270,33 @@ TEST(LifecycleConsent, NoRequestIsSentBeforeConsentStarts) {
             0);
 }
 
+// The same rule with `match.mode: bulk`: a member whose consent has not started joins no batch.
+TEST(LifecycleConsent, NoBulkMatchBatchTakesAMemberBeforeConsentStarts) {
+  DaemonHarness h(Small(5));
+  ASSERT_EQ(h.Start(), "");
+  // The harness's payer is the last mapping in the file: its keys can be appended.
+  AppendConfig(h, "    match:\n      mode: bulk\n      batch_size: 10\n      batch_wait: 0s\n");
+  std::string later;
+  DropRosterWith(
+      h, "members.csv", [](const std::string&) { return "false,,"; }, nullptr,
+      [&](std::vector<std::string>& f) {
+        if (!later.empty()) return;
+        later = f[0];
+        f[10] = FormatCivilDate(TodayDays() + 30);   // consent_start
+        f[11] = FormatCivilDate(TodayDays() + 400);  // consent_end
+      });
+  ASSERT_FALSE(later.empty());
+  ASSERT_EQ(h.RunOnce(60s), 0) << h.last_run().err;
+  EXPECT_EQ(h.MemberStates().at(later), "pending");
+  EXPECT_GE(Stat(h, "\"match\":"), 1);  // the other members were matched in bulk
+  EXPECT_EQ(h.CountRows("SELECT COUNT(*) FROM bulk_batch_members b JOIN members m ON "
+                        "m.id = b.member_job_id WHERE m.member_key = '" + later + "'"),
+            0);
+  EXPECT_EQ(h.CountRows("SELECT COUNT(*) FROM members WHERE member_key = '" + later +
+                        "' AND requested_ms IS NOT NULL"),
+            0);
+}
+
 TEST(LifecycleRevocation, KeepLeavesTheResourcesAndSendsNothingMore) {
   DaemonHarness h(Small(5));
   ASSERT_EQ(h.Start(), "");
