@@ -28,10 +28,12 @@ std::string BuildBulkMemberMatchBody(
     // become the MemberBundle's parts, with the member's own Patient id.
     std::string parts = BuildMemberMatchBody(row);
     parts = parts.substr(kHead.size(), parts.size() - kHead.size() - kTail.size());
-    ReplaceAll(parts, kPatientHead,
-               R"("resourceType":"Patient","id":")" + ref +
-                   R"(","identifier":[{"system":"urn:p2p-ingest:bulk-member","value":")" + ref +
-                   R"("}])");
+    std::string patient_head = R"("resourceType":"Patient","id":")";
+    patient_head += ref;
+    patient_head += R"(","identifier":[{"system":"urn:p2p-ingest:bulk-member","value":")";
+    patient_head += ref;
+    patient_head += R"("}])";
+    ReplaceAll(parts, kPatientHead, patient_head);
     ReplaceAll(parts, kPatientRef, "\"Patient/" + ref + "\"");
     if (!first) out += ',';
     first = false;
