@@ -17,7 +17,9 @@
 #include "integration/daemon_harness.h"
 #include "ops/options.h"
 #include "store/resource_store.h"
+#include "support/child_process.h"
 #include "support/http_client.h"
+#include "support/sandbox_process.h"
 
 namespace p2p::testing {
 namespace {
@@ -355,6 +357,45 @@ TEST(LifecycleRevocation, PurgeDeletesTheMembersResourcesAndRecordsIt) {
               1)
         << kind;
   }
+}
+
+// `p2p-ingestd cancel` is a revocation too: with on_revocation: purge the member's purge is
+// recorded and carried out by the daemon's next run; no request is sent for the member.
+TEST(LifecycleRevocation, AnOperatorCancelRevokesAndPurges) {
+  DaemonHarness h(Small(3));
+  ASSERT_EQ(h.Start(), "");
+  AppendConfig(h, "consent:\n  on_revocation: purge\n");
+  std::string later;  // kept pending: its consent starts in a month
+  DropRosterWith(
+      h, "members.csv", [](const std::string&) { return "false,,"; }, nullptr,
+      [&](std::vector<std::string>& f) {
+        if (!later.empty()) return;
+        later = f[0];
+        f[10] = FormatCivilDate(TodayDays() + 30);   // consent_start
+        f[11] = FormatCivilDate(TodayDays() + 400);  // consent_end
+      });
+  ASSERT_FALSE(later.empty());
+  ASSERT_EQ(h.RunOnce(60s), 0) << h.last_run().err;
+  ASSERT_EQ(h.MemberStates().at(later), "pending");
+
+  const CommandResult c =
+      RunCommand(IngestdExecutable(), {"cancel", later, "--config", h.config_path()});
+  ASSERT_EQ(c.exit_code, 0) << c.err;
+  EXPECT_NE(c.out.find(later + " payer "), std::string::npos) << c.out;
+  EXPECT_NE(c.out.find("consent revoked; the daemon purges its resources"), std::string::npos)
+      << c.out;
+  EXPECT_EQ(h.MemberStates().at(later), "cancelled");
+  EXPECT_EQ(h.CountRows("SELECT COUNT(*) FROM member_lifecycle WHERE member_key = '" + later +
+                        "' AND purge_requested = 1"),
+            1);
+
+  ASSERT_EQ(h.RunOnce(60s), 0) << h.last_run().err;
+  EXPECT_EQ(h.CountRows("SELECT COUNT(*) FROM member_lifecycle WHERE member_key = '" + later +
+                        "' AND purged_ms IS NOT NULL AND purge_requested = 0"),
+            1);
+  EXPECT_EQ(h.CountRows("SELECT COUNT(*) FROM members WHERE member_key = '" + later +
+                        "' AND requested_ms IS NOT NULL"),
+            0);
 }
 
 TEST(LifecycleRevocation, ARevocationBeforeAnyRequestCancelsTheJob) {
