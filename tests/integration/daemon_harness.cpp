@@ -133,6 +133,9 @@ namespace {
 struct Db {
   explicit Db(const std::string& path) {
     if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
+      // A failed open still allocates the handle (LeakSanitizer caught this while tests poll
+      // for a DB the daemon has not created yet); the destructor does not run on a throw.
+      sqlite3_close(db);
       throw std::runtime_error("cannot open " + path);
     }
     sqlite3_busy_timeout(db, 5000);

@@ -45,7 +45,10 @@ std::set<std::tuple<std::string, std::string, int64_t>> Rows(const std::string& 
                                                              const std::string& type) {
   std::set<std::tuple<std::string, std::string, int64_t>> out;
   sqlite3* db = nullptr;
-  if (sqlite3_open_v2(store.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) return out;
+  if (sqlite3_open_v2(store.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
+    sqlite3_close(db);  // a failed open still allocates the handle
+    return out;
+  }
   sqlite3_stmt* st = nullptr;
   const std::string sql = "SELECT member_key, id, job_id FROM \"" + type + "\"";
   if (sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr) == SQLITE_OK) {
