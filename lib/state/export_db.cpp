@@ -36,20 +36,7 @@ Result<void> StateDb::SaveFirstManifestPage(const Job& job, JobState previous,
   P2P_TRY(forget->Run("forget error file issues"));
   delete_files_.Bind(1, job.id);
   P2P_TRY(delete_files_.Run("delete files"));
-  for (const FileRow& f : files) {
-    insert_file_.Bind(1, job.id)
-        .Bind(2, static_cast<int64_t>(f.idx))
-        .Bind(3, static_cast<int64_t>(f.kind))
-        .Bind(4, f.type)
-        .Bind(5, f.url)
-        .Bind(6, static_cast<int64_t>(f.state))
-        .Bind(7, f.lines)
-        .Bind(8, f.stored)
-        .Bind(9, f.bad_lines)
-        .Bind(10, f.bytes)
-        .Bind(11, f.attempts);
-    P2P_TRY(insert_file_.Run("insert file"));
-  }
+  P2P_TRY(InsertFiles(job.id, files));
   P2P_TRY(WritePage(db_, job.id, page));
   P2P_TRY(WriteJob(job, previous, now_ms));
   return tx.Commit();
@@ -60,20 +47,7 @@ Result<void> StateDb::AppendManifestPage(const Job& job, JobState previous,
                                          int64_t now_ms) {
   Transaction tx(db_);
   P2P_TRY(tx.Begin());
-  for (const FileRow& f : files) {
-    insert_file_.Bind(1, job.id)
-        .Bind(2, static_cast<int64_t>(f.idx))
-        .Bind(3, static_cast<int64_t>(f.kind))
-        .Bind(4, f.type)
-        .Bind(5, f.url)
-        .Bind(6, static_cast<int64_t>(f.state))
-        .Bind(7, f.lines)
-        .Bind(8, f.stored)
-        .Bind(9, f.bad_lines)
-        .Bind(10, f.bytes)
-        .Bind(11, f.attempts);
-    P2P_TRY(insert_file_.Run("insert file"));
-  }
+  P2P_TRY(InsertFiles(job.id, files));
   P2P_TRY(WritePage(db_, job.id, page));
   P2P_TRY(WriteJob(job, previous, now_ms));
   return tx.Commit();

@@ -359,8 +359,14 @@ Result<void> StateDb::SaveManifest(const Job& job, JobState previous,
   P2P_TRY(tx.Begin());
   delete_files_.Bind(1, job.id);
   P2P_TRY(delete_files_.Run("delete files"));
+  P2P_TRY(InsertFiles(job.id, files));
+  P2P_TRY(WriteJob(job, previous, now_ms));
+  return tx.Commit();
+}
+
+Result<void> StateDb::InsertFiles(int64_t job_id, const std::vector<FileRow>& files) {
   for (const FileRow& f : files) {
-    insert_file_.Bind(1, job.id)
+    insert_file_.Bind(1, job_id)
         .Bind(2, static_cast<int64_t>(f.idx))
         .Bind(3, static_cast<int64_t>(f.kind))
         .Bind(4, f.type)
@@ -373,8 +379,7 @@ Result<void> StateDb::SaveManifest(const Job& job, JobState previous,
         .Bind(11, f.attempts);
     P2P_TRY(insert_file_.Run("insert file"));
   }
-  P2P_TRY(WriteJob(job, previous, now_ms));
-  return tx.Commit();
+  return Ok();
 }
 
 Result<std::vector<FileRow>> StateDb::LoadFiles(int64_t job_id) {

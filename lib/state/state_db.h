@@ -248,6 +248,8 @@ class StateDb {
   Result<void> PrepareAll();
   // Writes the job row and its transition event; REQUIRES: inside a transaction.
   Result<void> WriteJob(const Job& job, JobState previous, int64_t now_ms);
+  // Inserts `files` as job `job_id`'s manifest rows; REQUIRES: inside a transaction.
+  Result<void> InsertFiles(int64_t job_id, const std::vector<FileRow>& files);
 
   sqlite3* db_;
   Stmt load_job_, save_job_, insert_event_, runnable_, next_wake_, next_due_, insert_member_,
