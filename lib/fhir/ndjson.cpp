@@ -9,6 +9,8 @@
 
 namespace p2p::fhir {
 
+static_assert(kLinePadding == simdjson::SIMDJSON_PADDING);
+
 // ---------------------------------------------------------------------------------------------
 // NdjsonSplitter
 //
@@ -90,11 +92,20 @@ Result<void> NdjsonSplitter::Feed(std::string_view chunk) {
       continue;
     }
     partial_.append(nl - n, n);
-    Result<void> r = DeliverLine(partial_, max_line_, line_no_, on_line_, on_overlong_);
-    partial_.clear();
+    Result<void> r = DeliverPartial();
     if (!r) return r;
   }
   return Ok();
+}
+
+Result<void> NdjsonSplitter::DeliverPartial() {
+  // Padded (see the header): a line in this buffer is followed by kLinePadding readable bytes.
+  const size_t n = partial_.size();
+  partial_.append(kLinePadding, '\0');
+  Result<void> r = DeliverLine(std::string_view(partial_.data(), n), max_line_, line_no_, on_line_,
+                               on_overlong_);
+  partial_.clear();
+  return r;
 }
 
 Result<void> NdjsonSplitter::Finish() {
@@ -104,9 +115,7 @@ Result<void> NdjsonSplitter::Finish() {
   }
   if (partial_.empty()) return Ok();
   ++line_no_;
-  Result<void> r = DeliverLine(partial_, max_line_, line_no_, on_line_, on_overlong_);
-  partial_.clear();
-  return r;
+  return DeliverPartial();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -164,17 +173,25 @@ struct LineChecker::Impl {
   simdjson::dom::parser parser;
   PaddedBuffer buf;
 
-  const char* Padded(std::string_view line) { return buf.Copy(line); }
+  CheckedLine Check(const char* padded, size_t size, std::string_view expected_type);
 };
 
 LineChecker::LineChecker() : impl_(std::make_unique<Impl>()) {}
 LineChecker::~LineChecker() = default;
 
 CheckedLine LineChecker::Check(std::string_view line, std::string_view expected_type) {
+  return impl_->Check(impl_->buf.Copy(line), line.size(), expected_type);
+}
+
+CheckedLine LineChecker::CheckPadded(std::string_view line, std::string_view expected_type) {
+  return impl_->Check(line.data(), line.size(), expected_type);
+}
+
+CheckedLine LineChecker::Impl::Check(const char* data, size_t size,
+                                     std::string_view expected_type) {
   CheckedLine out;
-  const char* data = impl_->Padded(line);
   simdjson::dom::element root;
-  const simdjson::error_code parsed = impl_->parser.parse(data, line.size(), false).get(root);
+  const simdjson::error_code parsed = parser.parse(data, size, false).get(root);
   if (parsed != simdjson::SUCCESS) {
     out.problem = parsed == simdjson::UTF8_ERROR ? LineProblem::kNotUtf8 : LineProblem::kNotJson;
     return out;

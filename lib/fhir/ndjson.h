@@ -20,6 +20,10 @@
 
 namespace p2p::fhir {
 
+// Readable bytes a line must be followed by for LineChecker::CheckPadded (simdjson's
+// SIMDJSON_PADDING; ndjson.cpp checks they agree).
+inline constexpr size_t kLinePadding = 64;
+
 class NdjsonSplitter {
  public:
   // `on_line(line, line_number)`: line without its terminator, 1-based number. Returning an error
@@ -29,9 +33,11 @@ class NdjsonSplitter {
   using OverlongFn = std::function<void(uint64_t line_number)>;
 
   // Line numbers count every line, including blank ones (only spaces/tabs, skipped silently)
-  // and overlong ones (never buffered whole: memory stays under max_line_bytes + 1). A line
-  // wholly inside one chunk is passed as a view into the chunk; only lines that span chunks are
-  // copied. `on_overlong` may be empty.
+  // and overlong ones (never buffered whole: memory stays under max_line_bytes + 1 +
+  // kLinePadding). A line wholly inside one chunk is passed as a view into the chunk; only lines
+  // that span chunks are copied, into the splitter's own buffer, where they are followed by
+  // kLinePadding readable bytes. So when every chunk is followed by kLinePadding readable bytes
+  // of its buffer (as http::BodySink chunks are), every line is. `on_overlong` may be empty.
   NdjsonSplitter(size_t max_line_bytes, LineFn on_line, OverlongFn on_overlong);
 
   Result<void> Feed(std::string_view chunk);
@@ -46,6 +52,8 @@ class NdjsonSplitter {
   size_t max_line_;
   LineFn on_line_;
   OverlongFn on_overlong_;
+  Result<void> DeliverPartial();  // the line in partial_ (then emptied)
+
   std::string partial_;
   bool skipping_ = false;
   uint64_t line_no_ = 0;
@@ -83,6 +91,9 @@ class LineChecker {
   // not a FHIR id, or the key repeated). kTooLong is never returned here: it is for the caller's
   // NdjsonSplitter on_overlong. No allocation once the longest line has been seen.
   CheckedLine Check(std::string_view line, std::string_view expected_type);
+  // The same without the copy: `line` must be followed by kLinePadding readable bytes (any
+  // content), which simdjson may read. The hot path (pipeline::StoreSink) uses it.
+  CheckedLine CheckPadded(std::string_view line, std::string_view expected_type);
 
  private:
   struct Impl;

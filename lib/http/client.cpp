@@ -253,7 +253,9 @@ asio::awaitable<Result<Response>> HttpClient::Impl::Run(const Request& request, 
 
   std::optional<GzipDecoder> decoder;
   if (gzip) decoder.emplace();
+  static_assert(Connection::kSlack >= kBodySlack);
   std::vector<char>& scratch = conn->body_scratch();
+  const size_t scratch_size = scratch.size() - Connection::kSlack;
   // Beast sizes each socket read by the read buffer's free capacity (at least 512 bytes, at most
   // 64 KiB). The parser moves body bytes out of it at once, so it never grows by itself and a
   // body came in ~512-byte reads: one recvmsg + epoll_wait + timer update per 512 bytes (issue 6).
@@ -262,16 +264,16 @@ asio::awaitable<Result<Response>> HttpClient::Impl::Run(const Request& request, 
   uint64_t received = 0;
   while (!parser->is_done()) {
     msg.body().data = scratch.data();
-    msg.body().size = scratch.size();
+    msg.body().size = scratch_size;
     error_code ec = co_await conn->ReadSome(*parser, timeout);
-    const size_t n = scratch.size() - msg.body().size;
+    const size_t n = scratch_size - msg.body().size;
     received += n;
     if (n > 0) {
       std::string_view piece(scratch.data(), n);
       Result<void> r = Ok();
       if (decoder) {
         std::vector<char>& out = conn->inflate_scratch();
-        r = decoder->Feed(piece, out.data(), out.size(), deliver);
+        r = decoder->Feed(piece, out.data(), out.size() - Connection::kSlack, deliver);
       } else {
         r = deliver(piece);
       }

@@ -56,8 +56,14 @@ struct Response {
   std::string_view Get(std::string_view lower_name) const;
 };
 
-// Receives a streamed 2xx body in arbitrary chunks. Returning an error aborts the transfer
-// (the connection is closed, not reused) and the error is returned from Stream().
+// Readable bytes that follow every chunk a BodySink receives, inside the same buffer (they are
+// not body bytes and hold anything): enough for a parser that reads past its input, such as
+// simdjson (SIMDJSON_PADDING), to work on a chunk in place.
+inline constexpr size_t kBodySlack = 64;
+
+// Receives a streamed 2xx body in arbitrary chunks, each followed by kBodySlack readable bytes.
+// Returning an error aborts the transfer (the connection is closed, not reused) and the error is
+// returned from Stream().
 class BodySink {
  public:
   virtual ~BodySink() = default;

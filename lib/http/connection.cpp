@@ -59,7 +59,7 @@ beast::tcp_stream& Connection::tcp() {
 }
 
 std::vector<char>& Connection::inflate_scratch() {
-  if (inflate_scratch_.empty()) inflate_scratch_.resize(kChunkBytes);
+  if (inflate_scratch_.empty()) inflate_scratch_.resize(kChunkBytes + kSlack);
   return inflate_scratch_;
 }
 
@@ -115,7 +115,7 @@ asio::awaitable<Result<std::unique_ptr<Connection>>> Connection::Open(
     if (ec) co_return TlsError(what, ssl, ec, timeout);
   }
   conn->tcp().expires_never();
-  conn->body_scratch_.resize(kChunkBytes);
+  conn->body_scratch_.resize(kChunkBytes + kSlack);
   co_return std::move(conn);
 }
 

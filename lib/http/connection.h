@@ -65,6 +65,9 @@ class Connection {
   void Close();
 
   boost::beast::flat_buffer& read_buffer() { return buffer_; }
+  // Body bytes are read (or inflated) into these, kChunkBytes at a time; each is kSlack bytes
+  // longer so that every chunk handed to a BodySink is followed by readable bytes (kBodySlack).
+  static constexpr size_t kSlack = 64;
   std::vector<char>& body_scratch() { return body_scratch_; }
   std::vector<char>& inflate_scratch();  // allocated on first use
 

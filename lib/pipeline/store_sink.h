@@ -1,4 +1,5 @@
 // The hot path of a download: network chunks -> NdjsonSplitter -> LineChecker -> FileWriter.
+// Lines are checked in place in the received chunk (http::kBodySlack pads it for simdjson).
 // Good lines are stored as they arrive (the body is never held whole); bad lines are counted and
 // the first `max_recorded_bad` are kept (line number + reason, never content) for the state DB.
 // Threading: one sink per download, io_context thread only.

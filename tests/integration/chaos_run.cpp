@@ -132,9 +132,10 @@ struct PhaseCounter {
           });
       ReadOnlyDb store;
       if (!pending.empty() && fs::exists(h.store_path()) && store.Open(h.store_path())) {
-        for (const auto& [type, jobs] : pending) {
+        for (const auto& entry : pending) {
+          const std::string& type = entry.first;  // named: clang 14 cannot capture a binding
           std::string in;
-          for (int64_t j : jobs) in += (in.empty() ? "" : ",") + std::to_string(j);
+          for (int64_t j : entry.second) in += (in.empty() ? "" : ",") + std::to_string(j);
           store.Query(
               "SELECT DISTINCT job_id FROM \"" + type + "\" WHERE job_id IN (" + in + ")",
               [&](sqlite3_stmt* st) { once("rows_before_done", type + "#" + ColumnText(st, 0)); });
@@ -267,6 +268,14 @@ ChaosFigures RunChaos(const ChaosOptions& o) {
       std::fflush(stdout);
     }
     if (remaining == 0) break;  // nothing left to interrupt
+    if (now.count("startup") != 0) {
+      // Killed before this life touched a member: the delay was shorter than the daemon's
+      // start (a loaded machine or a sanitizer build makes it long). Such a kill proves nothing
+      // and moves no work, so lengthen the delay whatever the pace says; before this rule a
+      // slow start could spend every extra kill in start-up and never reach a missing phase.
+      ceiling = std::min<double>(ceiling * 1.5, o.delay_max_ms);
+      continue;
+    }
     // Spread the kills over the run: compare progress with the share of kills done, aiming to
     // finish the work a little after the last kill (the drain does the rest).
     const double want =

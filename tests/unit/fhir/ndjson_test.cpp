@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstring>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -173,6 +176,61 @@ TEST(NdjsonSplitter, WholeLinesInsideAChunkAreNotCopied) {
   ASSERT_EQ(starts.size(), 2u);
   EXPECT_EQ(starts[0], chunk.data());
   EXPECT_EQ(starts[1], chunk.data() + 8);
+}
+
+// The hot path checks lines in place (LineChecker::CheckPadded): a line inside a chunk reads the
+// chunk buffer's slack after it, a line that spans chunks the kLinePadding bytes the splitter puts
+// after its copy. Each chunk here is its own heap block of exactly size + kLinePadding bytes whose
+// slack holds JSON-looking garbage (its content must not matter); under ASan a read past either
+// kind of padding is a heap overflow, and without it the splitter's padding must read as zeros.
+TEST(NdjsonSplitter, EveryLineIsFollowedByPaddingSoItIsCheckedInPlace) {
+  std::string text;
+  for (int i = 0; i < 40; ++i) {
+    text += R"({"resourceType":"Patient","id":"p)" + std::to_string(i) + R"(","name":[{"text":")" +
+            std::string(static_cast<size_t>(i * 7 % 90), 'x') + "\"}]}\n";
+  }
+  text += R"({"resourceType":"Patient","id":"bad id"})" "\n" R"({"resourceType":"Patient")";
+  for (size_t chunk : {1u, 7u, 64u, 100u, 333u, 4096u}) {
+    SCOPED_TRACE("chunk " + std::to_string(chunk));
+    LineChecker in_place;
+    LineChecker copying;
+    std::vector<std::unique_ptr<char[]>> blocks;  // alive until the end: lines point into them
+    size_t lines = 0;
+    size_t padded_copies = 0;
+    NdjsonSplitter s(
+        1024,
+        [&](std::string_view line, uint64_t) -> Result<void> {
+          ++lines;
+          const bool in_a_block = std::any_of(blocks.begin(), blocks.end(), [&](const auto& b) {
+            return line.data() >= b.get() && line.data() < b.get() + chunk;
+          });
+          if (!in_a_block) {
+            ++padded_copies;
+            const std::string_view pad(line.data() + line.size(), kLinePadding);
+            EXPECT_EQ(pad, std::string(kLinePadding, '\0'));
+          }
+          const CheckedLine a = in_place.CheckPadded(line, "Patient");
+          const std::string a_id(a.id);
+          const CheckedLine b = copying.Check(line, "Patient");
+          EXPECT_EQ(a.problem, b.problem) << line;
+          EXPECT_EQ(a_id, std::string(b.id)) << line;
+          return Ok();
+        },
+        nullptr);
+    for (size_t i = 0; i < text.size(); i += chunk) {
+      const size_t n = std::min(chunk, text.size() - i);
+      auto block = std::make_unique<char[]>(n + kLinePadding);
+      std::memcpy(block.get(), text.data() + i, n);
+      for (size_t k = 0; k < kLinePadding; ++k) block[n + k] = "\"{[:,x"[k % 6];
+      blocks.push_back(std::move(block));
+      ASSERT_TRUE(s.Feed(std::string_view(blocks.back().get(), n)).ok());
+    }
+    ASSERT_TRUE(s.Finish().ok());
+    EXPECT_EQ(lines, 42u);
+    if (chunk < 100) {
+      EXPECT_GT(padded_copies, 0u);
+    }
+  }
 }
 
 // --- LineChecker ---
