@@ -435,7 +435,7 @@ def run_daemon(build: str, config: str, sandbox: Sandbox | None = None,
         db.close()
     if profile:
         rep = subprocess.run(["perf", "report", "-i", perf_data, "--stdio", "--no-children",
-                              "--sort", "dso,symbol", "--percent-limit", "1.5", "-g", "none"],
+                              "--sort", "comm,dso,symbol", "--percent-limit", "1.5", "-g", "none"],
                              capture_output=True, text=True)
         lines = [re.sub(r"(\s+-)*\s*$", "", l) for l in rep.stdout.splitlines()
                  if l.strip() and not l.startswith("#")]

@@ -1,5 +1,7 @@
 // The hot path of a download: network chunks -> NdjsonSplitter -> LineChecker -> FileWriter.
-// Lines are checked in place in the received chunk (http::kBodySlack pads it for simdjson).
+// Splitting and checking run in fhir::ChunkChecker: inline for a small body (in place in the
+// received chunk, which http::kBodySlack pads for simdjson), on a worker thread one slot behind
+// for a large one. The FileWriter is only ever called from this sink's (the loop) thread.
 // Good lines are stored as they arrive (the body is never held whole); bad lines are counted and
 // the first `max_recorded_bad` are kept (line number + reason, never content) for the state DB.
 // Threading: one sink per download, io_context thread only.
@@ -9,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "fhir/chunk_checker.h"
 #include "fhir/ndjson.h"
 #include "http/client.h"
 #include "state/state_db.h"
@@ -33,14 +36,13 @@ class StoreSink : public http::BodySink {
   const std::vector<state::BadLine>& bad_lines() const { return bad_lines_; }
 
  private:
-  Result<void> OnLine(std::string_view line, uint64_t line_no);
+  Result<void> OnLine(const fhir::ChunkChecker::Line& line);
   void RecordBad(uint64_t line_no, std::string_view reason);
 
   store::FileWriter* writer_;
-  std::string type_;
   size_t max_recorded_bad_;
-  fhir::LineChecker checker_;
-  fhir::NdjsonSplitter splitter_;
+  fhir::ChunkChecker checker_;
+  fhir::ChunkChecker::LineFn on_line_;
   uint64_t lines_ = 0, stored_ = 0, bad_ = 0, bytes_ = 0;
   std::vector<state::BadLine> bad_lines_;
 };

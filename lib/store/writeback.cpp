@@ -1,6 +1,7 @@
 #include "store/writeback.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 
 #include <utility>
 
@@ -36,6 +37,7 @@ void WritebackThread::WaitFor(uint64_t ticket) {
 }
 
 void WritebackThread::Run() {
+  pthread_setname_np(pthread_self(), "p2p-writeback");  // what top -H and perf show
   std::unique_lock lock(mu_);
   for (;;) {
     cv_.wait(lock, [this] { return !queue_.empty() || stop_; });

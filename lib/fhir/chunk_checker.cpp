@@ -1,0 +1,187 @@
+#include "fhir/chunk_checker.h"
+
+#include <pthread.h>
+
+#include <algorithm>
+#include <cstring>
+#include <utility>
+
+namespace p2p::fhir {
+
+ChunkChecker::ChunkChecker(size_t max_line_bytes, std::string expected_type, size_t inline_bytes,
+                           size_t slot_bytes)
+    : type_(std::move(expected_type)),
+      inline_bytes_(inline_bytes),
+      slot_bytes_(std::max<size_t>(slot_bytes, 1)),
+      splitter_(
+          max_line_bytes,
+          [this](std::string_view text, uint64_t number) -> Result<void> {
+            if (filling_ != nullptr) {  // worker thread: record, the caller delivers
+              Slot& s = *filling_;
+              const CheckedLine c = checker_.CheckPadded(text, type_);
+              Rec rec{number, c.problem, false, 0, text.size(), 0, 0};
+              if (text.data() >= s.data.get() && text.data() < s.data.get() + s.size) {
+                rec.off = static_cast<size_t>(text.data() - s.data.get());
+              } else {  // a line that spanned chunks: in the splitter's buffer until its next line
+                rec.in_arena = true;
+                rec.off = s.arena.size();
+                s.arena.insert(s.arena.end(), text.begin(), text.end());
+              }
+              rec.id_off = s.arena.size();
+              rec.id_len = c.id.size();
+              s.arena.insert(s.arena.end(), c.id.begin(), c.id.end());
+              s.recs.push_back(rec);
+              return Ok();
+            }
+            if (!inline_status_) return inline_status_;
+            const CheckedLine c = checker_.CheckPadded(text, type_);
+            return (*inline_fn_)(Line{text, number, c.problem, c.id});
+          },
+          [this](uint64_t number) {
+            if (filling_ != nullptr) {
+              filling_->recs.push_back(Rec{number, LineProblem::kTooLong, false, 0, 0, 0, 0});
+              return;
+            }
+            if (!inline_status_) return;
+            Line line;
+            line.number = number;
+            line.problem = LineProblem::kTooLong;
+            inline_status_ = (*inline_fn_)(line);
+          }) {}
+
+ChunkChecker::~ChunkChecker() {
+  if (!worker_.joinable()) return;
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  worker_.join();
+}
+
+Result<void> ChunkChecker::Feed(std::string_view chunk, const LineFn& fn) {
+  if (!worker_.joinable() && bytes_ + chunk.size() <= inline_bytes_) {
+    bytes_ += chunk.size();
+    inline_fn_ = &fn;
+    Result<void> r = splitter_.Feed(chunk);
+    inline_fn_ = nullptr;
+    if (!inline_status_) return inline_status_;
+    return r;
+  }
+  bytes_ += chunk.size();
+  if (!worker_.joinable()) StartWorker();
+  Slot& s = slots_[next_];
+  if (WaitChecked(s)) {  // it still holds the slot before the one being checked
+    if (auto r = Deliver(s, fn); !r) return r;
+  }
+  // s is being filled (by this thread only) until it holds kSlotBytes.
+  if (s.cap < s.size + chunk.size()) {
+    const size_t cap = std::max({2 * s.cap, s.size + chunk.size(), slot_bytes_ + 64 * 1024});
+    auto data = std::make_unique_for_overwrite<char[]>(cap + kLinePadding);
+    if (s.size > 0) std::memcpy(data.get(), s.data.get(), s.size);
+    s.data = std::move(data);
+    s.cap = cap;
+  }
+  std::memcpy(s.data.get() + s.size, chunk.data(), chunk.size());
+  s.size += chunk.size();
+  if (s.size >= slot_bytes_) {
+    Queue(s);
+    next_ ^= 1;
+  }
+  return Ok();
+}
+
+void ChunkChecker::Queue(Slot& slot) {
+  std::memset(slot.data.get() + slot.size, 0, kLinePadding);
+  slot.recs.clear();
+  slot.arena.clear();
+  {
+    std::lock_guard lock(mu_);
+    slot.state = Slot::State::kQueued;
+  }
+  cv_.notify_all();
+}
+
+Result<void> ChunkChecker::Finish(const LineFn& fn) {
+  if (worker_.joinable()) {
+    // After Feed(), slots_[next_] is either still outstanding (then it is the older of two
+    // queued slots) or being filled (then it holds the newest bytes, after the other slot's).
+    Slot& a = slots_[next_];
+    Slot& b = slots_[next_ ^ 1];
+    if (WaitChecked(a)) {
+      if (auto r = Deliver(a, fn); !r) return r;
+      if (WaitChecked(b)) {
+        if (auto r = Deliver(b, fn); !r) return r;
+      }
+    } else {
+      if (WaitChecked(b)) {
+        if (auto r = Deliver(b, fn); !r) return r;
+      }
+      if (a.size > 0) {
+        Queue(a);
+        WaitChecked(a);
+        if (auto r = Deliver(a, fn); !r) return r;
+      }
+    }
+    // Both slots delivered: the worker is idle and the splitter and checker are ours again.
+  }
+  inline_fn_ = &fn;
+  Result<void> r = splitter_.Finish();
+  inline_fn_ = nullptr;
+  if (!inline_status_) return inline_status_;
+  return r;
+}
+
+void ChunkChecker::StartWorker() {
+  worker_ = std::thread([this] { Run(); });
+}
+
+void ChunkChecker::Run() {
+  pthread_setname_np(pthread_self(), "p2p-check");  // what top -H and perf show
+  int w = 0;  // slots are queued alternately from 0, so checked in the same order
+  std::unique_lock lock(mu_);
+  for (;;) {
+    cv_.wait(lock, [&] { return stop_ || slots_[w].state == Slot::State::kQueued; });
+    if (stop_) return;
+    Slot& s = slots_[w];
+    lock.unlock();
+    CheckSlot(s);
+    lock.lock();
+    s.state = Slot::State::kChecked;
+    cv_.notify_all();
+    w ^= 1;
+  }
+}
+
+void ChunkChecker::CheckSlot(Slot& slot) {
+  filling_ = &slot;
+  (void)splitter_.Feed(std::string_view(slot.data.get(), slot.size));  // never fails here
+  filling_ = nullptr;
+}
+
+bool ChunkChecker::WaitChecked(Slot& slot) {
+  std::unique_lock lock(mu_);
+  if (slot.state == Slot::State::kFree) return false;
+  cv_.wait(lock, [&] { return slot.state == Slot::State::kChecked; });
+  return true;
+}
+
+Result<void> ChunkChecker::Deliver(Slot& slot, const LineFn& fn) {
+  Result<void> r = Ok();
+  for (const Rec& rec : slot.recs) {
+    Line line;
+    line.number = rec.number;
+    line.problem = rec.problem;
+    const char* base = rec.in_arena ? slot.arena.data() : slot.data.get();
+    line.text = std::string_view(base + rec.off, rec.len);
+    line.id = std::string_view(slot.arena.data() + rec.id_off, rec.id_len);
+    r = fn(line);
+    if (!r) break;
+  }
+  slot.size = 0;
+  std::lock_guard lock(mu_);
+  slot.state = Slot::State::kFree;
+  return r;
+}
+
+}  // namespace p2p::fhir

@@ -1,0 +1,55 @@
+// libFuzzer target: fhir::ChunkChecker (the download path: splitting and checking on a worker
+// thread, one slot behind) against the inline NdjsonSplitter + LineChecker on arbitrary bytes.
+// The first byte picks the chunk size (1..256) and, in its low bits, 1..4 chunks per slot; the
+// second the line limit. The worker runs from the first byte. ChunkChecker must deliver exactly
+// the lines, numbers, problems and ids the inline path gives, in the same order. A separate
+// target from ndjson_fuzz: the thread hand-overs make each input ~50 times slower.
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <vector>
+
+#include "fhir/chunk_checker.h"
+#include "fhir/ndjson.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  if (size < 2) return 0;
+  const size_t chunk = static_cast<size_t>(data[0]) + 1;
+  const size_t max_line = static_cast<size_t>(data[1]) * 16 + 1;
+  const std::string_view text(reinterpret_cast<const char*>(data + 2), size - 2);
+
+  using Got = std::tuple<uint64_t, p2p::fhir::LineProblem, std::string, std::string>;
+  std::vector<Got> want;
+  static p2p::fhir::LineChecker checker;
+  p2p::fhir::NdjsonSplitter splitter(
+      max_line,
+      [&](std::string_view line, uint64_t n) -> p2p::Result<void> {
+        const p2p::fhir::CheckedLine c = checker.Check(line, "Patient");
+        want.emplace_back(n, c.problem, std::string(line), std::string(c.id));
+        return p2p::Ok();
+      },
+      [&](uint64_t n) { want.emplace_back(n, p2p::fhir::LineProblem::kTooLong, "", ""); });
+  if (!splitter.Feed(text).ok() || !splitter.Finish().ok()) std::abort();
+
+  // ChunkChecker reads past each chunk (kLinePadding bytes, as http::BodySink chunks allow).
+  std::vector<char> padded(text.begin(), text.end());
+  padded.resize(text.size() + p2p::fhir::kLinePadding, '"');
+  p2p::fhir::ChunkChecker cc(max_line, "Patient", 0, chunk * (1 + (data[0] & 3)));
+  std::vector<Got> got;
+  const p2p::fhir::ChunkChecker::LineFn fn =
+      [&](const p2p::fhir::ChunkChecker::Line& l) -> p2p::Result<void> {
+    got.emplace_back(l.number, l.problem, std::string(l.text), std::string(l.id));
+    return p2p::Ok();
+  };
+  for (size_t i = 0; i < text.size(); i += chunk) {
+    const size_t n = std::min(chunk, text.size() - i);
+    if (!cc.Feed(std::string_view(padded.data() + i, n), fn).ok()) std::abort();
+  }
+  if (!cc.Finish(fn).ok()) std::abort();
+  if (got != want) std::abort();
+  return 0;
+}
