@@ -3,10 +3,33 @@
 #include <pthread.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <utility>
 
 namespace p2p::fhir {
+
+namespace {
+
+std::atomic<int> g_workers{0};
+
+// Takes one of MaxWorkers() permits; false if none is left.
+bool TakeWorkerPermit() {
+  int n = g_workers.load();
+  while (n < ChunkChecker::MaxWorkers()) {
+    if (g_workers.compare_exchange_weak(n, n + 1)) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+int ChunkChecker::MaxWorkers() {
+  static const int n = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) - 1);
+  return n;
+}
+
+int ChunkChecker::ActiveWorkers() { return g_workers.load(); }
 
 ChunkChecker::ChunkChecker(size_t max_line_bytes, std::string expected_type, size_t inline_bytes,
                            size_t slot_bytes)
@@ -57,10 +80,12 @@ ChunkChecker::~ChunkChecker() {
   }
   cv_.notify_all();
   worker_.join();
+  g_workers.fetch_sub(1);
 }
 
 Result<void> ChunkChecker::Feed(std::string_view chunk, const LineFn& fn) {
-  if (!worker_.joinable() && bytes_ + chunk.size() <= inline_bytes_) {
+  if (!worker_.joinable() &&
+      (bytes_ + chunk.size() <= inline_bytes_ || !TakeWorkerPermit())) {
     bytes_ += chunk.size();
     inline_fn_ = &fn;
     Result<void> r = splitter_.Feed(chunk);

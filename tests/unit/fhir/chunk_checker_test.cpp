@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -102,6 +103,51 @@ TEST(ChunkChecker, DeliversWhatTheInlineCheckGivesAtEveryChunkSizeAndThreshold) 
       }
     }
   }
+}
+
+// Worker threads beyond the spare cores add memory (two slots each), not speed: at most
+// MaxWorkers() checkers have one at once; the others check inline and take a worker when one is
+// free, and every body still gets exactly the reference lines.
+TEST(ChunkChecker, AtMostMaxWorkersCheckersHaveAWorkerAtOnce) {
+  const std::string body = Body();
+  const std::vector<Got> want = Reference(body, 512);
+  std::vector<char> padded(body.begin(), body.end());
+  padded.resize(body.size() + kLinePadding);
+  const int n = ChunkChecker::MaxWorkers() + 1;
+  std::vector<std::unique_ptr<ChunkChecker>> checkers;
+  std::vector<std::vector<Got>> got(static_cast<size_t>(n));
+  std::vector<ChunkChecker::LineFn> fns;
+  for (int i = 0; i < n; ++i) {
+    checkers.push_back(std::make_unique<ChunkChecker>(512, "Patient", 0, 3000));
+    fns.emplace_back([&got, i](const ChunkChecker::Line& l) -> Result<void> {
+      got[static_cast<size_t>(i)].push_back(
+          {l.number, l.problem, std::string(l.text), std::string(l.id)});
+      return Ok();
+    });
+  }
+  const size_t half = body.size() / 2;
+  for (int i = 0; i < n; ++i) {
+    ASSERT_TRUE(checkers[i]->Feed(std::string_view(padded.data(), half), fns[i]).ok());
+  }
+  int threaded = 0;
+  for (const auto& c : checkers) threaded += c->threaded() ? 1 : 0;
+  EXPECT_EQ(threaded, ChunkChecker::MaxWorkers());
+  EXPECT_EQ(ChunkChecker::ActiveWorkers(), ChunkChecker::MaxWorkers());
+  EXPECT_FALSE(checkers.back()->threaded());
+  // The first one finishes and gives its worker back; the last one takes it mid-body.
+  ASSERT_TRUE(checkers[0]->Feed(std::string_view(padded.data() + half, body.size() - half),
+                                fns[0]).ok());
+  ASSERT_TRUE(checkers[0]->Finish(fns[0]).ok());
+  checkers[0].reset();
+  for (int i = 1; i < n; ++i) {
+    ASSERT_TRUE(checkers[i]->Feed(std::string_view(padded.data() + half, body.size() - half),
+                                  fns[i]).ok());
+    ASSERT_TRUE(checkers[i]->Finish(fns[i]).ok());
+  }
+  EXPECT_TRUE(checkers.back()->threaded());
+  checkers.clear();
+  EXPECT_EQ(ChunkChecker::ActiveWorkers(), 0);
+  for (int i = 0; i < n; ++i) EXPECT_EQ(got[static_cast<size_t>(i)], want) << "checker " << i;
 }
 
 TEST(ChunkChecker, AnErrorFromTheCallerStopsDeliveryInlineAndThreaded) {
