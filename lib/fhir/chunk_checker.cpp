@@ -25,7 +25,7 @@ bool TakeWorkerPermit() {
 }  // namespace
 
 int ChunkChecker::MaxWorkers() {
-  static const int n = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) - 1);
+  static const int n = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   return n;
 }
 

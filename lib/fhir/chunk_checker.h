@@ -10,9 +10,10 @@
 //
 // Bodies up to kInlineBytes are checked inline, on the caller's thread, as they arrive (a thread
 // per small file would cost more than it saves). Past that, a worker thread starts, if fewer than
-// MaxWorkers() checkers of the process have one (more threads than spare cores add no speed, only
-// two slots of memory each: with 4 files of a job in parallel, peak RSS grew with them), else
-// the body goes on inline and tries again at its next chunk. With a worker, chunks are
+// MaxWorkers() checkers of the process have one (each costs two slots of memory: with a worker
+// for each of a job's 4 parallel files, the 1 GB run's peak RSS was 1.12 x the 10 MB run's;
+// capped at the core count it is 1.05), else the body goes on inline and tries again at its next
+// chunk. With a worker, chunks are
 // copied into one of two slots of kSlotBytes: one slot is checked while the other fills, and the
 // lines of a slot are delivered before the slot is reused. Memory: two slots (kSlotBytes plus the
 // largest chunk) plus the lines that span chunks (at most max_line_bytes each); no allocation per
@@ -76,7 +77,7 @@ class ChunkChecker {
   Result<void> Finish(const LineFn& fn);
 
   bool threaded() const { return worker_.joinable(); }
-  // Checkers of this process that may have a worker at once: the cores but one, at least one.
+  // Checkers of this process that may have a worker at once: the core count, at least one.
   static int MaxWorkers();
   static int ActiveWorkers();  // how many have one now
 
