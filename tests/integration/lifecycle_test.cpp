@@ -221,6 +221,27 @@ HarnessOptions Small(int members) {
   return o;
 }
 
+// Drops a roster of non-concurrent members in which the first member's consent starts in a
+// month (and ends in 400 days); returns that member's key ("" if no row could be edited).
+std::string DropRosterWithConsentStartingNextMonth(const DaemonHarness& h) {
+  std::string later;
+  DropRosterWith(
+      h, "members.csv", [](const std::string&) { return "false,,"; }, nullptr,
+      [&](std::vector<std::string>& f) {
+        if (!later.empty()) return;
+        later = f[0];
+        f[10] = FormatCivilDate(TodayDays() + 30);   // consent_start
+        f[11] = FormatCivilDate(TodayDays() + 400);  // consent_end
+      });
+  return later;
+}
+
+// Jobs of `member_key` that ever sent a request (requested_ms set).
+int64_t RequestsSentFor(const DaemonHarness& h, const std::string& member_key) {
+  return h.CountRows("SELECT COUNT(*) FROM members WHERE member_key = '" + member_key +
+                     "' AND requested_ms IS NOT NULL");
+}
+
 TEST(LifecycleRefresh, StopsAfterCoverageOrConsentEnds) {
   DaemonHarness h(Small(6));
   ASSERT_EQ(h.Start(), "");
@@ -252,24 +273,14 @@ TEST(LifecycleRefresh, StopsAfterCoverageOrConsentEnds) {
 TEST(LifecycleConsent, NoRequestIsSentBeforeConsentStarts) {
   DaemonHarness h(Small(5));
   ASSERT_EQ(h.Start(), "");
-  std::string later;  // the first member whose row can be edited
-  DropRosterWith(
-      h, "members.csv", [](const std::string&) { return "false,,"; }, nullptr,
-      [&](std::vector<std::string>& f) {
-        if (!later.empty()) return;
-        later = f[0];
-        f[10] = FormatCivilDate(TodayDays() + 30);   // consent_start
-        f[11] = FormatCivilDate(TodayDays() + 400);  // consent_end
-      });
+  const std::string later = DropRosterWithConsentStartingNextMonth(h);
   ASSERT_FALSE(later.empty());
   ASSERT_EQ(h.RunOnce(60s), 0) << h.last_run().err;
   const auto states = h.MemberStates();
   EXPECT_EQ(states.at(later), "pending");
   // One $member-match per other member, none for `later`.
   EXPECT_EQ(Stat(h, "\"match\":"), 4);
-  EXPECT_EQ(h.CountRows("SELECT COUNT(*) FROM members WHERE member_key = '" + later +
-                        "' AND requested_ms IS NOT NULL"),
-            0);
+  EXPECT_EQ(RequestsSentFor(h, later), 0);
 }
 
 // The same rule with `match.mode: bulk`: a member whose consent has not started joins no batch.
@@ -278,15 +289,7 @@ TEST(LifecycleConsent, NoBulkMatchBatchTakesAMemberBeforeConsentStarts) {
   ASSERT_EQ(h.Start(), "");
   // The harness's payer is the last mapping in the file: its keys can be appended.
   AppendConfig(h, "    match:\n      mode: bulk\n      batch_size: 10\n      batch_wait: 0s\n");
-  std::string later;
-  DropRosterWith(
-      h, "members.csv", [](const std::string&) { return "false,,"; }, nullptr,
-      [&](std::vector<std::string>& f) {
-        if (!later.empty()) return;
-        later = f[0];
-        f[10] = FormatCivilDate(TodayDays() + 30);   // consent_start
-        f[11] = FormatCivilDate(TodayDays() + 400);  // consent_end
-      });
+  const std::string later = DropRosterWithConsentStartingNextMonth(h);
   ASSERT_FALSE(later.empty());
   ASSERT_EQ(h.RunOnce(60s), 0) << h.last_run().err;
   EXPECT_EQ(h.MemberStates().at(later), "pending");
@@ -294,9 +297,7 @@ TEST(LifecycleConsent, NoBulkMatchBatchTakesAMemberBeforeConsentStarts) {
   EXPECT_EQ(h.CountRows("SELECT COUNT(*) FROM bulk_batch_members b JOIN members m ON "
                         "m.id = b.member_job_id WHERE m.member_key = '" + later + "'"),
             0);
-  EXPECT_EQ(h.CountRows("SELECT COUNT(*) FROM members WHERE member_key = '" + later +
-                        "' AND requested_ms IS NOT NULL"),
-            0);
+  EXPECT_EQ(RequestsSentFor(h, later), 0);
 }
 
 TEST(LifecycleRevocation, KeepLeavesTheResourcesAndSendsNothingMore) {
@@ -365,15 +366,7 @@ TEST(LifecycleRevocation, AnOperatorCancelRevokesAndPurges) {
   DaemonHarness h(Small(3));
   ASSERT_EQ(h.Start(), "");
   AppendConfig(h, "consent:\n  on_revocation: purge\n");
-  std::string later;  // kept pending: its consent starts in a month
-  DropRosterWith(
-      h, "members.csv", [](const std::string&) { return "false,,"; }, nullptr,
-      [&](std::vector<std::string>& f) {
-        if (!later.empty()) return;
-        later = f[0];
-        f[10] = FormatCivilDate(TodayDays() + 30);   // consent_start
-        f[11] = FormatCivilDate(TodayDays() + 400);  // consent_end
-      });
+  const std::string later = DropRosterWithConsentStartingNextMonth(h);
   ASSERT_FALSE(later.empty());
   ASSERT_EQ(h.RunOnce(60s), 0) << h.last_run().err;
   ASSERT_EQ(h.MemberStates().at(later), "pending");
@@ -393,9 +386,7 @@ TEST(LifecycleRevocation, AnOperatorCancelRevokesAndPurges) {
   EXPECT_EQ(h.CountRows("SELECT COUNT(*) FROM member_lifecycle WHERE member_key = '" + later +
                         "' AND purged_ms IS NOT NULL AND purge_requested = 0"),
             1);
-  EXPECT_EQ(h.CountRows("SELECT COUNT(*) FROM members WHERE member_key = '" + later +
-                        "' AND requested_ms IS NOT NULL"),
-            0);
+  EXPECT_EQ(RequestsSentFor(h, later), 0);
 }
 
 TEST(LifecycleRevocation, ARevocationBeforeAnyRequestCancelsTheJob) {
