@@ -100,20 +100,46 @@ Result<void> ChunkChecker::Feed(std::string_view chunk, const LineFn& fn) {
     if (auto r = Deliver(s, fn); !r) return r;
   }
   // s is being filled (by this thread only) until it holds kSlotBytes.
-  if (s.cap < s.size + chunk.size()) {
-    const size_t cap = std::max({2 * s.cap, s.size + chunk.size(), slot_bytes_ + 64 * 1024});
-    auto data = std::make_unique_for_overwrite<char[]>(cap + kLinePadding);
-    if (s.size > 0) std::memcpy(data.get(), s.data.get(), s.size);
-    s.data = std::move(data);
-    s.cap = cap;
+  if (chunk.data() == s.data.get() + s.size && s.size + chunk.size() <= s.cap) {
+    s.size += chunk.size();  // read into FillBuffer(): already in place
+  } else {
+    Append(s, chunk);
   }
-  std::memcpy(s.data.get() + s.size, chunk.data(), chunk.size());
-  s.size += chunk.size();
   if (s.size >= slot_bytes_) {
     Queue(s);
     next_ ^= 1;
+    // Deliver the slot queued before this one now, so that the next one to fill is free for
+    // FillBuffer(); the worker has had a whole slot's time to check it.
+    Slot& older = slots_[next_];
+    if (WaitChecked(older)) return Deliver(older, fn);
   }
   return Ok();
+}
+
+std::span<char> ChunkChecker::FillBuffer() {
+  if (!worker_.joinable()) return {};
+  Slot& s = slots_[next_];
+  {
+    std::lock_guard lock(mu_);
+    if (s.state != Slot::State::kFree) return {};  // not after Feed() returned Ok
+  }
+  Reserve(s, s.size + kMaxChunk);
+  return {s.data.get() + s.size, s.cap - s.size};
+}
+
+void ChunkChecker::Reserve(Slot& s, size_t want) {
+  if (s.cap >= want) return;
+  const size_t cap = std::max({2 * s.cap, want, slot_bytes_ + kMaxChunk});
+  auto data = std::make_unique_for_overwrite<char[]>(cap + kLinePadding);
+  if (s.size > 0) std::memcpy(data.get(), s.data.get(), s.size);
+  s.data = std::move(data);
+  s.cap = cap;
+}
+
+void ChunkChecker::Append(Slot& s, std::string_view chunk) {
+  Reserve(s, s.size + chunk.size());
+  std::memcpy(s.data.get() + s.size, chunk.data(), chunk.size());
+  s.size += chunk.size();
 }
 
 void ChunkChecker::Queue(Slot& slot) {

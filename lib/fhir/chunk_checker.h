@@ -10,13 +10,12 @@
 //
 // Bodies up to kInlineBytes are checked inline, on the caller's thread, as they arrive (a thread
 // per small file would cost more than it saves). Past that, a worker thread starts, if fewer than
-// MaxWorkers() checkers of the process have one (each costs two slots of memory: with a worker
-// for each of a job's 4 parallel files, the 1 GB run's peak RSS was 1.12 x the 10 MB run's;
-// capped at the core count it is 1.05), else the body goes on inline and tries again at its next
-// chunk. With a worker, chunks are
-// copied into one of two slots of kSlotBytes: one slot is checked while the other fills, and the
-// lines of a slot are delivered before the slot is reused. Memory: two slots (kSlotBytes plus the
-// largest chunk) plus the lines that span chunks (at most max_line_bytes each); no allocation per
+// MaxWorkers() checkers of the process have one, else the body goes on inline and tries again at
+// its next chunk. With a worker, chunks go into one of two slots of kSlotBytes: one slot is
+// checked while the other fills, and when a slot is full and queued the lines of the other one
+// are delivered, so the slot to fill next is always free. The caller can receive straight into
+// it (FillBuffer(), no copy); other chunks are copied. Memory: two slots (kSlotBytes plus
+// kMaxChunk) plus the lines that span chunks (at most max_line_bytes each); no allocation per
 // line once warm.
 //
 // Lines are delivered to `fn` exactly as the inline NdjsonSplitter + LineChecker would: same
@@ -36,6 +35,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -53,6 +53,9 @@ class ChunkChecker {
   // one hand-over per 512 KiB instead of one per (up to 64 KiB) network read, whose wake-ups cost
   // more than the checking on a busy 2-core machine.
   static constexpr size_t kSlotBytes = 512 * 1024;
+  // A slot has room for this much past kSlotBytes: the largest chunk that is not copied in
+  // pieces (Beast reads at most 64 KiB at once) and the least FillBuffer() offers.
+  static constexpr size_t kMaxChunk = 64 * 1024;
 
   struct Line {
     std::string_view text;  // empty for kTooLong
@@ -70,14 +73,22 @@ class ChunkChecker {
   ChunkChecker(const ChunkChecker&) = delete;
   ChunkChecker& operator=(const ChunkChecker&) = delete;
 
-  // Hands `chunk` over (copied when the worker runs); delivers the lines checked so far.
+  // Hands `chunk` over (copied when the worker runs, unless it was read into FillBuffer());
+  // delivers the lines checked so far.
   Result<void> Feed(std::string_view chunk, const LineFn& fn);
+  // Once the worker runs: the free end of the slot being filled (at least kMaxChunk bytes,
+  // followed by kLinePadding bytes of the same buffer). A chunk read there and then passed to
+  // Feed() is not copied. Empty while checking inline. Valid until the next Feed().
+  std::span<char> FillBuffer();
   // End of body: waits for the worker, then delivers every remaining line, the final one
   // without "\n" included.
   Result<void> Finish(const LineFn& fn);
 
   bool threaded() const { return worker_.joinable(); }
   // Checkers of this process that may have a worker at once: the core count, at least one.
+  // Each costs two slots of memory: with a worker for each of a job's 4 parallel files, the 1 GB
+  // run's peak RSS was 1.11-1.13 x the 10 MB run's (issue 6, target 4: at most 1.10); capped at
+  // the 2 cores, 1.05-1.09.
   static int MaxWorkers();
   static int ActiveWorkers();  // how many have one now
 
@@ -99,6 +110,8 @@ class ChunkChecker {
   };
 
   void StartWorker();
+  void Reserve(Slot& slot, size_t want);  // caller thread: capacity for `want` bytes
+  void Append(Slot& slot, std::string_view chunk);
   void Queue(Slot& slot);  // caller thread: hands a filled slot to the worker
   void Run();
   void CheckSlot(Slot& slot);                          // worker thread

@@ -263,13 +263,16 @@ asio::awaitable<Result<Response>> HttpClient::Impl::Run(const Request& request, 
   conn->read_buffer().reserve(kBodyReadBytes);
   uint64_t received = 0;
   while (!parser->is_done()) {
-    msg.body().data = scratch.data();
-    msg.body().size = scratch_size;
+    // Straight into the sink's buffer when it offers one (no copy of the body on our side).
+    std::span<char> target = to_sink && !decoder ? sink->Buffer() : std::span<char>{};
+    if (target.size() < BodySink::kMinSinkBuffer) target = {scratch.data(), scratch_size};
+    msg.body().data = target.data();
+    msg.body().size = target.size();
     error_code ec = co_await conn->ReadSome(*parser, timeout);
-    const size_t n = scratch_size - msg.body().size;
+    const size_t n = target.size() - msg.body().size;
     received += n;
     if (n > 0) {
-      std::string_view piece(scratch.data(), n);
+      std::string_view piece(target.data(), n);
       Result<void> r = Ok();
       if (decoder) {
         std::vector<char>& out = conn->inflate_scratch();

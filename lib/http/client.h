@@ -23,6 +23,7 @@
 #include <chrono>
 #include <cstddef>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -68,6 +69,13 @@ class BodySink {
  public:
   virtual ~BodySink() = default;
   virtual Result<void> OnData(std::string_view chunk) = 0;
+  // Optional: where the next body bytes should be read to, so that they land where the sink
+  // keeps them instead of being copied there (issue 6). The span must be followed by kBodySlack
+  // readable bytes of the same buffer and stay valid until the next OnData(), which then gets a
+  // chunk starting at its first byte. Used for bodies without Content-Encoding when at least
+  // kMinSinkBuffer bytes long; otherwise (and by default) the client reads into its own buffer.
+  static constexpr size_t kMinSinkBuffer = 16 * 1024;
+  virtual std::span<char> Buffer() { return {}; }
 };
 
 struct ClientOptions {

@@ -26,6 +26,8 @@ class StoreSink : public http::BodySink {
             size_t max_recorded_bad = 1000);
 
   Result<void> OnData(std::string_view chunk) override;
+  // The checker's slot, once its worker runs: the body is received in place.
+  std::span<char> Buffer() override { return checker_.FillBuffer(); }
   // End of body: delivers a final line without newline.
   Result<void> Finish();
 

@@ -1,13 +1,16 @@
 // libFuzzer target: fhir::ChunkChecker (the download path: splitting and checking on a worker
 // thread, one slot behind) against the inline NdjsonSplitter + LineChecker on arbitrary bytes.
 // The first byte picks the chunk size (1..256) and, in its low bits, 1..4 chunks per slot; the
-// second the line limit. The worker runs from the first byte. ChunkChecker must deliver exactly
+// second the line limit, and its low bit whether chunks are received into FillBuffer() (the
+// zero-copy path, as the HTTP client reads a download) or copied. The worker runs from the
+// first byte. ChunkChecker must deliver exactly
 // the lines, numbers, problems and ids the inline path gives, in the same order. A separate
 // target from ndjson_fuzz: the thread hand-overs make each input ~50 times slower.
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <span>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -47,6 +50,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   };
   for (size_t i = 0; i < text.size(); i += chunk) {
     const size_t n = std::min(chunk, text.size() - i);
+    const std::span<char> to = (data[1] & 1) != 0 ? cc.FillBuffer() : std::span<char>{};
+    if (to.size() >= n + p2p::fhir::kLinePadding) {
+      std::copy_n(padded.data() + i, n + p2p::fhir::kLinePadding, to.data());
+      if (!cc.Feed(std::string_view(to.data(), n), fn).ok()) std::abort();
+      continue;
+    }
     if (!cc.Feed(std::string_view(padded.data() + i, n), fn).ok()) std::abort();
   }
   if (!cc.Finish(fn).ok()) std::abort();

@@ -10,6 +10,9 @@
 #include <filesystem>
 #include <fstream>
 #include <optional>
+#include <span>
+#include <string>
+#include <vector>
 
 #include "support/run_sync.h"
 #include "support/scripted_server.h"
@@ -245,6 +248,81 @@ TEST_F(HttpClientTest, StreamDeliversExactlyTheBytesAcrossChunkBoundaries) {
   EXPECT_TRUE(sink.data == body);
   EXPECT_GE(sink.calls, 5);
   EXPECT_LE(sink.max_chunk, 64u * 1024);
+}
+
+// A sink that offers its own buffer (BodySink::Buffer): a window that moves along one big
+// buffer, as fhir::ChunkChecker's slot does. Every chunk must start where the window did.
+class BufferSink : public BodySink {
+ public:
+  explicit BufferSink(size_t window) : buf(4 << 20), window_(window) {}
+  std::span<char> Buffer() override {
+    ++offered;
+    if (used + window_ + kBodySlack > buf.size()) return {};
+    expected_at = buf.data() + used;
+    return {expected_at, window_};
+  }
+  Result<void> OnData(std::string_view chunk) override {
+    if (chunk.data() == expected_at && expected_at != nullptr) {
+      ++in_place;
+      used += chunk.size();
+    } else {
+      copied.append(chunk);
+    }
+    expected_at = nullptr;
+    data.append(chunk);
+    return Ok();
+  }
+  std::vector<char> buf;
+  std::string data, copied;
+  size_t used = 0;
+  int offered = 0, in_place = 0;
+
+ private:
+  size_t window_;
+  char* expected_at = nullptr;
+};
+
+TEST_F(HttpClientTest, StreamReadsIntoTheSinksBufferWhenItOffersOne) {
+  const std::string body = Pattern(300 * 1024 + 17);
+  std::string chunked = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+  for (size_t i = 0; i < body.size(); i += 10000) {
+    const std::string part = body.substr(i, 10000);
+    char size[16];
+    snprintf(size, sizeof size, "%zx", part.size());
+    chunked += std::string(size) + "\r\n" + part + "\r\n";
+  }
+  chunked += "0\r\n\r\n";
+  ScriptedServer server({{Step::ReadRequest(), Step::Send(HttpResponse(200, body)),
+                          Step::ReadRequest(), Step::Send(chunked)}});
+  for (const char* path : {"/identity", "/chunked"}) {
+    SCOPED_TRACE(path);
+    BufferSink sink(BodySink::kMinSinkBuffer);
+    Result<Response> res = RunSync(io, client.Stream(Get(server.Url(path)), sink));
+    ASSERT_TRUE(res.ok()) << res.error().message;
+    EXPECT_TRUE(sink.data == body);
+    EXPECT_EQ(sink.copied, "");  // every byte was read where the sink asked
+    EXPECT_EQ(sink.used, body.size());
+    EXPECT_GE(sink.in_place, static_cast<int>(body.size() / BodySink::kMinSinkBuffer));
+  }
+}
+
+TEST_F(HttpClientTest, StreamIgnoresASinkBufferTooSmallOrForGzip) {
+  const std::string body = Pattern(100 * 1024);
+  ScriptedServer server({{Step::ReadRequest(), Step::Send(HttpResponse(200, body)),
+                          Step::ReadRequest(),
+                          Step::Send(HttpResponse(200, Gzip(body), "Content-Encoding: gzip\r\n"))}});
+  BufferSink small(BodySink::kMinSinkBuffer - 1);
+  Result<Response> res = RunSync(io, client.Stream(Get(server.Url("/small")), small));
+  ASSERT_TRUE(res.ok()) << res.error().message;
+  EXPECT_TRUE(small.data == body);
+  EXPECT_EQ(small.in_place, 0);
+  EXPECT_TRUE(small.copied == body);
+  BufferSink gz(BodySink::kMinSinkBuffer);
+  res = RunSync(io, client.Stream(Get(server.Url("/gz")), gz));
+  ASSERT_TRUE(res.ok()) << res.error().message;
+  EXPECT_TRUE(gz.data == body);
+  EXPECT_EQ(gz.offered, 0);  // inflated output goes through the client's buffer
+  EXPECT_EQ(gz.in_place, 0);
 }
 
 TEST_F(HttpClientTest, StreamDecodesChunkedTransferEncoding) {
