@@ -81,6 +81,7 @@ ChunkChecker::~ChunkChecker() {
   cv_.notify_all();
   worker_.join();
   g_workers.fetch_sub(1);
+  for (Slot& s : slots_) Release(s);  // no block of ours is still being written
 }
 
 Result<void> ChunkChecker::Feed(std::string_view chunk, const LineFn& fn) {
@@ -96,9 +97,7 @@ Result<void> ChunkChecker::Feed(std::string_view chunk, const LineFn& fn) {
   bytes_ += chunk.size();
   if (!worker_.joinable()) StartWorker();
   Slot& s = slots_[next_];
-  if (WaitChecked(s)) {  // it still holds the slot before the one being checked
-    if (auto r = Deliver(s, fn); !r) return r;
-  }
+  Release(s);
   // s is being filled (by this thread only) until it holds kSlotBytes.
   if (chunk.data() == s.data.get() + s.size && s.size + chunk.size() <= s.cap) {
     s.size += chunk.size();  // read into FillBuffer(): already in place
@@ -107,13 +106,26 @@ Result<void> ChunkChecker::Feed(std::string_view chunk, const LineFn& fn) {
   }
   if (s.size >= slot_bytes_) {
     Queue(s);
-    next_ ^= 1;
-    // Deliver the slot queued before this one now, so that the next one to fill is free for
-    // FillBuffer(); the worker has had a whole slot's time to check it.
-    Slot& older = slots_[next_];
+    // Deliver the slot queued before this one now: then at most one slot is outstanding and the
+    // next one to fill is free (or lent, see Release); the worker has had a whole slot's time to
+    // check it.
+    Slot& older = slots_[(next_ + nslots_ - 1) % nslots_];
+    next_ = (next_ + 1) % nslots_;
     if (WaitChecked(older)) return Deliver(older, fn);
   }
   return Ok();
+}
+
+void ChunkChecker::TakeBlocks(BlockFn block, ReleaseFn release) {
+  block_fn_ = std::move(block);
+  release_fn_ = std::move(release);
+  nslots_ = block_fn_ ? 3 : 2;
+}
+
+void ChunkChecker::Release(Slot& s) {
+  if (s.token == 0) return;
+  release_fn_(s.token);
+  s.token = 0;
 }
 
 std::span<char> ChunkChecker::FillBuffer() {
@@ -123,6 +135,7 @@ std::span<char> ChunkChecker::FillBuffer() {
     std::lock_guard lock(mu_);
     if (s.state != Slot::State::kFree) return {};  // not after Feed() returned Ok
   }
+  Release(s);
   Reserve(s, s.size + kMaxChunk);
   return {s.data.get() + s.size, s.cap - s.size};
 }
@@ -155,26 +168,19 @@ void ChunkChecker::Queue(Slot& slot) {
 
 Result<void> ChunkChecker::Finish(const LineFn& fn) {
   if (worker_.joinable()) {
-    // After Feed(), slots_[next_] is either still outstanding (then it is the older of two
-    // queued slots) or being filled (then it holds the newest bytes, after the other slot's).
-    Slot& a = slots_[next_];
-    Slot& b = slots_[next_ ^ 1];
-    if (WaitChecked(a)) {
-      if (auto r = Deliver(a, fn); !r) return r;
-      if (WaitChecked(b)) {
-        if (auto r = Deliver(b, fn); !r) return r;
-      }
-    } else {
-      if (WaitChecked(b)) {
-        if (auto r = Deliver(b, fn); !r) return r;
-      }
-      if (a.size > 0) {
-        Queue(a);
-        WaitChecked(a);
-        if (auto r = Deliver(a, fn); !r) return r;
-      }
+    // After Feed(), only the slot queued last can be outstanding; the one being filled holds
+    // the newest bytes.
+    Slot& queued = slots_[(next_ + nslots_ - 1) % nslots_];
+    Slot& filling = slots_[next_];
+    if (WaitChecked(queued)) {
+      if (auto r = Deliver(queued, fn); !r) return r;
     }
-    // Both slots delivered: the worker is idle and the splitter and checker are ours again.
+    if (filling.size > 0) {
+      Queue(filling);
+      WaitChecked(filling);
+      if (auto r = Deliver(filling, fn); !r) return r;
+    }
+    // Every slot delivered: the worker is idle and the splitter and checker are ours again.
   }
   inline_fn_ = &fn;
   Result<void> r = splitter_.Finish();
@@ -189,7 +195,7 @@ void ChunkChecker::StartWorker() {
 
 void ChunkChecker::Run() {
   pthread_setname_np(pthread_self(), "p2p-check");  // what top -H and perf show
-  int w = 0;  // slots are queued alternately from 0, so checked in the same order
+  int w = 0;  // slots are queued in turn from 0, so checked in the same order
   std::unique_lock lock(mu_);
   for (;;) {
     cv_.wait(lock, [&] { return stop_ || slots_[w].state == Slot::State::kQueued; });
@@ -200,7 +206,7 @@ void ChunkChecker::Run() {
     lock.lock();
     s.state = Slot::State::kChecked;
     cv_.notify_all();
-    w ^= 1;
+    w = (w + 1) % nslots_;
   }
 }
 
@@ -219,16 +225,46 @@ bool ChunkChecker::WaitChecked(Slot& slot) {
 
 Result<void> ChunkChecker::Deliver(Slot& slot, const LineFn& fn) {
   Result<void> r = Ok();
+  const char* data = slot.data.get();
+  // With block_fn_: a run of good lines that follow each other with one "\n" each goes as one
+  // block of the slot's own bytes.
+  size_t run_start = 0, run_end = 0;
+  uint64_t run_first = 0, run_count = 0;
+  const auto flush_run = [&]() -> Result<void> {
+    if (run_count == 0) return Ok();
+    const uint64_t count = run_count;
+    run_count = 0;
+    auto t = block_fn_(std::string_view(data + run_start, run_end - run_start), run_first, count);
+    if (!t) return std::move(t).error();
+    slot.token = std::max(slot.token, *t);
+    return Ok();
+  };
   for (const Rec& rec : slot.recs) {
+    if (block_fn_ && rec.problem == LineProblem::kNone && !rec.in_arena &&
+        data[rec.off + rec.len] == '\n') {
+      if (run_count > 0 && rec.off == run_end) {
+        run_end = rec.off + rec.len + 1;
+        ++run_count;
+        continue;
+      }
+      if (r = flush_run(); !r) break;
+      run_start = rec.off;
+      run_end = rec.off + rec.len + 1;
+      run_first = rec.number;
+      run_count = 1;
+      continue;
+    }
+    if (r = flush_run(); !r) break;
     Line line;
     line.number = rec.number;
     line.problem = rec.problem;
-    const char* base = rec.in_arena ? slot.arena.data() : slot.data.get();
+    const char* base = rec.in_arena ? slot.arena.data() : data;
     line.text = std::string_view(base + rec.off, rec.len);
     line.id = std::string_view(slot.arena.data() + rec.id_off, rec.id_len);
     r = fn(line);
     if (!r) break;
   }
+  if (r) r = flush_run();
   slot.size = 0;
   std::lock_guard lock(mu_);
   slot.state = Slot::State::kFree;

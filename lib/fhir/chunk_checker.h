@@ -11,12 +11,12 @@
 // Bodies up to kInlineBytes are checked inline, on the caller's thread, as they arrive (a thread
 // per small file would cost more than it saves). Past that, a worker thread starts, if fewer than
 // MaxWorkers() checkers of the process have one, else the body goes on inline and tries again at
-// its next chunk. With a worker, chunks go into one of two slots of kSlotBytes: one slot is
-// checked while the other fills, and when a slot is full and queued the lines of the other one
-// are delivered, so the slot to fill next is always free. The caller can receive straight into
-// it (FillBuffer(), no copy); other chunks are copied. Memory: two slots (kSlotBytes plus
-// kMaxChunk) plus the lines that span chunks (at most max_line_bytes each); no allocation per
-// line once warm.
+// its next chunk. With a worker, chunks go into one of two slots of kSlotBytes (three with
+// TakeBlocks()): one slot is checked while the next fills, and when a slot is full and queued the
+// lines of the one before are delivered, so the slot to fill next is free. The caller can receive
+// straight into it (FillBuffer(), no copy); other chunks are copied. Memory: two or three slots
+// (kSlotBytes plus kMaxChunk) plus the lines that span chunks (at most max_line_bytes each); no
+// allocation per line once warm.
 //
 // Lines are delivered to `fn` exactly as the inline NdjsonSplitter + LineChecker would: same
 // numbers, same problems (kTooLong for an overlong line, with empty text), same ids, same order.
@@ -64,6 +64,12 @@ class ChunkChecker {
     std::string_view id;  // set when problem == kNone
   };
   using LineFn = std::function<Result<void>(const Line& line)>;
+  // A run of `count` good lines numbered from `first`, each followed by one "\n", as the bytes
+  // of a slot (no copy): returns a token the caller's ReleaseFn must wait on before the bytes
+  // change (0: none). See TakeBlocks().
+  using BlockFn =
+      std::function<Result<uint64_t>(std::string_view lines, uint64_t first, uint64_t count)>;
+  using ReleaseFn = std::function<void(uint64_t token)>;
 
   // `inline_bytes`: bodies up to this size never start the worker; `slot_bytes`: see kSlotBytes
   // (tests use small values of both).
@@ -72,6 +78,15 @@ class ChunkChecker {
   ~ChunkChecker();
   ChunkChecker(const ChunkChecker&) = delete;
   ChunkChecker& operator=(const ChunkChecker&) = delete;
+
+  // Once the worker runs, good lines that follow each other in a slot go to `block` as one
+  // view of the slot (no copy; their LineFn calls are not made), the others to the LineFn as
+  // before, in order. The slot is then lent: before it is filled again (or the checker is
+  // destroyed), `release` gets the largest token `block` returned for it. So the caller can
+  // write the blocks from where they are, after the fact (issue 6: the NDJSON store's
+  // writeback thread does). A third slot is then used, so that a lent slot has a whole slot's
+  // time to be written before it is needed again. Call before the first Feed().
+  void TakeBlocks(BlockFn block, ReleaseFn release);
 
   // Hands `chunk` over (copied when the worker runs, unless it was read into FillBuffer());
   // delivers the lines checked so far.
@@ -107,9 +122,11 @@ class ChunkChecker {
     std::vector<Rec> recs;
     std::vector<char> arena;  // ids, and lines that spanned chunks
     enum class State { kFree, kQueued, kChecked } state = State::kFree;
+    uint64_t token = 0;  // caller thread: lent to BlockFn until ReleaseFn(token)
   };
 
   void StartWorker();
+  void Release(Slot& slot);  // caller thread: waits until a lent slot may change
   void Reserve(Slot& slot, size_t want);  // caller thread: capacity for `want` bytes
   void Append(Slot& slot, std::string_view chunk);
   void Queue(Slot& slot);  // caller thread: hands a filled slot to the worker
@@ -129,8 +146,11 @@ class ChunkChecker {
   Slot* filling_ = nullptr;            // worker path: the slot splitter_'s lines go to
   Result<void> inline_status_ = Ok();
 
-  Slot slots_[2];
-  int next_ = 0;  // slot the next chunk goes to
+  BlockFn block_fn_;
+  ReleaseFn release_fn_;
+  Slot slots_[3];
+  int nslots_ = 2;  // 3 with TakeBlocks()
+  int next_ = 0;    // slot the next chunk goes to
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;

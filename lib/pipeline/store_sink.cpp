@@ -7,7 +7,18 @@ StoreSink::StoreSink(store::FileWriter* writer, std::string expected_type, size_
     : writer_(writer),
       max_recorded_bad_(max_recorded_bad),
       checker_(max_line_bytes, std::move(expected_type)),
-      on_line_([this](const fhir::ChunkChecker::Line& line) { return OnLine(line); }) {}
+      on_line_([this](const fhir::ChunkChecker::Line& line) { return OnLine(line); }) {
+  if (writer_ != nullptr && writer_->TakesBlocks()) {
+    checker_.TakeBlocks(
+        [this](std::string_view lines, uint64_t /*first*/, uint64_t count) -> Result<uint64_t> {
+          lines_ += count;
+          auto token = writer_->PutBlock(lines, static_cast<int64_t>(count));
+          if (token) stored_ += count;
+          return token;
+        },
+        [this](uint64_t token) { writer_->WaitBlock(token); });
+  }
+}
 
 // Every chunk from the HTTP client is followed by kBodySlack readable bytes, and the splitter pads
 // the lines it copies: so every line can be checked in place, without a copy (issue 6).

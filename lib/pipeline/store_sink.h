@@ -21,7 +21,9 @@ namespace p2p::pipeline {
 
 class StoreSink : public http::BodySink {
  public:
-  // `writer` may be null: lines are then only checked and counted (error files).
+  // `writer` may be null: lines are then only checked and counted (error files). It must
+  // outlive the sink: a writer that TakesBlocks() gets runs of lines straight from the checker's
+  // slots, and the sink waits for their writes (FileWriter::WaitBlock) before the slots go.
   StoreSink(store::FileWriter* writer, std::string expected_type, size_t max_line_bytes,
             size_t max_recorded_bad = 1000);
 

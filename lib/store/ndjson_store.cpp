@@ -104,6 +104,29 @@ class NdjsonFileWriter final : public FileWriter {
     return Ok();
   }
 
+  // Direct mode: the block goes to the writeback thread as it is, after the lines buffered
+  // before it; tmp mode (rare: another writer of the type holds the tail) copies it.
+  bool TakesBlocks() const override { return true; }
+  Result<uint64_t> PutBlock(std::string_view lines, int64_t count) override {
+    if (!status_) return status_.error();
+    lines_ += count;
+    if (direct_ == nullptr) {
+      if (auto r = Flush(); !r) return std::move(r).error();
+      if (auto r = Write(lines.data(), lines.size()); !r) return std::move(r).error();
+      return uint64_t{0};
+    }
+    if (used_ > 0) {
+      if (auto r = Flush(); !r) return std::move(r).error();
+    }
+    Submit(lines.data(), lines.size());
+    return ticket_;
+  }
+  // Waits for the writeback thread's job `token` (and those before it), not for later ones. Its
+  // error, if any, is picked up by the next Settle().
+  void WaitBlock(uint64_t token) override {
+    if (token != 0) store_->writeback_->WaitFor(token);
+  }
+
   Result<void> PutFor(std::string_view member_key, std::string_view id,
                       std::string_view line) override {
     if (member_key.empty()) {
@@ -180,10 +203,17 @@ class NdjsonFileWriter final : public FileWriter {
     if (!status_) return status_;
     std::swap(buf_, spare_);
     if (!buf_) buf_ = std::make_unique_for_overwrite<char[]>(kWriteBuffer);
+    Submit(spare_.get(), n);
+    return Ok();
+  }
+
+  // Direct mode: queues the write of `n` bytes at `data` after everything before; ticket_ is its
+  // job. Jobs run in order, so no wait here.
+  void Submit(const char* data, size_t n) {
     WritebackThread::Job job;
     job.fd = direct_->ndjson.get();
     job.offset = base_ + written_;
-    job.data = spare_.get();
+    job.data = data;
     job.size = n;
     job.what = &write_what_;
     job.status = &async_status_;
@@ -202,7 +232,6 @@ class NdjsonFileWriter final : public FileWriter {
       writeback_ = written_;
     }
     ticket_ = store_->writeback_->Submit(job);
-    return Ok();
   }
 
   Result<void> Write(const char* data, size_t size) {

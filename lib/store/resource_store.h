@@ -84,6 +84,19 @@ class FileWriter {
     (void)member_key, (void)id, (void)line;
     return MakeError(ErrorKind::kInternal, "this store cannot attribute resources per member");
   }
+  // A run of checked resources without a copy (issue 6): `lines` is `count` lines, each followed
+  // by exactly one "\n", and adds what `count` Put() calls with them would. Only for writers
+  // whose TakesBlocks() is true (the default refuses, kInternal). The bytes are written later,
+  // from where they are: they must stay unchanged until WaitBlock() with the returned token has
+  // returned, or Commit() or Abort() has (token 0: nothing to wait for). Same durability, crash
+  // and mark rules as Put(); errors of the late write come from a later call, at the latest
+  // Commit().
+  virtual bool TakesBlocks() const { return false; }
+  virtual Result<uint64_t> PutBlock(std::string_view lines, int64_t count) {
+    (void)lines, (void)count;
+    return MakeError(ErrorKind::kInternal, "this store takes resources one at a time");
+  }
+  virtual void WaitBlock(uint64_t token) { (void)token; }
   // Makes everything Put() durable. REQUIRES: called at most once, not after Abort().
   virtual Result<StoreMark> Commit() = 0;
   // Drops what is not committed (temporary files removed). Safe to call after a failed Put().

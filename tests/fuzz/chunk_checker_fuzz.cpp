@@ -1,8 +1,10 @@
 // libFuzzer target: fhir::ChunkChecker (the download path: splitting and checking on a worker
 // thread, one slot behind) against the inline NdjsonSplitter + LineChecker on arbitrary bytes.
 // The first byte picks the chunk size (1..256) and, in its low bits, 1..4 chunks per slot; the
-// second the line limit, and its low bit whether chunks are received into FillBuffer() (the
-// zero-copy path, as the HTTP client reads a download) or copied. The worker runs from the
+// second the line limit, its low bit whether chunks are received into FillBuffer() (the
+// zero-copy path, as the HTTP client reads a download) or copied, and its next bit whether runs
+// of good lines come as blocks (TakeBlocks, the NDJSON store's path; a block must be unchanged
+// until released). The worker runs from the
 // first byte. ChunkChecker must deliver exactly
 // the lines, numbers, problems and ids the inline path gives, in the same order. A separate
 // target from ndjson_fuzz: the thread hand-overs make each input ~50 times slower.
@@ -14,6 +16,7 @@
 #include <string>
 #include <string_view>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "fhir/chunk_checker.h"
@@ -41,8 +44,33 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // ChunkChecker reads past each chunk (kLinePadding bytes, as http::BodySink chunks allow).
   std::vector<char> padded(text.begin(), text.end());
   padded.resize(text.size() + p2p::fhir::kLinePadding, '"');
-  p2p::fhir::ChunkChecker cc(max_line, "Patient", 0, chunk * (1 + (data[0] & 3)));
+  // Before the checker: its destructor releases the blocks still lent.
   std::vector<Got> got;
+  std::vector<std::pair<std::string_view, std::string>> lent;  // view, copy; token = index + 1
+  size_t released = 0;
+  p2p::fhir::ChunkChecker cc(max_line, "Patient", 0, chunk * (1 + (data[0] & 3)));
+  if ((data[1] & 2) != 0) {
+    cc.TakeBlocks(
+        [&](std::string_view lines, uint64_t first, uint64_t count) -> p2p::Result<uint64_t> {
+          if (lines.empty() || lines.back() != '\n') std::abort();
+          for (size_t at = 0; at < lines.size(); ++first, --count) {
+            const size_t end = lines.find('\n', at);
+            const std::string_view line = lines.substr(at, end - at);
+            const p2p::fhir::CheckedLine c = checker.Check(line, "Patient");
+            if (c.problem != p2p::fhir::LineProblem::kNone || count == 0) std::abort();
+            got.emplace_back(first, c.problem, std::string(line), std::string(c.id));
+            at = end + 1;
+          }
+          if (count != 0) std::abort();
+          lent.emplace_back(lines, std::string(lines));
+          return lent.size();
+        },
+        [&](uint64_t token) {
+          for (; released < token; ++released) {
+            if (lent[released].first != lent[released].second) std::abort();  // changed while lent
+          }
+        });
+  }
   const p2p::fhir::ChunkChecker::LineFn fn =
       [&](const p2p::fhir::ChunkChecker::Line& l) -> p2p::Result<void> {
     got.emplace_back(l.number, l.problem, std::string(l.text), std::string(l.id));

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <span>
@@ -59,8 +60,34 @@ std::vector<Got> Reference(const std::string& body, size_t max_line) {
   return out;
 }
 
-// Feeds `body` in `chunk`-byte pieces, each its own heap block followed by kLinePadding bytes
-// of garbage (as http::BodySink chunks are followed by readable slack).
+// Feeds `body` in `chunk`-byte pieces, then finishes. A piece is its own heap block followed by
+// kLinePadding bytes of garbage (as http::BodySink chunks are followed by readable slack), or,
+// with `in_place`, is read into FillBuffer() whenever it offers one (as the HTTP client reads a
+// body into StoreSink::Buffer()). Returns whether FillBuffer() was used.
+bool FeedAll(ChunkChecker& cc, const std::string& body, size_t chunk, bool in_place,
+             const ChunkChecker::LineFn& fn) {
+  bool used_buffer = false;
+  for (size_t i = 0; i < body.size(); i += chunk) {
+    size_t n = std::min(chunk, body.size() - i);
+    const std::span<char> to = in_place ? cc.FillBuffer() : std::span<char>{};
+    if (!to.empty()) {
+      EXPECT_GE(to.size(), ChunkChecker::kMaxChunk);
+      n = std::min(n, to.size());
+      std::memcpy(to.data(), body.data() + i, n);
+      std::memset(to.data() + n, '{', std::min(kLinePadding, to.size() - n));
+      EXPECT_TRUE(cc.Feed(std::string_view(to.data(), n), fn).ok());
+      used_buffer = true;
+      continue;
+    }
+    std::vector<char> block(n + kLinePadding, '{');
+    std::memcpy(block.data(), body.data() + i, n);
+    EXPECT_TRUE(cc.Feed(std::string_view(block.data(), n), fn).ok());
+    // The block is gone after Feed: a worker reading it later would be a use-after-free (ASan).
+  }
+  EXPECT_TRUE(cc.Finish(fn).ok());
+  return used_buffer;
+}
+
 // With `in_place`, a chunk goes into FillBuffer() whenever it offers one (as the HTTP client
 // reads a body into StoreSink::Buffer()), and `*in_place` says whether that happened.
 std::vector<Got> ThroughChunkChecker(const std::string& body, size_t max_line, size_t chunk,
@@ -72,27 +99,7 @@ std::vector<Got> ThroughChunkChecker(const std::string& body, size_t max_line, s
     out.push_back({l.number, l.problem, std::string(l.text), std::string(l.id)});
     return Ok();
   };
-  bool used_buffer = false;
-  for (size_t i = 0; i < body.size(); i += chunk) {
-    size_t n = std::min(chunk, body.size() - i);
-    if (in_place != nullptr) {
-      const std::span<char> to = cc.FillBuffer();
-      if (!to.empty()) {
-        EXPECT_GE(to.size(), ChunkChecker::kMaxChunk);
-        n = std::min(n, to.size());
-        std::memcpy(to.data(), body.data() + i, n);
-        std::memset(to.data() + n, '{', std::min(kLinePadding, to.size() - n));
-        EXPECT_TRUE(cc.Feed(std::string_view(to.data(), n), fn).ok());
-        used_buffer = true;
-        continue;
-      }
-    }
-    std::vector<char> block(n + kLinePadding, '{');
-    std::memcpy(block.data(), body.data() + i, n);
-    EXPECT_TRUE(cc.Feed(std::string_view(block.data(), n), fn).ok());
-    // The block is gone after Feed: a worker reading it later would be a use-after-free (ASan).
-  }
-  EXPECT_TRUE(cc.Finish(fn).ok());
+  const bool used_buffer = FeedAll(cc, body, chunk, in_place != nullptr, fn);
   *threaded = cc.threaded();
   if (in_place != nullptr) *in_place = used_buffer;
   return out;
@@ -116,6 +123,89 @@ TEST(ChunkChecker, ChunksReceivedIntoFillBufferGiveWhatTheInlineCheckGives) {
         EXPECT_EQ(threaded, inline_bytes < body.size());
         // Offered as soon as the worker runs, so to every chunk after the first threaded one.
         EXPECT_EQ(in_place, threaded && chunk < body.size() && inline_bytes + chunk < body.size());
+      }
+    }
+  }
+}
+
+// TakeBlocks: runs of good lines come as views of a slot, lent until released. The fake writer
+// keeps a copy of each block and checks, when it is released (or at the end), that the slot
+// still holds the same bytes: a slot refilled before its release would be caught here.
+struct Lent {
+  std::string_view view;
+  std::string copy;
+  uint64_t token;
+  bool released = false;
+};
+
+std::vector<Got> ThroughBlocks(const std::string& body, size_t chunk, size_t inline_bytes,
+                               size_t slot_bytes, int* blocks, bool in_place) {
+  std::vector<Got> out;
+  std::vector<Lent> lent;
+  uint64_t next_token = 1;
+  {
+    ChunkChecker cc(512, "Patient", inline_bytes, slot_bytes);
+    cc.TakeBlocks(
+        [&](std::string_view lines, uint64_t first, uint64_t count) -> Result<uint64_t> {
+          EXPECT_FALSE(lines.empty());
+          EXPECT_EQ(lines.back(), '\n');
+          uint64_t n = first;
+          for (size_t at = 0; at < lines.size();) {
+            const size_t end = lines.find('\n', at);
+            const std::string text(lines.substr(at, end - at));
+            LineChecker checker;  // the ids the reference gives
+            out.push_back({n++, LineProblem::kNone, text, std::string(checker.Check(text, "Patient").id)});
+            at = end + 1;
+          }
+          EXPECT_EQ(n - first, count);
+          lent.push_back({lines, std::string(lines), next_token});
+          return next_token++;
+        },
+        [&](uint64_t token) {
+          for (Lent& l : lent) {
+            if (l.token > token || l.released) continue;
+            EXPECT_TRUE(l.view == l.copy) << "block " << l.token << " changed before its release";
+            l.released = true;
+          }
+        });
+    const ChunkChecker::LineFn fn = [&](const ChunkChecker::Line& l) -> Result<void> {
+      out.push_back({l.number, l.problem, std::string(l.text), std::string(l.id)});
+      return Ok();
+    };
+    FeedAll(cc, body, chunk, in_place, fn);
+    for (const Lent& l : lent) {
+      if (!l.released) {
+        EXPECT_TRUE(l.view == l.copy) << "block " << l.token << " changed";
+      }
+    }
+  }  // the destructor releases what is still lent
+  for (const Lent& l : lent) EXPECT_TRUE(l.released) << "block " << l.token << " never released";
+  *blocks = static_cast<int>(lent.size());
+  return out;
+}
+
+TEST(ChunkChecker, RunsOfGoodLinesComeAsBlocksOfTheSlotLentUntilReleased) {
+  std::string body = Body();
+  for (int i = 0; i < 4; ++i) body += body;  // ~1 MiB: several default slots
+  const std::vector<Got> want = Reference(body, 512);
+  for (size_t chunk : {100u, 4096u, 65536u}) {
+    for (size_t slot : {size_t{3000}, size_t{40000}, ChunkChecker::kSlotBytes}) {
+      for (bool in_place : {false, true}) {
+        SCOPED_TRACE("chunk " + std::to_string(chunk) + " slot " + std::to_string(slot) +
+                     (in_place ? " in place" : " copied"));
+        int blocks = 0;
+        std::vector<Got> got = ThroughBlocks(body, chunk, 5000, slot, &blocks, in_place);
+        // Blocks are handed over as soon as their slot is delivered, before the lines of later
+        // slots: in order already, but sort by number to compare with the reference anyway.
+        std::stable_sort(got.begin(), got.end(),
+                         [](const Got& a, const Got& b) { return a.number < b.number; });
+        EXPECT_EQ(got.size(), want.size());
+        for (size_t i = 0; i < std::min(got.size(), want.size()); ++i) {
+          if (got[i] == want[i]) continue;
+          ADD_FAILURE() << "line " << i << ": got " << got[i] << ", want " << want[i];
+          break;
+        }
+        EXPECT_GT(blocks, 3);
       }
     }
   }

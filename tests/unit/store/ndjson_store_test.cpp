@@ -123,6 +123,109 @@ TEST(NdjsonStore, TheFirstWriterOfATypeWritesPastTheEndOthersATemporaryFile) {
   EXPECT_EQ(*counts, (std::map<std::string, int64_t>{{"Patient", 4}}));
 }
 
+// PutBlock (issue 6): a run of lines written from the caller's buffer, after the lines Put()
+// before it and before those Put() after it; the buffer must stay put until WaitBlock.
+std::string Lines(const std::string& prefix, int n, size_t pad) {
+  std::string out;
+  for (int i = 0; i < n; ++i) {
+    out += Line(prefix + std::to_string(i), ",\"pad\":\"" + std::string(pad, 'p') + "\"") + "\n";
+  }
+  return out;
+}
+
+TEST(NdjsonStore, BlocksAreWrittenInOrderWithPutLinesAndCountedAsLines) {
+  TempDir dir;
+  auto store = OpenStore(dir.path());
+  auto w = store->Begin(Ctx("Patient"));
+  ASSERT_TRUE(w.ok());
+  ASSERT_TRUE((*w)->TakesBlocks());
+  // Blocks larger than the writer's buffer and small ones, with Put() lines around them.
+  std::vector<std::string> blocks = {Lines("a", 700, 1000), Lines("b", 3, 10), Lines("c", 900, 700)};
+  std::string want;
+  uint64_t last = 0;
+  for (size_t i = 0; i < blocks.size(); ++i) {
+    ASSERT_TRUE((*w)->Put("x", Line("x" + std::to_string(i))).ok());
+    want += Line("x" + std::to_string(i)) + "\n";
+    const int64_t n = std::count(blocks[i].begin(), blocks[i].end(), '\n');
+    auto token = (*w)->PutBlock(blocks[i], n);
+    ASSERT_TRUE(token.ok()) << token.error().message;
+    EXPECT_GT(*token, last);  // direct mode: written later, by the writeback thread
+    last = *token;
+    want += blocks[i];
+  }
+  ASSERT_TRUE((*w)->Put("y", Line("y")).ok());
+  want += Line("y") + "\n";
+  (*w)->WaitBlock(last);
+  auto mark = (*w)->Commit();
+  ASSERT_TRUE(mark.ok()) << mark.error().message;
+  EXPECT_TRUE(ReadAll(dir / "Patient.ndjson") == want);
+  EXPECT_EQ(mark->ndjson_end, static_cast<int64_t>(want.size()));
+  auto counts = store->CountByType();
+  ASSERT_TRUE(counts.ok());
+  EXPECT_EQ(*counts, (std::map<std::string, int64_t>{{"Patient", 3 + 700 + 3 + 900 + 1}}));
+  EXPECT_EQ(ScanAll(*store, "Patient").size(), 3u + 700 + 3 + 900 + 1);
+}
+
+TEST(NdjsonStore, ABlocksBufferMayChangeOnceWaitBlockReturns) {
+  TempDir dir;
+  auto store = OpenStore(dir.path());
+  auto w = store->Begin(Ctx("Patient"));
+  ASSERT_TRUE(w.ok());
+  const std::string want = Lines("a", 30000, 1000);  // ~31 MB: a write that takes a while
+  std::string buffer = want;
+  auto token = (*w)->PutBlock(buffer, 30000);
+  ASSERT_TRUE(token.ok());
+  (*w)->WaitBlock(*token);
+  buffer.assign(buffer.size(), '#');  // a slot refilled right away: already written
+  ASSERT_TRUE((*w)->Commit().ok());
+  EXPECT_TRUE(ReadAll(dir / "Patient.ndjson") == want);
+}
+
+TEST(NdjsonStore, BlocksOfATemporaryFileWriterOrOneMovedThereAreCopied) {
+  TempDir dir;
+  auto store = OpenStore(dir.path());
+  auto first = store->Begin(Ctx("Patient", "bison", "m-1", 2));
+  auto second = store->Begin(Ctx("Patient", "bison", "m-2", 3));
+  ASSERT_TRUE(first.ok() && second.ok());
+  const std::string a = Lines("a", 800, 900), b = Lines("b", 800, 900);
+  // The second writer has a temporary file: its block is copied at once (token 0).
+  auto tb = (*second)->PutBlock(b, 800);
+  ASSERT_TRUE(tb.ok());
+  EXPECT_EQ(*tb, 0u);
+  // The first one's block is still being written when the second commits and moves the
+  // first one's bytes to its own temporary file: nothing of it may be lost or doubled.
+  std::string a_buffer = a;
+  auto ta = (*first)->PutBlock(a_buffer, 800);
+  ASSERT_TRUE(ta.ok());
+  ASSERT_TRUE((*second)->Commit().ok());
+  (*first)->WaitBlock(*ta);
+  a_buffer.assign(a_buffer.size(), '#');  // the caller may reuse its buffer now
+  auto tc = (*first)->PutBlock(Lines("c", 2, 5), 2);  // a temporary file writer now: copied
+  ASSERT_TRUE(tc.ok());
+  EXPECT_EQ(*tc, 0u);
+  ASSERT_TRUE((*first)->Commit().ok());
+  EXPECT_TRUE(ReadAll(dir / "Patient.ndjson") == b + a + Lines("c", 2, 5));
+  auto counts = store->CountByType();
+  ASSERT_TRUE(counts.ok());
+  EXPECT_EQ(*counts, (std::map<std::string, int64_t>{{"Patient", 1602}}));
+}
+
+TEST(NdjsonStore, AnAbortedWritersBlocksLeaveNothingBehind) {
+  TempDir dir;
+  auto store = OpenStore(dir.path());
+  WriteFile(*store, Ctx("Patient", "bison", "m-0", 1), {Line("z")});
+  const std::string committed = ReadAll(dir / "Patient.ndjson");
+  auto w = store->Begin(Ctx("Patient"));
+  ASSERT_TRUE(w.ok());
+  const std::string a = Lines("a", 1000, 1000);
+  ASSERT_TRUE((*w)->PutBlock(a, 1000).ok());
+  (*w)->Abort();  // waits for the block's write, then cuts it off
+  EXPECT_EQ(ReadAll(dir / "Patient.ndjson"), committed);
+  auto counts = store->CountByType();
+  ASSERT_TRUE(counts.ok());
+  EXPECT_EQ(*counts, (std::map<std::string, int64_t>{{"Patient", 1}}));
+}
+
 TEST(NdjsonStore, UncommittedBytesPastTheEndAreNotCountedNorScanned) {
   TempDir dir;
   auto store = OpenStore(dir.path());
