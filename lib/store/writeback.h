@@ -1,7 +1,7 @@
 // WritebackThread: the NDJSON store's file writes, off the caller's (network) thread.
 //
-// A writer hands over a filled buffer as a Job (fd, offset, bytes) and goes on filling another
-// one; the thread pwrite()s the bytes and then drives the disk writeback of the file's range so
+// A writer hands over a filled buffer, or a block of lines lent by its caller
+// (FileWriter::PutBlock), as a Job (fd, offset, bytes) and goes on filling another one; the thread pwrite()s the bytes and then drives the disk writeback of the file's range so
 // that dirty pages never pile up until the commit: it starts writeback of what was just written
 // (sync_file_range WRITE) and waits for older ranges to reach the disk (WAIT_BEFORE | WRITE |
 // WAIT_AFTER). The commit's fdatasync then has only the last few MiB left. sync_file_range gives
@@ -56,7 +56,7 @@ class WritebackThread {
 
   std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<Job> queue_;  // guarded by mu_; at most one job per writer in practice
+  std::deque<Job> queue_;  // guarded by mu_; a few jobs per writer at most (a buffer, a block)
   uint64_t submitted_ = 0, done_ = 0;
   bool stop_ = false;
   std::thread thread_;  // last: started once everything above is constructed
