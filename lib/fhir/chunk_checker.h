@@ -101,9 +101,9 @@ class ChunkChecker {
 
   bool threaded() const { return worker_.joinable(); }
   // Checkers of this process that may have a worker at once: the core count, at least one.
-  // Each costs two slots of memory: with a worker for each of a job's 4 parallel files, the 1 GB
-  // run's peak RSS was 1.11-1.13 x the 10 MB run's (issue 6, target 4: at most 1.10); capped at
-  // the 2 cores, 1.05-1.09.
+  // Each costs two slots of memory (three with TakeBlocks): with a worker for each of a job's 4
+  // parallel files, the 1 GB run's peak RSS was 1.11-1.14 x the 10 MB run's (issue 6, target 4:
+  // at most 1.10); capped at the 2 cores, 1.03-1.09.
   static int MaxWorkers();
   static int ActiveWorkers();  // how many have one now
 
