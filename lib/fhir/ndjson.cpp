@@ -5,6 +5,7 @@
 #include <cstring>
 #include <utility>
 
+#include "fhir/line_scan.h"
 #include "fhir/padded_buffer.h"
 
 namespace p2p::fhir {
@@ -164,19 +165,28 @@ bool IsFhirTypeName(std::string_view type) {
   return true;
 }
 
-// A DOM parser (not on-demand) because it validates the whole line, including values we never
-// read: a line that reaches a store must be valid JSON. The parser's buffers and `buf` only grow,
-// so after the longest line has been seen Check() does not allocate. Strings returned by the DOM
-// point into the parser's string buffer, which stays put until the next parse: that is what keeps
-// CheckedLine::id valid until the next Check().
+// Each line goes to StructuralScan first (simdjson's stage 1 and a grammar walk over its index,
+// about half the cost of a DOM parse); whatever it does not accept goes to a DOM parser (not
+// on-demand), which validates the whole line, including values we never read: a line that
+// reaches a store must be valid JSON. So the DOM parser is the judge of every line the scan does
+// not pass, and gives the problem of every bad one. The parsers' buffers and `buf` only grow, so
+// after the longest line has been seen Check() does not allocate. Strings come from the line
+// itself (scan) or the DOM parser's string buffer, both of which stay put until the next Check():
+// that is what keeps CheckedLine::id valid until then.
 struct LineChecker::Impl {
+  explicit Impl(LineChecker::Mode m) : mode(m) {}
+
+  LineChecker::Mode mode;
+  StructuralScan scan;
   simdjson::dom::parser parser;
   PaddedBuffer buf;
+  uint64_t scanned = 0;
 
   CheckedLine Check(const char* padded, size_t size, std::string_view expected_type);
+  LineProblem Parse(const char* padded, size_t size, TopLevelFields& fields);
 };
 
-LineChecker::LineChecker() : impl_(std::make_unique<Impl>()) {}
+LineChecker::LineChecker(Mode mode) : impl_(std::make_unique<Impl>(mode)) {}
 LineChecker::~LineChecker() = default;
 
 CheckedLine LineChecker::Check(std::string_view line, std::string_view expected_type) {
@@ -187,55 +197,61 @@ CheckedLine LineChecker::CheckPadded(std::string_view line, std::string_view exp
   return impl_->Check(line.data(), line.size(), expected_type);
 }
 
-CheckedLine LineChecker::Impl::Check(const char* data, size_t size,
-                                     std::string_view expected_type) {
-  CheckedLine out;
+uint64_t LineChecker::scanned() const { return impl_->scanned; }
+
+// The DOM parser's verdict on a line, and its top-level fields when it is an object.
+LineProblem LineChecker::Impl::Parse(const char* data, size_t size, TopLevelFields& fields) {
   simdjson::dom::element root;
   const simdjson::error_code parsed = parser.parse(data, size, false).get(root);
   if (parsed != simdjson::SUCCESS) {
-    out.problem = parsed == simdjson::UTF8_ERROR ? LineProblem::kNotUtf8 : LineProblem::kNotJson;
-    return out;
+    return parsed == simdjson::UTF8_ERROR ? LineProblem::kNotUtf8 : LineProblem::kNotJson;
   }
   simdjson::dom::object obj;
-  if (root.get_object().get(obj) != simdjson::SUCCESS) {
-    out.problem = LineProblem::kNotObject;
-    return out;
-  }
+  if (root.get_object().get(obj) != simdjson::SUCCESS) return LineProblem::kNotObject;
   // Walk the top-level fields once: resourceType and id may come anywhere, and a repeated key
   // (forbidden in FHIR JSON) must not let another reader see a different type or id.
-  int type_seen = 0;
-  int id_seen = 0;
-  bool type_is_string = false;
-  bool id_is_string = false;
-  std::string_view type;
-  std::string_view id;
   for (simdjson::dom::key_value_pair field : obj) {
     if (field.key == "resourceType") {
-      ++type_seen;
-      type_is_string = field.value.get_string().get(type) == simdjson::SUCCESS;
+      ++fields.type_seen;
+      fields.type_is_string = field.value.get_string().get(fields.type) == simdjson::SUCCESS;
     } else if (field.key == "id") {
-      ++id_seen;
-      id_is_string = field.value.get_string().get(id) == simdjson::SUCCESS;
+      ++fields.id_seen;
+      fields.id_is_string = field.value.get_string().get(fields.id) == simdjson::SUCCESS;
     }
   }
-  if (type_seen == 0 || !type_is_string) {
+  return LineProblem::kNone;
+}
+
+CheckedLine LineChecker::Impl::Check(const char* data, size_t size,
+                                     std::string_view expected_type) {
+  CheckedLine out;
+  TopLevelFields fields;
+  if (mode == LineChecker::Mode::kScanFirst && scan.Scan(data, size, fields)) {
+    ++scanned;
+  } else {
+    fields = TopLevelFields{};
+    out.problem = Parse(data, size, fields);
+    if (out.problem != LineProblem::kNone) return out;
+  }
+  if (fields.type_seen == 0 || !fields.type_is_string) {
     out.problem = LineProblem::kNoResourceType;
     return out;
   }
-  const bool type_ok = expected_type.empty() ? IsFhirTypeName(type) : type == expected_type;
-  if (type_seen > 1 || !type_ok) {
+  const bool type_ok =
+      expected_type.empty() ? IsFhirTypeName(fields.type) : fields.type == expected_type;
+  if (fields.type_seen > 1 || !type_ok) {
     out.problem = LineProblem::kWrongResourceType;
     return out;
   }
-  if (id_seen == 0) {
+  if (fields.id_seen == 0) {
     out.problem = LineProblem::kNoId;
     return out;
   }
-  if (id_seen > 1 || !id_is_string || !IsFhirId(id)) {
+  if (fields.id_seen > 1 || !fields.id_is_string || !IsFhirId(fields.id)) {
     out.problem = LineProblem::kBadId;
     return out;
   }
-  out.id = id;
+  out.id = fields.id;
   return out;
 }
 

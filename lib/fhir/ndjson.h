@@ -2,9 +2,9 @@
 //
 // NdjsonSplitter joins lines split across chunks, handles "\r\n", skips blank lines, and caps a
 // line's length. It holds at most one partial line; no allocation per line once warmed up.
-// LineChecker parses one line with a reused simdjson on-demand parser and checks it is a JSON
-// object with "resourceType" equal to the expected type and a valid FHIR "id"
-// ([A-Za-z0-9\-.]{1,64}).
+// LineChecker checks one line is a JSON object (validated whole, by simdjson: see line_scan.h for
+// the fast path and the DOM parser behind it) with "resourceType" equal to the expected type and
+// a valid FHIR "id" ([A-Za-z0-9\-.]{1,64}).
 //
 // Threading: one instance per stream; not thread-safe.
 #pragma once
@@ -77,12 +77,18 @@ std::string_view LineProblemName(LineProblem p);
 
 struct CheckedLine {
   LineProblem problem = LineProblem::kNone;
-  std::string_view id;  // valid until the next Check(); points into the checker's buffer
+  // Valid until the next Check(), and as long as the line's buffer (CheckPadded) is.
+  std::string_view id;
 };
 
 class LineChecker {
  public:
-  LineChecker();
+  // kScanFirst (the default) decides most valid lines with StructuralScan and the rest with the
+  // DOM parser; kDomOnly sends every line to the DOM parser. Both give the same answers: kDomOnly
+  // exists so that tests and the differential fuzz target can show it.
+  enum class Mode { kScanFirst, kDomOnly };
+
+  explicit LineChecker(Mode mode = Mode::kScanFirst);
   ~LineChecker();
   // Checks `line` (no newline) against `expected_type` (e.g. "Patient"); an empty
   // `expected_type` accepts any FHIR type name. Order of checks: kNotUtf8 (the line is not valid
@@ -94,6 +100,8 @@ class LineChecker {
   // The same without the copy: `line` must be followed by kLinePadding readable bytes (any
   // content), which simdjson may read. The hot path (pipeline::StoreSink) uses it.
   CheckedLine CheckPadded(std::string_view line, std::string_view expected_type);
+  // Lines the fast path decided alone, so far (for tests and benchmarks).
+  uint64_t scanned() const;
 
  private:
   struct Impl;

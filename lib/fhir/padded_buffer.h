@@ -16,7 +16,7 @@ class PaddedBuffer {
  public:
   // Copies `line` and pads it; the result is valid until the next Copy().
   const char* Copy(std::string_view line) {
-    if (line.size() > cap_) {
+    if (line.size() > cap_ || !buf_) {  // even an empty line: memcpy needs a buffer
       size_t want = cap_ == 0 ? 4096 : cap_;
       while (want < line.size()) want *= 2;
       buf_ = std::make_unique<char[]>(want + simdjson::SIMDJSON_PADDING);
