@@ -205,8 +205,10 @@ void ChunkChecker::Run() {
     CheckSlot(s);
     lock.lock();
     s.state = Slot::State::kChecked;
-    cv_.notify_all();
+    lock.unlock();
+    cv_.notify_all();  // unlocked: the woken caller need not wait for the mutex
     w = (w + 1) % nslots_;
+    lock.lock();
   }
 }
 

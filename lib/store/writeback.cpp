@@ -60,7 +60,9 @@ void WritebackThread::Run() {
     lock.lock();
     if (!r && job.status != nullptr) *job.status = std::move(r);
     ++done_;
-    cv_.notify_all();
+    lock.unlock();
+    cv_.notify_all();  // unlocked: the woken waiter need not wait for the mutex
+    lock.lock();
   }
 }
 
