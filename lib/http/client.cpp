@@ -4,10 +4,12 @@
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/verb.hpp>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <map>
 #include <optional>
 
+#include "http/body_framer.h"
 #include "http/connection.h"
 #include "http/gzip_decoder.h"
 
@@ -66,16 +68,18 @@ Error HeaderError(std::string_view what, const error_code& ec, const ClientOptio
   return PhaseError(what, "read header", ec, timeout);
 }
 
-Error BodyError(std::string_view what, const error_code& ec, const detail::ResponseParser& parser,
-                uint64_t received, std::chrono::milliseconds timeout) {
+// `content_length` and `chunked`: the response's framing.
+Error BodyError(std::string_view what, const error_code& ec,
+                std::optional<uint64_t> content_length, bool chunked, uint64_t received,
+                std::chrono::milliseconds timeout) {
   std::string w(what);
   if (IsClosedByPeer(ec)) {
-    if (parser.content_length()) {
+    if (content_length) {
       return MakeError(ErrorKind::kTruncated,
                        w + ": body truncated after " + std::to_string(received) + " of " +
-                           std::to_string(*parser.content_length()) + " bytes");
+                           std::to_string(*content_length) + " bytes");
     }
-    if (parser.chunked()) {
+    if (chunked) {
       return MakeError(ErrorKind::kTruncated,
                        w + ": chunked body cut after " + std::to_string(received) + " bytes");
     }
@@ -86,6 +90,65 @@ Error BodyError(std::string_view what, const error_code& ec, const detail::Respo
     return MakeError(ErrorKind::kProtocol, w + ": bad response body: " + ec.message());
   }
   return PhaseError(what, "read body", ec, timeout);
+}
+
+// The body after the header, per its framing, straight into `sink`: see BodyFramer. What Beast
+// read past the header goes first, copied; then each socket read lands where the sink asks
+// (BodySink::Buffer) or in the connection's scratch buffer, and the body bytes among it, moved
+// to its front, are passed on from there. A server that sends more than its framing said leaves
+// those bytes unread or dropped and the connection closed rather than reused.
+asio::awaitable<Result<void>> ReadBodyDirect(Connection& conn, detail::ResponseParser& parser,
+                                             BodySink& sink, const std::string& what,
+                                             std::chrono::milliseconds timeout) {
+  detail::BodyFramer framer = parser.chunked()
+                                  ? detail::BodyFramer::Chunked()
+                                  : detail::BodyFramer::Length(parser.content_length().value());
+  std::vector<char>& scratch = conn.body_scratch();
+  const auto target_now = [&]() -> std::span<char> {
+    std::span<char> target = sink.Buffer();
+    if (target.size() < BodySink::kMinSinkBuffer) {
+      target = {scratch.data(), scratch.size() - Connection::kSlack};
+    }
+    return target;
+  };
+  // Decodes the n bytes at target and passes the body bytes on.
+  const auto take = [&](std::span<char> target, size_t n) -> Result<void> {
+    const detail::BodyFramer::Decoded got = framer.Decode(target.data(), n);
+    if (got.body > 0) {
+      if (auto r = sink.OnData(std::string_view(target.data(), got.body)); !r) return r;
+    }
+    if (got.error) {
+      return MakeError(ErrorKind::kProtocol, what + ": bad response body: " + got.error->message);
+    }
+    return Ok();
+  };
+
+  beast::flat_buffer& left = conn.read_buffer();
+  while (left.size() > 0 && !framer.done()) {
+    const std::span<char> target = target_now();
+    const size_t n = std::min(left.size(), target.size());
+    std::memcpy(target.data(), left.data().data(), n);
+    left.consume(n);
+    if (auto r = take(target, n); !r) co_return r;
+  }
+  while (!framer.done()) {
+    const std::span<char> target = target_now();
+    size_t n = 0;
+    const error_code ec = co_await conn.ReadRaw(target.data(), framer.NextRead(target.size()), n,
+                                                timeout);
+    if (n > 0) {
+      if (auto r = take(target, n); !r) co_return r;
+    }
+    if (ec && !framer.done()) {
+      co_return BodyError(what, ec, framer.length(), framer.chunked(), framer.body_bytes(),
+                          timeout);
+    }
+  }
+  if (framer.extra() > 0) {
+    // Not reused: whatever else the server sent would be read as the next response.
+    conn.Close();
+  }
+  co_return Ok();
 }
 
 }  // namespace
@@ -251,6 +314,21 @@ asio::awaitable<Result<Response>> HttpClient::Impl::Run(const Request& request, 
     return Ok();
   };
 
+  // A 2xx identity body whose framing says where it ends: read straight from the socket into
+  // the sink's buffer (or the scratch buffer), BodyFramer cutting out the chunk framing, instead
+  // of through Beast's parser and its copy (issue 6).
+  if (to_sink && !gzip && !parser->is_done() &&
+      (parser->chunked() || parser->content_length())) {
+    if (auto r = co_await ReadBodyDirect(*conn, *parser, *sink, what, timeout); !r) {
+      conn->Close();
+      co_return std::move(r).error();
+    }
+    if (parser->keep_alive() && conn->is_open() && conn->read_buffer().size() == 0) {
+      PutIdle(key, std::move(conn));
+    }
+    co_return response;
+  }
+
   std::optional<GzipDecoder> decoder;
   if (gzip) decoder.emplace();
   static_assert(Connection::kSlack >= kBodySlack);
@@ -290,7 +368,9 @@ asio::awaitable<Result<Response>> HttpClient::Impl::Run(const Request& request, 
     }
     if (ec) {
       conn->Close();
-      co_return BodyError(what, ec, *parser, received, timeout);
+      const auto length = parser->content_length();
+      co_return BodyError(what, ec, length ? std::optional<uint64_t>(*length) : std::nullopt,
+                          parser->chunked(), received, timeout);
     }
   }
   if (decoder) {

@@ -162,6 +162,20 @@ asio::awaitable<error_code> Connection::ReadSome(ResponseParser& parser,
   co_return ec;
 }
 
+asio::awaitable<error_code> Connection::ReadRaw(char* data, size_t size, size_t& n,
+                                                std::chrono::milliseconds timeout) {
+  error_code ec;
+  tcp().expires_after(timeout);
+  if (tls_) {
+    n = co_await tls_->async_read_some(asio::buffer(data, size),
+                                       asio::redirect_error(asio::use_awaitable, ec));
+  } else {
+    n = co_await plain_->async_read_some(asio::buffer(data, size),
+                                         asio::redirect_error(asio::use_awaitable, ec));
+  }
+  co_return ec;
+}
+
 bool Connection::is_open() const {
   if (tls_) return beast::get_lowest_layer(*tls_).socket().is_open();
   return plain_ && plain_->socket().is_open();

@@ -59,6 +59,11 @@ class Connection {
   boost::asio::awaitable<boost::system::error_code> ReadSome(ResponseParser& parser,
                                                              std::chrono::milliseconds timeout);
 
+  // Reads at least one and at most `size` bytes straight from the stream to `data`, bypassing
+  // the read buffer (the caller has taken what Beast left there); `n` gets the count.
+  boost::asio::awaitable<boost::system::error_code> ReadRaw(char* data, size_t size, size_t& n,
+                                                            std::chrono::milliseconds timeout);
+
   // An idle pooled connection must not time out on its next use.
   void ClearTimeout() { tcp().expires_never(); }
   bool is_open() const;

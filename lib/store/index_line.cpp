@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 
+#include "core/hex.h"
 #include "store/posix_file.h"
 
 namespace p2p::store {
@@ -29,13 +30,6 @@ void AppendEscaped(std::string& out, std::string_view field) {
       out += ch;
     }
   }
-}
-
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;
 }
 
 std::optional<std::string> Unescape(std::string_view field) {

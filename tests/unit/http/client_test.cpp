@@ -23,6 +23,7 @@ namespace {
 namespace asio = boost::asio;
 using std::chrono::milliseconds;
 using test::HttpResponse;
+using test::Script;
 using test::ScriptedServer;
 using test::Step;
 
@@ -343,6 +344,107 @@ TEST_F(HttpClientTest, StreamDecodesChunkedTransferEncoding) {
   EXPECT_EQ(sink.data, body);
 }
 
+// Stream reads 2xx identity bodies past the header itself (BodyFramer): chunk framing split
+// anywhere across the server's writes, with extensions and trailers, must give the body, and
+// leave the connection fit for the next request.
+TEST_F(HttpClientTest, StreamReadsChunkFramingSplitAnywhereAndReusesTheConnection) {
+  const std::string body = Pattern(200000);
+  const std::string head = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+  // Chunks of 100000, 99990 and 10 bytes; the writes cut the framing in odd places.
+  const std::vector<std::string> writes = {
+      head + "186",
+      "A0;name=va",
+      "lue\r",
+      "\n" + body.substr(0, 70000),
+      body.substr(70000, 30000) + "\r",
+      "\n18696\r\n" + body.substr(100000, 99990) + "\r\na\r\n" + body.substr(199990),
+      "\r\n0\r\nX-Checksum: none\r\n",
+      "\r\n",
+  };
+  Script script;
+  for (int round = 0; round < 3; ++round) {
+    script.push_back(Step::ReadRequest());
+    for (const std::string& w : writes) {
+      script.push_back(Step::Send(w));
+      script.push_back(Step::Delay(milliseconds(3)));
+    }
+    script.push_back(Step::ReadRequest());
+    script.push_back(Step::Send(HttpResponse(200, "second")));
+  }
+  script.push_back(Step::WaitClose());
+  ScriptedServer server({script});
+  for (size_t window : {size_t{0}, BodySink::kMinSinkBuffer, size_t{1} << 20}) {
+    SCOPED_TRACE(window);
+    if (window > 0) {
+      BufferSink sink(window);
+      Result<Response> res = RunSync(io, client.Stream(Get(server.Url("/f")), sink));
+      ASSERT_TRUE(res.ok()) << res.error().message;
+      EXPECT_TRUE(sink.data == body);
+      EXPECT_EQ(sink.copied, "");  // the body bytes stay where they were read
+    } else {
+      RecordingSink sink;
+      Result<Response> res = RunSync(io, client.Stream(Get(server.Url("/f")), sink));
+      ASSERT_TRUE(res.ok()) << res.error().message;
+      EXPECT_TRUE(sink.data == body);
+    }
+    RecordingSink second;
+    Result<Response> res = RunSync(io, client.Stream(Get(server.Url("/g")), second));
+    ASSERT_TRUE(res.ok()) << res.error().message;
+    EXPECT_EQ(second.data, "second");
+  }
+  EXPECT_EQ(server.connections(), 1);  // reused after every response
+}
+
+TEST_F(HttpClientTest, StreamBadChunkFramingIsAProtocolError) {
+  ScriptedServer server(
+      {{Step::ReadRequest(),
+        Step::Send("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nzz\r\n"),
+        Step::WaitClose()}});
+  RecordingSink sink;
+  Result<Response> res = RunSync(io, client.Stream(Get(server.Url("/f")), sink));
+  ASSERT_FALSE(res.ok());
+  EXPECT_EQ(res.error().kind, ErrorKind::kProtocol);
+  EXPECT_EQ(res.error().message, "GET /f: bad response body: bad chunk size: not a hex number");
+  EXPECT_EQ(sink.data, "hello");
+}
+
+TEST_F(HttpClientTest, StreamIdentityBodyCutOrStalledIsReportedLikeSend) {
+  ScriptedServer server(
+      {{Step::ReadRequest(), Step::Send("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"),
+        Step::Close()},
+       {Step::ReadRequest(), Step::Send("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"),
+        Step::WaitClose()}});
+  RecordingSink cut;
+  Result<Response> res = RunSync(io, client.Stream(Get(server.Url("/x")), cut));
+  ASSERT_FALSE(res.ok());
+  EXPECT_EQ(res.error().kind, ErrorKind::kTruncated);
+  EXPECT_EQ(res.error().message, "GET /x: body truncated after 3 of 10 bytes");
+  EXPECT_EQ(cut.data, "abc");
+  RecordingSink stalled;
+  res = RunSync(io, client.Stream(Get(server.Url("/x"), milliseconds(50)), stalled));
+  ASSERT_FALSE(res.ok());
+  EXPECT_EQ(res.error().kind, ErrorKind::kTimeout);
+  EXPECT_EQ(res.error().message, "GET /x: read body timed out after 50ms");
+}
+
+TEST_F(HttpClientTest, StreamDoesNotReuseAConnectionThatSentMoreThanItsFraming) {
+  ScriptedServer server(
+      {{Step::ReadRequest(),
+        Step::Send("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
+                   "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nstale"),
+        Step::WaitClose()},
+       {Step::ReadRequest(), Step::Send(HttpResponse(200, "fresh"))}});
+  RecordingSink first;
+  Result<Response> res = RunSync(io, client.Stream(Get(server.Url("/a")), first));
+  ASSERT_TRUE(res.ok()) << res.error().message;
+  EXPECT_EQ(first.data, "abc");
+  RecordingSink second;
+  res = RunSync(io, client.Stream(Get(server.Url("/b")), second));
+  ASSERT_TRUE(res.ok()) << res.error().message;
+  EXPECT_EQ(second.data, "fresh");
+  EXPECT_EQ(server.connections(), 2);
+}
+
 TEST_F(HttpClientTest, GzipBodyIsDecodedForSendAndStream) {
   const std::string body = Pattern(200 * 1024);
   const std::string gz = Gzip(body);
@@ -457,6 +559,33 @@ TEST_F(HttpClientTest, TlsIsAcceptedWithCaFile) {
   Result<Response> again = RunSync(io, tls_client.Send(Get(server.Url("/x")), 1024));
   ASSERT_TRUE(again.ok()) << again.error().message;
   EXPECT_EQ(again->body, "again");
+  EXPECT_EQ(server.connections(), 1);
+}
+
+TEST_F(HttpClientTest, StreamOverTlsReadsTheBodyStraightFromTheStream) {
+  test::TlsIdentity id = test::MakeSelfSignedIdentity({"IP:127.0.0.1"});
+  TempFile ca(id.cert_pem);
+  const std::string body = Pattern(150000);
+  std::string chunked = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+  for (size_t i = 0; i < body.size(); i += 40000) {
+    const std::string part = body.substr(i, 40000);
+    char size[16];
+    snprintf(size, sizeof size, "%zx", part.size());
+    chunked += std::string(size) + "\r\n" + part + "\r\n";
+  }
+  chunked += "0\r\n\r\n";
+  ScriptedServer server({{Step::ReadRequest(), Step::Send(chunked), Step::ReadRequest(),
+                          Step::Send(HttpResponse(200, body)), Step::WaitClose()}},
+                        id);
+  HttpClient tls_client(io, ClientOptions{.ca_file = ca.path()});
+  for (const char* path : {"/chunked", "/identity"}) {
+    SCOPED_TRACE(path);
+    BufferSink sink(BodySink::kMinSinkBuffer * 4);
+    Result<Response> res = RunSync(io, tls_client.Stream(Get(server.Url(path)), sink));
+    ASSERT_TRUE(res.ok()) << res.error().message;
+    EXPECT_TRUE(sink.data == body);
+    EXPECT_EQ(sink.copied, "");
+  }
   EXPECT_EQ(server.connections(), 1);
 }
 
