@@ -2,9 +2,9 @@
 // coding, RFC 9112 sections 6.3 and 7.1), decoded in place in the buffer the bytes were read to.
 //
 // HttpClient::Stream uses it for 2xx identity bodies (issue 6): Beast's parser reads the header,
-// then the client reads the body straight from the socket into the sink's buffer, as much as
-// the framing allows per read, instead of through Beast's parser, which reads at most 64 KiB at
-// a time into its own buffer and then copies the body bytes out of it. Chunk framing read along
+// then the client reads the body straight from the socket into the sink's buffer (up to 64 KiB
+// a read, and no further than the framing allows), instead of through Beast's parser, which
+// reads into its own buffer and then copies the body bytes out of it. Chunk framing read along
 // with data is cut out by moving the data after it down: NextRead() limits a read to the current
 // chunk's data plus kLookahead bytes, so at most kLookahead bytes move per chunk, and a read that
 // would start with framing is a short one (kLookahead).
