@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <unordered_map>
 #include <utility>
@@ -193,17 +194,24 @@ class NdjsonFileWriter final : public FileWriter {
     if (ticket_ == 0) return;
     store_->writeback_->WaitFor(ticket_);
     ticket_ = 0;
+    spare_ticket_ = 0;
     if (!async_status_ && status_) status_ = Prefixed(async_status_.error());
   }
 
   // Direct mode: hands the first `n` bytes of buf_ to the writeback thread (which also drives
-  // the disk writeback, see writeback.h) and goes on in the spare buffer.
+  // the disk writeback, see writeback.h) and goes on in the spare buffer. Waits only for the
+  // spare buffer's own write, not for the blocks queued after it (PutBlock): those are the
+  // caller's slots, which it waits for itself (WaitBlock). A failed write of any job is noticed
+  // through failed_ and then read after Settle().
   Result<void> Handoff(size_t n) {
-    Settle();  // the spare buffer is free again
+    if (spare_ticket_ != 0) store_->writeback_->WaitFor(spare_ticket_);  // the spare is free
+    spare_ticket_ = 0;
+    if (failed_.load(std::memory_order_acquire)) Settle();
     if (!status_) return status_;
     std::swap(buf_, spare_);
     if (!buf_) buf_ = std::make_unique_for_overwrite<char[]>(kWriteBuffer);
     Submit(spare_.get(), n);
+    spare_ticket_ = ticket_;
     return Ok();
   }
 
@@ -217,6 +225,7 @@ class NdjsonFileWriter final : public FileWriter {
     job.size = n;
     job.what = &write_what_;
     job.status = &async_status_;
+    job.failed = &failed_;
     written_ += static_cast<int64_t>(n);
     if (written_ - writeback_ >= kWritebackBytes) {
       job.start_from = base_ + writeback_;
@@ -294,7 +303,9 @@ class NdjsonFileWriter final : public FileWriter {
   int64_t writeback_ = 0;  // bytes handed to sync_file_range (direct mode)
   int64_t waited_ = 0;     // bytes known to be on disk (direct mode: waited for by the thread)
   std::unique_ptr<char[]> spare_;  // direct mode: the buffer the writeback thread is writing
-  uint64_t ticket_ = 0;            // direct mode: its job, 0 when none is in flight
+  uint64_t ticket_ = 0;            // direct mode: the last job queued, 0 when none is in flight
+  uint64_t spare_ticket_ = 0;      // direct mode: the job writing spare_, 0 when none
+  std::atomic<bool> failed_{false};  // set by the writeback thread with async_status_
   std::string write_what_;         // "write <Type>.ndjson path", the job's error context
   Result<void> async_status_;      // set by the writeback thread; read after Settle()
   int64_t lines_ = 0;

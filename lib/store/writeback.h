@@ -9,12 +9,13 @@
 //
 // Ownership: the caller keeps each job's buffer, `what` and `status` alive and unchanged until
 // WaitFor(job's ticket) returns. Jobs run in submission order, one at a time.
-// Errors: a failed pwrite sets *status (ErrnoError: "<what>: <strerror>"); sync_file_range
-// failures are ignored (they only lose the head start).
+// Errors: a failed pwrite sets *status (ErrnoError: "<what>: <strerror>") and then *failed;
+// sync_file_range failures are ignored (they only lose the head start).
 // Threading: Submit/WaitFor may be called from any thread (mutex + condition variable); the
 // destructor waits for every job, then joins.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -38,7 +39,10 @@ class WritebackThread {
     int64_t start_from = 0, start_len = 0;
     int64_t wait_from = 0, wait_len = 0;
     const std::string* what = nullptr;  // error context, e.g. "write <path>"
-    Result<void>* status = nullptr;     // set on a write error
+    Result<void>* status = nullptr;     // set on a write error (read it after WaitFor)
+    // Also set on a write error, after *status: lets the caller notice a failure without
+    // waiting for the job (then WaitFor, and read *status).
+    std::atomic<bool>* failed = nullptr;
   };
 
   WritebackThread();

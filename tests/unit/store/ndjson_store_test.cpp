@@ -410,6 +410,26 @@ TEST(NdjsonStore, AFullDiskIsDiskFull) {
   EXPECT_EQ(ReadAll(dir / "Patient.index"), "");
 }
 
+// The writeback thread's failure is noticed when a later buffer is handed over (the writer
+// waits only for the spare buffer's own write there), not only at the commit.
+TEST(NdjsonStore, AFullDiskStopsTheLinesWithinAFewBuffers) {
+  TempDir dir;
+  auto store = OpenStore(dir.path());
+  ASSERT_EQ(::symlink("/dev/full", (dir / "Patient.ndjson").c_str()), 0);
+  auto w = store->Begin(Ctx("Patient"));
+  ASSERT_TRUE(w.ok()) << w.error().message;
+  const std::string line = Line("a", R"(,"pad":")" + std::string(1000, 'p') + "\"");
+  int accepted = 0;
+  Result<void> put = Ok();
+  while (accepted < 100000 && (put = (*w)->Put("a", line))) ++accepted;
+  ASSERT_FALSE(put.ok());
+  EXPECT_EQ(put.error().kind, ErrorKind::kDiskFull);
+  // The first buffer's write fails; the third buffer's hand-over waits for it and sees that.
+  EXPECT_LE(static_cast<size_t>(accepted) * (line.size() + 1), 3U * 512 * 1024);
+  EXPECT_FALSE((*w)->Commit().ok());
+  EXPECT_EQ(ReadAll(dir / "Patient.index"), "");
+}
+
 TEST(NdjsonStore, AFullDiskIsDiskFullForATemporaryFileToo) {
   TempDir dir;
   auto store = OpenStore(dir.path());
