@@ -58,8 +58,9 @@ void WritebackThread::Run() {
       }
     }
     lock.lock();
-    if (!r && job.status != nullptr) *job.status = std::move(r);
-    if (!r && job.failed != nullptr) job.failed->store(true, std::memory_order_release);
+    const bool failed = !r;
+    if (failed && job.status != nullptr) *job.status = std::move(r);
+    if (failed && job.failed != nullptr) job.failed->store(true, std::memory_order_release);
     ++done_;
     lock.unlock();
     cv_.notify_all();  // unlocked: the woken waiter need not wait for the mutex
