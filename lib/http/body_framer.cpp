@@ -10,7 +10,9 @@ namespace p2p::http::detail {
 
 namespace {
 
-Error BadChunk(const std::string& what) { return MakeError(ErrorKind::kProtocol, "bad chunk " + what); }
+Error BadChunk(const std::string& what) {
+  return MakeError(ErrorKind::kProtocol, "bad chunk " + what);
+}
 
 }  // namespace
 

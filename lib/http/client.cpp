@@ -31,7 +31,8 @@ std::string_view Response::Get(std::string_view lower_name) const {
 
 namespace {
 
-constexpr size_t kBodyReadBytes = 64 * 1024;  // Beast's largest single read (http::read_some); ours too
+// Beast's largest single read (http::read_some), and ours past the header (ReadBodyDirect).
+constexpr size_t kBodyReadBytes = 64 * 1024;
 
 std::string Lower(std::string_view s) {
   std::string out(s);
@@ -95,8 +96,9 @@ Error BodyError(std::string_view what, const error_code& ec,
 // The body after the header, per its framing, straight into `sink`: see BodyFramer. What Beast
 // read past the header goes first, copied; then each socket read (up to kBodyReadBytes) lands
 // where the sink asks (BodySink::Buffer) or in the connection's scratch buffer, and the body
-// bytes among it, moved to its front, are passed on from there. A server that sends more than its framing said leaves
-// those bytes unread or dropped and the connection closed rather than reused.
+// bytes among it, moved to its front, are passed on from there. A server that sends more than
+// its framing said leaves those bytes unread or dropped and the connection closed rather than
+// reused.
 asio::awaitable<Result<void>> ReadBodyDirect(Connection& conn, detail::ResponseParser& parser,
                                              BodySink& sink, const std::string& what,
                                              std::chrono::milliseconds timeout) {

@@ -1,14 +1,15 @@
 // WritebackThread: the NDJSON store's file writes, off the caller's (network) thread.
 //
 // A writer hands over a filled buffer, or a block of lines lent by its caller
-// (FileWriter::PutBlock), as a Job (fd, offset, bytes) and goes on filling another one; the thread pwrite()s the bytes and then drives the disk writeback of the file's range so
-// that dirty pages never pile up until the commit: it starts writeback of what was just written
+// (FileWriter::PutBlock), as a Job (fd, offset, bytes) and goes on filling another one; the
+// thread pwrite()s the bytes and then drives the disk writeback of the file's range so that
+// dirty pages never pile up until the commit: it starts writeback of what was just written
 // (sync_file_range WRITE) and waits for older ranges to reach the disk (WAIT_BEFORE | WRITE |
 // WAIT_AFTER). The commit's fdatasync then has only the last few MiB left. sync_file_range gives
 // no durability by itself (no metadata, no disk cache flush): the commit's fdatasync still does.
 //
-// Ownership: the caller keeps each job's buffer, `what` and `status` alive and unchanged until
-// WaitFor(job's ticket) returns. Jobs run in submission order, one at a time.
+// Ownership: the caller keeps each job's buffer, `what`, `status` and `failed` alive and
+// unchanged until WaitFor(job's ticket) returns. Jobs run in submission order, one at a time.
 // Errors: a failed pwrite sets *status (ErrnoError: "<what>: <strerror>") and then *failed;
 // sync_file_range failures are ignored (they only lose the head start).
 // Threading: Submit/WaitFor may be called from any thread (mutex + condition variable); the

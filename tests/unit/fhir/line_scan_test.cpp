@@ -163,7 +163,8 @@ TEST(StructuralScan, ViewsPointIntoTheLine) {
 // (tests/fuzz/line_scan_fuzz.cpp) explores further.
 TEST(StructuralScan, RandomEditsOfValidLinesAgreeWithTheDomParser) {
   const std::vector<std::string> seeds = {
-      R"({"resourceType":"Patient","id":"p1","name":[{"family":"Doe","given":["J"]}],"active":true})",
+      R"({"resourceType":"Patient","id":"p1","name":[{"family":"Doe","given":["J"]}],)"
+      R"("active":true})",
       R"({"resourceType":"Observation","id":"o-2","valueQuantity":{"value":-12.5,"unit":"mg"},)"
       R"("component":[{"code":{"coding":[]},"valueBoolean":false}],"note":null,"n":[0,1e5,2E-3]})",
       R"({"id":"e.3","meta":{"id":"m","tag":[{}]},"text":"a\"b\\c\nd","resourceType":"Encounter"})",
