@@ -227,6 +227,13 @@ int Run(const daemon::CommandLine& cl) {
     StatusServerSettings status_settings;
     status_settings.deadline_at_risk_s =
         std::chrono::duration_cast<std::chrono::seconds>(options.deadline.at_risk_within).count();
+    status_settings.payer_conditions = [&sched] {
+      std::vector<PayerCondition> out;
+      for (const auto& p : sched.payers()) {
+        out.push_back({p->id(), p->throttled_until_ms(), p->auth_rejected(), p->auth_error()});
+      }
+      return out;
+    };
     status = std::make_unique<StatusServer>(
         io, options.status, **db, metrics,
         [&source] { return static_cast<bool>(source.ListReady()); }, std::move(status_settings));
@@ -351,6 +358,17 @@ int Run(const daemon::CommandLine& cl) {
     return kExitSoftware;
   }
   if (cl.once) PrintSummary(**db, **store, options, sched);
+  if (cl.once && finished) {
+    // Credentials only an operator can fix: say so rather than wait for ever.
+    const auto rejected = sched.AuthRejected();
+    for (const auto& [payer, code] : rejected) {
+      std::fprintf(stderr,
+                   "p2p-ingestd: payer %s: the token endpoint rejects our credentials (%s); its "
+                   "members wait: correct the payer's auth settings and run again\n",
+                   payer.c_str(), code.c_str());
+    }
+    if (!rejected.empty()) return kExitSoftware;
+  }
   spdlog::info("p2p-ingestd stopped");
   return 0;
 }

@@ -19,6 +19,7 @@ std::string_view ErrorKindName(ErrorKind kind) {
     case ErrorKind::kDiskFull: return "disk_full";
     case ErrorKind::kBusy: return "busy";
     case ErrorKind::kInternal: return "internal";
+    case ErrorKind::kThrottled: return "throttled";
   }
   return "unknown";
 }

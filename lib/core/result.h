@@ -29,6 +29,7 @@ enum class ErrorKind : int {
   kDiskFull = 13,      // ENOSPC / SQLITE_FULL
   kBusy = 14,          // SQLITE_BUSY from an outside reader
   kInternal = 15,
+  kThrottled = 16,     // the payer throttles (429, or 503 with Retry-After): wait, count nothing
 };
 
 std::string_view ErrorKindName(ErrorKind kind);

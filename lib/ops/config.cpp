@@ -298,6 +298,7 @@ void Decoder::Payers(const YAML::Node& v, const std::string& path,
                            {
                                {"concurrency", Int(&payer.limits.concurrency)},
                                {"requests_per_second", Number(&payer.limits.requests_per_second)},
+                               {"max_throttle_wait", Duration(&payer.limits.max_throttle_wait)},
                            });
                  }},
                 {"retry",
@@ -307,6 +308,7 @@ void Decoder::Payers(const YAML::Node& v, const std::string& path,
                                {"max_attempts", Int(&payer.retry.max_attempts)},
                                {"base_delay", Duration(&payer.retry.base_delay)},
                                {"max_delay", Duration(&payer.retry.max_delay)},
+                               {"give_up_after", Duration(&payer.retry.give_up_after)},
                            });
                  }},
                 {"poll",

@@ -110,8 +110,10 @@ std::string DescribeOptions(const Options& o) {
     for (const std::string& h : p.trusted_hosts) out << " " << h;
     if (p.allow_insecure_http) out << " (plain http allowed)";
     out << "\n    limits: " << p.limits.concurrency << " jobs, " << p.limits.requests_per_second
-        << " requests/s; retry: " << p.retry.max_attempts << " attempts, "
+        << " requests/s, throttle waits up to " << FormatDuration(p.limits.max_throttle_wait)
+        << "; retry: " << p.retry.max_attempts << " attempts, "
         << FormatDuration(p.retry.base_delay) << ".." << FormatDuration(p.retry.max_delay)
+        << ", give up throttled after " << FormatDuration(p.retry.give_up_after)
         << "; poll: " << FormatDuration(p.poll.min_interval) << ".."
         << FormatDuration(p.poll.max_interval) << ", timeout " << FormatDuration(p.poll.timeout)
         << "; request timeout " << FormatDuration(p.request_timeout) << "\n";

@@ -293,7 +293,12 @@ void CheckPayer(Checker& c, const PayerOptions& payer, const std::string& p) {
   if (!(rps > 0 && rps <= 10000)) {
     c.Add(p + ".limits.requests_per_second", "must be greater than 0 and at most 10000");
   }
+  if (payer.limits.max_throttle_wait < Millis(1000) ||
+      payer.limits.max_throttle_wait > Millis(24LL * 3600 * 1000)) {
+    c.Add(p + ".limits.max_throttle_wait", "must be 1s..24h");
+  }
   c.IntRange(payer.retry.max_attempts, 1, 100, p + ".retry.max_attempts");
+  c.Positive(payer.retry.give_up_after, p + ".retry.give_up_after");
   c.Positive(payer.retry.max_delay, p + ".retry.max_delay");
   if (payer.retry.base_delay > payer.retry.max_delay) {
     c.Add(p + ".retry.base_delay", "must not exceed retry.max_delay");

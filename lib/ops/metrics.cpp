@@ -135,6 +135,10 @@ Metrics::Metrics() {
   Define(metric::kBadLines, T::kCounter, "NDJSON lines that failed the check, by resource type.");
   Define(metric::kDeadlineBreaches, T::kCounter,
          "Members first requested after their CMS-0057-F one-week deadline, by payer.");
+  Define(metric::kPayerThrottled, T::kGauge,
+         "Seconds until a throttling payer is due again (0 when it is not throttled), by payer.");
+  Define(metric::kPayerAuthRejected, T::kGauge,
+         "1 while the payer's token endpoint rejects our credentials, by payer.");
   Define(metric::kLastSuccess, T::kGauge,
          "Unix time of the last member job that completed, by payer.");
   Define(metric::kMembers, T::kGauge, "Member jobs in the state database, by state.");

@@ -51,6 +51,11 @@ inline constexpr std::string_view kResourcesStored = "p2p_resources_stored_total
 inline constexpr std::string_view kBadLines = "p2p_bad_lines_total";
 // counter {payer}: members whose request (first $member-match) was sent after their deadline.
 inline constexpr std::string_view kDeadlineBreaches = "p2p_deadline_breaches_total";
+// gauge {payer}: seconds until a throttling payer (429, or 503 with Retry-After) is due again;
+// 0 when it is not throttled. Refreshed at each scrape.
+inline constexpr std::string_view kPayerThrottled = "p2p_payer_throttled_seconds";
+// gauge {payer}: 1 while the payer's token endpoint rejects our credentials (invalid_client, ...).
+inline constexpr std::string_view kPayerAuthRejected = "p2p_payer_auth_rejected";
 // gauge {payer}: unix seconds of the last job that reached complete.
 inline constexpr std::string_view kLastSuccess = "p2p_last_success_timestamp_seconds";
 // gauges set by the status server from the state DB (cached ~1 s):

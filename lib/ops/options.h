@@ -101,12 +101,19 @@ struct AuthOptions {
 struct LimitsOptions {
   int concurrency = 4;                // limits.concurrency: jobs of this payer in flight, 1..256
   double requests_per_second = 10.0;  // limits.requests_per_second: token bucket, >0 .. 10000
+  // limits.max_throttle_wait (default 15m, 1s..24h): the longest single wait when the payer
+  // throttles (429, or 503 with Retry-After); a longer Retry-After is clamped to it.
+  Millis max_throttle_wait{15LL * 60 * 1000};
 };
 
 struct RetryOptions {
   int max_attempts = 8;     // retry.max_attempts: per request step, 1..100
   Millis base_delay{500};   // retry.base_delay (default 500ms), <= max_delay
   Millis max_delay{60000};  // retry.max_delay (default 60s)
+  // retry.give_up_after (default 24h): how long a job waits out a throttling payer at one step
+  // (match, kick-off, download) before it fails with class `throttled`. Polling's patience is
+  // poll.timeout. Throttling answers never count toward max_attempts.
+  Millis give_up_after{24LL * 3600 * 1000};
 };
 
 struct PollOptions {

@@ -205,6 +205,8 @@ struct StatusServer::Impl {
   const StatusSnapshot* Cached();
   void UpdateDbGauges(const StatusSnapshot& snap);
   std::string StatusJson(const StatusSnapshot& snap) const;
+  // "payer X: credentials rejected (code)" for each such payer, "; "-joined; "" when none.
+  std::string RejectedPayers() const;
   http::response<http::string_body> Handle(const http::request<http::string_body>& req);
   void FinalizeQueries();
   // Coroutines take the shared pointer as a parameter so that their frames own the Impl.
@@ -396,6 +398,17 @@ void StatusServer::Impl::UpdateDbGauges(const StatusSnapshot& snap) {
   }
 }
 
+std::string StatusServer::Impl::RejectedPayers() const {
+  std::string out;
+  if (!settings.payer_conditions) return out;
+  for (const PayerCondition& c : settings.payer_conditions()) {
+    if (!c.auth_rejected) continue;
+    if (!out.empty()) out.append("; ");
+    out.append("payer " + c.payer + ": credentials rejected (" + c.auth_error + ")");
+  }
+  return out;
+}
+
 std::string StatusServer::Impl::StatusJson(const StatusSnapshot& snap) const {
   std::string out;
   out.reserve(1024);
@@ -437,11 +450,39 @@ std::string StatusServer::Impl::StatusJson(const StatusSnapshot& snap) const {
   out.append("}},\"payers\":[");
   int64_t past = 0;
   int64_t near = 0;
-  for (size_t i = 0; i < snap.payers.size(); ++i) {
-    const auto& p = snap.payers[i];
+  // Live payer conditions; payers without jobs are listed when throttled or refused.
+  std::vector<PayerCondition> conditions;
+  if (settings.payer_conditions) conditions = settings.payer_conditions();
+  std::vector<StatusSnapshot::Payer> payers = snap.payers;
+  for (const PayerCondition& c : conditions) {
+    const bool listed = std::any_of(payers.begin(), payers.end(),
+                                    [&](const StatusSnapshot::Payer& p) { return p.payer == c.payer; });
+    if (!listed && (c.auth_rejected || c.throttled_until_ms != 0)) {
+      StatusSnapshot::Payer p;
+      p.payer = c.payer;
+      p.by_state.assign(kJobStateCount, 0);
+      payers.push_back(std::move(p));
+    }
+  }
+  for (size_t i = 0; i < payers.size(); ++i) {
+    const auto& p = payers[i];
     if (i > 0) out.push_back(',');
     out.append("{\"payer\":");
     AppendJsonString(&out, p.payer);
+    const PayerCondition* cond = nullptr;
+    for (const PayerCondition& c : conditions) {
+      if (c.payer == p.payer) cond = &c;
+    }
+    if (cond != nullptr) {
+      out.append(",\"auth\":");
+      AppendJsonString(&out, cond->auth_rejected ? "rejected" : "ok");
+      if (cond->auth_rejected) {
+        out.append(",\"auth_error\":");
+        AppendJsonString(&out, cond->auth_error);
+      }
+      out.append(",\"throttled_until_ms\":");
+      AppendInt(&out, cond->throttled_until_ms);
+    }
     out.append(",\"active\":");
     AppendInt(&out, p.active);
     out.append(",\"by_state\":{");
@@ -560,6 +601,8 @@ http::response<http::string_body> StatusServer::Impl::Handle(
       reply(http::status::service_unavailable, "not ready: state database is read-only\n");
     } else if (ready && !ready()) {
       reply(http::status::service_unavailable, "not ready: member source not ready\n");
+    } else if (std::string refused = RejectedPayers(); !refused.empty()) {
+      reply(http::status::service_unavailable, "not ready: " + refused + "\n");
     } else {
       reply(http::status::ok, "ready\n");
     }
@@ -572,6 +615,16 @@ http::response<http::string_body> StatusServer::Impl::Handle(
     }
   } else if (path == "/metrics") {
     Cached();  // refreshes the DB gauges; on a DB error the last values stay
+    if (settings.payer_conditions) {
+      const int64_t now = settings.now_ms();
+      for (const PayerCondition& c : settings.payer_conditions()) {
+        const int64_t left = std::max<int64_t>(0, c.throttled_until_ms - now);
+        metrics.GetGauge(metric::kPayerThrottled, {{"payer", c.payer}})
+            .Set(c.throttled_until_ms == 0 ? 0.0 : static_cast<double>(left) / 1000.0);
+        metrics.GetGauge(metric::kPayerAuthRejected, {{"payer", c.payer}})
+            .Set(c.auth_rejected ? 1.0 : 0.0);
+      }
+    }
     if (const int64_t rss = ResidentBytes(); rss >= 0) {
       metrics.GetGauge(metric::kResidentMemory).Set(static_cast<double>(rss));
     }

@@ -1,8 +1,10 @@
 // StatusServer: the daemon's operator endpoint (DESIGN.md "Contracts", status.listen).
 //
 //   GET /healthz  200 "ok": the event loop is alive.
-//   GET /readyz   200 "ready", or 503 "not ready: <reason>" when the state DB is read-only or the
-//                 `ready` callback (source readable, ...) says no.
+//   GET /readyz   200 "ready", or 503 "not ready: <reason>" when the state DB is read-only, the
+//                 `ready` callback (source readable, ...) says no, or a payer's token endpoint
+//                 rejects our credentials ("not ready: payer bison: credentials rejected
+//                 (invalid_client)").
 //   GET /status   200 JSON (shape below), 503 {"error":"state database unavailable"} on a DB error.
 //   GET /metrics  200 Prometheus text (Metrics::RenderPrometheus plus the DB-derived gauges).
 // Anything else: 404; a method other than GET: 405 with "Allow: GET"; a header block over
@@ -14,7 +16,9 @@
 // /status JSON (no PHI: counts, payer ids, job states and error classes only):
 //   {"version":"0.1.0","uptime_s":12,"now_ms":...,
 //    "members":{"total":N,"active":N,"in_flight":N,"by_state":{"pending":N,...all 12 states}},
-//    "payers":[{"payer":"bison","active":N,"deadline_past":N,"deadline_near":N},...],
+//    "payers":[{"payer":"bison","active":N,"deadline_past":N,"deadline_near":N,
+//               "auth":"ok"|"rejected",["auth_error":"invalid_client",]
+//               "throttled_until_ms":N (0 = not throttled)},...],
 //    "sla":{"deadline_past":N,"deadline_near":N,"near_window_s":86400,"capped":false},
 //    "deadlines":{"at_risk_within_s":172800,"on_time":N,"late":N,"at_risk":N,
 //                 "payers":[{"payer":"bison","on_time":N,"late":N,"at_risk":N},...]},
@@ -23,7 +27,8 @@
 //    "storage":{"state":"ok"} | {"state":"disk_full"|"read_only","since_s":...,"downloads":"paused"}}
 // "active" = not terminal; "in_flight" = matching..downloading. SLA counts are members not yet
 // requested ($member-match not sent) whose deadline is past / within near_window_s; each per-payer
-// count stops at sla_count_cap ("capped": true then). Payers listed are those with active jobs.
+// count stops at sla_count_cap ("capped": true then). Payers listed are those with active jobs,
+// and any configured payer that is throttled or whose credentials are rejected.
 // Errors: one entry per error class seen in the events table (at most 32, latest first).
 // "deadlines" (issue 7; state::DeadlineCounts): members requested ($member-match sent) within
 // their CMS-0057-F deadline (on_time), after it or still waiting past it (late), and waiting with
@@ -70,6 +75,14 @@ inline constexpr std::string_view kStorageDiskFull = "disk_full";
 inline constexpr std::string_view kStorageReadOnly = "read_only";
 }  // namespace metric
 
+// One payer's condition as the pipeline sees it now (live, never cached).
+struct PayerCondition {
+  std::string payer;
+  int64_t throttled_until_ms = 0;  // unix ms when a throttling payer is due again; 0 = not throttled
+  bool auth_rejected = false;      // the token endpoint rejects our credentials
+  std::string auth_error;          // its OAuth error code (never the secret)
+};
+
 struct StatusServerSettings {
   std::size_t header_limit = 8 * 1024;             // request line + headers, bytes (431 above)
   std::size_t body_limit = 1024;                   // request body, bytes (413 above)
@@ -82,6 +95,10 @@ struct StatusServerSettings {
   int64_t sla_count_cap = 10000;                   // per payer and SLA bucket
   int64_t deadline_at_risk_s = 48 * 3600;          // "deadlines" at_risk window (>= 0)
   std::function<int64_t()> now_ms;                 // unix ms; empty = the system clock
+  // Every configured payer's condition; empty = none known. Shown in /status ("payers" entries:
+  // "throttled_until_ms", "auth"), /readyz (503 while a payer's credentials are rejected) and
+  // /metrics (p2p_payer_throttled_seconds, p2p_payer_auth_rejected).
+  std::function<std::vector<PayerCondition>()> payer_conditions;
 };
 
 // The DB-derived part of /status (and of the DB gauges in /metrics).

@@ -69,10 +69,17 @@ Result<BulkStep> BulkMatcher::Retry(Job& batch, PayerClient& payer, std::string_
 }
 
 Result<BulkStep> BulkMatcher::WaitForToken(Job& batch, PayerClient& payer, const Error& e) {
-  batch.error_class = std::string(ErrorKindName(ErrorKind::kAuth));
+  batch.error_class = std::string(ErrorKindName(e.kind));
   batch.error_detail = "$bulk-member-match: " + e.message;
   batch.http_status = e.http_status;
-  batch.next_ms = NowMs() + payer.BackoffDelay(payer.retry().max_attempts(), nullptr).count();
+  const int64_t now = NowMs();
+  if (e.kind == ErrorKind::kThrottled) {
+    // No attempt counted: the batch waits until the payer is due again (poll.timeout bounds it
+    // while polling).
+    batch.next_ms = std::max(payer.throttled_until_ms(), now + 1000);
+  } else {
+    batch.next_ms = now + payer.BackoffDelay(payer.retry().max_attempts(), nullptr).count();
+  }
   auto r = Save(batch, batch.state);
   if (!r) return r;
   return BulkStep::kWait;
@@ -148,7 +155,9 @@ asio::awaitable<Result<BulkStep>> BulkMatcher::Send(Job& batch, PayerClient& pay
   rows.clear();
   const Url request_url = req.url;
   auto r = co_await payer.Send(std::move(req), limits_.max_manifest_bytes, true, "member_match");
-  if (!r && r.error().kind == ErrorKind::kAuth) co_return WaitForToken(batch, payer, r.error());
+  if (!r && (r.error().kind == ErrorKind::kAuth || r.error().kind == ErrorKind::kThrottled)) {
+    co_return WaitForToken(batch, payer, r.error());
+  }
   if (!r) {
     co_return Fail(batch, ErrorKindName(r.error().kind), "$bulk-member-match: " + r.error().message,
                    r.error().http_status);
@@ -200,7 +209,9 @@ asio::awaitable<Result<BulkStep>> BulkMatcher::Poll(Job& batch, PayerClient& pay
   req.url = std::move(url).value();
   req.headers = {{"Accept", "application/fhir+json"}};
   auto r = co_await payer.Send(std::move(req), limits_.max_manifest_bytes, true, "poll");
-  if (!r && r.error().kind == ErrorKind::kAuth) co_return WaitForToken(batch, payer, r.error());
+  if (!r && (r.error().kind == ErrorKind::kAuth || r.error().kind == ErrorKind::kThrottled)) {
+    co_return WaitForToken(batch, payer, r.error());
+  }
   if (!r) {
     co_return Fail(batch, ErrorKindName(r.error().kind),
                    "$bulk-member-match status: " + r.error().message, r.error().http_status);

@@ -105,9 +105,10 @@ asio::awaitable<Result<FileResult>> FetchDeletedFile(state::StateDb& db,
     } else {
       err = MakeError(ErrorKind::kHttpStatus, "HTTP " + std::to_string(r->status), r->status);
     }
-    if (err->kind == ErrorKind::kAuth) {
-      co_await Sleep(payer.BackoffDelay(payer.retry().max_attempts(), nullptr));
-      continue;
+    if (err->kind == ErrorKind::kAuth || err->kind == ErrorKind::kThrottled) {
+      FileResult waiting{FileOutcome::kWait, "", "", err->http_status};
+      waiting.wait = *err;
+      co_return waiting;
     }
     const bool retryable = IsRetryableTransfer(*err);
     f.attempts += 1;

@@ -196,8 +196,14 @@ asio::awaitable<Result<FileResult>> FileDownloader::Fetch(const state::Job& job,
       co_await Sleep(limits_.disk_full_wait);
       continue;
     }
-    if (err->kind == ErrorKind::kBusy || err->kind == ErrorKind::kAuth) {
-      // An outside writer holding the store, or the token endpoint down: wait, count nothing.
+    if (err->kind == ErrorKind::kThrottled || err->kind == ErrorKind::kAuth) {
+      // The payer throttles or its token endpoint fails: the job waits without its slot.
+      FileResult waiting{FileOutcome::kWait, "", "", err->http_status};
+      waiting.wait = *err;
+      co_return waiting;
+    }
+    if (err->kind == ErrorKind::kBusy) {
+      // An outside writer holding the store: wait, count nothing.
       spdlog::debug("job {} payer {}: {}: waiting: {}", job.id, job.payer, where, err->message);
       co_await Sleep(payer.BackoffDelay(payer.retry().max_attempts(), nullptr));
       continue;

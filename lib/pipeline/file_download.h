@@ -52,6 +52,7 @@ enum class FileOutcome {
   kGone,     // 404/410: the export's files expired; re-kick the export
   kFailed,   // terminal failure or retries exhausted (see FileResult)
   kStopped,  // the pipeline is stopping; nothing committed for this file
+  kWait,     // the payer throttles, or its token endpoint fails: the job waits (see `wait`)
 };
 
 struct FileResult {
@@ -59,6 +60,7 @@ struct FileResult {
   std::string error_class;  // for kGone / kFailed
   std::string detail;       // no PHI: file index, URL path, reason
   int http_status = 0;
+  Error wait{};             // for kWait: the kThrottled or kAuth error
 };
 
 enum class StorageProblem { kNone, kDiskFull, kReadOnly };

@@ -13,6 +13,7 @@
 #include <chrono>
 
 #include "core/civil_date.h"
+#include "core/duration.h"
 #include "core/member.h"
 #include "fhir/readers.h"
 #include "pipeline/export_manifest.h"
@@ -39,6 +40,14 @@ namespace {
 
 int64_t TodayDays() { return DaysFromUnix(NowMs() / 1000); }
 
+constexpr std::string_view kThrottledClass = "throttled";
+
+// Answers a step waits out instead of failing: a throttling payer, a token endpoint that is down
+// or rejects our credentials.
+bool IsWait(const Error& e) {
+  return e.kind == ErrorKind::kThrottled || e.kind == ErrorKind::kAuth;
+}
+
 
 }  // namespace
 
@@ -53,6 +62,8 @@ JobRunner::JobRunner(state::StateDb& db, store::ResourceStore& store, const Pipe
 
 Result<void> JobRunner::Save(Job& job, JobState previous) {
   int64_t now = NowMs();
+  // A step that got anywhere ends the job's wait for a throttling payer (its patience restarts).
+  if (job.error_class != kThrottledClass) job.throttled_since_ms = 0;
   auto r = db_.SaveJob(job, previous, now);
   if (!r) return r;
   if (job.state != previous) {
@@ -115,6 +126,37 @@ JobRunner::StepResult JobRunner::RetryLater(Job& job, const PayerClient& payer,
   job.next_ms = NowMs() + payer.BackoffDelay(static_cast<int>(job.attempts), nullptr).count();
   spdlog::debug("job {} payer {}: {}: {}; retrying (attempt {})", job.id, job.payer, error_class,
                 job.error_detail, job.attempts);
+  auto r = Save(job, job.state);
+  if (!r) return std::move(r).error();
+  return Next::kWait;
+}
+
+JobRunner::StepResult JobRunner::WaitForPayer(Job& job, const PayerClient& payer,
+                                              std::string_view step, const Error& e) {
+  if (e.kind != ErrorKind::kThrottled) return WaitForToken(job, payer, step, e);
+  // Throttling: no attempt counted; the job waits until the payer is due again, within its
+  // patience (poll.timeout while polling, retry.give_up_after at the other steps).
+  const int64_t now = NowMs();
+  if (job.throttled_since_ms == 0) job.throttled_since_ms = now;
+  const bool polling = job.state == JobState::kPolling;
+  const int64_t give_up_at =
+      polling ? job.export_started_ms + payer.options().poll.timeout.count()
+              : job.throttled_since_ms + payer.options().retry.give_up_after.count();
+  if (now >= give_up_at) {
+    const Millis patience =
+        polling ? payer.options().poll.timeout : payer.options().retry.give_up_after;
+    return Finish(job, JobState::kFailed, kThrottledClass,
+                  std::string(step) + ": the payer was still throttling after " +
+                      (polling ? "poll.timeout (" : "retry.give_up_after (") +
+                      FormatDuration(patience) + ")",
+                  e.http_status);
+  }
+  job.error_class = std::string(kThrottledClass);
+  job.error_detail = std::string(step) + ": " + e.message;
+  job.http_status = e.http_status;
+  const int64_t due = payer.throttled_until_ms();
+  job.next_ms = std::min(due > now ? due : now + 1000, give_up_at);
+  spdlog::debug("job {} payer {}: {}; waiting for the payer", job.id, job.payer, job.error_detail);
   auto r = Save(job, job.state);
   if (!r) return std::move(r).error();
   return Next::kWait;
@@ -305,9 +347,7 @@ asio::awaitable<JobRunner::StepResult> JobRunner::Match(Job& job, PayerClient& p
   req.headers = {{"Content-Type", "application/fhir+json"}, {"Accept", "application/fhir+json"}};
   req.body = BuildMemberMatchBody(*row);
   auto r = co_await payer.Send(std::move(req), limits_.max_answer_bytes, true, "member_match");
-  if (!r && r.error().kind == ErrorKind::kAuth) {
-    co_return WaitForToken(job, payer, "$member-match", r.error());
-  }
+  if (!r && IsWait(r.error())) co_return WaitForPayer(job, payer, "$member-match", r.error());
   if (!r) {
     const Error& e = r.error();
     co_return Finish(job, JobState::kFailed, ErrorKindName(e.kind), "$member-match: " + e.message,
@@ -370,9 +410,7 @@ asio::awaitable<JobRunner::StepResult> JobRunner::Kickoff(Job& job, PayerClient&
   http::Request req = std::move(built).value();
   Url request_url = req.url;
   auto r = co_await payer.Send(std::move(req), limits_.max_answer_bytes, true, "export");
-  if (!r && r.error().kind == ErrorKind::kAuth) {
-    co_return WaitForToken(job, payer, "export kick-off", r.error());
-  }
+  if (!r && IsWait(r.error())) co_return WaitForPayer(job, payer, "export kick-off", r.error());
   if (!r) {
     co_return Finish(job, JobState::kFailed, ErrorKindName(r.error().kind),
                      "export kick-off: " + r.error().message, r.error().http_status);
@@ -400,6 +438,9 @@ asio::awaitable<JobRunner::StepResult> JobRunner::Kickoff(Job& job, PayerClient&
   job.export_started_ms = NowMs();
   job.polls = 0;
   job.attempts = 0;
+  job.error_class.clear();
+  job.error_detail.clear();
+  job.http_status = 0;
   job.state = JobState::kPolling;
   job.next_ms = NowMs() + payer.options().poll.min_interval.count();
   auto s = Save(job, prev);
@@ -410,6 +451,10 @@ asio::awaitable<JobRunner::StepResult> JobRunner::Kickoff(Job& job, PayerClient&
 asio::awaitable<JobRunner::StepResult> JobRunner::Poll(Job& job, PayerClient& payer) {
   const PollOptions& po = payer.options().poll;
   if (NowMs() - job.export_started_ms > po.timeout.count()) {
+    if (job.throttled_since_ms != 0) {
+      co_return Finish(job, JobState::kFailed, kThrottledClass,
+                       "export status: the payer was still throttling after poll.timeout");
+    }
     co_return Finish(job, JobState::kFailed, "poll_timeout",
                      "export not complete after poll.timeout");
   }
@@ -424,9 +469,7 @@ asio::awaitable<JobRunner::StepResult> JobRunner::Poll(Job& job, PayerClient& pa
   req.headers = {{"Accept", "application/json"}};
   Url status_url = req.url;
   auto r = co_await payer.Send(std::move(req), limits_.max_manifest_bytes, true, "poll");
-  if (!r && r.error().kind == ErrorKind::kAuth) {
-    co_return WaitForToken(job, payer, "export status", r.error());
-  }
+  if (!r && IsWait(r.error())) co_return WaitForPayer(job, payer, "export status", r.error());
   if (!r) {
     co_return Finish(job, JobState::kFailed, ErrorKindName(r.error().kind),
                      "export status: " + r.error().message, r.error().http_status);
@@ -448,6 +491,9 @@ asio::awaitable<JobRunner::StepResult> JobRunner::Poll(Job& job, PayerClient& pa
   if (st->status == fhir::ExportStatus::kRunning) {
     job.polls += 1;
     job.attempts = 0;
+    job.error_class.clear();
+    job.error_detail.clear();
+    job.http_status = 0;
     std::optional<Millis> after;
     std::string_view ra = r->Get("retry-after");
     if (!ra.empty()) after = ParseRetryAfter(ra, NowMs() / 1000);
@@ -526,11 +572,12 @@ asio::awaitable<JobRunner::StepResult> JobRunner::Download(Job& job, PayerClient
   // Up to files_in_parallel workers take the pending files in order; the job's next state is
   // decided once all of them have stopped.
   size_t next = 0;
-  std::optional<FileResult> gone, failed;
+  std::optional<FileResult> gone, failed, waiting;
   std::optional<Error> fatal;
   bool stopped = false;
+  int finished = 0;  // files done in this run: progress, which restarts a throttle's patience
   auto worker = [&]() -> asio::awaitable<void> {
-    while (!gone && !failed && !fatal && !stopped) {
+    while (!gone && !failed && !fatal && !stopped && !waiting) {
       // deleted[] files are applied after the others (below).
       while (next < files.size() && (files[next].state == FileState::kDone ||
                                      files[next].kind == FileKind::kDeleted)) {
@@ -572,6 +619,10 @@ asio::awaitable<JobRunner::StepResult> JobRunner::Download(Job& job, PayerClient
         failed = std::move(r).value();
       } else if (r->outcome == FileOutcome::kStopped) {
         stopped = true;
+      } else if (r->outcome == FileOutcome::kWait) {
+        waiting = std::move(r).value();
+      } else {
+        ++finished;
       }
     }
   };
@@ -599,6 +650,10 @@ asio::awaitable<JobRunner::StepResult> JobRunner::Download(Job& job, PayerClient
                      failed->http_status);
   }
   if (stopped) co_return Next::kStop;
+  if (waiting) {
+    if (finished > 0) job.throttled_since_ms = 0;
+    co_return WaitForPayer(job, payer, "download", waiting->wait);
+  }
   // deleted[] files last, one at a time: a deletion is never overtaken by this export's data.
   for (FileRow& f : files) {
     if (f.kind != FileKind::kDeleted || f.state == FileState::kDone) continue;
@@ -615,6 +670,7 @@ asio::awaitable<JobRunner::StepResult> JobRunner::Download(Job& job, PayerClient
       co_return Finish(job, JobState::kFailed, r->error_class, r->detail, r->http_status);
     }
     if (r->outcome == FileOutcome::kStopped) co_return Next::kStop;
+    if (r->outcome == FileOutcome::kWait) co_return WaitForPayer(job, payer, "download", r->wait);
   }
   co_return Finish(job, JobState::kComplete, "", "");
 }

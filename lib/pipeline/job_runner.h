@@ -10,8 +10,9 @@
 //
 // Prior-payer failures: an export reported failed is kicked off again up to export.max_rekicks
 // times, files gone (404/410) up to export.max_expired_rekicks, then the job fails; polling past
-// poll.timeout fails it; a token endpoint that is down only makes the job wait (backoff, no
-// attempt counted). An operator's cancel (or requeue) found at a step or file boundary ends the
+// poll.timeout fails it; a token endpoint that is down or rejects our credentials only makes
+// the job wait (backoff, no attempt counted), and so does a throttling payer (until it is due
+// again; past poll.timeout or retry.give_up_after the job fails with class `throttled`). An operator's cancel (or requeue) found at a step or file boundary ends the
 // run and leaves the job as the operator set it; when the job had an export running and the
 // payer allows it (export.cancel_with_delete), the export is cancelled with a Bulk Data DELETE.
 //
@@ -81,6 +82,11 @@ class JobRunner {
   boost::asio::awaitable<Result<FileResult>> FetchErrorFile(const state::Job& job,
                                                             state::FileRow& file,
                                                             PayerClient& payer);
+  // A step's request came back kThrottled or kAuth (IsWait): the job waits, counting no attempt.
+  // Throttled: until the payer is due again, or fails with class `throttled` past its patience
+  // (poll.timeout while polling, retry.give_up_after otherwise, from job.throttled_since_ms).
+  StepResult WaitForPayer(state::Job& job, const PayerClient& payer, std::string_view step,
+                          const Error& e);
   // The token endpoint failed (kAuth): wait about retry.max_delay, count no attempt.
   StepResult WaitForToken(state::Job& job, const PayerClient& payer, std::string_view step,
                           const Error& e);

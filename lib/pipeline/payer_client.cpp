@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <utility>
 
 #include "pipeline/step_util.h"
 
@@ -18,6 +19,12 @@ namespace p2p::pipeline {
 namespace asio = boost::asio;
 
 namespace {
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 
 int64_t NowUnix() {
   return std::chrono::duration_cast<std::chrono::seconds>(
@@ -51,7 +58,8 @@ PayerClient::PayerClient(http::HttpClient& http, const PayerOptions& options,
       tokens_(http, options),
       limiter_(options.limits.requests_per_second),
       retry_(options.retry.max_attempts, options.retry.base_delay, options.retry.max_delay),
-      metrics_(metrics) {
+      metrics_(metrics),
+      throttle_(options.limits.max_throttle_wait, options.retry.base_delay) {
   ApplyTls();
 }
 
@@ -91,7 +99,60 @@ void PayerClient::AdaptRate(int status) {
   }
 }
 
+namespace {
+
+constexpr int64_t kAuthLogEveryMs = 10 * 60 * 1000;
+
+// The OAuth error code of a token endpoint refusal: TokenCache words it
+// "token endpoint: <status>[ <code>]".
+std::string_view OAuthCode(std::string_view message) {
+  constexpr std::string_view kPrefix = "token endpoint: ";
+  const size_t at = message.find(kPrefix);
+  if (at == std::string_view::npos) return {};
+  message.remove_prefix(at + kPrefix.size());
+  const size_t sp = message.find(' ');
+  return sp == std::string_view::npos ? std::string_view{} : message.substr(sp + 1);
+}
+
+// The token endpoint itself answering 429 throttles the payer (TokenCache keeps no Retry-After:
+// the wait doubles from retry.base_delay); other token failures come back as they are.
+bool TokenThrottles(const Error& e) {
+  return e.kind == ErrorKind::kHttpStatus && e.http_status == 429;
+}
+
+// 400/401 from the token endpoint: our credentials (client id, secret or key, scope) are wrong.
+bool RejectsCredentials(const Error& e) {
+  return e.kind == ErrorKind::kAuth && (e.http_status == 400 || e.http_status == 401);
+}
+
+}  // namespace
+
+void PayerClient::MarkAuthRejected(const Error& e) {
+  const int64_t now = NowMs();
+  auth_next_try_ms_ = now + options_.retry.max_delay.count();
+  std::string code(OAuthCode(e.message));
+  if (code.empty()) code = "HTTP " + std::to_string(e.http_status);
+  const bool newly = !auth_rejected_;
+  auth_rejected_ = true;
+  auth_error_ = code;
+  if (newly || now - auth_logged_ms_ >= kAuthLogEveryMs) {
+    auth_logged_ms_ = now;
+    spdlog::error("payer {}: the token endpoint rejects our credentials ({}); jobs wait: check "
+                  "the payer's auth settings (client id, secret or key, scope) and reload (SIGHUP)",
+                  options_.id, code);
+  }
+  if (newly) {
+    metrics_.GetGauge(metric::kPayerAuthRejected, {{"payer", options_.id}}).Set(1);
+    if (on_change_) on_change_();
+  }
+}
+
 Error PayerClient::TokenFailure(Error e) {
+  if (RejectsCredentials(e)) {
+    MarkAuthRejected(e);
+    e.kind = ErrorKind::kAuth;
+    return e;
+  }
   if (!token_down_) {
     token_down_ = true;
     spdlog::warn("payer {}: token endpoint failing; jobs wait and retry: {}", options_.id,
@@ -106,12 +167,61 @@ void PayerClient::TokenOk() {
     token_down_ = false;
     spdlog::info("payer {}: token endpoint answering again", options_.id);
   }
+  if (auth_rejected_) {
+    auth_rejected_ = false;
+    auth_error_.clear();
+    metrics_.GetGauge(metric::kPayerAuthRejected, {{"payer", options_.id}}).Set(0);
+    spdlog::info("payer {}: the token endpoint accepts our credentials again", options_.id);
+  }
 }
 
 void PayerClient::Reconfigure() {
   limiter_.SetRate(options_.limits.requests_per_second);
   retry_ = RetryPolicy(options_.retry.max_attempts, options_.retry.base_delay,
                        options_.retry.max_delay);
+  throttle_.Configure(options_.limits.max_throttle_wait, options_.retry.base_delay);
+  // Perhaps corrected credentials: the next request tries them at once.
+  auth_next_try_ms_ = 0;
+}
+
+void PayerClient::SetThrottleGauge() {
+  const int64_t until = throttle_.until_ms();
+  const int64_t left = until == 0 ? 0 : std::max<int64_t>(0, until - NowMs());
+  metrics_.GetGauge(metric::kPayerThrottled, {{"payer", options_.id}})
+      .Set(static_cast<double>(left) / 1000.0);
+}
+
+Error PayerClient::HeldBack(const http::Request& request) const {
+  return MakeError(ErrorKind::kThrottled,
+                   DescribeRequest(request) + ": not sent: payer " + options_.id +
+                       " is throttled for another " +
+                       std::to_string(std::max<int64_t>(0, throttle_.until_ms() - NowMs()) / 1000) +
+                       " s");
+}
+
+bool PayerClient::AfterAttempt(bool probe, int status, std::string_view retry_after) {
+  const bool throttling = status == 429 || (status == 503 && !retry_after.empty());
+  if (!throttling) {
+    if (throttle_.OnOther(probe)) {
+      spdlog::info("payer {}: no longer throttled; requests resume", options_.id);
+      SetThrottleGauge();
+      if (on_change_) on_change_();
+    } else if (probe) {
+      if (on_change_) on_change_();  // the probe had no answer: the next request probes again
+    }
+    return false;
+  }
+  const int64_t now = NowMs();
+  std::optional<Millis> wait;
+  if (!retry_after.empty()) wait = ThrottleDelay(retry_after, now, options_.limits.max_throttle_wait);
+  if (throttle_.OnThrottled(now, wait, probe)) {
+    spdlog::warn("payer {}: throttled (HTTP {}{}); its requests wait {} ms, then one probes",
+                 options_.id, status, retry_after.empty() ? "" : ", Retry-After given",
+                 throttle_.until_ms() - now);
+  }
+  SetThrottleGauge();
+  if (on_change_) on_change_();
+  return true;
 }
 
 bool PayerClient::IsTrusted(const Url& url) const {
@@ -150,20 +260,54 @@ asio::awaitable<Result<std::string>> PayerClient::Authorize(http::Request& reque
   co_return std::move(token).value();
 }
 
-asio::awaitable<Result<std::string>> PayerClient::BeginAttempt(http::Request& request,
-                                                               size_t base_headers,
-                                                               bool with_token) {
+asio::awaitable<Result<PayerClient::Attempt>> PayerClient::BeginAttempt(http::Request& request,
+                                                                        size_t base_headers,
+                                                                        bool with_token) {
   request.headers.resize(base_headers);
-  std::string token;
+  if (held_back(NowMs())) co_return HeldBack(request);
+  Attempt attempt;
   if (with_token) {
+    if (auth_rejected_ && NowMs() < auth_next_try_ms_) {
+      co_return MakeError(ErrorKind::kAuth, "token endpoint rejects our credentials (" +
+                                                auth_error_ + "); waiting for a reload");
+    }
     auto t = co_await Authorize(request);
     if (!t) co_return std::move(t).error();
-    token = std::move(t).value();
+    attempt.token = std::move(t).value();
   }
   co_await limiter_.Acquire();
+  // The gate again, right before sending: a block may have begun while we waited.
+  const ThrottleState::Decision d = throttle_.Admit(NowMs());
+  if (d.admission == ThrottleState::Admission::kWait ||
+      d.admission == ThrottleState::Admission::kAwaitProbe) {
+    co_return HeldBack(request);
+  }
+  attempt.probe = d.admission == ThrottleState::Admission::kProbe;
   ++counters_.requests;
-  co_return token;
+  co_return attempt;
 }
+
+namespace {
+
+// Tells the throttle gate when the probe's answer has begun: its first body bytes (only 2xx bodies
+// reach a sink), so the payer's other jobs need not wait for a whole file.
+class ProbeSink final : public http::BodySink {
+ public:
+  ProbeSink(http::BodySink& inner, std::function<void()> answered)
+      : inner_(inner), answered_(std::move(answered)) {}
+  Result<void> OnData(std::string_view chunk) override {
+    if (answered_) std::exchange(answered_, nullptr)();
+    return inner_.OnData(chunk);
+  }
+  std::span<char> Buffer() override { return inner_.Buffer(); }
+
+ private:
+  http::BodySink& inner_;
+  std::function<void()> answered_;
+};
+
+}  // namespace
+
 
 asio::awaitable<Result<http::Response>> PayerClient::Send(http::Request request, size_t body_limit,
                                                           bool with_token,
@@ -174,16 +318,28 @@ asio::awaitable<Result<http::Response>> PayerClient::Send(http::Request request,
   std::optional<Error> last;
   for (int attempt = 1;; ++attempt) {
     const http::Response* answer = nullptr;
-    auto token = co_await BeginAttempt(request, base_headers, with_token);
-    if (!token) {
-      // The token endpoint being down or throttling is retried like the request itself.
-      if (token.error().kind == ErrorKind::kUntrustedHost) co_return std::move(token).error();
-      if (!IsRetryableToken(token.error())) co_return TokenFailure(std::move(token).error());
-      last = token.error();
+    auto begun = co_await BeginAttempt(request, base_headers, with_token);
+    if (!begun) {
+      Error e = std::move(begun).error();
+      if (e.kind == ErrorKind::kUntrustedHost || e.kind == ErrorKind::kThrottled) co_return e;
+      if (TokenThrottles(e)) {
+        AfterAttempt(false, e.http_status, "");
+        co_return HeldBack(request);
+      }
+      // The token endpoint being down is retried like the request itself.
+      if (!IsRetryableToken(e)) co_return TokenFailure(std::move(e));
+      last = std::move(e);
     } else {
       auto start = std::chrono::steady_clock::now();
       auto r = co_await http_.Send(request, body_limit);
       Observe(endpoint, r, start);
+      if (AfterAttempt(begun->probe, r ? r->status : 0, r ? r->Get("retry-after") : "")) {
+        AdaptRate(r->status);
+        co_return MakeError(ErrorKind::kThrottled,
+                            DescribeRequest(request) + ": HTTP " + std::to_string(r->status) +
+                                ": payer throttled",
+                            r->status);
+      }
       if (r) {
         int st = r->status;
         AdaptRate(st);
@@ -192,7 +348,7 @@ asio::awaitable<Result<http::Response>> PayerClient::Send(http::Request request,
         if (cls == FailureClass::kUnauthorized && with_token && !refreshed) {
           refreshed = true;
           ++counters_.token_refreshes;
-          tokens_.Invalidate(*token);
+          tokens_.Invalidate(begun->token);
           --attempt;  // the refresh does not count as a failed attempt
           continue;
         }
@@ -215,7 +371,7 @@ asio::awaitable<Result<http::Response>> PayerClient::Send(http::Request request,
       Error e = *last;
       e.message = DescribeRequest(request) + ": " + e.message + " after " +
                   std::to_string(attempt) + " attempts";
-      co_return token ? e : TokenFailure(std::move(e));
+      co_return begun ? e : TokenFailure(std::move(e));
     }
     co_await Sleep(BackoffDelay(attempt, nullptr));
   }
@@ -228,18 +384,36 @@ asio::awaitable<Result<http::Response>> PayerClient::StreamOnce(http::Request re
   request.timeout = options_.request_timeout;
   const size_t base_headers = request.headers.size();
   for (int round = 0; round < 2; ++round) {
-    auto token = co_await BeginAttempt(request, base_headers, with_token);
-    if (!token) {
-      if (token.error().kind == ErrorKind::kUntrustedHost) co_return std::move(token).error();
-      co_return TokenFailure(std::move(token).error());
+    auto begun = co_await BeginAttempt(request, base_headers, with_token);
+    if (!begun) {
+      Error e = std::move(begun).error();
+      if (e.kind == ErrorKind::kUntrustedHost || e.kind == ErrorKind::kThrottled) co_return e;
+      if (TokenThrottles(e)) {
+        AfterAttempt(false, e.http_status, "");
+        co_return HeldBack(request);
+      }
+      co_return TokenFailure(std::move(e));
     }
+    const bool probe = begun->probe;
+    bool reported = false;
+    ProbeSink probe_sink(sink, [&] {
+      reported = true;
+      AfterAttempt(true, 200, "");
+    });
     auto start = std::chrono::steady_clock::now();
-    auto r = co_await http_.Stream(request, sink);
+    auto r = co_await http_.Stream(request, probe ? static_cast<http::BodySink&>(probe_sink) : sink);
     Observe(endpoint, r, start);
+    if (!reported && AfterAttempt(probe, r ? r->status : 0, r ? r->Get("retry-after") : "")) {
+      AdaptRate(r->status);
+      co_return MakeError(ErrorKind::kThrottled,
+                          DescribeRequest(request) + ": HTTP " + std::to_string(r->status) +
+                              ": payer throttled",
+                          r->status);
+    }
     if (r) AdaptRate(r->status);
     if (r && r->status == 401 && with_token && round == 0) {
       ++counters_.token_refreshes;
-      tokens_.Invalidate(*token);
+      tokens_.Invalidate(begun->token);
       continue;
     }
     co_return r;

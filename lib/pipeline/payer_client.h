@@ -1,9 +1,26 @@
 // Everything the pipeline needs to talk to one prior payer: its options, the shared token cache,
-// the request-rate limiter and the retry policy. Send() is the one place where bearer tokens are
-// attached (only to trusted hosts, only in the Authorization header, never to a redirect's
-// Location: 3xx answers are returned, not followed), 401s refresh the token once, and retryable
-// failures back off with full jitter and Retry-After. The constructor registers the payer's TLS
-// settings (payers[].tls) with the HttpClient for the payer's hosts.
+// the request-rate limiter, the retry policy and the payer's condition (throttled, credentials
+// rejected). Send() is the one place where bearer tokens are attached (only to trusted hosts,
+// only in the Authorization header, never to a redirect's Location: 3xx answers are returned,
+// not followed), 401s refresh the token once, and retryable failures back off with full jitter
+// and Retry-After. The constructor registers the payer's TLS settings (payers[].tls) with the
+// HttpClient for the payer's hosts.
+//
+// Throttling (core/throttle.h): a 429, or a 503 with Retry-After, is never a failed attempt. The
+// payer becomes throttled until it is due again (Retry-After in any form, at most
+// limits.max_throttle_wait); meanwhile every request of the payer comes back at once as
+// kThrottled without being sent, and the caller's job waits (holding no slot) until
+// throttled_until_ms(). When the wait is over, the first request is the one probe; the others
+// come back kThrottled until it was answered. One log line when the payer becomes throttled, one
+// when it recovers; `on_change` (set by the scheduler) is called at both, and when credentials
+// are rejected.
+//
+// Rejected credentials: a token endpoint answering 400/401 (invalid_client, unauthorized_client,
+// invalid_scope, invalid_grant, or no body) marks the payer's auth rejected: an error log line
+// naming the payer and the OAuth code (never the secret), repeated every 10 minutes while it
+// lasts; requests come back kAuth without a token request, except one try per retry.max_delay in
+// case the payer fixes it on its side. Reconfigure() (SIGHUP, perhaps with a corrected secret)
+// clears it.
 //
 // Threading: io_context thread only. Owns its TokenCache and RateLimiter; borrows the HttpClient.
 #pragma once
@@ -18,6 +35,7 @@
 #include "auth/token_cache.h"
 #include "core/result.h"
 #include "core/retry_policy.h"
+#include "core/throttle.h"
 #include "http/client.h"
 #include "ops/metrics.h"
 #include "ops/options.h"
@@ -39,8 +57,11 @@ class PayerClient {
               Metrics& metrics);
 
   const PayerOptions& options() const { return options_; }
-  // options() changed in place (reload): apply the new rate limit and retry policy.
+  // options() changed in place (reload): apply the new rate limit, retry policy and throttle
+  // limit, and forget rejected credentials (they are tried again).
   void Reconfigure();
+  // Called when the payer becomes throttled or recovers, or its credentials are rejected.
+  void SetOnChange(std::function<void()> on_change) { on_change_ = std::move(on_change); }
   const std::string& id() const { return options_.id; }
   // True when `url`'s host may receive this payer's bearer token.
   bool IsTrusted(const Url& url) const;
@@ -48,18 +69,20 @@ class PayerClient {
   // Sends `request` (a bearer token added when `with_token`) with the payer's rate limit and
   // retry policy. Returns the final answer: a 2xx, or a non-retryable status (4xx other than
   // 408/429, or 401 after one token refresh). Errors: kUntrustedHost (nothing sent) when the
-  // token would go to a host not in trusted_hosts; the last failure after retry.max_attempts, as
-  // "<METHOD> <path>: <reason> after N attempts" (kHttpStatus with http_status for 5xx/429,
+  // token would go to a host not in trusted_hosts; kThrottled (http_status 429/503, or 0 when
+  // nothing was sent) while the payer throttles: the caller waits until throttled_until_ms() and
+  // counts no attempt; the last failure after retry.max_attempts, as
+  // "<METHOD> <path>: <reason> after N attempts" (kHttpStatus with http_status for 5xx,
   // else kNetwork/kTimeout/...); kAuth when the token endpoint refuses us, or is still down or
   // failing after retry.max_attempts: the caller waits (backoff) and never fails a job for it.
-  // A 429 lowers the payer's request rate (RateLimiter::Throttled); 2xx answers raise it again.
+  // A 429 also lowers the payer's request rate (RateLimiter::Throttled); 2xx answers raise it.
   // `endpoint` names the step for metrics: member_match | export | poll | file | cancel.
   boost::asio::awaitable<Result<http::Response>> Send(http::Request request, size_t body_limit,
                                                       bool with_token, std::string_view endpoint);
 
   // One streamed attempt (downloads retry at file level): rate-limited, token attached when
   // `with_token`, one refresh-and-repeat on 401 (the sink is not called for non-2xx answers).
-  // A token failure comes back as kAuth (the caller waits).
+  // A token failure comes back as kAuth, a throttling payer as kThrottled (the caller waits).
   boost::asio::awaitable<Result<http::Response>> StreamOnce(http::Request request,
                                                             http::BodySink& sink, bool with_token,
                                                             std::string_view endpoint);
@@ -76,6 +99,16 @@ class PayerClient {
   // The request rate in force (limits.requests_per_second, or lower after 429s).
   double current_rate() const { return limiter_.rate(); }
   const PayerCounters& counters() const { return counters_; }
+
+  // The payer's condition (for the scheduler, /status, /readyz and /metrics).
+  // Unix ms when a throttled payer is due again (0 when it is not throttled).
+  int64_t throttled_until_ms() const { return throttle_.until_ms(); }
+  // True while requests are held back: throttled and not yet due, or the probe is out.
+  bool held_back(int64_t now_ms) const {
+    return throttle_.throttled() && (throttle_.probing() || now_ms < throttle_.until_ms());
+  }
+  bool auth_rejected() const { return auth_rejected_; }
+  const std::string& auth_error() const { return auth_error_; }  // the OAuth code, e.g. invalid_client
   Metrics& metrics() { return metrics_; }
 
  private:
@@ -83,10 +116,22 @@ class PayerClient {
   void ApplyTls();
   // Adds the Authorization header; kUntrustedHost when the host is not trusted.
   boost::asio::awaitable<Result<std::string>> Authorize(http::Request& request);
-  // One attempt's preparation: fresh headers, the bearer token (when asked), the rate limit.
-  // Returns the token sent ("" without one).
-  boost::asio::awaitable<Result<std::string>> BeginAttempt(http::Request& request,
-                                                           size_t base_headers, bool with_token);
+  // One attempt's preparation: the throttle gate, fresh headers, the bearer token (when asked),
+  // the rate limit. Returns the token sent ("" without one) and whether this is the probe.
+  struct Attempt {
+    std::string token;
+    bool probe = false;
+  };
+  boost::asio::awaitable<Result<Attempt>> BeginAttempt(http::Request& request,
+                                                       size_t base_headers, bool with_token);
+  // kThrottled for a request not sent: the payer is throttled until throttled_until_ms().
+  Error HeldBack(const http::Request& request) const;
+  // After an attempt that got `status` (0: no answer). Returns true when it was a throttling
+  // answer (429, or 503 with Retry-After): the payer is then throttled.
+  bool AfterAttempt(bool probe, int status, std::string_view retry_after);
+  // A token endpoint answer that rejects our credentials: mark (and log) the payer's auth.
+  void MarkAuthRejected(const Error& e);
+  void SetThrottleGauge();
   // Counts one answered (or failed) request and its latency.
   void Observe(std::string_view endpoint, const Result<http::Response>& r,
                std::chrono::steady_clock::time_point start);
@@ -105,6 +150,12 @@ class PayerClient {
   PayerCounters counters_;
   Metrics& metrics_;
   bool token_down_ = false;
+  ThrottleState throttle_;
+  bool auth_rejected_ = false;
+  std::string auth_error_;
+  int64_t auth_logged_ms_ = 0;     // last error line about the rejection
+  int64_t auth_next_try_ms_ = 0;   // one token request per retry.max_delay while rejected
+  std::function<void()> on_change_;
 };
 
 // "GET /v1/bison/x" for messages and logs: method and path without query.

@@ -68,6 +68,8 @@ Scheduler::Scheduler(asio::io_context& io, const Options& options, state::StateD
       return std::uniform_real_distribution<double>(0.0, 1.0)(rng_);
     }, metrics));
     loops_.push_back(std::make_unique<PayerLoop>(io_, *payers_.back()));
+    // A payer throttled, recovered or refusing our credentials: its loop looks again.
+    payers_.back()->SetOnChange([loop = loops_.back().get()] { loop->wake.cancel(); });
   }
 }
 
@@ -80,8 +82,23 @@ void Scheduler::Stop() {
 }
 
 void Scheduler::Reconfigured() {
-  for (auto& p : payers_) p->Reconfigure();
+  for (auto& p : payers_) {
+    p->Reconfigure();
+    if (p->auth_rejected()) {
+      // Perhaps corrected credentials: the jobs waiting for them try at once.
+      auto woken = db_.WakeWaiting(p->id(), ErrorKindName(ErrorKind::kAuth), NowMs());
+      if (!woken) spdlog::error("payer {}: {}", p->id(), woken.error().message);
+    }
+  }
   WakeAll();
+}
+
+std::vector<std::pair<std::string, std::string>> Scheduler::AuthRejected() const {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& p : payers_) {
+    if (p->auth_rejected()) out.emplace_back(p->id(), p->auth_error());
+  }
+  return out;
 }
 
 void Scheduler::WakeAll() {
@@ -196,7 +213,11 @@ asio::awaitable<Result<void>> Scheduler::Dispatch(PayerLoop& loop, bool once) {
                                                     once ? started_ms : now, concurrency);
       if (!refreshed) co_return std::move(refreshed).error();
     }
-    if (!stopping_.load()) {
+    // A throttling payer's jobs wait until it is due again, then one probes (PayerClient).
+    const bool held_back = loop.client.held_back(now);
+    // run --once does not wait for credentials that only an operator can fix.
+    const bool rejected = once && loop.client.auth_rejected();
+    if (!stopping_.load() && !held_back && !rejected) {
       int free = concurrency - static_cast<int>(loop.running.size());
       if (free > 0) {
         auto ids =
@@ -213,6 +234,11 @@ asio::awaitable<Result<void>> Scheduler::Dispatch(PayerLoop& loop, bool once) {
     }
     auto wake = db_.NextWake(loop.client.id());
     if (!wake) co_return std::move(wake).error();
+    if (rejected && loop.running.empty()) {
+      spdlog::error("payer {}: run --once stops this payer: the token endpoint rejects our "
+                    "credentials ({})", loop.client.id(), loop.client.auth_error());
+      break;
+    }
     bool idle = once && loop.running.empty();  // nothing left to do...
     if (idle && wake->has_value()) {  // ...but jobs waiting for their consent period
       auto waits = lifecycle::OnlyConsentWaits(db_, loop.client.id(), now);
@@ -229,6 +255,14 @@ asio::awaitable<Result<void>> Scheduler::Dispatch(PayerLoop& loop, bool once) {
     Millis delay{1000};
     if (due->has_value()) {
       delay = std::min(delay, Millis(std::max<int64_t>(0, **due - NowMs())));
+    }
+    if (held_back) {
+      // Due jobs stay due while the payer is held back: sleep until it is due again (or until
+      // the probe's answer, which wakes this loop).
+      const int64_t until = loop.client.throttled_until_ms();
+      delay = loop.client.held_back(NowMs()) && until > NowMs()
+                  ? std::min(Millis(1000), Millis(until - NowMs()))
+                  : Millis(1000);
     }
     if (delay.count() > 0 || !loop.running.empty()) co_await WaitOn(loop.wake, delay);
   }

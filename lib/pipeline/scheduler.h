@@ -3,8 +3,10 @@
 // backoff) do not hold a slot; the scheduler wakes when a job finishes, when new members arrive,
 // or when the earliest waiting job is due.
 //
-// Run(once=true) takes in what the source holds, drives every job to a terminal state and
-// returns; Run(once=false) goes on until Stop(). Stop() stops starting requests; jobs stop at
+// A throttling payer (PayerClient) starts no job until it is due again; then the jobs it starts
+// find one of them probing. Run(once=true) takes in what the source holds, drives every job to a
+// terminal state and returns, except a payer whose credentials are rejected: its jobs are left
+// waiting (AuthRejected() names it); Run(once=false) goes on until Stop(). Stop() stops starting requests; jobs stop at
 // their next step boundary (everything already committed), in-flight requests are abandoned
 // when the io_context stops.
 //
@@ -62,6 +64,8 @@ class Scheduler {
   const IntakeStats& intake_stats() const { return intake_; }
   const RunCounters& counters() const { return counters_; }
   const std::vector<std::unique_ptr<PayerClient>>& payers() const { return payers_; }
+  // Payers whose token endpoint rejects our credentials, with the OAuth error code.
+  std::vector<std::pair<std::string, std::string>> AuthRejected() const;
 
  private:
   struct PayerLoop;

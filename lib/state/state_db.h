@@ -63,6 +63,7 @@ struct Job {
   std::string error_class;   // classified reason; "" when none
   std::string error_detail;  // step, status, URL path (no PHI)
   int http_status = 0;
+  int64_t throttled_since_ms = 0;  // when the current step began waiting out a throttling payer
 };
 
 enum class FileKind : int { kOutput = 0, kError = 1, kDeleted = 2 };
@@ -165,6 +166,10 @@ class StateDb {
   // Earliest next_ms later than `after_ms` among the payer's non-terminal jobs (jobs due now,
   // running ones included, are left out); nullopt when none. One seek in members_wake.
   Result<std::optional<int64_t>> NextDue(const std::string& payer, int64_t after_ms);
+  // Makes the payer's non-terminal jobs waiting with `error_class` (e.g. "auth" after a reload
+  // with corrected credentials) due at `now_ms`. Returns how many.
+  Result<int64_t> WakeWaiting(const std::string& payer, std::string_view error_class,
+                              int64_t now_ms);
   // Number of non-terminal jobs (all payers).
   Result<int64_t> ActiveCount();
 
