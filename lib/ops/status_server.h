@@ -25,7 +25,7 @@
 // requested ($member-match not sent) whose deadline is past / within near_window_s; each per-payer
 // count stops at sla_count_cap ("capped": true then). Payers listed are those with active jobs.
 // Errors: one entry per error class seen in the events table (at most 32, latest first).
-// "deadlines" (issue 7; state::DeadlineCounts): members requested ($member-match sent) within
+// "deadlines" (state::DeadlineCounts): members requested ($member-match sent) within
 // their CMS-0057-F deadline (on_time), after it or still waiting past it (late), and waiting with
 // the deadline within at_risk_within_s (at_risk); exact (never capped), from counts kept by
 // triggers. Payers with nothing to report are left out.
