@@ -1,4 +1,4 @@
-"""Helpers for scripts/bench (issue 6): start p2p-sandbox, fetch an export with curl the way the
+"""Helpers for scripts/bench: start p2p-sandbox, fetch an export with curl the way the
 seed does, write a daemon configuration, run p2p-ingestd under /usr/bin/time -v, read its state
 DB, and print aligned tables. Python 3.11 standard library only; loopback only.
 

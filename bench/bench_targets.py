@@ -1,4 +1,4 @@
-"""The scenarios of scripts/bench, one function per group of issue-6 targets. Each prints its
+"""The scenarios of scripts/bench, one function per group of benchmark targets. Each prints its
 tables and returns {target: (measured text, pass?)} for the closing summary; a BenchError in a
 scenario is printed by the caller and that scenario's targets are reported as ERROR.
 """

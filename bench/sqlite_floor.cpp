@@ -1,4 +1,4 @@
-// sqlite_floor: the floor of issue 6 target 1. How fast can raw SQLite upsert NDJSON lines into
+// sqlite_floor: the floor of benchmark target 1. How fast can raw SQLite upsert NDJSON lines into
 // the SQLite store's schema (rowid table + UNIQUE (payer, id), one prepared statement, WAL,
 // synchronous=NORMAL, one transaction per batch)? Then the same input through SqliteStore's
 // FileWriter (Put/Commit) and the ratio, i.e. the store's overhead over raw SQLite.

@@ -108,7 +108,7 @@ int CmdStatus(const Options& options, state::StateDb& db, const OperatorIo& io) 
           {"requested after the deadline (all time)", std::to_string(*late)}};
   PrintTable(io.out, rows, "  ");
 
-  // Issue 7: per payer, on time / late / at risk (state DB counts kept by triggers).
+  // Deadlines per payer: on time / late / at risk (state DB counts kept by triggers).
   const int64_t at_risk_s =
       std::chrono::duration_cast<std::chrono::seconds>(options.deadline.at_risk_within).count();
   auto deadlines = db.DeadlineReport(now_s, at_risk_s);
@@ -276,7 +276,7 @@ Result<void> ShowJob(state::StateDb& db, const state::Job& job, bool show_phi,
     PrintTable(out, rows, "    ");
   }
 
-  // Issue 7: error[] file issues as counts by severity and code (their text may hold PHI).
+  // Export error[] file issues as counts by severity and code (their text may hold PHI).
   auto issues = db.ExportIssueCounts(job.id);
   if (!issues) return std::move(issues).error();
   if (!issues->empty()) {
@@ -334,7 +334,7 @@ int CmdMembersShow(const OperatorArgs& a, state::StateDb& db, const OperatorIo& 
     if (!job) return DbFailed(io, job.error());
     if (i > 0) std::fprintf(io.out, "\n");
     if (auto r = ShowJob(db, *job, a.show_phi, io); !r) return DbFailed(io, r.error());
-    // Member lifecycle (issue 7): refreshes, revocation and purge (state/lifecycle_db.h).
+    // Member lifecycle: refreshes, revocation and purge (state/lifecycle_db.h).
     if (i + 1 == ids.size()) {  // after the member's latest job
       auto lc = state::LoadLifecycle(db, job->payer, job->member_key);
       if (!lc) return DbFailed(io, lc.error());

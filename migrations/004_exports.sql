@@ -1,4 +1,4 @@
--- p2p-ingest state database, version 4 (issue 7, exports): what a job's export manifest says
+-- p2p-ingest state database, version 4 (exports): what a job's export manifest says
 -- beyond its file list, in side tables keyed by job id (the members table is untouched).
 
 -- The manifest of the job's current export: its Expires (unix ms, 0 = none), the next manifest

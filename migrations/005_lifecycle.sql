@@ -1,4 +1,4 @@
--- p2p-ingest state database, version 5: member lifecycle (issue 7): concurrent-coverage refresh,
+-- p2p-ingest state database, version 5 (member lifecycle): concurrent-coverage refresh,
 -- consent period and revocation, and the NDJSON store's tombstone marks.
 --
 -- member_lifecycle: one row per (payer, member_key) whose source row asked for more than a

@@ -1,4 +1,4 @@
--- p2p-ingest state database, version 6 (issue 7, bulk match): Group exports whose resources
+-- p2p-ingest state database, version 6 (bulk match): Group exports whose resources
 -- belong to several members, and the batches of Da Vinci PDex $bulk-member-match.
 --
 -- A Group export is an ordinary row of `members` (a pseudo-job the JobRunner drives through

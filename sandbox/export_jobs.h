@@ -103,7 +103,7 @@ struct StatusAnswer {
   std::string expires;      // Expires header of a complete answer ("" = none)
 };
 
-// Issue 7's manifest variants (export_variants.h) for one status answer.
+// The export dialects' manifest variants (export_variants.h) for one status answer.
 struct ManifestShape {
   bool requires_token = true;  // requiresAccessToken
   int error_lines = 0;         // > 0: an error[] file (kErrorFileIndex) is listed

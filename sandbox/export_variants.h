@@ -1,4 +1,4 @@
-// Issue 7's export variants of p2p-sandbox (the prior payer's side, written from the specs, not
+// The export variants of p2p-sandbox (the prior payer's side, written from the specs, not
 // from the daemon's builders):
 //   - kick-off: GET Group/{id}/$export with `_type`, `_since` and `_typeFilter` (repeated or
 //     comma-joined); POST Group/{id}/$davinci-data-export (PDex STU 2.1: a Parameters with

@@ -1,4 +1,4 @@
-// p2p-sandbox's member-lifecycle data (issue 7), for the daemon's refresh and deleted[] tests:
+// p2p-sandbox's member-lifecycle data, for the daemon's refresh and deleted[] tests:
 //
 //  * --updates-per-export K: the prior payer's records change between exports. Export number g
 //    (g = 0, 1, ...) of the same member opens "generation" g at its kick-off time; every

@@ -25,7 +25,7 @@ struct MemberRow {
   std::string consent_start;     // YYYY-MM-DD
   std::string consent_end;       // YYYY-MM-DD
   std::string consent_policy;    // regular | sensitive
-  // Optional lifecycle columns (issue 7); "" means the default.
+  // Optional lifecycle columns; "" means the default.
   std::string concurrent;       // true | false (default false): refreshed every refresh.interval
   std::string coverage_end;     // YYYY-MM-DD (optional): no refresh after this day
   std::string consent_revoked;  // true | false (default false): revokes the member's consent

@@ -1,7 +1,7 @@
 // ChunkChecker: NdjsonSplitter + LineChecker for one download body, off the caller's thread once
 // the body is large.
 //
-// Checking every line with simdjson is most of a download's CPU (issue 6's profile: stage 1 and
+// Checking every line with simdjson is most of a download's CPU (profiled: stage 1 and
 // stage 2 were 37 % of the daemon, all on the network thread, which was the bottleneck). Here the
 // caller (pipeline::StoreSink, on the loop thread) hands each received chunk over and a worker
 // thread splits and checks it while the caller receives the next one; the caller gets the
@@ -83,7 +83,7 @@ class ChunkChecker {
   // view of the slot (no copy; their LineFn calls are not made), the others to the LineFn as
   // before, in order. The slot is then lent: before it is filled again (or the checker is
   // destroyed), `release` gets the largest token `block` returned for it. So the caller can
-  // write the blocks from where they are, after the fact (issue 6: the NDJSON store's
+  // write the blocks from where they are, after the fact (as the NDJSON store's
   // writeback thread does). A third slot is then used, so that a lent slot has a whole slot's
   // time to be written before it is needed again. Call before the first Feed().
   void TakeBlocks(BlockFn block, ReleaseFn release);
@@ -102,7 +102,7 @@ class ChunkChecker {
   bool threaded() const { return worker_.joinable(); }
   // Checkers of this process that may have a worker at once: the core count, at least one.
   // Each costs two slots of memory (three with TakeBlocks): with a worker for each of a job's 4
-  // parallel files, the 1 GB run's peak RSS was 1.11-1.14 x the 10 MB run's (issue 6, target 4:
+  // parallel files, the 1 GB run's peak RSS was 1.11-1.14 x the 10 MB run's (benchmark target 4:
   // at most 1.10); capped at the 2 cores, 1.03-1.09.
   static int MaxWorkers();
   static int ActiveWorkers();  // how many have one now

@@ -1,7 +1,7 @@
 // BodyFramer: the framing of an HTTP/1.1 response body (Content-Length or chunked transfer
 // coding, RFC 9112 sections 6.3 and 7.1), decoded in place in the buffer the bytes were read to.
 //
-// HttpClient::Stream uses it for 2xx identity bodies (issue 6): Beast's parser reads the header,
+// HttpClient::Stream uses it for 2xx identity bodies: Beast's parser reads the header,
 // then the client reads the body straight from the socket into the sink's buffer (up to 64 KiB
 // a read, and no further than the framing allows), instead of through Beast's parser, which
 // reads into its own buffer and then copies the body bytes out of it. Chunk framing read along

@@ -137,8 +137,8 @@ asio::awaitable<Result<void>> ReadBodyDirect(Connection& conn, detail::ResponseP
     const std::span<char> target = target_now();
     size_t n = 0;
     // At most kBodyReadBytes a read, as Beast's reads were: reads of up to a whole chunk (256 KiB
-    // from the sandbox) were no faster and raised the 1 GB run's peak RSS by about 0.7 MiB (issue
-    // 6, target 4: 1.08 -> 1.13 x the 10 MB run's).
+    // from the sandbox) were no faster and raised the 1 GB run's peak RSS by about 0.7 MiB
+    // (benchmark target 4: 1.08 -> 1.13 x the 10 MB run's).
     const size_t want = framer.NextRead(std::min(target.size(), kBodyReadBytes));
     const error_code ec = co_await conn.ReadRaw(target.data(), want, n, timeout);
     if (n > 0) {
@@ -321,7 +321,7 @@ asio::awaitable<Result<Response>> HttpClient::Impl::Run(const Request& request, 
 
   // A 2xx identity body whose framing says where it ends: read straight from the socket into
   // the sink's buffer (or the scratch buffer), BodyFramer cutting out the chunk framing, instead
-  // of through Beast's parser and its copy (issue 6).
+  // of through Beast's parser and its copy.
   if (to_sink && !gzip && !parser->is_done() &&
       (parser->chunked() || parser->content_length())) {
     if (auto r = co_await ReadBodyDirect(*conn, *parser, *sink, what, timeout); !r) {
@@ -341,7 +341,7 @@ asio::awaitable<Result<Response>> HttpClient::Impl::Run(const Request& request, 
   const size_t scratch_size = scratch.size() - Connection::kSlack;
   // Beast sizes each socket read by the read buffer's free capacity (at least 512 bytes, at most
   // 64 KiB). The parser moves body bytes out of it at once, so it never grows by itself and a
-  // body came in ~512-byte reads: one recvmsg + epoll_wait + timer update per 512 bytes (issue 6).
+  // body came in ~512-byte reads: one recvmsg + epoll_wait + timer update per 512 bytes.
   // With room for the largest read, each one takes what the socket holds, up to 64 KiB.
   conn->read_buffer().reserve(kBodyReadBytes);
   uint64_t received = 0;

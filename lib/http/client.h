@@ -70,7 +70,7 @@ class BodySink {
   virtual ~BodySink() = default;
   virtual Result<void> OnData(std::string_view chunk) = 0;
   // Optional: where the next body bytes should be read to, so that they land where the sink
-  // keeps them instead of being copied there (issue 6). The span must be followed by kBodySlack
+  // keeps them instead of being copied there. The span must be followed by kBodySlack
   // readable bytes of the same buffer and stay valid until the next OnData(), which then gets a
   // chunk starting at its first byte. Used for bodies without Content-Encoding when at least
   // kMinSinkBuffer bytes long; otherwise (and by default) the client reads into its own buffer.

@@ -231,7 +231,7 @@ bool LooksLikeTypeName(std::string_view t) {
                      [](char ch) { return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z'); });
 }
 
-// payers[].export: operation paths, `_type` and `_typeFilter` (issue 7, exports).
+// payers[].export: operation paths, `_type` and `_typeFilter`.
 void CheckExport(Checker& c, const ExportOptions& e, const std::string& p) {
   if (e.davinci_path.empty() || e.davinci_path.front() != '/') {
     c.Add(p + ".davinci_path", "must start with /");

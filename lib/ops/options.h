@@ -135,7 +135,7 @@ struct ExportOptions {
   // export.cancel_with_delete (default true): an operator's cancel sends the Bulk Data DELETE to
   // the job's status URL; false for payers that do not support it.
   bool cancel_with_delete = true;
-  // export.operation (issue 7): how the export is kicked off (pipeline/export_request.h).
+  // export.operation: how the export is kicked off (pipeline/export_request.h).
   ExportOperation operation = ExportOperation::kGroupExport;
   // export.davinci_path: appended to base_url for davinci-data-export; must contain {group_id}.
   std::string davinci_path = "/Group/{group_id}/$davinci-data-export";
@@ -147,7 +147,7 @@ struct ExportOptions {
   std::vector<std::string> type_filters;
 };
 
-// How members are matched (issue 7). single: one HRex $member-match per member (the seed).
+// How members are matched. single: one HRex $member-match per member (the seed).
 // bulk: Da Vinci PDex $bulk-member-match; a payer's waiting members go in batches (one async
 // request each, polled like an export) and each batch's matched Group is exported once.
 enum class MatchMode { kSingle, kBulk };
@@ -206,7 +206,7 @@ struct PayerOptions {
   Millis request_timeout{30000};  // payers[].request_timeout: per network phase (default 30s)
 };
 
-// Concurrent-coverage refresh (issue 7; pipeline/lifecycle.h).
+// Concurrent-coverage refresh (pipeline/lifecycle.h).
 struct RefreshOptions {
   // refresh.interval (default 90d, 1ms..366d): a complete job of a member whose source row says
   // `concurrent: true` is exported again this long after it completed, with _since = the last

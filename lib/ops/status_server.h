@@ -30,7 +30,7 @@
 // count stops at sla_count_cap ("capped": true then). Payers listed are those with active jobs,
 // and any configured payer that is throttled or whose credentials are rejected.
 // Errors: one entry per error class seen in the events table (at most 32, latest first).
-// "deadlines" (issue 7; state::DeadlineCounts): members requested ($member-match sent) within
+// "deadlines" (state::DeadlineCounts): members requested ($member-match sent) within
 // their CMS-0057-F deadline (on_time), after it or still waiting past it (late), and waiting with
 // the deadline within at_risk_within_s (at_risk); exact (never capped), from counts kept by
 // triggers. Payers with nothing to report are left out.

@@ -1,4 +1,4 @@
-// Applying one deleted[] file of a job's manifest (issue 7): the body (NDJSON of Bundles whose
+// Applying one deleted[] file of a job's manifest: the body (NDJSON of Bundles whose
 // entries DELETE "Type/id", fhir/deleted_bundle.h) streams into DeletedFileSink; then the
 // references are deleted from the store for the job's payer (ResourceStore::Delete) and the
 // file is marked done together with the tombstone marks (state/lifecycle_db.h). Same download

@@ -1,4 +1,4 @@
-// Paged manifests and error[] files (issue 7, exports): the pure helpers of export_manifest.h and
+// Paged manifests and error[] files of exports: the pure helpers of export_manifest.h and
 // the JobRunner steps that use them (declared in job_runner.h).
 #include "pipeline/export_manifest.h"
 

@@ -1,4 +1,4 @@
-// Full Bulk Data manifests (issue 7, exports): what a complete status answer says beyond its
+// Full Bulk Data manifests: what a complete status answer says beyond its
 // file list. Pure helpers used by JobRunner (whose paging and error-file steps live in
 // export_manifest.cpp):
 //   - `Expires` on the complete status answer: recorded; once passed, no file is fetched and the

@@ -1,5 +1,5 @@
 // The export kick-off request of one member, as the payer's export.operation asks for it
-// (issue 7). Pure: options + ids in, an http::Request out; no I/O, no clock.
+// (the operations below). Pure: options + ids in, an http::Request out; no I/O, no clock.
 //
 //   group-export         GET  {base}{export_path}?_type=..&_typeFilter=..&_since=..   (Bulk Data
 //   v2,

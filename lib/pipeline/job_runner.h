@@ -73,7 +73,7 @@ class JobRunner {
   // Export failed or files gone: kick off again within the payer's budget, else fail.
   StepResult Rekick(state::Job& job, const PayerClient& payer, std::string_view why_class,
                     std::string detail);
-  // Issue 7, exports (export_manifest.cpp): reads the next page of a paged manifest recorded in
+  // Paged manifests (export_manifest.cpp): reads the next page of a paged manifest recorded in
   // `page`, appends its files and commits them with the next link; downloading follows the last.
   boost::asio::awaitable<StepResult> NextManifestPage(state::Job& job, PayerClient& payer,
                                                       state::ExportPage page);

@@ -1,4 +1,4 @@
-// Member lifecycle (issue 7): concurrent-coverage refresh, the consent period, revocation with
+// Member lifecycle: concurrent-coverage refresh, the consent period, revocation with
 // keep or purge, and applying deleted[] files. The decisions are pure functions (tested
 // table-driven); the steps that act call the state DB (state/lifecycle_db.h) and the store, and
 // are hooked into the intake (Scheduler::Intake), the dispatch loop (Scheduler::Dispatch) and

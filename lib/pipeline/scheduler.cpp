@@ -34,7 +34,7 @@ asio::awaitable<void> WaitOn(asio::steady_timer& timer, Millis d) {
 
 // Enough pooled keep-alive connections per host for every request the busiest payer can have
 // in flight (its jobs, each downloading files_in_parallel files): with the default of 8, a payer
-// at concurrency 64 opened and closed a connection for most requests (issue 6: ~2.7 connects
+// at concurrency 64 opened and closed a connection for most requests (measured: ~2.7 connects
 // per member). Capped: the pool only keeps connections the payer already opened.
 http::ClientOptions PooledClientOptions(const Options& options, const PipelineLimits& limits) {
   http::ClientOptions o;
@@ -123,7 +123,7 @@ Result<void> Scheduler::Intake() {
     state::IntakeCounts counts;
     if (!*taken) {
       // Each row becomes a NewMember only as it is inserted, and is released right after: the
-      // file's rows are never held twice (issue 6: RSS grew ~1 KB per member at 100k).
+      // file's rows are never held twice (measured: RSS grew ~1 KB per member at 100k members).
       auto& rows = parsed->rows;
       auto make = [&rows](size_t i, state::NewMember* m) {
         auto& [line, row] = rows[i];
@@ -249,7 +249,7 @@ asio::awaitable<Result<void>> Scheduler::Dispatch(PayerLoop& loop, bool once) {
     // Every job due at `now` that is not running was just started, unless every slot is taken
     // (a finishing job cancels loop.wake). So the next reason to go round is the first job due
     // after `now`. (Going round at once whenever MIN(next_ms) <= now, as before, spun this loop
-    // all the time a job ran: running jobs keep a next_ms in the past. Issue 6.)
+    // all the time a job ran: running jobs keep a next_ms in the past.)
     auto due = db_.NextDue(loop.client.id(), now);
     if (!due) co_return std::move(due).error();
     Millis delay{1000};

@@ -21,7 +21,7 @@ StoreSink::StoreSink(store::FileWriter* writer, std::string expected_type, size_
 }
 
 // Every chunk from the HTTP client is followed by kBodySlack readable bytes, and the splitter pads
-// the lines it copies: so every line can be checked in place, without a copy (issue 6).
+// the lines it copies: so every line can be checked in place, without a copy.
 static_assert(http::kBodySlack >= fhir::kLinePadding);
 
 Result<void> StoreSink::OnData(std::string_view chunk) {

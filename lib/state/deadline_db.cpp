@@ -1,4 +1,4 @@
-// StateDb's deadline report (issue 7): on-time / late / at-risk members per payer, read from the
+// StateDb's deadline report: on-time / late / at-risk members per payer, read from the
 // counts that migrations/007_deadlines.sql's triggers keep.
 #include <cstdint>
 #include <string_view>

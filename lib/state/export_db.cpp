@@ -1,4 +1,4 @@
-// StateDb methods of issue 7's exports (state_db.h "exports"): manifest pages, Expires and the
+// StateDb methods for exports (state_db.h "exports"): manifest pages, Expires and the
 // issues of error[] files, in the side tables of migrations/004_exports.sql. Statements are
 // prepared per call: these run once per manifest page or error file, not per resource.
 #include "state/state_db.h"

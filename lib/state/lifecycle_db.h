@@ -1,4 +1,4 @@
-// The state DB's member-lifecycle part (issue 7; schema migrations/005_lifecycle.sql): the
+// The state DB's member-lifecycle part (schema migrations/005_lifecycle.sql): the
 // concurrent-coverage refresh schedule, the consent period, revocations and purges, and the
 // NDJSON store's tombstone marks. Free functions over StateDb (statements prepared on demand:
 // these run per member event, not per resource). Every function that changes state is one

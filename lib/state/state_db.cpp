@@ -91,7 +91,7 @@ Result<std::unique_ptr<StateDb>> StateDb::Open(const std::string& path) {
   }
   if (empty) P2P_TRY(Exec(db, "PRAGMA auto_vacuum=INCREMENTAL", "set auto_vacuum"));
   P2P_TRY(Exec(db, "PRAGMA journal_mode=WAL", "set WAL mode"));
-  // synchronous=NORMAL (issue 6, target 5): FULL cost one fdatasync per committed step (~13 per
+  // synchronous=NORMAL (benchmark target 5): FULL cost one fdatasync per committed step (~13 per
   // member), which capped small members at ~100/s on the loop thread. In WAL mode NORMAL still
   // writes every commit to the WAL before COMMIT returns, so each state change is committed (and
   // survives kill -9 of the daemon) before the next request is sent, exactly as before; the WAL
@@ -106,7 +106,7 @@ Result<std::unique_ptr<StateDb>> StateDb::Open(const std::string& path) {
   // Each committed step rewrites the same few hot pages (member_counts, index leaves); a
   // checkpoint every 8192 WAL pages (32 MiB) instead of 1000 writes them back to the DB file
   // (and syncs) 8x less often. A 16 MiB page cache keeps the indexes of 100k members in memory
-  // (default 2 MiB: a pread per lookup once the DB outgrew it). Issue 6, target 5.
+  // (default 2 MiB: a pread per lookup once the DB outgrew it). Benchmark target 5.
   P2P_TRY(Exec(db, "PRAGMA wal_autocheckpoint=8192", "set wal_autocheckpoint"));
   P2P_TRY(Exec(db, "PRAGMA cache_size=-16384", "set cache_size"));
   P2P_TRY(Exec(db, "PRAGMA foreign_keys=ON", "set foreign keys"));

@@ -94,7 +94,7 @@ struct TypeMark {
   int64_t index_end = -1;
 };
 
-// Exports (issue 7; export_db.cpp, migrations/004): the manifest facts of a job's current export.
+// Exports (export_db.cpp, migrations/004): the manifest facts of a job's current export.
 struct ExportPage {
   int64_t expires_ms = 0;  // the complete status' Expires, unix ms; 0 = none
   std::string next_url;    // next manifest page still to read; "" = every page read
@@ -153,7 +153,7 @@ class StateDb {
   Result<IntakeCounts> TakeIn(const std::string& file_name, const std::vector<NewMember>& members,
                               int rows_bad, int64_t now_ms);
   // The same for `count` members made one at a time by `make(i, &member)` inside the
-  // transaction, so intake never holds a second copy of a file's rows (issue 6: RSS).
+  // transaction, so intake never holds a second copy of a file's rows (to keep RSS down).
   Result<IntakeCounts> TakeIn(const std::string& file_name, size_t count,
                               const std::function<void(size_t, NewMember*)>& make, int rows_bad,
                               int64_t now_ms);
@@ -192,7 +192,7 @@ class StateDb {
                         const std::optional<std::pair<std::string, TypeMark>>& mark);
   Result<void> SaveFileAttempts(int64_t job_id, int idx, int64_t attempts);
 
-  // --- exports (issue 7; implemented in export_db.cpp) ---
+  // --- exports (implemented in export_db.cpp) ---
   // Replaces the job's file list with `files` (a manifest's first page; none on a re-kick),
   // forgets the issues recorded from the previous export's error files, records `page` and
   // saves the job, in one transaction. REQUIRES as for SaveJob.

@@ -2,7 +2,7 @@
 // <Type>.ndjson and where it came from. Text form, space-separated:
 //   start end payer member_key tx_time job_id file_index [lines]
 // `lines` (the number of NDJSON lines in [start, end)) is written by every commit and compaction
-// since issue 6, so counting a type reads its index, not its data; older lines without it still
+// now, so counting a type reads its index, not its data; older lines without it still
 // parse (lines = -1) and their range is counted by reading it.
 // Text fields are escaped so they hold no space or newline: bytes <= 0x20, 0x7f and '%' become
 // %XX; an empty field is "-" and a field that is exactly "-" is "%2D".
@@ -24,7 +24,7 @@ struct IndexEntry {
   std::string payer, member_key, tx_time;
   int64_t job_id = 0;
   int file_index = 0;
-  int64_t lines = -1;  // -1: not recorded (an index written before issue 6)
+  int64_t lines = -1;  // -1: not recorded (an index written by an older version)
 };
 
 // The line for `e`, ending in '\n'.

@@ -14,7 +14,7 @@
 // temporary file (copy_file_range, read/write fallback), fsyncs and appends the index line. If a
 // commit fails half-way both files are cut back to their previous ends. Bytes past the committed
 // end (a writer at work, or one killed) are never counted; Recover() undoes anything past the
-// caller's recorded marks. Issue 6: one fsync of the data per file and no copy in the common
+// caller's recorded marks. Cost: one fsync of the data per file and no copy in the common
 // case, where the temporary file was written, fsynced, copied and fsynced again. A direct writer
 // also takes runs of lines without copying them (PutBlock: the writeback thread writes them
 // from the caller's buffer, after the lines buffered before; WaitBlock tells when the buffer is

@@ -15,7 +15,7 @@
 // message and the table name, never row content. Threading: one thread at a time; the store must
 // outlive its writers.
 //
-// Writer thread (Tuning::writer_thread, on by default; issue 6): Put() only copies the row into a
+// Writer thread (Tuning::writer_thread, on by default): Put() only copies the row into a
 // bounded double buffer (row_writer_thread.h) and a thread of the store's own runs the upserts and
 // the batch commits (with their WAL checkpoints), so the network thread goes on reading. Every
 // other entry point first waits for that thread to finish what was queued (Quiesce), then uses

@@ -1,4 +1,4 @@
-// Deletions in both stores (issue 7): deleted[] files (Delete) and consent purges (PurgeMember).
+// Deletions in both stores: deleted[] files (Delete) and consent purges (PurgeMember).
 // Contract in resource_store.h. SqliteStore deletes rows; NdjsonStore is append-only and writes
 // tombstones to <Type>.deleted, which Scan/CountByType/Compact honour through LiveLines().
 #include <errno.h>

@@ -1,4 +1,4 @@
-// The bad-input catalogue (issue 4): every case, the test that pins its classified reason, and
+// The bad-input catalogue: every case, the test that pins its classified reason, and
 // end-to-end runs of the real p2p-ingestd (against a scripted prior payer) showing that the
 // reason reaches rejected/<file>.errors, the state DB and `p2p-ingestd members show` while
 // everything else goes on. Unit tests live in tests/unit/<area>/*_catalogue_test.cpp.

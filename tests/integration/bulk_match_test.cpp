@@ -1,4 +1,4 @@
-// Issue 7 ("Done when", bulk match): with `match.mode: bulk` the daemon matches the roster's
+// Bulk match end to end: with `match.mode: bulk` the daemon matches the roster's
 // members with Da Vinci PDex $bulk-member-match in batches, against p2p-sandbox; each member
 // reaches the outcome expected.json names (matched ones complete, the others no_match /
 // consent_refused), each batch's matched Group is exported exactly once, no single $member-match

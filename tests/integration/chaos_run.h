@@ -1,4 +1,4 @@
-// The chaos run (issue 4): p2p-sandbox with every fault kind on, p2p-ingestd SIGKILLed at random
+// The chaos run: p2p-sandbox with every fault kind on, p2p-ingestd SIGKILLed at random
 // moments and restarted again and again, then drained with `run --once`; the result is compared
 // with expected.json and with the store of a clean run (same seed, no faults, no kills).
 //

@@ -1,4 +1,4 @@
-// Issue 4's chaos test: every fault kind of p2p-sandbox on at moderate rates, p2p-ingestd
+// The chaos test: every fault kind of p2p-sandbox on at moderate rates, p2p-ingestd
 // SIGKILLed at random moments (mid-match, mid-poll, mid-download, inside a store commit) and
 // restarted again and again, then drained. At the end: every member has the outcome expected.json
 // gives; the store equals, id by id per type per member (and byte for byte per resource), the

@@ -1,4 +1,4 @@
-// `p2p-ingestd status` reports CMS-0057-F deadlines per payer (issue 7): the real binary, a real
+// `p2p-ingestd status` reports CMS-0057-F deadlines per payer: the real binary, a real
 // state DB (migrations included) and the config key deadline.at_risk_within.
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-// Issue 7 ("Done when", exports part): p2p-ingestd against p2p-sandbox with each export
+// Export dialects end to end: p2p-ingestd against p2p-sandbox with each export
 // operation (group-export with _type/_typeFilter, davinci-data-export, patient-export after an
 // identifier-only $member-match), error[] files recorded per job and never stored,
 // requiresAccessToken false (no token on files), paged manifests (every page's files), and an

@@ -1,4 +1,4 @@
-// Issue 7 ("Done when", operator export of a known Group): `p2p-ingestd export --payer --group`
+// Operator export of a known Group: `p2p-ingestd export --payer --group`
 // against a plain Bulk Data server (p2p-sandbox --flavor bulk-v2) that needs private_key_jwt
 // stores the Group's resources attributed by Patient: under "patient:<id>" while the Patient is
 // no known member, under the member's own member_key once a member job has seen that Patient.

@@ -1,4 +1,4 @@
-// Member lifecycle end to end (issue 7): p2p-ingestd against p2p-sandbox. deleted[] files remove
+// Member lifecycle end to end: p2p-ingestd against p2p-sandbox. deleted[] files remove
 // their resources from both stores; a concurrent member's refresh asks with _since and gets only
 // what changed, the store ends up the union without doubles; the consent period bounds every
 // request and refresh; a revocation keeps or purges (and records the purge).

@@ -1,4 +1,4 @@
-// Prior-payer failures end to end (issue 4): p2p-ingestd against p2p-sandbox with faults.
+// Prior-payer failures end to end: p2p-ingestd against p2p-sandbox with faults.
 // An export reported failed is kicked off again up to export.max_rekicks, then the job fails;
 // expired files (410) make a new export whose files are downloaded; polling past poll.timeout
 // fails the job; a token endpoint that is down only makes jobs wait; an operator's cancel sends

@@ -1,4 +1,4 @@
-// The daemon end to end against p2p-sandbox (issue 3's "Done when"): every member reaches the
+// The daemon end to end against p2p-sandbox: every member reaches the
 // outcome expected.json gives, and the store holds exactly the expected ids per type per member.
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -159,7 +159,7 @@ TEST(Pipeline, SigkillMidRunThenRestartGivesTheSameStore) {
 
 // Large files (several MiB, past fhir::ChunkChecker::kInlineBytes): the download path with the
 // line-checking thread, the body received straight into its slots and, for the NDJSON store,
-// runs of lines written from those slots by the writeback thread (issue 6). The roster's
+// runs of lines written from those slots by the writeback thread. The roster's
 // expected.json does not know --resource-scale, so the stores are compared with each other:
 // the same resources, each once; and an NDJSON run killed mid-download and restarted ends the
 // same.

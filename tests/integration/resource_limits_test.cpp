@@ -1,4 +1,4 @@
-// Resource limits end to end (issue 4): the NDJSON store on a small tmpfs (a private mount
+// Resource limits end to end: the NDJSON store on a small tmpfs (a private mount
 // namespace of this test process; skipped where mounting is not allowed). A full or read-only
 // store stops new downloads, is said in the log and in /status, leaves the state consistent and
 // the daemon resumes by itself when the store takes writes again. An outside writer holding the

@@ -1,5 +1,5 @@
 // Secrets, file modes, core dumps, insecure-http warnings and the status bind rule, seen from
-// outside the daemon (issue 8). The client secret and the status token are distinctive strings;
+// outside the daemon. The client secret and the status token are distinctive strings;
 // after a real exchange with p2p-sandbox none of them (nor a bearer token, nor a member's family
 // name) may appear in the log files, stdout/stderr, /status, /metrics or the state database.
 #include <gtest/gtest.h>

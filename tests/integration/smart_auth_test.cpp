@@ -1,4 +1,4 @@
-// Issue 7 ("Done when"): the daemon gets its token from p2p-sandbox with every client
+// SMART auth end to end: the daemon gets its token from p2p-sandbox with every client
 // authentication method (client_secret_post, client_secret_basic, private_key_jwt RS384 and
 // ES384) and with the token URL discovered from .well-known/smart-configuration, and finishes
 // its members; and the sandbox rejects a reused jti, a wrong aud, an expired assertion and a bad

@@ -1,4 +1,4 @@
-// TLS against p2p-sandbox (issue 8): the daemon's HTTP client verifies the sandbox's certificate
+// TLS against p2p-sandbox: the daemon's HTTP client verifies the sandbox's certificate
 // against the configured CA and its host name, and presents a client certificate when the
 // sandbox demands mutual TLS (--tls-client-ca); the daemon runs the whole exchange over mutual
 // TLS from payers[].tls, and refuses to start on a client key others can read.

@@ -1,4 +1,4 @@
-// Sanitizer canary (issue 8): deliberate bugs that an instrumented build MUST catch. Built and
+// Sanitizer canary: deliberate bugs that an instrumented build MUST catch. Built and
 // registered with ctest only when P2P_SANITIZE is on (CMakeLists.txt); each test passes only when
 // the sanitizer's report is in the output, so a build that silently lost -fsanitize (or gained
 // error recovery) fails CI instead of passing every other test uninstrumented.

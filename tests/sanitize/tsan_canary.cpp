@@ -1,4 +1,4 @@
-// ThreadSanitizer canary (issue 8): a deliberate data race that a P2P_TSAN build MUST report.
+// ThreadSanitizer canary: a deliberate data race that a P2P_TSAN build MUST report.
 // Built and registered with ctest only when P2P_TSAN is on (CMakeLists.txt); the test passes only
 // when TSan's report is in the output, so `scripts/sanitize --thread` fails if the build silently
 // lost -fsanitize=thread instead of passing the store tests uninstrumented.

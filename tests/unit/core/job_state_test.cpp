@@ -60,7 +60,7 @@ TEST(JobState, AllowedTransitionsAreExactlyTheDocumentedOnes) {
       {S::kPolling, S::kDownloading}, {S::kDownloading, S::kComplete},
       {S::kMatching, S::kNoMatch},    {S::kMatching, S::kConsentRefused},
       {S::kPolling, S::kExporting},   {S::kDownloading, S::kExporting},
-      {S::kComplete, S::kExporting},  // concurrent-coverage refresh (issue 7)
+      {S::kComplete, S::kExporting},  // concurrent-coverage refresh
   };
   for (int i = 0; i < 6; ++i) {
     for (S to : {S::kFailed, S::kCancelled, S::kConsentExpired}) {

@@ -545,7 +545,7 @@ TEST(ReadStatus, ErrorsNeverQuoteTheBody) {
   }
 }
 
-// --- issue 7: paged manifests, Expires, error[] files ---
+// --- exports: paged manifests, Expires, error[] files ---
 
 TEST(ReadStatus, ReadsTheNextPageLinkOfACompleteManifest) {
   auto r = ReadStatus(200, "",

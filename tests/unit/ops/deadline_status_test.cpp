@@ -1,4 +1,4 @@
-// Deadline reporting (issue 7) in /status, /metrics and the config key deadline.at_risk_within.
+// Deadline reporting in /status, /metrics and the config key deadline.at_risk_within.
 // property_tree pulls in boost/bind.hpp, which otherwise prints a deprecation note.
 #define BOOST_BIND_GLOBAL_PLACEHOLDERS
 // clang-format off

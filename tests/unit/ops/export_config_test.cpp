@@ -1,4 +1,4 @@
-// payers[].export for issue 7 (exports): operation, paths, types and type_filters.
+// payers[].export (export dialects): operation, paths, types and type_filters.
 #include <gtest/gtest.h>
 
 #include <map>

@@ -1,4 +1,4 @@
-// refresh.interval and consent.on_revocation (issue 7): decoded, validated, described.
+// refresh.interval and consent.on_revocation: decoded, validated, described.
 #include <gtest/gtest.h>
 
 #include <string>

@@ -1,4 +1,4 @@
-// payers[].match (issue 7, bulk match): decoding, defaults, validation and description.
+// payers[].match (bulk match): decoding, defaults, validation and description.
 #include <gtest/gtest.h>
 
 #include <map>

@@ -1,4 +1,4 @@
-// The status endpoint as an attack surface (issue 8): loopback by default, a bearer token that
+// The status endpoint as an attack surface: loopback by default, a bearer token that
 // only the Authorization header carries (never a query string) and that no answer echoes, GET
 // only, and bounded requests. status_server_test.cpp covers 405/413/431 and the non-loopback
 // refusal; these are the remaining rules.

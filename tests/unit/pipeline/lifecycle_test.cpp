@@ -1,4 +1,4 @@
-// Member lifecycle (issue 7): the pure decisions of pipeline/lifecycle.h, the member source's
+// Member lifecycle: the pure decisions of pipeline/lifecycle.h, the member source's
 // lifecycle columns, and the state DB side (state/lifecycle_db.h) on a real SQLite DB with the
 // real migrations.
 #include "pipeline/lifecycle.h"

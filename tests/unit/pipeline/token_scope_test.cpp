@@ -1,4 +1,4 @@
-// Where a bearer token may go (issue 8): only to the payer's trusted_hosts, only in the
+// Where a bearer token may go: only to the payer's trusted_hosts, only in the
 // Authorization header (never in a query string), and never across a redirect: a 3xx answer is
 // returned to the caller, its Location is not fetched. Scripted servers on 127.0.0.1 record
 // exactly what arrived; "localhost" (also loopback) plays the untrusted host.

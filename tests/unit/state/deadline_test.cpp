@@ -1,4 +1,4 @@
-// StateDb::DeadlineReport and the counts migrations/007_deadlines.sql keeps (issue 7).
+// StateDb::DeadlineReport and the counts migrations/007_deadlines.sql keeps.
 #include <gtest/gtest.h>
 
 #include <chrono>

@@ -1,4 +1,4 @@
-// FileWriter::PutFor (issue 7, Group exports): each resource stored under its own member_key, in
+// FileWriter::PutFor (Group exports): each resource stored under its own member_key, in
 // both stores, with the usual commit and recovery rules.
 #include <gtest/gtest.h>
 
