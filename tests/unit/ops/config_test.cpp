@@ -158,6 +158,8 @@ TEST(ParseOptions, FullConfigRoundTripsEveryField) {
   EXPECT_EQ(p.retry.max_attempts, 8);
   EXPECT_EQ(p.retry.base_delay, milliseconds(500));
   EXPECT_EQ(p.retry.max_delay, milliseconds(60'000));
+  EXPECT_EQ(p.retry.give_up_after, milliseconds(24LL * 3600 * 1000));   // default
+  EXPECT_EQ(p.limits.max_throttle_wait, milliseconds(15LL * 60 * 1000));  // default
   EXPECT_EQ(p.poll.min_interval, milliseconds(1000));
   EXPECT_EQ(p.poll.max_interval, milliseconds(60'000));
   EXPECT_EQ(p.poll.timeout, milliseconds(86'400'000));
@@ -270,6 +272,13 @@ TEST(ParseOptions, ReportsEachBadKey) {
       {"      requests_per_second: 10", "      requests_per_second: 10000.5",
        "cfg.yaml:30: payers[0].limits.requests_per_second: must be greater than 0 and at most "
        "10000"},
+      {"      requests_per_second: 10",
+       "      requests_per_second: 10\n      max_throttle_wait: 500ms",
+       "cfg.yaml:31: payers[0].limits.max_throttle_wait: must be 1s..24h"},
+      {"      requests_per_second: 10", "      requests_per_second: 10\n      max_throttle_wait: 2d",
+       "cfg.yaml:31: payers[0].limits.max_throttle_wait: must be 1s..24h"},
+      {"      max_delay: 1m", "      max_delay: 1m\n      give_up_after: 0s",
+       "cfg.yaml:35: payers[0].retry.give_up_after: must be greater than 0"},
       {"      max_attempts: 8", "      max_attempts: 0",
        "cfg.yaml:32: payers[0].retry.max_attempts: must be 1..100"},
       {"      max_attempts: 8", "      max_attempts: 101",
@@ -634,8 +643,9 @@ TEST(DescribeOptions, SummarisesWithoutSecrets) {
             "    auth: client_secret_post at https://auth.example/token, client client-1, secret "
             "from env SECRET_ONE, scope member-match|read\n"
             "    trusted hosts: gateway.example\n"
-            "    limits: 4 jobs, 10 requests/s; retry: 8 attempts, 500ms..1m; poll: 1s..1m, "
-            "timeout 1d; request timeout 30s\n");
+            "    limits: 4 jobs, 10 requests/s, throttle waits up to 15m; retry: 8 attempts, "
+            "500ms..1m, give up throttled after 1d; poll: 1s..1m, timeout 1d; request timeout "
+            "30s\n");
 }
 
 TEST(DescribeOptions, ShowsLogFormatRotationProgressAndRetention) {
