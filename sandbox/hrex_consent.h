@@ -30,7 +30,7 @@ enum class HrexMode { kLenient, kStrict11 };
 
 struct ConsentIssue {
   std::string code;         // required | value | structure | invalid
-  std::string expression;   // FHIRPath of the element, e.g. "Parameters.parameter[2].resource.policy"
+  std::string expression;   // FHIRPath: "Parameters.parameter[2].resource.policy"
   std::string diagnostics;  // for an operator: which element, which rule
 };
 

@@ -92,7 +92,8 @@ bool SandboxApp::KnownTenant(std::string_view tenant) const {
 bool SandboxApp::Authorized(const AppRequest& request, AppReply& reply) const {
   const std::optional<std::string_view> token = BearerToken(request.authorization);
   if (token && tokens_.Valid(*token, TokenTable::Clock::now())) return true;
-  Outcome(reply, 401, "login", token ? "Bearer token is invalid or expired" : "Bearer token required");
+  Outcome(reply, 401, "login",
+          token ? "Bearer token is invalid or expired" : "Bearer token required");
   reply.headers.emplace_back("WWW-Authenticate",
                              token ? R"(Bearer error="invalid_token")" : "Bearer");
   return false;

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
+#include "app_call.h"
 #include "sandbox_app.h"
 
 namespace p2p::sandbox {
@@ -36,15 +37,7 @@ class SandboxBlockTest : public ::testing::Test {
   AppReply Call(std::string_view method, std::string_view target, std::string_view body = "",
                 std::string_view auth = "", std::string_view content_type = "",
                 std::string_view peer = "127.0.0.1") {
-    AppRequest r;
-    r.method = method;
-    r.target = target;
-    r.body = body;
-    r.authorization = auth;
-    r.content_type = content_type;
-    r.from_loopback = true;
-    r.peer = peer;
-    return app_->Handle(r);
+    return testing::CallApp(*app_, method, target, {body, auth, content_type, peer});
   }
 
   std::string Bearer(std::string_view form = kGoodForm) {

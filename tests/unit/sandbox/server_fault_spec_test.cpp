@@ -70,7 +70,8 @@ TEST(FaultSpec, RejectsBadRulesWithTheirPosition) {
   EXPECT_EQ(ErrorOf("file:expire=3s"), "fault rule 1 \"file:expire=3s\": expire applies to token only");
   EXPECT_EQ(ErrorOf("file:fail"), "fault rule 1 \"file:fail\": fail applies to export or job only");
   EXPECT_EQ(ErrorOf("file:500:retry-after=2"),
-            "fault rule 1 \"file:500:retry-after=2\": retry-after applies to 429, 503 and block only");
+            "fault rule 1 \"file:500:retry-after=2\": retry-after applies to 429, 503 and block "
+            "only");
   EXPECT_EQ(ErrorOf("file:429:color=red"),
             "fault rule 1 \"file:429:color=red\": unknown option \"color=red\"");
   EXPECT_EQ(ErrorOf("token:500,"), "fault rule 2 \"\": empty rule");
@@ -91,7 +92,8 @@ TEST(FaultSpec, BlockRulesParseAndRoundTrip) {
   for (std::string text : {"any:block=20/10s:3s:retry-after=epoch", "match:block=5/1500ms:250ms",
                            "token:block=1/60s:2s:retry-after=epoch-ms",
                            "file:block=3/1s:1s:retry-after=date",
-                           "match:429:retry-after=epoch", "export:503:retry-after=5:retry-after=epoch-ms",
+                           "match:429:retry-after=epoch",
+                           "export:503:retry-after=5:retry-after=epoch-ms",
                            "job:503:retry-after=1"}) {
     EXPECT_EQ(FormatFaultSpec(Parse(text)), text);
   }

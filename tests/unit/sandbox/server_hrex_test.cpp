@@ -2,6 +2,7 @@
 // with 422, and accepts the conforming one; lenient (the default) answers as 1up does.
 #include <gtest/gtest.h>
 
+#include "app_call.h"
 #include "hrex_consent_example.h"
 #include "sandbox_app.h"
 #include "support/seed_body.h"
@@ -20,26 +21,17 @@ class SandboxHrexTest : public ::testing::Test {
     options.clients = {{"c", "s"}};
     options.hrex = mode;
     app_ = std::make_unique<SandboxApp>(options, "http://files.test:9");
-    AppReply token = Call("POST", kTokenPath,
-                          "client_id=c&client_secret=s&grant_type=client_credentials", "",
-                          "application/x-www-form-urlencoded");
+    AppReply token = testing::CallApp(
+        *app_, "POST", kTokenPath,
+        {"client_id=c&client_secret=s&grant_type=client_credentials", "",
+         "application/x-www-form-urlencoded"});
     size_t at = token.body.find(R"("access_token":")") + 16;
     bearer_ = "Bearer " + token.body.substr(at, token.body.find('"', at) - at);
   }
 
-  AppReply Call(std::string_view method, std::string_view target, std::string_view body,
-                std::string_view auth, std::string_view content_type = "application/fhir+json") {
-    AppRequest r;
-    r.method = method;
-    r.target = target;
-    r.body = body;
-    r.authorization = auth;
-    r.content_type = content_type;
-    r.from_loopback = true;
-    return app_->Handle(r);
+  AppReply Match(std::string_view body) {
+    return testing::CallApp(*app_, "POST", kMatchPath, {body, bearer_, "application/fhir+json"});
   }
-
-  AppReply Match(std::string_view body) { return Call("POST", kMatchPath, body, bearer_); }
 
   // The seed body with its Consent replaced by the HRex STU 1.1 example.
   static std::string SeedWithHrexConsent() {
@@ -65,7 +57,8 @@ TEST_F(SandboxHrexTest, StrictRefusesTheSeedConsentWith422) {
   AppReply r = Match(p2p::testing::kSeedMemberMatchBody);
   EXPECT_EQ(r.status, 422);
   EXPECT_EQ(r.content_type, "application/fhir+json");
-  EXPECT_NE(r.body.find(R"({"severity":"error","code":"required","diagnostics":"Consent.provision.actor: HRex 1.1 (hrex-consent) requires at least 2 actors)"),
+  EXPECT_NE(r.body.find(R"({"severity":"error","code":"required","diagnostics":)"
+                        R"("Consent.provision.actor: HRex 1.1 (hrex-consent) requires at least 2)"),
             std::string::npos)
       << r.body;
   EXPECT_NE(r.body.find(R"("expression":["Parameters.parameter[2].resource.provision.actor"])"),
