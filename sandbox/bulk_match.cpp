@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <set>
 
+#include "hrex_consent.h"
 #include "member_match.h"
 #include "text_util.h"
 
@@ -137,7 +138,8 @@ std::optional<uint64_t> MemberIndexOfKey(const Synth& synth, std::string_view ke
 }
 
 BulkMatchDecision DecideBulkMatch(std::string_view body, const Synth& synth,
-                                  std::string_view tenant, std::string_view today) {
+                                  std::string_view tenant, std::string_view today,
+                                  HrexMode mode) {
   simdjson::dom::parser parser;
   simdjson::padded_string padded(body);
   element doc;
@@ -152,8 +154,9 @@ BulkMatchDecision DecideBulkMatch(std::string_view body, const Synth& synth,
   }
   BulkMatchDecision d;
   std::set<std::string, std::less<>> ids;
-  size_t index = 0;
+  size_t index = 0, position = 0;
   for (element p : params) {
+    const size_t param_position = position++;
     if (Str(p, "name") != "MemberBundle") continue;
     const std::string where = "MemberBundle[" + std::to_string(index) + "]";
     if (index++ >= kMaxBundles) {
@@ -163,14 +166,19 @@ BulkMatchDecision DecideBulkMatch(std::string_view body, const Synth& synth,
     if (p["part"].get_array().get(parts)) return Bad("required", where + ": no part");
     std::string single = R"({"resourceType":"Parameters","parameter":[)";
     bool first = true;
-    element patient;
+    element patient, consent;
     bool has_patient = false;
+    size_t part_position = 0, consent_position = 0;
     for (element part : parts) {
       if (!first) single += ',';
       first = false;
       single += simdjson::minify(part);
       if (Str(part, "name") == "MemberPatient" && !part["resource"].get(patient))
         has_patient = true;
+      if (Str(part, "name") == "Consent" && !part["resource"].get(consent)) {
+        consent_position = part_position;
+      }
+      ++part_position;
     }
     single += "]}";
     MatchAnswer answer = MemberMatch(single, synth, tenant, today);
@@ -188,6 +196,18 @@ BulkMatchDecision DecideBulkMatch(std::string_view body, const Synth& synth,
         }
       }
       return Bad("invalid", where + ": " + std::string(diag));
+    }
+    if (mode == HrexMode::kStrict11) {  // a non-conforming Consent refuses the whole request
+      const std::vector<ConsentIssue> issues =
+          CheckHrexConsent(simdjson::minify(consent),
+                           "Parameters.parameter[" + std::to_string(param_position) + "].part[" +
+                               std::to_string(consent_position) + "].resource");
+      if (!issues.empty()) {
+        BulkMatchDecision d422;
+        d422.status = 422;
+        d422.error_body = ConsentIssuesOutcome(issues);
+        return d422;
+      }
     }
     BulkVerdict v;
     if (answer.status == 200) {

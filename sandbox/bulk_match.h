@@ -10,7 +10,10 @@
 //     202 + Retry-After + X-Progress until --job-delay has passed, then 200 with the answer;
 //     404 unknown id.
 // Each bundle is matched with exactly the $member-match rules (member_match.h): 200 -> matched,
-// 422 business-rule (consent) -> consent-constrained, 422 processing -> non-matched.
+// 422 business-rule (consent) -> consent-constrained, 422 processing -> non-matched. With
+// --hrex 1.1, a bundle whose Consent does not conform to hrex-consent (hrex_consent.h) refuses
+// the whole kick-off: 422 with one issue per broken rule, expressions
+// "Parameters.parameter[i].part[j].resource...".
 // The answer is a Parameters with MatchedMembers (a Group of the matched members, id
 // "bmm-<n>", exportable with Group/{id}/$export), NonMatchedMembers and
 // ConsentConstrainedMembers. Each Group contains the submitted MemberPatient resources
@@ -37,6 +40,7 @@
 #include <string_view>
 #include <vector>
 
+#include "hrex_consent.h"
 #include "synth.h"
 
 namespace p2p::sandbox {
@@ -73,14 +77,15 @@ struct BulkVerdict {
 };
 
 struct BulkMatchDecision {
-  int status = 200;                   // 400 when the request is malformed
-  std::string error_body;             // 400: OperationOutcome
+  int status = 200;                   // 400 malformed; 422 a Consent breaks hrex-consent
+  std::string error_body;             // 400 / 422: OperationOutcome
   std::vector<BulkVerdict> verdicts;  // 200: one per MemberBundle, in order
 };
 
 // Validates the request and matches every bundle (`today` "YYYY-MM-DD"). Pure.
 BulkMatchDecision DecideBulkMatch(std::string_view body, const Synth& synth,
-                                  std::string_view tenant, std::string_view today);
+                                  std::string_view tenant, std::string_view today,
+                                  HrexMode mode = HrexMode::kLenient);
 
 // The 200 answer for `decision`; `matched_group_id` names the MatchedMembers Group. Pure.
 std::string RenderBulkMatchAnswer(const BulkMatchDecision& decision, const Synth& synth,

@@ -11,7 +11,7 @@ void SandboxApp::BulkMatch(const AppRequest& request, std::string_view tenant, A
   const auto now = std::chrono::system_clock::now().time_since_epoch();
   const std::string today =
       FormatDate(std::chrono::duration_cast<std::chrono::seconds>(now).count());
-  BulkMatchDecision d = DecideBulkMatch(request.body, synth_, tenant, today);
+  BulkMatchDecision d = DecideBulkMatch(request.body, synth_, tenant, today, options_.hrex);
   if (d.status != 200) {
     reply.status = d.status;
     reply.body = std::move(d.error_body);

@@ -10,8 +10,8 @@ namespace {
 
 constexpr std::string_view kEndpointNames[] = {"token", "match", "export", "job",
                                                "file",  "any",   "admin",  "other"};
-constexpr std::string_view kKindNames[] = {"500", "503",     "429",  "404",   "410",   "reset",
-                                           "cut", "badjson", "fail", "delay", "expire"};
+constexpr std::string_view kKindNames[] = {"500",  "503",     "429",  "404",   "410",    "reset",
+                                           "cut",  "badjson", "fail", "delay", "expire", "block"};
 
 uint64_t SplitMix(uint64_t x) {
   x += 0x9e3779b97f4a7c15ULL;
@@ -32,6 +32,34 @@ std::string FormatDurationText(std::chrono::milliseconds d) {
   return std::to_string(d.count()) + "ms";
 }
 
+std::optional<RetryAfterForm> ParseRetryAfterForm(std::string_view text) {
+  for (RetryAfterForm form : {RetryAfterForm::kSeconds, RetryAfterForm::kDate,
+                              RetryAfterForm::kEpoch, RetryAfterForm::kEpochMs}) {
+    if (text == RetryAfterFormName(form)) return form;
+  }
+  return std::nullopt;
+}
+
+// "N/WINDOW" and "DURATION" of a block rule.
+bool ParseBlock(std::string_view limit_window, std::string_view duration, FaultRule* rule) {
+  const size_t slash = limit_window.find('/');
+  if (slash == std::string_view::npos || slash == 0 || slash > 7) return false;
+  uint32_t limit = 0;
+  for (char c : limit_window.substr(0, slash)) {
+    if (c < '0' || c > '9') return false;
+    limit = limit * 10 + static_cast<uint32_t>(c - '0');
+  }
+  auto window = ParseDuration(limit_window.substr(slash + 1));
+  auto length = ParseDuration(duration);
+  if (limit < 1 || !window || window->count() <= 0 || !length || length->count() <= 0) {
+    return false;
+  }
+  rule->block_limit = limit;
+  rule->block_window = *window;
+  rule->duration = *length;
+  return true;
+}
+
 std::optional<FaultRule> ParseRule(std::string_view text, std::string* error) {
   auto fail = [&](const std::string& what) {
     *error = what;
@@ -41,7 +69,8 @@ std::optional<FaultRule> ParseRule(std::string_view text, std::string* error) {
   // Pull out "@TRIGGER" (up to the next ':').
   std::string body(text);
   size_t at = body.find('@');
-  if (at != std::string::npos) {
+  const bool has_trigger = at != std::string::npos;
+  if (has_trigger) {
     size_t end = body.find(':', at);
     std::string trigger = body.substr(at + 1, end == std::string::npos ? std::string::npos : end - at - 1);
     body.erase(at, end == std::string::npos ? std::string::npos : end - at);
@@ -96,7 +125,18 @@ std::optional<FaultRule> ParseRule(std::string_view text, std::string* error) {
   }
   if (!kind_ok) {
     return fail("unknown kind \"" + kind +
-                "\" (expected 500|503|429|404|410|reset|cut|badjson|fail|delay=DUR|expire=DUR)");
+                "\" (expected 500|503|429|404|410|reset|cut|badjson|fail|delay=DUR|expire=DUR"
+                "|block=N/WINDOW:DUR)");
+  }
+  size_t first_option = 2;
+  if (rule.kind == FaultKind::kBlock) {
+    if (has_trigger) return fail("block takes no trigger");
+    if (!ParseBlock(value, parts.size() > 2 ? parts[2] : "", &rule)) {
+      return fail("block needs N/WINDOW:DURATION with N >= 1 and durations above 0, e.g. "
+                  "block=20/10s:3s");
+    }
+    first_option = 3;
+    value.clear();
   }
   bool timed = rule.kind == FaultKind::kDelay || rule.kind == FaultKind::kExpire;
   if (timed) {
@@ -114,27 +154,53 @@ std::optional<FaultRule> ParseRule(std::string_view text, std::string* error) {
       rule.endpoint != Endpoint::kJob && rule.endpoint != Endpoint::kAny) {
     return fail("fail applies to export or job only");
   }
-  for (size_t i = 2; i < parts.size(); ++i) {
+  for (size_t i = first_option; i < parts.size(); ++i) {
     const std::string& option = parts[i];
     if (option.rfind("retry-after=", 0) != 0) return fail("unknown option \"" + option + "\"");
-    if (rule.kind != FaultKind::k429 && rule.kind != FaultKind::k503) {
-      return fail("retry-after applies to 429 and 503 only");
+    const bool block = rule.kind == FaultKind::kBlock;
+    if (rule.kind != FaultKind::k429 && rule.kind != FaultKind::k503 && !block) {
+      return fail("retry-after applies to 429, 503 and block only");
     }
     std::string v = option.substr(12);
     rule.has_retry_after = true;
-    if (v == "date") {
-      rule.retry_after_date = true;
+    if (auto form = ParseRetryAfterForm(v)) {
+      rule.retry_after_form = *form;
+    } else if (block) {
+      return fail("block's retry-after is seconds, date, epoch or epoch-ms");
     } else {
       char* stop = nullptr;
       long secs = v.empty() ? -1 : std::strtol(v.c_str(), &stop, 10);
       if (v.empty() || *stop != '\0' || secs < 0 || secs > 86400) {
-        return fail("retry-after needs seconds (0..86400) or \"date\"");
+        return fail("retry-after needs seconds (0..86400), date, epoch or epoch-ms");
       }
       rule.retry_after_seconds = static_cast<int>(secs);
     }
   }
-  if (rule.kind == FaultKind::k429) rule.has_retry_after = true;
+  if (rule.kind == FaultKind::k429 || rule.kind == FaultKind::kBlock) rule.has_retry_after = true;
   return rule;
+}
+
+void AppendRetryAfter(const FaultRule& rule, std::string& out) {
+  if (rule.kind == FaultKind::kBlock) {
+    out += ':' + FormatDurationText(rule.duration);
+    if (rule.retry_after_form != RetryAfterForm::kSeconds) {
+      out += ":retry-after=";
+      out += RetryAfterFormName(rule.retry_after_form);
+    }
+    return;
+  }
+  const bool seconds_form = rule.retry_after_form == RetryAfterForm::kSeconds;
+  if (!rule.has_retry_after ||
+      (rule.kind == FaultKind::k429 && seconds_form && rule.retry_after_seconds == 1)) {
+    return;  // 429's default
+  }
+  if (seconds_form || rule.retry_after_seconds != 1) {
+    out += ":retry-after=" + std::to_string(rule.retry_after_seconds);
+  }
+  if (!seconds_form) {
+    out += ":retry-after=";
+    out += RetryAfterFormName(rule.retry_after_form);
+  }
 }
 
 }  // namespace
@@ -182,6 +248,8 @@ std::string FormatFaultSpec(const FaultSpec& spec) {
     out += FaultKindName(rule.kind);
     if (rule.kind == FaultKind::kDelay || rule.kind == FaultKind::kExpire) {
       out += '=' + FormatDurationText(rule.duration);
+    } else if (rule.kind == FaultKind::kBlock) {
+      out += '=' + std::to_string(rule.block_limit) + '/' + FormatDurationText(rule.block_window);
     }
     if (rule.every > 0) {
       out += "@every" + std::to_string(rule.every);
@@ -190,24 +258,49 @@ std::string FormatFaultSpec(const FaultSpec& spec) {
       std::snprintf(buf, sizeof buf, "@%g", rule.rate);
       out += buf;
     }
-    if (rule.has_retry_after && !(rule.kind == FaultKind::k429 && !rule.retry_after_date &&
-                                  rule.retry_after_seconds == 1)) {
-      out += ":retry-after=";
-      out += rule.retry_after_date ? "date" : std::to_string(rule.retry_after_seconds);
-    }
+    AppendRetryAfter(rule, out);
   }
   return out.empty() ? "none" : out;
 }
 
-FaultInjector::FaultInjector(uint64_t seed, FaultSpec spec)
-    : seed_(seed), spec_(std::move(spec)), counts_(spec_.rules.size(), 0) {}
+FaultInjector::FaultInjector(uint64_t seed, FaultSpec spec) : seed_(seed) {
+  Install(std::move(spec));
+}
+
+void FaultInjector::Install(FaultSpec spec) {
+  spec_ = std::move(spec);
+  counts_.assign(spec_.rules.size(), 0);
+  blocks_.clear();
+  for (const FaultRule& rule : spec_.rules) {
+    blocks_.emplace_back();
+    if (rule.kind == FaultKind::kBlock) {
+      blocks_.back().emplace(BlockParams{rule.block_limit, rule.block_window, rule.duration});
+    }
+  }
+}
 
 FaultDecision FaultInjector::Decide(Endpoint endpoint) {
+  return Decide(endpoint, "", std::chrono::duration_cast<std::chrono::milliseconds>(
+                                  std::chrono::system_clock::now().time_since_epoch())
+                                  .count());
+}
+
+FaultDecision FaultInjector::Decide(Endpoint endpoint, std::string_view client, int64_t now_ms) {
   std::lock_guard lock(mu_);
   FaultDecision decision;
   for (size_t i = 0; i < spec_.rules.size(); ++i) {
     const FaultRule& rule = spec_.rules[i];
     if (!Applies(rule, endpoint)) continue;
+    if (blocks_[i]) {
+      const ClientBlocks::Verdict verdict = blocks_[i]->Admit(client, now_ms);
+      if (verdict.started) ++blocks_started_;
+      if (verdict.refused && !decision.block) {
+        decision.block = BlockRefusal{
+            rule, verdict.until_ms,
+            FormatRetryAfter(rule.retry_after_form, now_ms, verdict.until_ms)};
+      }
+      continue;
+    }
     uint64_t n = ++counts_[i];
     bool fires;
     if (rule.every > 0) {
@@ -235,8 +328,7 @@ void FaultInjector::Record(Endpoint endpoint, FaultKind kind) {
 
 void FaultInjector::Replace(FaultSpec spec) {
   std::lock_guard lock(mu_);
-  spec_ = std::move(spec);
-  counts_.assign(spec_.rules.size(), 0);
+  Install(std::move(spec));
 }
 
 FaultSpec FaultInjector::Spec() const {
@@ -247,6 +339,11 @@ FaultSpec FaultInjector::Spec() const {
 std::array<std::array<uint64_t, kFaultKindCount>, kEndpointCount> FaultInjector::Injected() const {
   std::lock_guard lock(mu_);
   return injected_;
+}
+
+uint64_t FaultInjector::BlocksStarted() const {
+  std::lock_guard lock(mu_);
+  return blocks_started_;
 }
 
 }  // namespace p2p::sandbox

@@ -5,6 +5,7 @@
 #include <cctype>
 #include <vector>
 
+#include "hrex_consent.h"
 #include "text_util.h"
 
 namespace p2p::sandbox {
@@ -104,7 +105,7 @@ void AppendParameters(std::string& out, const SynthMember& m, std::string_view t
 }  // namespace
 
 MatchAnswer MemberMatch(std::string_view body, const Synth& synth, std::string_view tenant,
-                        std::string_view today) {
+                        std::string_view today, HrexMode mode) {
   simdjson::dom::parser parser;
   simdjson::padded_string padded(body);
   element doc;
@@ -120,7 +121,9 @@ MatchAnswer MemberMatch(std::string_view body, const Synth& synth, std::string_v
   }
   element patient, coverage, consent;
   int patients = 0, coverages = 0, consents = 0, links = 0;
+  size_t position = 0, consent_position = 0;
   for (element p : parameters) {
+    const size_t here = position++;
     std::string_view name = StringField(p, "name");
     element resource;
     bool has_resource = !p["resource"].get(resource) && resource.is_object();
@@ -136,6 +139,7 @@ MatchAnswer MemberMatch(std::string_view body, const Synth& synth, std::string_v
     }
     ++*count;
     if (slot) *slot = resource;
+    if (slot == &consent) consent_position = here;
   }
   auto exactly_one = [](int n, std::string_view name) {
     return "Exactly one " + std::string(name) + " parameter is required (found " +
@@ -185,6 +189,13 @@ MatchAnswer MemberMatch(std::string_view body, const Synth& synth, std::string_v
   }
   if (coverage_ids.empty()) {
     return Fail(400, "required", "CoverageToMatch needs an identifier value");
+  }
+
+  if (mode == HrexMode::kStrict11) {
+    const std::vector<ConsentIssue> issues = CheckHrexConsent(
+        simdjson::minify(consent),
+        "Parameters.parameter[" + std::to_string(consent_position) + "].resource");
+    if (!issues.empty()) return MatchAnswer{422, ConsentIssuesOutcome(issues), std::nullopt};
   }
 
   bool regular = false;

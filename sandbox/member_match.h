@@ -6,6 +6,8 @@
 //                 CoverageToMatch and Consent (CoverageToLink optional), a parameter without
 //                 its resource, MemberPatient without name/birthDate, CoverageToMatch without an
 //                 identifier value;
+//   422 invalid | required | value | structure  (--hrex 1.1 only) the Consent does not conform
+//                 to HRex STU 1.1 hrex-consent (hrex_consent.h), one issue per broken rule;
 //   422 business-rule  consent not acceptable (status, policy, provision type, period, or a
 //                 member whose data cannot be segmented asked with a #regular policy);
 //   422 processing     no member matches / several members match.
@@ -21,6 +23,7 @@
 #include <string>
 #include <string_view>
 
+#include "hrex_consent.h"
 #include "synth.h"
 
 namespace p2p::sandbox {
@@ -31,8 +34,9 @@ struct MatchAnswer {
   std::optional<uint64_t> member;    // the matched member on 200
 };
 
-// `today` is "YYYY-MM-DD" (UTC), the day the consent period must cover.
+// `today` is "YYYY-MM-DD" (UTC), the day the consent period must cover. `mode` kStrict11 adds
+// the hrex-consent checks (after the 400 checks, before the business rules).
 MatchAnswer MemberMatch(std::string_view body, const Synth& synth, std::string_view tenant,
-                        std::string_view today);
+                        std::string_view today, HrexMode mode = HrexMode::kLenient);
 
 }  // namespace p2p::sandbox

@@ -42,6 +42,20 @@ void Outcome(AppReply& reply, int status, std::string_view code, std::string_vie
   reply.body = OperationOutcome("error", code, diagnostics);
 }
 
+// The token of an `Authorization: Bearer <token>` header.
+std::optional<std::string_view> BearerToken(std::string_view auth) {
+  const bool bearer = auth.size() > 7 && (auth[0] == 'B' || auth[0] == 'b') &&
+                      (auth.substr(1, 6) == "earer " || auth.substr(1, 6) == "EARER ");
+  if (!bearer) return std::nullopt;
+  return auth.substr(7);
+}
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 bool IsJsonType(std::string_view content_type) {
   return content_type.find("json") != std::string_view::npos &&
          content_type.find("ndjson") == std::string_view::npos;
@@ -76,14 +90,36 @@ bool SandboxApp::KnownTenant(std::string_view tenant) const {
 }
 
 bool SandboxApp::Authorized(const AppRequest& request, AppReply& reply) const {
-  std::string_view auth = request.authorization;
-  bool bearer = auth.size() > 7 && (auth[0] == 'B' || auth[0] == 'b') &&
-                (auth.substr(1, 6) == "earer " || auth.substr(1, 6) == "EARER ");
-  if (bearer && tokens_.Valid(auth.substr(7), TokenTable::Clock::now())) return true;
-  Outcome(reply, 401, "login", bearer ? "Bearer token is invalid or expired" : "Bearer token required");
+  const std::optional<std::string_view> token = BearerToken(request.authorization);
+  if (token && tokens_.Valid(*token, TokenTable::Clock::now())) return true;
+  Outcome(reply, 401, "login",
+          token ? "Bearer token is invalid or expired" : "Bearer token required");
   reply.headers.emplace_back("WWW-Authenticate",
-                             bearer ? R"(Bearer error="invalid_token")" : "Bearer");
+                             token ? R"(Bearer error="invalid_token")" : "Bearer");
   return false;
+}
+
+std::string SandboxApp::ClientKey(const AppRequest& request, Endpoint endpoint) const {
+  std::string id;
+  if (auto token = BearerToken(request.authorization)) {
+    id = tokens_.ClientOf(*token);
+  } else if (endpoint == Endpoint::kToken && !request.authorization.empty()) {
+    if (auto basic = ParseBasicAuth(request.authorization)) id = basic->id;
+  } else if (endpoint == Endpoint::kToken) {
+    auto form = ParseForm(request.body);
+    if (form && form->count("client_id")) id = form->at("client_id");
+  }
+  bool known = false;
+  for (const auto& client : options_.clients) known = known || client.first == id;
+  for (const auto& client : options_.client_jwks) known = known || client.first == id;
+  return known ? "client:" + id : "peer:" + std::string(request.peer);
+}
+
+void SandboxApp::Refuse(const BlockRefusal& block, AppReply& reply) {
+  faults_.Record(reply.endpoint, FaultKind::kBlock);
+  Outcome(reply, 429, "throttled",
+          "Too many requests: this client is blocked until the time given by Retry-After");
+  reply.headers.emplace_back("Retry-After", block.retry_after);
 }
 
 AppReply SandboxApp::Handle(const AppRequest& request) {
@@ -158,9 +194,14 @@ AppReply SandboxApp::Handle(const AppRequest& request) {
     return reply;
   }
 
-  FaultDecision fault = faults_.Decide(reply.endpoint);
+  const int64_t now_ms = NowMs();
+  FaultDecision fault = faults_.Decide(reply.endpoint, ClientKey(request, reply.endpoint), now_ms);
   reply.delay = fault.delay;
   if (fault.delay.count() > 0) faults_.Record(reply.endpoint, FaultKind::kDelay);
+  if (fault.block) {
+    Refuse(*fault.block, reply);
+    return reply;
+  }
   bool fail_job = false, cut = false, bad_json = false;
   if (fault.response) {
     const FaultRule& rule = *fault.response;
@@ -177,13 +218,10 @@ AppReply SandboxApp::Handle(const AppRequest& request) {
                 "Injected fault " + std::string(FaultKindName(rule.kind)));
         if (rule.has_retry_after) {
           reply.headers.emplace_back(
-              "Retry-After",
-              rule.retry_after_date
-                  ? FormatHttpDate(std::chrono::duration_cast<std::chrono::seconds>(
-                                       std::chrono::system_clock::now().time_since_epoch())
-                                       .count() +
-                                   rule.retry_after_seconds)
-                  : std::to_string(rule.retry_after_seconds));
+              "Retry-After", rule.retry_after_form == RetryAfterForm::kSeconds
+                                 ? std::to_string(rule.retry_after_seconds)
+                                 : FormatRetryAfter(rule.retry_after_form, now_ms,
+                                                    now_ms + rule.retry_after_seconds * 1000LL));
         }
         return reply;
       }
@@ -278,6 +316,7 @@ void SandboxApp::Token(const AppRequest& request, AppReply& reply, const FaultDe
     std::optional<std::string> asserted = AssertedClient(*form, reply);
     if (!asserted) return;
     known = true;
+    id = *asserted;
   }
   for (const auto& [cid, csecret] : options_.clients) known = known || (cid == id && csecret == secret);
   if (!known) {
@@ -295,7 +334,7 @@ void SandboxApp::Token(const AppRequest& request, AppReply& reply, const FaultDe
   auto lifetime = faults.token_lifetime
                       ? *faults.token_lifetime
                       : std::chrono::milliseconds(options_.token_ttl_seconds * 1000);
-  std::string token = tokens_.Issue(TokenTable::Clock::now() + lifetime);
+  std::string token = tokens_.Issue(TokenTable::Clock::now() + lifetime, id);
   reply.status = 200;
   reply.content_type = "application/json";
   reply.headers.emplace_back("Cache-Control", "no-store");
@@ -356,7 +395,7 @@ void SandboxApp::SmartConfiguration(AppReply& reply) const {
 void SandboxApp::Match(const AppRequest& request, std::string_view tenant, AppReply& reply) {
   auto now = std::chrono::system_clock::now().time_since_epoch();
   std::string today = FormatDate(std::chrono::duration_cast<std::chrono::seconds>(now).count());
-  MatchAnswer answer = MemberMatch(request.body, synth_, tenant, today);
+  MatchAnswer answer = MemberMatch(request.body, synth_, tenant, today, options_.hrex);
   reply.status = answer.status;
   reply.body = std::move(answer.body);
   if (answer.member && options_.variants.match_identifier_only) {  // export_variants.h
@@ -624,6 +663,19 @@ std::string SandboxApp::StatsJson() const {
     AppendJsonString(out, EndpointName(static_cast<Endpoint>(e)));
     out += ":{" + inner + "}";
   }
+  // Block faults: blocks started, requests refused during a block (all, and by endpoint).
+  const size_t block = static_cast<size_t>(FaultKind::kBlock);
+  uint64_t refused = 0;
+  std::string by_endpoint;
+  for (size_t e = 0; e < static_cast<size_t>(Endpoint::kAny); ++e) {
+    refused += injected[e][block];
+    if (!by_endpoint.empty()) by_endpoint += ',';
+    AppendJsonString(by_endpoint, EndpointName(static_cast<Endpoint>(e)));
+    by_endpoint += ':' + std::to_string(injected[e][block]);
+  }
+  out += R"(},"blocks":{"started":)" + std::to_string(faults_.BlocksStarted()) +
+         R"(,"refused":)" + std::to_string(refused) + R"(,"refused_by_endpoint":{)" +
+         by_endpoint + "}";
   out += R"(},"tokens":)" + std::to_string(tokens_.size());
   // Export variants (export_variants.h): kick-offs by operation, file requests by token.
   out += R"(,"kickoffs":{"group-export":)" + std::to_string(kickoffs_[0].load()) +

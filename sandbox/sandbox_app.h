@@ -47,6 +47,7 @@ struct AppRequest {
   std::string_view accept_encoding;
   std::string_view body;
   bool from_loopback = false;
+  std::string_view peer;             // the peer's IP address (block faults' client key fallback)
 };
 
 struct FileStreamSpec {
@@ -101,6 +102,11 @@ class SandboxApp {
   void DeletedFile(std::string_view tenant, std::string_view name, AppReply& reply);
   void Admin(const AppRequest& request, std::string_view path, AppReply& reply);
   bool Authorized(const AppRequest& request, AppReply& reply) const;
+  // Who sent `request`, for block faults: "client:<OAuth client id>" when its bearer token or
+  // its token-request credentials name a known client, else "peer:<address>".
+  std::string ClientKey(const AppRequest& request, Endpoint endpoint) const;
+  // The 429 of a request refused by a block fault.
+  void Refuse(const BlockRefusal& block, AppReply& reply);
   // private_key_jwt client authentication; the client id, or nullopt with the error in `reply`.
   std::optional<std::string> AssertedClient(const std::map<std::string, std::string>& form,
                                             AppReply& reply);

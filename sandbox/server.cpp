@@ -133,7 +133,8 @@ net::awaitable<std::optional<uint64_t>> StreamFile(Stream& stream, ServerState& 
 }
 
 template <class Stream>
-net::awaitable<void> Serve(Stream& stream, ServerState& st, bool loopback) {
+net::awaitable<void> Serve(Stream& stream, ServerState& st, bool loopback,
+                           const std::string& peer_address) {
   beast::flat_buffer buffer;
   for (;;) {
     http::request_parser<http::string_body> parser;
@@ -170,6 +171,7 @@ net::awaitable<void> Serve(Stream& stream, ServerState& st, bool loopback) {
     ar.accept_encoding = sv(req[http::field::accept_encoding]);
     ar.body = req.body();
     ar.from_loopback = loopback;
+    ar.peer = peer_address;
     AppReply reply = st.app->Handle(ar);
     if (reply.delay.count() > 0) {
       net::steady_timer timer(co_await net::this_coro::executor);
@@ -236,6 +238,7 @@ net::awaitable<void> Session(tcp::socket socket, ServerState& st) {
   error_code ec;
   tcp::endpoint peer = socket.remote_endpoint(ec);
   bool loopback = !ec && IsLoopback(peer);
+  const std::string peer_address = ec ? std::string() : peer.address().to_string();
   socket.set_option(tcp::no_delay(true), ec);
   if (st.ssl) {
     beast::ssl_stream<beast::tcp_stream> stream(std::move(socket), *st.ssl);
@@ -243,10 +246,10 @@ net::awaitable<void> Session(tcp::socket socket, ServerState& st) {
     co_await stream.async_handshake(net::ssl::stream_base::server,
                                     net::redirect_error(net::use_awaitable, ec));
     if (ec) co_return;
-    co_await Serve(stream, st, loopback);
+    co_await Serve(stream, st, loopback, peer_address);
   } else {
     beast::tcp_stream stream(std::move(socket));
-    co_await Serve(stream, st, loopback);
+    co_await Serve(stream, st, loopback, peer_address);
   }
 }
 

@@ -22,7 +22,7 @@ const char kUsage[] =
     "                   [--updates-per-export K] [--deleted-files N]\n"
     "                   [--error-files N] [--requires-token true|false]\n"
     "                   [--manifest-page-size N] [--file-expires DUR]\n"
-    "                   [--match-answer full|identifier-only]\n"
+    "                   [--match-answer full|identifier-only] [--hrex lenient|1.1]\n"
     "       p2p-sandbox roster --members N --seed S --out DIR [--payer NAME]\n";
 
 namespace {
@@ -124,6 +124,10 @@ std::optional<CommandLine> ParseCommandLine(const std::vector<std::string>& args
       auto v = ParseUnsigned(value, 1'000'000);
       if (!v || *v == 0) return bad("expected a scale 1..1000000");
       synth.resource_scale = static_cast<uint32_t>(*v);
+    } else if (flag == "--hrex") {
+      if (value == "lenient") s.hrex = HrexMode::kLenient;
+      else if (value == "1.1") s.hrex = HrexMode::kStrict11;
+      else return bad("expected lenient or 1.1");
     } else if (flag == "--flavor") {
       if (value == "1up") s.flavor = Flavor::k1up;
       else if (value == "bulk-v2") s.flavor = Flavor::kBulkV2;

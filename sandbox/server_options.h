@@ -2,7 +2,7 @@
 //   p2p-sandbox [serve] --listen HOST:PORT --members N --seed S --flavor 1up|bulk-v2
 //       --faults SPEC --tls-cert F --tls-key F --tls-client-ca F --public-base URL --client ID:SECRET (repeatable)
 //       --clients FILE --client-jwks ID:FILE (repeatable) --tenant NAME (repeatable; bison always) --job-delay DUR
-//       --resource-scale K --token-ttl SECONDS --throttle BYTES_PER_SEC
+//       --resource-scale K --token-ttl SECONDS --throttle BYTES_PER_SEC --hrex lenient|1.1
 //   p2p-sandbox roster --members N --seed S --out DIR [--payer bison]
 // ParseCommandLine is pure except that --clients reads its file. On a bad flag it returns
 // nullopt with *error set to a one-line message; main prints it and exits 2.
@@ -17,6 +17,7 @@
 
 #include "export_variants.h"
 #include "fault_spec.h"
+#include "hrex_consent.h"
 #include "lifecycle_data.h"
 #include "synth.h"
 
@@ -50,6 +51,8 @@ struct ServerOptions {
   // --error-files N, --requires-token, --manifest-page-size N, --file-expires DUR,
   // --match-answer (export_variants.h).
   VariantOptions variants;
+  // --hrex lenient|1.1: how strictly the $member-match Consent is read (hrex_consent.h).
+  HrexMode hrex = HrexMode::kLenient;
 };
 
 struct RosterOptions {

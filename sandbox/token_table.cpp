@@ -6,7 +6,7 @@
 
 namespace p2p::sandbox {
 
-std::string TokenTable::Issue(Clock::time_point expires) {
+std::string TokenTable::Issue(Clock::time_point expires, std::string client) {
   unsigned char raw[24];
   if (RAND_bytes(raw, sizeof raw) != 1) {
     std::random_device rd;
@@ -22,7 +22,7 @@ std::string TokenTable::Issue(Clock::time_point expires) {
   if (tokens_.size() >= capacity_) {
     Clock::time_point now = Clock::now();
     for (auto it = tokens_.begin(); it != tokens_.end();) {
-      it = it->second <= now ? tokens_.erase(it) : std::next(it);
+      it = it->second.expires <= now ? tokens_.erase(it) : std::next(it);
     }
     while (tokens_.size() >= capacity_ && !order_.empty()) {
       tokens_.erase(order_.front());
@@ -36,7 +36,7 @@ std::string TokenTable::Issue(Clock::time_point expires) {
     }
     order_.swap(live);
   }
-  tokens_[token] = expires;
+  tokens_[token] = Entry{expires, std::move(client)};
   order_.push_back(token);
   return token;
 }
@@ -44,7 +44,13 @@ std::string TokenTable::Issue(Clock::time_point expires) {
 bool TokenTable::Valid(std::string_view token, Clock::time_point now) const {
   std::lock_guard lock(mu_);
   auto it = tokens_.find(std::string(token));
-  return it != tokens_.end() && now < it->second;
+  return it != tokens_.end() && now < it->second.expires;
+}
+
+std::string TokenTable::ClientOf(std::string_view token) const {
+  std::lock_guard lock(mu_);
+  auto it = tokens_.find(std::string(token));
+  return it == tokens_.end() ? std::string() : it->second.client;
 }
 
 size_t TokenTable::size() const {

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include "support/http_client.h"
 #include "support/sandbox_process.h"
 
@@ -43,6 +45,14 @@ class SandboxFaultsTest : public ::testing::TestWithParam<std::string> {
     simdjson::dom::element stats;
     if (r.status != 200 || parser.parse(r.body).get(stats)) return ~0ULL;
     return stats["faults"][kind].get_uint64().value_unsafe();
+  }
+
+  // The "blocks" object of /admin/stats, as text.
+  std::string BlockStats() {
+    HttpClient admin(sandbox_->url);
+    HttpResponse r = admin.Get("/admin/stats");
+    size_t at = r.body.find(R"("blocks":)");
+    return at == std::string::npos ? r.body : r.body.substr(at, r.body.find("}}", at) + 2 - at);
   }
 
   std::string Kick() { return "/v1/bison/bulk-data/r4/Group/" + group_ + "/$export"; }
@@ -187,6 +197,45 @@ TEST_P(SandboxFaultsTest, RatesRepeatWhenTheSameSpecIsInstalledAgain) {
   EXPECT_NE(first.find('0'), std::string::npos);
   HttpResponse spec = client_->Get("/admin/faults");
   EXPECT_EQ(spec.body, "any:503@0.5\n");
+}
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+TEST_P(SandboxFaultsTest, BlockRefusesTheClientUntilItEnds) {
+  SetFaults("any:block=3/10s:600ms:retry-after=epoch-ms");
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(client_->Get(Kick(), auth_).status, 202);
+  const int64_t before = NowMs();
+  HttpResponse refused = client_->Get(Kick(), auth_);
+  ASSERT_EQ(refused.status, 429) << refused.body;
+  EXPECT_NE(refused.body.find(R"("code":"throttled")"), std::string::npos) << refused.body;
+  const int64_t until = std::stoll(refused.Header("Retry-After"));
+  EXPECT_GE(until, before + 600);
+  EXPECT_LE(until, NowMs() + 600);
+  EXPECT_TRUE(FetchToken(*client_).empty());  // the same client at the token endpoint
+  EXPECT_EQ(client_->Get("/admin/faults").status, 200);  // admin is never blocked
+  // Refused until the announced end, then served again.
+  uint64_t refusals = 2;
+  int64_t served_at = 0;
+  while (served_at == 0 && NowMs() < before + 5000) {
+    HttpResponse r = client_->Get(Kick(), auth_);
+    if (r.status == 202) {
+      served_at = NowMs();
+    } else {
+      ASSERT_EQ(r.status, 429);
+      ++refusals;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+  ASSERT_NE(served_at, 0) << "still blocked 5 s later";
+  EXPECT_GE(served_at, until);
+  EXPECT_EQ(BlockStats(), R"("blocks":{"started":1,"refused":)" + std::to_string(refusals) +
+                              R"(,"refused_by_endpoint":{"token":1,"match":0,"export":)" +
+                              std::to_string(refusals - 1) + R"(,"job":0,"file":0}})");
+  EXPECT_EQ(Injected("block"), refusals);
 }
 
 INSTANTIATE_TEST_SUITE_P(Flavors, SandboxFaultsTest, ::testing::Values("1up", "bulk-v2"),

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
+#include "hrex_consent_example.h"
 #include "sandbox_app.h"
 
 namespace p2p::sandbox {
@@ -25,6 +26,14 @@ std::string Bundle(const SynthMember& m, const std::string& id, const std::strin
          R"("}]}},{"name":"Consent","resource":{"resourceType":"Consent","status":"active","policy":[{"uri":"http://hl7.org/fhir/us/davinci-hrex/StructureDefinition-hrex-consent.html#)" +
          (policy.empty() ? m.consent_policy : policy) +
          R"("}],"provision":{"type":"permit","period":{"start":"2000-01-01","end":"2099-12-31"}}}}]})";
+}
+
+// Bundle() with the HRex STU 1.1 Consent (hrex_consent_example.h), the roster row's policy.
+std::string HrexBundle(const SynthMember& m, const std::string& id) {
+  const std::string bundle = Bundle(m, id);
+  std::string consent = p2p::testing::kHrexConsent;
+  consent.replace(consent.find("#regular"), 8, "#" + m.consent_policy);
+  return bundle.substr(0, bundle.find(R"({"resourceType":"Consent")")) + consent + "}]}";
 }
 
 std::string Request(const std::vector<std::string>& bundles) {
@@ -124,6 +133,27 @@ TEST_F(SandboxBulkMatch, MalformedRequestsAre400WithTheBundleNamed) {
   EXPECT_NE(diag(Request({Bundle(*match_, "x"), no_consent}))
                 .find("MemberBundle[1]: Exactly one Consent parameter is required (found 0)"),
             std::string::npos);
+}
+
+TEST_F(SandboxBulkMatch, StrictHrexRefusesTheRequestAtTheFirstNonConformingConsent) {
+  const std::string strict_ok =
+      Request({HrexBundle(*match_, "a"), HrexBundle(*no_match_, "b"), HrexBundle(*refused_, "c")});
+  BulkMatchDecision ok = DecideBulkMatch(strict_ok, app_->synth(), "bison", Today(),
+                                         HrexMode::kStrict11);
+  ASSERT_EQ(ok.status, 200) << ok.error_body;
+  EXPECT_EQ(ok.verdicts[0].kind, BulkVerdict::kMatched);
+  EXPECT_EQ(ok.verdicts[1].kind, BulkVerdict::kNoMatch);
+  EXPECT_EQ(ok.verdicts[2].kind, BulkVerdict::kConsentConstrained);  // the business rule still
+  const std::string mixed = Request({HrexBundle(*match_, "a"), Bundle(*no_match_, "b")});
+  EXPECT_EQ(DecideBulkMatch(mixed, app_->synth(), "bison", Today()).status, 200);  // lenient
+  BulkMatchDecision d =
+      DecideBulkMatch(mixed, app_->synth(), "bison", Today(), HrexMode::kStrict11);
+  EXPECT_EQ(d.status, 422);
+  EXPECT_NE(d.error_body.find(
+                R"("expression":["Parameters.parameter[1].part[2].resource.provision.actor"])"),
+            std::string::npos)
+      << d.error_body;
+  EXPECT_EQ(d.error_body.find("parameter[0]"), std::string::npos) << d.error_body;
 }
 
 TEST_F(SandboxBulkMatch, AsyncAnswerNamesEachSubmittedMemberAndItsGroupExports) {

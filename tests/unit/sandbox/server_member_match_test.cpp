@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "hrex_consent_example.h"
 #include "support/seed_body.h"
 
 namespace p2p::sandbox {
@@ -24,6 +25,7 @@ struct Body {
   std::string end = "2035-01-31";
   int patients = 1;
   int consents = 1;
+  std::string consent;  // a whole Consent resource instead of the fields above
 
   std::string Json() const {
     std::string patient = R"({"name":"MemberPatient","resource":{"resourceType":"Patient","name":[{"family":")" +
@@ -34,7 +36,10 @@ struct Body {
     out += R"({"name":"CoverageToMatch","resource":{"resourceType":"Coverage","identifier":[{"value":")" +
            coverage + R"("}]}},)";
     out += R"({"name":"CoverageToLink","resource":{"resourceType":"Coverage","identifier":[{"value":"NEW-1"}]}})";
-    for (int i = 0; i < consents; ++i) {
+    for (int i = 0; i < consents && !consent.empty(); ++i) {
+      out += R"(,{"name":"Consent","resource":)" + consent + "}";
+    }
+    for (int i = 0; i < consents && consent.empty(); ++i) {
       out += R"(,{"name":"Consent","resource":{"resourceType":"Consent","status":")" + status +
              R"(","policy":[{"uri":"http://hl7.org/fhir/us/davinci-hrex/StructureDefinition-hrex-consent.html#)" +
              policy + R"("}],"provision":{"type":")" + type + R"(","period":{"start":")" + start +
@@ -47,7 +52,9 @@ struct Body {
 class MemberMatchTest : public ::testing::Test {
  protected:
   Synth synth_{SynthOptions{1, 50, 1}};
-  MatchAnswer Run(std::string_view body) { return MemberMatch(body, synth_, "bison", kToday); }
+  MatchAnswer Run(std::string_view body, HrexMode mode = HrexMode::kLenient) {
+    return MemberMatch(body, synth_, "bison", kToday, mode);
+  }
   void ExpectOutcome(const Body& body, int status, std::string_view code,
                      std::string_view diagnostics) {
     MatchAnswer a = Run(body.Json());
@@ -151,6 +158,55 @@ TEST_F(MemberMatchTest, UnsegmentableMemberNeedsSensitivePolicy) {
     return;
   }
   GTEST_SKIP() << "no member with unsegmentable data among 50";
+}
+
+}  // namespace
+}  // namespace p2p::sandbox
+
+namespace p2p::sandbox {
+namespace {
+
+TEST_F(MemberMatchTest, StrictHrexAcceptsAConformingConsentAndMatches) {
+  Body body;
+  body.consent = p2p::testing::kHrexConsent;
+  MatchAnswer a = Run(body.Json(), HrexMode::kStrict11);
+  ASSERT_EQ(a.status, 200) << a.body;
+  EXPECT_EQ(a.member, 0u);
+  EXPECT_EQ(Run(body.Json()).status, 200);  // lenient reads it too
+}
+
+TEST_F(MemberMatchTest, StrictHrexRefusesTheSeedConsentNamingEachRule) {
+  EXPECT_EQ(Run(kSeedBody).status, 200);  // lenient, the 1up behaviour
+  MatchAnswer a = Run(kSeedBody, HrexMode::kStrict11);
+  EXPECT_EQ(a.status, 422);
+  EXPECT_FALSE(a.member);
+  for (const char* element : {"scope", "category", "patient", "performer", "sourceReference",
+                              "provision.actor", "provision.action"}) {
+    EXPECT_NE(a.body.find(R"("expression":["Parameters.parameter[2].resource.)" +
+                          std::string(element) + R"("])"),
+              std::string::npos)
+        << element << ": " << a.body;
+  }
+  EXPECT_NE(a.body.find("Consent.provision.actor: HRex 1.1 (hrex-consent) requires at least 2 "
+                        "actors"),
+            std::string::npos);
+  EXPECT_EQ(a.body.find("Jay"), std::string::npos);  // no PHI in answers
+}
+
+TEST_F(MemberMatchTest, StrictHrexStillAppliesTheBusinessRules) {
+  Body body;
+  body.consent = p2p::testing::kHrexConsent;
+  const size_t end = body.consent.find("2035-01-31");
+  body.consent.replace(end, 10, "2026-05-31");
+  MatchAnswer a = Run(body.Json(), HrexMode::kStrict11);
+  EXPECT_EQ(a.status, 422);
+  EXPECT_NE(a.body.find("Consent refused: provision.period does not cover today"),
+            std::string::npos)
+      << a.body;
+  body.birth_date = "2001-03-12";
+  body.consent = p2p::testing::kHrexConsent;
+  EXPECT_NE(Run(body.Json(), HrexMode::kStrict11).body.find(R"("code":"processing")"),
+            std::string::npos);
 }
 
 }  // namespace

@@ -80,7 +80,7 @@ TEST(ServerOptions, RejectsBadFlagsWithOneLine) {
   EXPECT_EQ(ErrorOf({"--flavor", "2up"}), "--flavor: expected 1up or bulk-v2");
   EXPECT_EQ(ErrorOf({"--faults", "file:nope"}),
             "--faults: fault rule 1 \"file:nope\": unknown kind \"nope\" (expected "
-            "500|503|429|404|410|reset|cut|badjson|fail|delay=DUR|expire=DUR)");
+            "500|503|429|404|410|reset|cut|badjson|fail|delay=DUR|expire=DUR|block=N/WINDOW:DUR)");
   EXPECT_EQ(ErrorOf({"--job-delay", "soon"}), "--job-delay: expected a duration such as 50ms or 1s");
   EXPECT_EQ(ErrorOf({"--client", "nocolon"}), "--client: expected ID:SECRET");
   EXPECT_EQ(ErrorOf({"--tls-cert", "c.pem"}), "--tls-cert and --tls-key go together");
@@ -89,6 +89,18 @@ TEST(ServerOptions, RejectsBadFlagsWithOneLine) {
   EXPECT_EQ(ErrorOf({"roster", "--members", "3"}), "roster: --out DIR is required");
   EXPECT_EQ(ErrorOf({"roster", "--listen", "1:2", "--out", "x"}), "roster: unknown flag --listen");
   EXPECT_EQ(ErrorOf({"--public-base", "ftp://x"}), "--public-base: expected an http:// or https:// URL");
+  EXPECT_EQ(ErrorOf({"--hrex", "1.0"}), "--hrex: expected lenient or 1.1");
+}
+
+TEST(ServerOptions, HrexIsLenientUnlessAsked) {
+  std::string error;
+  auto lenient = Parse({}, &error);
+  ASSERT_TRUE(lenient) << error;
+  EXPECT_EQ(lenient->serve.hrex, HrexMode::kLenient);
+  auto strict = Parse({"--hrex", "1.1"}, &error);
+  ASSERT_TRUE(strict) << error;
+  EXPECT_EQ(strict->serve.hrex, HrexMode::kStrict11);
+  EXPECT_EQ(Parse({"--hrex=lenient"}, &error)->serve.hrex, HrexMode::kLenient);
 }
 
 }  // namespace
