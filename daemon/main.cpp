@@ -100,11 +100,14 @@ void ReloadConfiguration(const std::string& path, Options& running, pipeline::Sc
       continue;
     }
     if (q->base_url != p.base_url || q->auth.token_url != p.auth.token_url ||
-        q->auth.client_id != p.auth.client_id || q->auth.client_secret != p.auth.client_secret ||
-        q->member_match_path != p.member_match_path || q->export_path != p.export_path ||
-        q->trusted_hosts != p.trusted_hosts || q->tls != p.tls ||
-        q->allow_insecure_http != p.allow_insecure_http) {
+        q->auth.discover != p.auth.discover || q->member_match_path != p.member_match_path ||
+        q->export_path != p.export_path || q->trusted_hosts != p.trusted_hosts ||
+        q->tls != p.tls || q->allow_insecure_http != p.allow_insecure_http) {
       restart_needed = true;
+    } else {
+      // Credentials (client id, secret or key, scope, method) apply at once: a payer whose
+      // token endpoint rejected them resumes with the corrected ones.
+      p.auth = q->auth;
     }
     p.limits = q->limits;
     p.retry = q->retry;
@@ -113,9 +116,11 @@ void ReloadConfiguration(const std::string& path, Options& running, pipeline::Sc
     p.request_timeout = q->request_timeout;
   }
   sched.Reconfigured();
-  spdlog::info("reload: log level {}, payer limits, retry, poll and export settings applied", running.log.level);
+  spdlog::info("reload: log level {}, payer credentials, limits, retry, poll and export settings "
+               "applied", running.log.level);
   if (restart_needed) {
-    spdlog::warn("reload: payers, URLs or credentials changed; they take effect at the next restart");
+    spdlog::warn("reload: payers, URLs, hosts or TLS settings changed; they take effect at the "
+                 "next restart");
   }
 }
 

@@ -287,6 +287,29 @@ AppReply SandboxApp::Handle(const AppRequest& request) {
   return reply;
 }
 
+namespace {
+
+// The scopes this server grants (RFC 6749 §3.3: space-separated): 1up's "member-match|read" and
+// its halves, and SMART scopes (system/, user/, patient/ and the launch/identity ones).
+bool KnownScopes(std::string_view scopes) {
+  size_t at = 0;
+  while (at < scopes.size()) {
+    size_t end = scopes.find(' ', at);
+    if (end == std::string_view::npos) end = scopes.size();
+    const std::string_view s = scopes.substr(at, end - at);
+    at = end + 1;
+    if (s.empty()) continue;
+    const bool known = s == "member-match|read" || s == "member-match" || s == "read" ||
+                       s == "openid" || s == "fhirUser" || s == "offline_access" ||
+                       s.starts_with("system/") || s.starts_with("user/") ||
+                       s.starts_with("patient/") || s.starts_with("launch");
+    if (!known) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
 void SandboxApp::Token(const AppRequest& request, AppReply& reply, const FaultDecision& faults) {
   std::string_view ct = request.content_type;
   if (ct.substr(0, ct.find(';')) != "application/x-www-form-urlencoded") {
@@ -331,6 +354,9 @@ void SandboxApp::Token(const AppRequest& request, AppReply& reply, const FaultDe
   }
   auto scope = form->find("scope");
   std::string granted = scope != form->end() ? scope->second : "member-match|read";
+  if (!KnownScopes(granted)) {
+    return OAuthError(reply, 400, "invalid_scope", "Requested scope is not supported");
+  }
   auto lifetime = faults.token_lifetime
                       ? *faults.token_lifetime
                       : std::chrono::milliseconds(options_.token_ttl_seconds * 1000);
