@@ -6,6 +6,8 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <string>
+#include <vector>
 
 #include "operator_cli.h"
 #include "pipeline/probe.h"
@@ -31,6 +33,7 @@ int RunProbe(const Options& options, const std::string& payer_id, std::FILE* out
     std::fprintf(out, "payer %s (%s)\n", payer->id.c_str(), payer->base_url.c_str());
     std::fflush(out);
     int counts[4] = {0, 0, 0, 0};  // by ProbeResult
+    const auto count = [&](pipeline::ProbeResult r) { return counts[static_cast<int>(r)]; };
     asio::io_context io;
     http::HttpClient client(io, http::ClientOptions{});
     const auto report = [&](const pipeline::ProbeCheck& c) {
@@ -42,16 +45,16 @@ int RunProbe(const Options& options, const std::string& payer_id, std::FILE* out
     };
     asio::co_spawn(
         io,
-        [&]() -> asio::awaitable<void> { failed += co_await pipeline::ProbePayer(client, *payer, report); },
+        [&]() -> asio::awaitable<void> {
+          failed += co_await pipeline::ProbePayer(client, *payer, report);
+        },
         asio::detached);
     io.run();
-    const int total = counts[0] + counts[1] + counts[2] + counts[3];
+    const int warnings = count(pipeline::ProbeResult::kWarn);
     std::fprintf(out, "%s: %d checks: %d ok, %d %s, %d failed, %d skipped\n", payer->id.c_str(),
-                 total, counts[static_cast<int>(pipeline::ProbeResult::kOk)],
-                 counts[static_cast<int>(pipeline::ProbeResult::kWarn)],
-                 counts[static_cast<int>(pipeline::ProbeResult::kWarn)] == 1 ? "warning" : "warnings",
-                 counts[static_cast<int>(pipeline::ProbeResult::kFail)],
-                 counts[static_cast<int>(pipeline::ProbeResult::kSkip)]);
+                 counts[0] + counts[1] + counts[2] + counts[3], count(pipeline::ProbeResult::kOk),
+                 warnings, warnings == 1 ? "warning" : "warnings",
+                 count(pipeline::ProbeResult::kFail), count(pipeline::ProbeResult::kSkip));
     std::fflush(out);
   }
   return failed > 0 ? kProbeExitFailed : 0;

@@ -71,12 +71,13 @@ boost::asio::awaitable<Result<TlsPeer>> ProbeTls(const Url& request_url, const T
   parser.header_limit(64 * 1024);
   if (!ec) ec = co_await conn->ReadHeader(parser, timeout);
   if (ec.category() == boost::asio::error::get_ssl_category()) {
-    co_return MakeError(ErrorKind::kNetwork,
-                        what + (tls.client_cert.empty()
-                                    ? ": refused after the handshake (no client certificate "
-                                      "configured): "
-                                    : ": client certificate not accepted: ") +
-                            ec.message());
+    co_return MakeError(
+        ErrorKind::kNetwork,
+        what +
+            (tls.client_cert.empty() ? ": refused after the handshake (no client certificate "
+                                       "configured): "
+                                     : ": client certificate not accepted: ") +
+            ec.message());
   }
   if (ec) co_return detail::PhaseError(what, "request after the handshake", ec, timeout);
   if (!tls.client_cert.empty()) {

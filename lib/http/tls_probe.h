@@ -31,11 +31,12 @@
 namespace p2p::http {
 
 struct TlsPeer {
-  std::string subject;      // server certificate subject, RFC 2253 one line ("CN=localhost,O=x")
-  std::string issuer;       // its issuer, same form
-  int64_t not_after = 0;    // its notAfter, seconds since the epoch (UTC)
-  std::string protocol;     // negotiated version, e.g. "TLSv1.3"
-  std::string client_subject;  // subject of the client certificate presented and accepted; "" when none
+  std::string subject;    // server certificate subject, RFC 2253 one line ("CN=localhost,O=x")
+  std::string issuer;     // its issuer, same form
+  int64_t not_after = 0;  // its notAfter, seconds since the epoch (UTC)
+  std::string protocol;   // negotiated version, e.g. "TLSv1.3"
+  // Subject of the client certificate presented and accepted; "" when none was configured.
+  std::string client_subject;
 };
 
 // `request_url` must be https. Each phase (resolve, connect+handshake, write, read) has `timeout`.

@@ -63,8 +63,10 @@ void Scrub(std::string& text, const std::string& secret) {
 }
 
 Result<std::string> SigningAlgorithm(const AuthOptions& auth) {
-  if (auth.algorithm != JwtAlgorithm::kFromKey) return std::string(auth::AlgorithmName(auth.algorithm));
-  Result<auth::SigningKey> key = auth::ParseSigningKey(auth.private_key, auth.key_id, auth.algorithm);
+  if (auth.algorithm != JwtAlgorithm::kFromKey)
+    return std::string(auth::AlgorithmName(auth.algorithm));
+  Result<auth::SigningKey> key =
+      auth::ParseSigningKey(auth.private_key, auth.key_id, auth.algorithm);
   if (!key) return std::move(key).error().Context("private key");
   return std::string(auth::AlgorithmName(key->algorithm));
 }
@@ -83,10 +85,14 @@ std::string Joined(const std::vector<std::string>& list) {
 
 std::string_view ProbeResultName(ProbeResult result) {
   switch (result) {
-    case ProbeResult::kOk: return "ok";
-    case ProbeResult::kWarn: return "warn";
-    case ProbeResult::kFail: return "FAIL";
-    case ProbeResult::kSkip: return "skip";
+    case ProbeResult::kOk:
+      return "ok";
+    case ProbeResult::kWarn:
+      return "warn";
+    case ProbeResult::kFail:
+      return "FAIL";
+    case ProbeResult::kSkip:
+      return "skip";
   }
   return "FAIL";
 }
@@ -95,8 +101,9 @@ ProbeCheck JudgeTls(std::string name, const Result<http::TlsPeer>& peer, int64_t
   if (!peer) {
     std::string detail = peer.error().message;
     if (detail.find("certificate verify failed") != detail.npos) {
-      detail += " (is the server's certificate signed by a CA in the system store or "
-                "payers[].tls.ca_file?)";
+      detail +=
+          " (is the server's certificate signed by a CA in the system store or "
+          "payers[].tls.ca_file?)";
     }
     return Check(std::move(name), ProbeResult::kFail, std::move(detail));
   }
@@ -173,9 +180,9 @@ ProbeCheck JudgeSmartConfiguration(const PayerOptions& payer, const Result<http:
 
 ProbeCheck JudgeToken(const PayerOptions& payer, const Result<std::string>& token) {
   const std::string method(auth::AuthMethodName(payer.auth.method));
-  const std::string where =
-      payer.auth.token_url.empty() || payer.auth.discover ? "the discovered token URL"
-                                                          : payer.auth.token_url;
+  const std::string where = payer.auth.token_url.empty() || payer.auth.discover
+                                ? "the discovered token URL"
+                                : payer.auth.token_url;
   if (!token) {
     const std::string& message = token.error().message;
     return Check("token", ProbeResult::kFail,
@@ -227,8 +234,7 @@ asio::awaitable<int> ProbePayer(http::HttpClient& client, const PayerOptions& pa
   auto started = std::chrono::steady_clock::now();
   const auto emit = [&](ProbeCheck check) {
     const auto now = std::chrono::steady_clock::now();
-    check.elapsed_ms =
-        std::chrono::duration_cast<std::chrono::milliseconds>(now - started).count();
+    check.elapsed_ms = std::chrono::duration_cast<std::chrono::milliseconds>(now - started).count();
     Scrub(check.detail, payer.auth.client_secret);
     Scrub(check.detail, token);
     if (check.result == ProbeResult::kFail) ++failed;

@@ -23,9 +23,10 @@
 // does the I/O. Threading: ProbePayer is a coroutine on the client's io_context thread.
 #pragma once
 
+// clang-format off
 #include <utility>  // before Boost 1.74 asio: awaitable.hpp uses std::exchange
+// clang-format on
 #include <boost/asio/awaitable.hpp>
-
 #include <cstdint>
 #include <functional>
 #include <string>

@@ -22,6 +22,7 @@ namespace p2p::testing {
 namespace {
 
 constexpr char kWrongSecret[] = "wr0ng-s3cret-4-test";
+constexpr char kTokenPath[] = "/auth/realms/dev-portal/protocol/openid-connect/token";
 
 class Probe : public ::testing::Test {
  protected:
@@ -46,12 +47,15 @@ class Probe : public ::testing::Test {
     return r;
   }
 
-  // The line of check `name` ("token", "metadata", "tls ..."), or "" when there is none.
-  static std::string Line(const std::string& out, const std::string& name) {
-    std::regex line("^  (ok|warn|FAIL|skip) +" + name + " +[0-9]+ms  .*$");
+  // The result ("ok", "warn", "FAIL", "skip") and the detail of check `name` ("token",
+  // "metadata", "tls HOST:PORT"), as "RESULT: detail"; "" when there is no such line.
+  static std::string Check(const std::string& out, const std::string& name) {
+    const std::regex line("^  (ok|warn|FAIL|skip) +" +
+                          std::regex_replace(name, std::regex("[.]"), "\\.") + " +[0-9]+ms  (.*)$");
     std::istringstream in(out);
+    std::smatch m;
     for (std::string l; std::getline(in, l);) {
-      if (std::regex_match(l, line)) return l;
+      if (std::regex_match(l, m, line)) return m[1].str() + ": " + m[2].str();
     }
     return "";
   }
@@ -70,18 +74,13 @@ TEST_F(Probe, GoodConfigurationPassesWithOneLinePerCheck) {
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   const std::string host = s.sandbox->url.substr(7);  // 127.0.0.1:PORT
   EXPECT_TRUE(Has(r.out, "payer bison (" + s.sandbox->url + "/v1/bison)\n")) << r.out;
-  EXPECT_TRUE(Has(Line(r.out, "tls " + host), "skip  tls " + host)) << r.out;
-  EXPECT_TRUE(Has(Line(r.out, "tls " + host), "plain http: TLS skipped")) << r.out;
-  EXPECT_TRUE(Has(Line(r.out, "token"), "ok    token")) << r.out;
-  EXPECT_TRUE(Has(Line(r.out, "token"), "access token granted (client_secret_post to " +
-                                            s.sandbox->url +
-                                            "/auth/realms/dev-portal/protocol/openid-connect/token)"))
+  EXPECT_EQ(Check(r.out, "tls " + host), "skip: plain http: TLS skipped") << r.out;
+  EXPECT_EQ(Check(r.out, "token"),
+            "ok: access token granted (client_secret_post to " + s.sandbox->url + kTokenPath + ")")
       << r.out;
-  EXPECT_TRUE(Has(Line(r.out, "metadata"),
-                  "  FHIR 4.0.1 (p2p-sandbox); $member-match yes; $bulk-member-match yes; "
-                  "$export yes"))
+  EXPECT_EQ(Check(r.out, "metadata"),
+            "ok: FHIR 4.0.1 (p2p-sandbox); $member-match yes; $bulk-member-match yes; $export yes")
       << r.out;
-  EXPECT_TRUE(Has(Line(r.out, "metadata"), "ok    metadata")) << r.out;
   EXPECT_TRUE(Has(r.out, "bison: 3 checks: 2 ok, 0 warnings, 0 failed, 1 skipped\n")) << r.out;
   // No member data: the sandbox saw no $member-match, export or file request.
   const std::string log = s.sandbox->StderrLog();
@@ -95,21 +94,23 @@ TEST_F(Probe, WrongClientSecretNamesInvalidClient) {
   std::ofstream(s.File("secret")) << kWrongSecret << "\n";
   CommandResult r = Run();
   EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
-  const std::string token = Line(r.out, "token");
-  EXPECT_TRUE(Has(token, "FAIL  token")) << r.out;
-  EXPECT_TRUE(Has(token, "token endpoint: 401 invalid_client (client_secret_post to ")) << r.out;
-  EXPECT_TRUE(Has(token, "; check auth.client_id and the client secret")) << r.out;
+  EXPECT_EQ(Check(r.out, "token"),
+            "FAIL: token endpoint: 401 invalid_client (client_secret_post to " + s.sandbox->url +
+                kTokenPath +
+                "); check auth.client_id and the client secret or key the payer registered")
+      << r.out;
   EXPECT_TRUE(Has(r.out, "bison: 3 checks: 1 ok, 0 warnings, 1 failed, 1 skipped\n")) << r.out;
 }
 
 TEST_F(Probe, WrongTokenPathIsA404) {
   ASSERT_EQ(s.StartSandbox({}), "");
   s.WriteConfig();
-  Edit("/openid-connect/token", "/openid-connect/tokens");
+  Edit(kTokenPath, std::string(kTokenPath) + "s");
   CommandResult r = Run();
   EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
-  EXPECT_TRUE(Has(Line(r.out, "token"), "FAIL  token")) << r.out;
-  EXPECT_TRUE(Has(Line(r.out, "token"), "token endpoint: 404 (client_secret_post to ")) << r.out;
+  EXPECT_EQ(Check(r.out, "token"), "FAIL: token endpoint: 404 (client_secret_post to " +
+                                       s.sandbox->url + kTokenPath + "s)")
+      << r.out;
 }
 
 TEST_F(Probe, TokenUrlWhereNothingListensIsConnectionRefused) {
@@ -129,23 +130,24 @@ TEST_F(Probe, TokenUrlWhereNothingListensIsConnectionRefused) {
   Edit("token_url: " + s.sandbox->url, "token_url: http://" + closed);
   CommandResult r = Run();
   EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
-  EXPECT_TRUE(Has(Line(r.out, "tls " + closed), "plain http: TLS skipped")) << r.out;
-  EXPECT_TRUE(Has(Line(r.out, "token"),
-                  "FAIL  token")) << r.out;
-  EXPECT_TRUE(Has(Line(r.out, "token"), "connect failed: Connection refused")) << r.out;
-  EXPECT_TRUE(Has(Line(r.out, "metadata"), "ok    metadata")) << r.out;
+  EXPECT_EQ(Check(r.out, "tls " + closed), "skip: plain http: TLS skipped") << r.out;
+  EXPECT_EQ(Check(r.out, "token"),
+            std::string("FAIL: token endpoint: POST ") + kTokenPath +
+                ": connect failed: Connection refused (client_secret_post to http://" + closed +
+                kTokenPath + ")")
+      << r.out;
+  EXPECT_EQ(Check(r.out, "metadata").substr(0, 3), "ok:") << r.out;
 }
 
 TEST_F(Probe, WrongBaseUrlFailsTheMetadataCheck) {
   ASSERT_EQ(s.StartSandbox({}), "");
   s.WriteConfig();
-  Edit("base_url: " + s.sandbox->url + "/v1/bison", "base_url: " + s.sandbox->url + "/v1/bisonx");
+  Edit("/v1/bison\n", "/v1/bisonx\n");
   CommandResult r = Run();
   EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
-  EXPECT_TRUE(Has(Line(r.out, "token"), "ok    token")) << r.out;
-  EXPECT_TRUE(Has(Line(r.out, "metadata"), "FAIL  metadata")) << r.out;
-  EXPECT_TRUE(Has(Line(r.out, "metadata"),
-                  "GET {base_url}/metadata: HTTP 404 (is base_url the payer's FHIR base?)"))
+  EXPECT_EQ(Check(r.out, "token").substr(0, 3), "ok:") << r.out;
+  EXPECT_EQ(Check(r.out, "metadata"),
+            "FAIL: GET {base_url}/metadata: HTTP 404 (is base_url the payer's FHIR base?)")
       << r.out;
 }
 
@@ -163,17 +165,14 @@ TEST_F(ProbeTls, TrustedCertificateAndMutualTlsPass) {
                 "\n      client_key: " + pki.client_key + "\n");
   CommandResult r = Run();
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
-  const std::string tls = Line(r.out, "tls " + Host());
   // The test certificates last a day: the check warns that they expire soon.
-  EXPECT_TRUE(Has(tls, "warn  tls " + Host())) << r.out;
-  EXPECT_TRUE(std::regex_search(
-      tls, std::regex("  TLSv1\\.[23]; subject CN=localhost; issuer CN=p2p test CA; expires "
-                      "[0-9]{4}-[0-9]{2}-[0-9]{2} \\(in [01] days?\\): renew it, under 30 days "
-                      "left; client certificate CN=p2p-ingest client accepted$")))
-      << tls;
+  EXPECT_TRUE(std::regex_match(
+      Check(r.out, "tls " + Host()),
+      std::regex("warn: TLSv1\\.[23]; subject CN=localhost; issuer CN=p2p test CA; expires "
+                 "[0-9]{4}-[0-9]{2}-[0-9]{2} \\(in [01] days?\\): renew it, under 30 days left; "
+                 "client certificate CN=p2p-ingest client accepted")))
+      << r.out;
   EXPECT_TRUE(Has(r.out, "bison: 3 checks: 2 ok, 1 warning, 0 failed, 0 skipped\n")) << r.out;
-  EXPECT_TRUE(Has(Line(r.out, "token"), "ok    token")) << r.out;
-  EXPECT_TRUE(Has(Line(r.out, "metadata"), "ok    metadata")) << r.out;
 }
 
 TEST_F(ProbeTls, CertificateTheConfiguredCaDidNotSignFailsTheHandshake) {
@@ -181,14 +180,13 @@ TEST_F(ProbeTls, CertificateTheConfiguredCaDidNotSignFailsTheHandshake) {
   s.WriteConfig("    tls:\n      ca_file: " + pki.rogue_ca + "\n");
   CommandResult r = Run();
   EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
-  const std::string tls = Line(r.out, "tls " + Host());
-  EXPECT_TRUE(Has(tls, "FAIL  tls " + Host())) << r.out;
-  EXPECT_TRUE(Has(tls, Host() + ": TLS handshake failed: certificate verify failed: unable to get "
-                               "local issuer certificate (is the server's certificate signed by "
-                               "a CA in the system store or payers[].tls.ca_file?)"))
+  EXPECT_EQ(Check(r.out, "tls " + Host()),
+            "FAIL: " + Host() +
+                ": TLS handshake failed: certificate verify failed: unable to get local issuer "
+                "certificate (is the server's certificate signed by a CA in the system store or "
+                "payers[].tls.ca_file?)")
       << r.out;
-  EXPECT_TRUE(Has(Line(r.out, "token"), "FAIL  token")) << r.out;
-  EXPECT_TRUE(Has(Line(r.out, "metadata"), "FAIL  metadata")) << r.out;
+  EXPECT_TRUE(Has(r.out, "bison: 3 checks: 0 ok, 0 warnings, 3 failed, 0 skipped\n")) << r.out;
 }
 
 TEST_F(ProbeTls, ServerDemandingAClientCertificateIsSeenAtTheTlsCheck) {
@@ -198,11 +196,9 @@ TEST_F(ProbeTls, ServerDemandingAClientCertificateIsSeenAtTheTlsCheck) {
   s.WriteConfig("    tls:\n      ca_file: " + pki.ca + "\n");
   CommandResult r = Run();
   EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
-  EXPECT_TRUE(Has(Line(r.out, "tls " + Host()),
-                  "FAIL  tls " + Host()))
-      << r.out;
-  EXPECT_TRUE(Has(Line(r.out, "tls " + Host()),
-                  Host() + ": refused after the handshake (no client certificate configured): "))
+  EXPECT_TRUE(
+      Has(Check(r.out, "tls " + Host()),
+          "FAIL: " + Host() + ": refused after the handshake (no client certificate configured): "))
       << r.out;
 }
 
@@ -217,21 +213,18 @@ TEST_F(Probe, PrivateKeyJwtChecksTheSmartConfiguration) {
   s.WriteConfig();
   // private_key_jwt with the token URL discovered.
   Edit("method: client_secret_post", "method: private_key_jwt");
-  Edit("      token_url: " + s.sandbox->url + "/auth/realms/dev-portal/protocol/openid-connect/token\n",
-       "");
+  Edit("      token_url: " + s.sandbox->url + kTokenPath + "\n", "");
   Edit("client_id: sandbox-client\n      client_secret_file: secret\n",
        "client_id: jwt-client\n      jwks_file: " + s.File("private.jwks") + "\n");
   CommandResult r = Run();
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
-  EXPECT_TRUE(Has(Line(r.out, "smart-configuration"),
-                  "ok    smart-configuration")) << r.out;
-  EXPECT_TRUE(Has(Line(r.out, "smart-configuration"),
-                  "token_endpoint " + s.sandbox->url +
-                      "/auth/realms/dev-portal/protocol/openid-connect/token; private_key_jwt "
-                      "supported; ES384 supported"))
+  EXPECT_EQ(Check(r.out, "smart-configuration"), "ok: token_endpoint " + s.sandbox->url +
+                                                     kTokenPath +
+                                                     "; private_key_jwt supported; ES384 supported")
       << r.out;
-  EXPECT_TRUE(Has(Line(r.out, "token"), "ok    token")) << r.out;
-  EXPECT_TRUE(Has(Line(r.out, "token"), "(private_key_jwt to the discovered token URL)")) << r.out;
+  EXPECT_EQ(Check(r.out, "token"),
+            "ok: access token granted (private_key_jwt to the discovered token URL)")
+      << r.out;
 }
 
 TEST_F(Probe, UnknownPayerIsAUsageError) {

@@ -105,8 +105,8 @@ TEST(CapabilityStatement, OtherAnswersAreErrors) {
   const auto error = [](const std::string& body) {
     Result<CapabilitySummary> r = ReadCapabilityStatement(body);
     EXPECT_FALSE(r.ok()) << body;
-    return r.ok() ? std::string() : std::string(ErrorKindName(r.error().kind)) + ": " +
-                                        r.error().message;
+    return r.ok() ? std::string()
+                  : std::string(ErrorKindName(r.error().kind)) + ": " + r.error().message;
   };
   EXPECT_EQ(error("<html>Not Found</html>"), "parse: metadata: not JSON");
   EXPECT_EQ(error(""), "parse: metadata: not JSON");

@@ -59,9 +59,9 @@ TEST(ProbeJudgeTls, ExpiryUnderThirtyDaysWarnsAndExpiredFails) {
 }
 
 TEST(ProbeJudgeTls, HandshakeFailures) {
-  Result<http::TlsPeer> untrusted = MakeError(
-      ErrorKind::kNetwork,
-      "h:443: TLS handshake failed: certificate verify failed: self-signed certificate");
+  Result<http::TlsPeer> untrusted =
+      MakeError(ErrorKind::kNetwork,
+                "h:443: TLS handshake failed: certificate verify failed: self-signed certificate");
   EXPECT_EQ(Verdict(JudgeTls("tls h:443", untrusted, kNow)),
             "FAIL tls h:443: h:443: TLS handshake failed: certificate verify failed: self-signed "
             "certificate (is the server's certificate signed by a CA in the system store or "
@@ -77,10 +77,10 @@ TEST(ProbeJudgeToken, GrantedOrRefusedWithTheOAuthCode) {
   EXPECT_EQ(Verdict(JudgeToken(p, std::string("tok"))),
             "ok token: access token granted (client_secret_post to "
             "https://fhir.acme.example/token)");
-  EXPECT_EQ(Verdict(JudgeToken(p, MakeError(ErrorKind::kAuth, "token endpoint: 400 invalid_scope",
-                                            400))),
-            "FAIL token: token endpoint: 400 invalid_scope (client_secret_post to "
-            "https://fhir.acme.example/token); check auth.scope");
+  EXPECT_EQ(
+      Verdict(JudgeToken(p, MakeError(ErrorKind::kAuth, "token endpoint: 400 invalid_scope", 400))),
+      "FAIL token: token endpoint: 400 invalid_scope (client_secret_post to "
+      "https://fhir.acme.example/token); check auth.scope");
   p.auth.method = AuthMethod::kPrivateKeyJwt;
   p.auth.token_url.clear();
   EXPECT_EQ(Verdict(JudgeToken(p, MakeError(ErrorKind::kAuth, "token endpoint: 401", 401))),
@@ -92,8 +92,9 @@ constexpr char kStatement[] = R"({"resourceType":"CapabilityStatement","fhirVers
   {"name":"member-match"},{"name":"export"}]}]})";
 
 TEST(ProbeJudgeMetadata, ReportsVersionAndOperations) {
-  EXPECT_EQ(Verdict(JudgeMetadata(Payer(), Answer(200, kStatement))),
-            "ok metadata: FHIR 4.0.1 (Acme); $member-match yes; $bulk-member-match no; $export yes");
+  EXPECT_EQ(
+      Verdict(JudgeMetadata(Payer(), Answer(200, kStatement))),
+      "ok metadata: FHIR 4.0.1 (Acme); $member-match yes; $bulk-member-match no; $export yes");
 }
 
 TEST(ProbeJudgeMetadata, AnOperationTheConfigurationUsesAndTheServerDoesNotAdvertiseWarns) {
@@ -107,26 +108,29 @@ TEST(ProbeJudgeMetadata, AnOperationTheConfigurationUsesAndTheServerDoesNotAdver
   EXPECT_EQ(Verdict(JudgeMetadata(pdex, Answer(200, kStatement))),
             "warn metadata: FHIR 4.0.1 (Acme); $member-match yes; $bulk-member-match no; $export "
             "yes; $davinci-data-export no (used by this payer's configuration)");
-  EXPECT_EQ(Verdict(JudgeMetadata(
-                Payer(), Answer(200, R"({"resourceType":"CapabilityStatement","fhirVersion":"4.0.1"})"))),
-            "warn metadata: FHIR 4.0.1; $member-match no (used by this payer's configuration); "
-            "$bulk-member-match no; $export no (used by this payer's configuration)");
+  EXPECT_EQ(
+      Verdict(JudgeMetadata(
+          Payer(), Answer(200, R"({"resourceType":"CapabilityStatement","fhirVersion":"4.0.1"})"))),
+      "warn metadata: FHIR 4.0.1; $member-match no (used by this payer's configuration); "
+      "$bulk-member-match no; $export no (used by this payer's configuration)");
 }
 
 TEST(ProbeJudgeMetadata, OtherFhirVersionsWarn) {
   const ProbeCheck r5 = JudgeMetadata(
       Payer(), Answer(200, R"({"resourceType":"CapabilityStatement","fhirVersion":"5.0.0",
         "rest":[{"operation":[{"name":"member-match"},{"name":"export"}]}]})"));
-  EXPECT_EQ(Verdict(r5), "warn metadata: FHIR 5.0.0 (the daemon speaks FHIR R4, 4.0.x); "
-                         "$member-match yes; $bulk-member-match no; $export yes");
+  EXPECT_EQ(Verdict(r5),
+            "warn metadata: FHIR 5.0.0 (the daemon speaks FHIR R4, 4.0.x); "
+            "$member-match yes; $bulk-member-match no; $export yes");
   EXPECT_EQ(JudgeMetadata(Payer(), Answer(200, R"({"resourceType":"CapabilityStatement"})"))
                 .detail.substr(0, 60),
             "FHIR version missing (the daemon speaks FHIR R4, 4.0.x); $me");
 }
 
 TEST(ProbeJudgeMetadata, NonCapabilityAnswersFail) {
-  EXPECT_EQ(Verdict(JudgeMetadata(Payer(), Answer(404, "{}"))),
-            "FAIL metadata: GET {base_url}/metadata: HTTP 404 (is base_url the payer's FHIR base?)");
+  EXPECT_EQ(
+      Verdict(JudgeMetadata(Payer(), Answer(404, "{}"))),
+      "FAIL metadata: GET {base_url}/metadata: HTTP 404 (is base_url the payer's FHIR base?)");
   EXPECT_EQ(Verdict(JudgeMetadata(Payer(), Answer(401, ""))),
             "FAIL metadata: GET {base_url}/metadata: HTTP 401");
   EXPECT_EQ(Verdict(JudgeMetadata(Payer(), Answer(200, R"({"resourceType":"Bundle"})"))),
@@ -149,45 +153,48 @@ PayerOptions JwtPayer() {
 std::string Smart(std::string_view methods, std::string_view algs,
                   std::string_view endpoint = "https://fhir.acme.example/token") {
   return R"({"token_endpoint":")" + std::string(endpoint) + "\"" +
-         (methods.empty() ? "" : R"(,"token_endpoint_auth_methods_supported":)" + std::string(methods)) +
-         (algs.empty() ? "" : R"(,"token_endpoint_auth_signing_alg_values_supported":)" + std::string(algs)) +
+         (methods.empty() ? ""
+                          : R"(,"token_endpoint_auth_methods_supported":)" + std::string(methods)) +
+         (algs.empty()
+              ? ""
+              : R"(,"token_endpoint_auth_signing_alg_values_supported":)" + std::string(algs)) +
          "}";
 }
 
+// The verdict on a smart-configuration listing `methods` and `algs` (JSON arrays, or "" for
+// none) for a private_key_jwt payer whose key signs `alg`.
+std::string JudgeJwt(std::string_view methods, std::string_view algs,
+                     const Result<std::string>& alg,
+                     std::string_view endpoint = "https://fhir.acme.example/token",
+                     const PayerOptions& payer = JwtPayer()) {
+  return Verdict(JudgeSmartConfiguration(payer, Answer(200, Smart(methods, algs, endpoint)), alg));
+}
+
 TEST(ProbeJudgeSmartConfiguration, PrivateKeyJwtAndTheAlgorithmSupported) {
-  EXPECT_EQ(Verdict(JudgeSmartConfiguration(
-                JwtPayer(), Answer(200, Smart(R"(["private_key_jwt"])", R"(["RS384","ES384"])")),
-                std::string("ES384"))),
+  EXPECT_EQ(JudgeJwt(R"(["private_key_jwt"])", R"(["RS384","ES384"])", std::string("ES384")),
             "ok smart-configuration: token_endpoint https://fhir.acme.example/token; "
             "private_key_jwt supported; ES384 supported");
 }
 
 TEST(ProbeJudgeSmartConfiguration, AlgorithmNotListedFailsAndMissingListsWarn) {
-  EXPECT_EQ(Verdict(JudgeSmartConfiguration(
-                JwtPayer(), Answer(200, Smart(R"(["private_key_jwt"])", R"(["RS384"])")),
-                std::string("ES384"))),
+  EXPECT_EQ(JudgeJwt(R"(["private_key_jwt"])", R"(["RS384"])", std::string("ES384")),
             "FAIL smart-configuration: the key signs ES384, not in "
             "token_endpoint_auth_signing_alg_values_supported (RS384)");
-  EXPECT_EQ(Verdict(JudgeSmartConfiguration(JwtPayer(), Answer(200, Smart("", "")),
-                                            std::string("RS384"))),
+  EXPECT_EQ(JudgeJwt("", "", std::string("RS384")),
             "warn smart-configuration: token_endpoint https://fhir.acme.example/token; "
             "token_endpoint_auth_methods_supported missing (private_key_jwt not confirmed); "
             "token_endpoint_auth_signing_alg_values_supported missing (RS384 not confirmed)");
-  EXPECT_EQ(Verdict(JudgeSmartConfiguration(JwtPayer(), Answer(200, Smart(R"(["private_key_jwt"])", "")),
-                                            MakeError(ErrorKind::kInvalid, "private key: not an RSA or EC P-384 key"))),
+  EXPECT_EQ(JudgeJwt(R"(["private_key_jwt"])", "",
+                     MakeError(ErrorKind::kInvalid, "private key: not an RSA or EC P-384 key")),
             "FAIL smart-configuration: private key: not an RSA or EC P-384 key");
 }
 
 TEST(ProbeJudgeSmartConfiguration, MethodOrEndpointUnusableFails) {
-  EXPECT_EQ(Verdict(JudgeSmartConfiguration(
-                JwtPayer(), Answer(200, Smart(R"(["client_secret_basic"])", R"(["RS384"])")),
-                std::string("RS384"))),
+  EXPECT_EQ(JudgeJwt(R"(["client_secret_basic"])", R"(["RS384"])", std::string("RS384")),
             "FAIL smart-configuration: smart-configuration: token endpoint does not support "
             "private_key_jwt");
-  EXPECT_EQ(Verdict(JudgeSmartConfiguration(
-                JwtPayer(),
-                Answer(200, Smart(R"(["private_key_jwt"])", R"(["RS384"])", "https://evil.example/t")),
-                std::string("RS384"))),
+  EXPECT_EQ(JudgeJwt(R"(["private_key_jwt"])", R"(["RS384"])", std::string("RS384"),
+                     "https://evil.example/t"),
             "FAIL smart-configuration: smart-configuration: token_endpoint host evil.example is "
             "not in trusted_hosts");
   EXPECT_EQ(Verdict(JudgeSmartConfiguration(JwtPayer(), Answer(404, ""), std::string("RS384"))),
@@ -199,9 +206,8 @@ TEST(ProbeJudgeSmartConfiguration, MethodOrEndpointUnusableFails) {
 TEST(ProbeJudgeSmartConfiguration, ConfiguredTokenUrlOtherThanTheDiscoveredOneWarns) {
   PayerOptions p = JwtPayer();
   p.auth.token_url = "https://fhir.acme.example/oauth/token";
-  EXPECT_EQ(Verdict(JudgeSmartConfiguration(
-                p, Answer(200, Smart(R"(["private_key_jwt"])", R"(["RS384"])")),
-                std::string("RS384"))),
+  EXPECT_EQ(JudgeJwt(R"(["private_key_jwt"])", R"(["RS384"])", std::string("RS384"),
+                     "https://fhir.acme.example/token", p),
             "warn smart-configuration: token_endpoint https://fhir.acme.example/token; "
             "private_key_jwt supported; RS384 supported; differs from auth.token_url "
             "https://fhir.acme.example/oauth/token (the assertion's audience must be the endpoint "

@@ -70,14 +70,15 @@ TEST_F(SandboxMetadata, AnswersACapabilityStatementWithoutAToken) {
                    std::string(std::string_view(op["definition"])));
       }
     }
-    EXPECT_EQ(ops, (std::set<std::string>{
-                       "Group bulk-member-match "
-                       "http://hl7.org/fhir/us/davinci-pdex/OperationDefinition/BulkMemberMatch",
-                       "Group export http://hl7.org/fhir/uv/bulkdata/OperationDefinition/group-export",
-                       "Patient export "
-                       "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export",
-                       "Patient member-match "
-                       "http://hl7.org/fhir/us/davinci-hrex/OperationDefinition/member-match"}));
+    EXPECT_EQ(ops,
+              (std::set<std::string>{
+                  "Group bulk-member-match "
+                  "http://hl7.org/fhir/us/davinci-pdex/OperationDefinition/BulkMemberMatch",
+                  "Group export http://hl7.org/fhir/uv/bulkdata/OperationDefinition/group-export",
+                  "Patient export "
+                  "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export",
+                  "Patient member-match "
+                  "http://hl7.org/fhir/us/davinci-hrex/OperationDefinition/member-match"}));
   }
 }
 
