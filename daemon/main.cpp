@@ -22,6 +22,7 @@
 
 #include "cli.h"
 #include "operator_cli.h"
+#include "probe_command.h"
 #include "systemd_notifier.h"
 #include "core/job_state.h"
 #include "core/url.h"
@@ -179,6 +180,7 @@ int Run(const daemon::CommandLine& cl) {
     std::printf("%s: ok\n%s", cl.config.c_str(), DescribeOptions(options).c_str());
     return 0;
   }
+  if (cl.command == "probe") return daemon::RunProbe(options, cl.payer, stdout, stderr);
 
   if (auto r = SetupLogging(options.log, true); !r) {
     std::fprintf(stderr, "log: %s\n", r.error().message.c_str());

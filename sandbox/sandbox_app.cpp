@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include "capability_statement.h"
 #include "member_match.h"
 #include "ndjson_stream.h"
 #include "text_util.h"
@@ -177,6 +178,11 @@ AppReply SandboxApp::Handle(const AppRequest& request) {
                             (s.size() == 2 || (s[0] == "v1" && KnownTenant(tenant)));
   if (reply.endpoint == Endpoint::kOther && smart_config && request.method == "GET") {
     SmartConfiguration(reply);
+    return reply;
+  }
+  if (reply.endpoint == Endpoint::kOther && request.method == "GET" && IsMetadataPath(s) &&
+      KnownTenant(tenant)) {
+    reply.body = CapabilityStatementJson(public_base_ + "/v1/" + std::string(tenant), TokenUrl());
     return reply;
   }
   if (reply.endpoint == Endpoint::kOther) {

@@ -7,6 +7,7 @@
 // Paths (`$` literal or %24):
 //   POST /auth/realms/dev-portal/protocol/openid-connect/token   (client secret or private_key_jwt)
 //   GET  [/v1/{tenant}[/...]]/.well-known/smart-configuration   (SMART discovery)
+//   GET  /v1/{tenant}[/bulk-data/r4]/metadata    (CapabilityStatement, capability_statement.h)
 //   POST /v1/{tenant}/member-match-sandbox/$member-match | /v1/{tenant}/Patient/$member-match
 //   GET  /v1/{tenant}/bulk-data/r4/Group/{groupId}/$export[?_type=..&_since=..&_typeFilter=..]
 //   POST /v1/{tenant}/bulk-data/r4/Group/{groupId}/$davinci-data-export   (export_variants.h)

@@ -64,6 +64,9 @@ class Connection {
   boost::asio::awaitable<boost::system::error_code> ReadRaw(char* data, size_t size, size_t& n,
                                                             std::chrono::milliseconds timeout);
 
+  // The TLS session (peer certificate, protocol), or null for plain TCP (tls_probe.h).
+  SSL* tls_session() { return tls_ ? tls_->native_handle() : nullptr; }
+
   // An idle pooled connection must not time out on its next use.
   void ClearTimeout() { tcp().expires_never(); }
   bool is_open() const;

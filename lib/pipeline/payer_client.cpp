@@ -63,18 +63,20 @@ PayerClient::PayerClient(http::HttpClient& http, const PayerOptions& options,
   ApplyTls();
 }
 
-void PayerClient::ApplyTls() {
-  const PayerTlsOptions& t = options_.tls;
+void UsePayerTls(http::HttpClient& http, const PayerOptions& payer) {
+  const PayerTlsOptions& t = payer.tls;
   if (t == PayerTlsOptions{}) return;  // the client's default context (system store)
   const http::TlsOptions tls{t.ca_file, t.client_cert, t.client_key};
-  std::vector<std::string> hosts = options_.trusted_hosts;
-  for (const std::string* url : {&options_.base_url, &options_.auth.token_url}) {
+  std::vector<std::string> hosts = payer.trusted_hosts;
+  for (const std::string* url : {&payer.base_url, &payer.auth.token_url}) {
     if (Result<Url> u = Url::Parse(*url)) hosts.push_back(u->host);
   }
-  // A failure stays attached to the host (every request to it fails with the message); the
-  // daemon checks the files before it starts, so this is only reached after a file changed.
-  for (const std::string& host : hosts) (void)http_.UseTls(host, tls);
+  for (const std::string& host : hosts) (void)http.UseTls(host, tls);
 }
+
+// A failure stays attached to the host (every request to it fails with the message); the daemon
+// checks the files before it starts, so this is only reached after a file changed.
+void PayerClient::ApplyTls() { UsePayerTls(http_, options_); }
 
 void PayerClient::Observe(std::string_view endpoint, const Result<http::Response>& r,
                           std::chrono::steady_clock::time_point start) {

@@ -158,6 +158,11 @@ class PayerClient {
   std::function<void()> on_change_;
 };
 
+// Gives `payer`'s hosts (base_url, token_url, trusted_hosts) its tls settings in `http` (nothing
+// when payers[].tls is empty: the client's default context, the system store). A file that fails
+// to load stays attached to the host (see HttpClient::UseTls).
+void UsePayerTls(http::HttpClient& http, const PayerOptions& payer);
+
 // "GET /v1/bison/x" for messages and logs: method and path without query.
 std::string DescribeRequest(const http::Request& request);
 
