@@ -65,7 +65,8 @@ Result<void> JobRunner::Save(Job& job, JobState previous) {
                    job.http_status != 0 ? ", HTTP " + std::to_string(job.http_status) : "",
                    // 422 details are the server's own text: kept in the state DB, not logged.
                    job.error_detail.empty() || job.state == JobState::kNoMatch ||
-                           job.state == JobState::kConsentRefused
+                           job.state == JobState::kConsentRefused ||
+                           job.error_class == kRequestInvalid
                        ? ""
                        : ": " + job.error_detail);
     }
@@ -303,7 +304,8 @@ asio::awaitable<JobRunner::StepResult> JobRunner::Match(Job& job, PayerClient& p
   req.method = "POST";
   req.url = std::move(url).value();
   req.headers = {{"Content-Type", "application/fhir+json"}, {"Accept", "application/fhir+json"}};
-  req.body = BuildMemberMatchBody(*row);
+  const ConsentParties parties = ConsentPartiesOf(payer.options(), limits_.self);
+  req.body = BuildMemberMatchBody(*row, parties);
   auto r = co_await payer.Send(std::move(req), limits_.max_answer_bytes, true, "member_match");
   if (!r && r.error().kind == ErrorKind::kAuth) {
     co_return WaitForToken(job, payer, "$member-match", r.error());
@@ -343,8 +345,17 @@ asio::awaitable<JobRunner::StepResult> JobRunner::Match(Job& job, PayerClient& p
     if (!s) co_return std::move(s).error();
     co_return Next::kContinue;
   }
+  fhir::OperationOutcomeInfo oo;
+  if (res.status == 400 || res.status == 422) oo = fhir::ReadOperationOutcome(res.body);
+  if (oo.cls == fhir::OutcomeClass::kRequestInvalid) {
+    // A strict payer refused the request itself (e.g. the HRex 1.1 Consent profile): nothing is
+    // known about the member, and asking again would be refused again.
+    co_return Finish(job, JobState::kFailed, kRequestInvalid,
+                     RequestInvalidDetail("$member-match", res.status, oo.summary,
+                                          parties.complete()),
+                     res.status);
+  }
   if (res.status == 422) {
-    fhir::OperationOutcomeInfo oo = fhir::ReadOperationOutcome(res.body);
     if (oo.cls == fhir::OutcomeClass::kNone) {
       // A 422 whose body is not a readable OperationOutcome (cut, garbled) does not say whether
       // it is no-match or consent refused: ask again rather than guess a terminal outcome.
