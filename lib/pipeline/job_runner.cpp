@@ -136,16 +136,22 @@ JobRunner::StepResult JobRunner::WaitForToken(Job& job, const PayerClient& payer
 
 JobRunner::StepResult JobRunner::Rekick(Job& job, const PayerClient& payer,
                                         std::string_view why_class, std::string detail) {
+  // Each cause has its own budget: a few failed exports must not use up the re-kicks that
+  // expiring files need, nor the other way round.
   const ExportOptions& eo = payer.options().export_job;
-  const int budget = why_class == "file_gone" || why_class == "export_gone" || why_class == "expired"
-                         ? eo.max_expired_rekicks
-                         : eo.max_rekicks;
-  if (job.rekicks >= budget) {
+  const bool expired = why_class == "file_gone" || why_class == "export_gone" ||
+                       why_class == "expired";
+  const int64_t used = expired ? job.expired_rekicks : job.failed_rekicks();
+  const int budget = expired ? eo.max_expired_rekicks : eo.max_rekicks;
+  if (used >= budget) {
     return Finish(job, JobState::kFailed, why_class,
-                  detail + " (after " + std::to_string(job.rekicks) + " re-kicks)");
+                  detail + " (after " + std::to_string(used) + " re-kicks; export." +
+                      (expired ? "max_expired_rekicks: " : "max_rekicks: ") +
+                      std::to_string(budget) + ")");
   }
   JobState prev = job.state;
   job.rekicks += 1;
+  if (expired) job.expired_rekicks += 1;
   job.state = JobState::kExporting;
   job.poll_url.clear();
   job.polls = 0;
@@ -153,7 +159,7 @@ JobRunner::StepResult JobRunner::Rekick(Job& job, const PayerClient& payer,
   job.error_class = std::string(why_class);
   job.error_detail = std::move(detail);
   spdlog::warn("job {} member {} payer {}: re-kicking the export ({}; re-kick {} of {})", job.id,
-               job.member_key, job.payer, why_class, job.rekicks, budget);
+               job.member_key, job.payer, why_class, used + 1, budget);
   // Also forgets the old export's manifest pages, Expires and error issues (state/export_db.cpp).
   auto r = db_.SaveFirstManifestPage(job, prev, {}, {}, NowMs());
   if (!r) return std::move(r).error();
