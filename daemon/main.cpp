@@ -79,7 +79,8 @@ void PrintSummary(state::StateDb& db, store::ResourceStore& store, const Options
 }
 
 // Applies what can change while running (log level, payer limits, retry and poll settings);
-// other changes (payers added or removed, URLs, credentials, paths) need a restart and say so.
+// other changes (payers added or removed, URLs, credentials, identities, paths) need a restart
+// and say so.
 void ReloadConfiguration(const std::string& path, Options& running, pipeline::Scheduler& sched) {
   if (auto r = ReopenLogs(); !r) spdlog::error("reload: log files: {}", r.error().message);
   auto fresh = LoadOptions(path);
@@ -90,7 +91,9 @@ void ReloadConfiguration(const std::string& path, Options& running, pipeline::Sc
   }
   if (auto r = SetLogLevel(fresh->log.level); !r) spdlog::error("reload: {}", r.error().message);
   running.log.level = fresh->log.level;
-  bool restart_needed = fresh->payers.size() != running.payers.size();
+  bool restart_needed = fresh->payers.size() != running.payers.size() ||
+                        fresh->self.identifier != running.self.identifier ||
+                        fresh->self.name != running.self.name;
   for (PayerOptions& p : running.payers) {
     const PayerOptions* q = nullptr;
     for (const PayerOptions& f : fresh->payers) {
@@ -103,7 +106,8 @@ void ReloadConfiguration(const std::string& path, Options& running, pipeline::Sc
     if (q->base_url != p.base_url || q->auth.token_url != p.auth.token_url ||
         q->auth.discover != p.auth.discover || q->member_match_path != p.member_match_path ||
         q->export_path != p.export_path || q->trusted_hosts != p.trusted_hosts ||
-        q->tls != p.tls || q->allow_insecure_http != p.allow_insecure_http) {
+        q->tls != p.tls || q->identifier != p.identifier || q->name != p.name ||
+        q->allow_insecure_http != p.allow_insecure_http) {
       restart_needed = true;
     } else {
       // Credentials (client id, secret or key, scope, method) apply at once: a payer whose
@@ -177,6 +181,8 @@ int Run(const daemon::CommandLine& cl) {
   Options options = std::move(loaded).value();
   if (!CheckTlsFiles(options)) return kExitConfig;
   if (cl.command == "check-config") {
+    // Warnings do not fail the check: the daemon runs with them.
+    for (const std::string& w : options.warnings) std::fprintf(stderr, "%s\n", w.c_str());
     std::printf("%s: ok\n%s", cl.config.c_str(), DescribeOptions(options).c_str());
     return 0;
   }
@@ -187,6 +193,7 @@ int Run(const daemon::CommandLine& cl) {
     return kExitConfig;
   }
   WarnInsecureHttp(options);
+  for (const std::string& w : options.warnings) spdlog::warn("config: {}", w);
   auto db = state::StateDb::Open(options.state.path);
   if (!db) {
     spdlog::critical("{}", db.error().message);

@@ -83,8 +83,8 @@ class JobWriter {
         db,
         "UPDATE members SET state=0, updated_ms=?2, next_ms=0, attempts=0, completed_ms=NULL, "
         "group_id=NULL, member_identifier=NULL, poll_url=NULL, export_started_ms=NULL, polls=0, "
-        "rekicks=0, transaction_time=NULL, requires_token=1, error_class=NULL, "
-        "error_detail=NULL, http_status=NULL WHERE id=?1");
+        "rekicks=0, expired_rekicks=0, transaction_time=NULL, requires_token=1, "
+        "error_class=NULL, error_detail=NULL, http_status=NULL WHERE id=?1");
     if (!requeue) return std::move(requeue).error();
     auto cancel = state::Stmt::Prepare(
         db,

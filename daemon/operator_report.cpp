@@ -218,6 +218,10 @@ Result<void> ShowJob(state::StateDb& db, const state::Job& job, bool show_phi,
   rows.push_back({"attempts", std::to_string(job.attempts) + " (polls " +
                                   std::to_string(job.polls) + ", re-kicks " +
                                   std::to_string(job.rekicks) + ")"});
+  // Each cause against its own budget (export.max_rekicks, export.max_expired_rekicks).
+  rows.push_back({"re-kicks", std::to_string(job.failed_rekicks()) + " for failed exports, " +
+                                  std::to_string(job.expired_rekicks) +
+                                  " for gone or expired files"});
   rows.push_back({"group id", job.group_id.empty() ? "-" : job.group_id});
   if (show_phi && !job.member_identifier.empty()) {
     rows.push_back({"member identifier (PHI)", job.member_identifier});

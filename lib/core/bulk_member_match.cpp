@@ -20,13 +20,13 @@ void ReplaceAll(std::string& s, std::string_view from, std::string_view to) {
 std::string BulkMemberRef(int64_t job_id) { return "m" + std::to_string(job_id); }
 
 std::string BuildBulkMemberMatchBody(
-    const std::vector<std::pair<std::string, MemberRow>>& members) {
+    const std::vector<std::pair<std::string, MemberRow>>& members, const ConsentParties& parties) {
   std::string out(kHead);
   bool first = true;
   for (const auto& [ref, row] : members) {
     // The single-member body is {"resourceType":"Parameters","parameter":[PARTS]}: its PARTS
     // become the MemberBundle's parts, with the member's own Patient id.
-    std::string parts = BuildMemberMatchBody(row);
+    std::string parts = BuildMemberMatchBody(row, parties);
     parts = parts.substr(kHead.size(), parts.size() - kHead.size() - kTail.size());
     std::string patient_head = R"("resourceType":"Patient","id":")";
     patient_head += ref;

@@ -21,7 +21,9 @@ namespace p2p {
 // The member ref of a job: "m<job_id>".
 std::string BulkMemberRef(int64_t job_id);
 
+// `parties` name the payers in every member's Consent (core/consent.h).
 // REQUIRES: every ref is a FHIR id ([A-Za-z0-9.-]{1,64}) and unique in `members`.
-std::string BuildBulkMemberMatchBody(const std::vector<std::pair<std::string, MemberRow>>& members);
+std::string BuildBulkMemberMatchBody(const std::vector<std::pair<std::string, MemberRow>>& members,
+                                     const ConsentParties& parties = {});
 
 }  // namespace p2p

@@ -229,7 +229,7 @@ void AppendJsonString(std::string& out, std::string_view s) {
   out += '"';
 }
 
-std::string BuildMemberMatchBody(const MemberRow& row) {
+std::string BuildMemberMatchBody(const MemberRow& row, const ConsentParties& parties) {
   std::string out;
   out.reserve(1024);
   out += R"({"resourceType":"Parameters","parameter":[)";
@@ -267,23 +267,9 @@ std::string BuildMemberMatchBody(const MemberRow& row) {
     out += ',';
   }
 
-  // Consent (HRex Consent profile)
-  out += R"({"name":"Consent","resource":{)";
-  AppendResourceId(out, "Consent", "consent");
-  out +=
-      R"(,"status":"active",)"
-      R"("scope":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/consentscope",)"
-      R"("code":"patient-privacy"}]},)"
-      R"("category":[{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/v3-ActCode",)"
-      R"("code":"IDSCL"}]}],)"
-      R"("patient":{"reference":"Patient/member"},)"
-      R"("policy":[{"uri":"http://hl7.org/fhir/us/davinci-hrex/StructureDefinition-hrex-consent.html#)";
-  out += row.consent_policy == "sensitive" ? "sensitive" : "regular";
-  out += R"("}],"provision":{"type":"permit","period":{"start":)";
-  AppendJsonString(out, row.consent_start);
-  out += R"(,"end":)";
-  AppendJsonString(out, row.consent_end);
-  out += "}}}}]}";
+  out += R"({"name":"Consent","resource":)";
+  AppendConsent(out, row, parties);
+  out += "}]}";
   return out;
 }
 

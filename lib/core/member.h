@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/consent.h"
 #include "core/result.h"
 
 namespace p2p {
@@ -54,10 +55,11 @@ bool ValidateMemberRow(const MemberRow& row, uint64_t line,
 
 // HRex $member-match Parameters built from a row (pure): MemberPatient (name, birthDate,
 // gender), CoverageToMatch (identifier value; beneficiary reference to the MemberPatient),
-// CoverageToLink when new_coverage_id is set, Consent (status active, policy uri
+// CoverageToLink when new_coverage_id is set, Consent (core/consent.h: status active, policy uri
 // http://hl7.org/fhir/us/davinci-hrex/StructureDefinition-hrex-consent.html#regular|#sensitive,
-// provision permit with period consent_start..consent_end). Local ids and references between them.
-std::string BuildMemberMatchBody(const MemberRow& row);
+// provision permit with period consent_start..consent_end; with both `parties` known also the
+// HRex STU 1.1 actors). Local ids and references between them.
+std::string BuildMemberMatchBody(const MemberRow& row, const ConsentParties& parties = {});
 
 // Appends `s` to `out` as a JSON string literal (quotes and escapes).
 void AppendJsonString(std::string& out, std::string_view s);

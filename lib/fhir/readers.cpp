@@ -24,6 +24,7 @@ constexpr size_t kMaxUrl = 4096;
 constexpr size_t kMaxCode = 256;
 constexpr size_t kMaxAccessToken = 8192;
 constexpr size_t kMaxSummary = 200;
+constexpr size_t kMaxInvalidSummary = 1000;  // the validation issues of a refused request
 constexpr size_t kMaxInstant = 64;
 constexpr size_t kMaxIssues = 100;       // issues looked at in one OperationOutcome
 constexpr size_t kMaxParameters = 1000;  // parameters looked at in one Parameters
@@ -196,6 +197,41 @@ std::optional<std::vector<dom::object>> OutcomeIssues(dom::object root) {
   return issues;
 }
 
+// Issue types of a request the server found invalid (IssueType's "invalid" branch).
+bool IsValidationCode(std::string_view code) {
+  return code == "invalid" || code == "structure" || code == "required" || code == "value" ||
+         code == "invariant";
+}
+
+// False for the issues that do not refuse a request: severity warning or information.
+bool IsErrorIssue(dom::object issue) {
+  std::string_view severity;
+  dom::element e;
+  if (!Lookup(issue, "severity", e) || e.get_string().get(severity) != SUCCESS) return true;
+  return severity != "warning" && severity != "information";
+}
+
+// Appends "<expression[0]>: <text>" of one validation issue to `out` ("; " between issues); the
+// expression only when the text does not already start with it.
+void AppendValidationIssue(std::string& out, dom::object issue) {
+  std::string_view where;
+  dom::element e;
+  dom::array expressions;
+  if (Lookup(issue, "expression", e) && e.get_array().get(expressions) == SUCCESS) {
+    for (dom::element x : expressions) {
+      where = StringOrEmpty(x);
+      break;
+    }
+  }
+  const std::string_view text = IssueText(issue);
+  if (where.size() > kMaxSummary || text.substr(0, where.size()) == where) where = {};
+  if (where.empty() && text.empty()) return;
+  if (!out.empty()) out += "; ";
+  out += where;
+  if (!where.empty() && !text.empty()) out += ": ";
+  out += text;
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
@@ -275,10 +311,13 @@ OperationOutcomeInfo ReadOperationOutcome(std::string_view body) {
   if (!issues) return out;
 
   // Explicit codes beat text heuristics where they disagree: a transient code is always retried
-  // (a text like "multiple retries" must not make it terminal); "consent" in any text beats a
-  // not-found code (HRex answers 422 for both, only the text tells them apart).
-  bool transient = false, consent = false, no_match = false;
+  // (a text like "multiple retries" must not make it terminal); a validation code says the
+  // request was refused, whatever its text ("Consent.provision.actor: ..." is no consent
+  // refusal); "consent" in any text beats a not-found code (HRex answers 422 for both, only the
+  // text tells them apart).
+  bool transient = false, invalid = false, consent = false, no_match = false;
   bool first = true;
+  std::string invalid_text;
   for (dom::object issue : *issues) {
     const std::string_view code = IssueCode(issue);
     if (first) {
@@ -287,6 +326,10 @@ OperationOutcomeInfo ReadOperationOutcome(std::string_view body) {
       out.summary = CutUtf8(IssueText(issue), kMaxSummary);
     }
     if (code == "transient" || code == "throttled" || code == "timeout") transient = true;
+    if (IsValidationCode(code) && IsErrorIssue(issue)) {
+      invalid = true;
+      if (invalid_text.size() < kMaxInvalidSummary) AppendValidationIssue(invalid_text, issue);
+    }
     if (code == "not-found" || code == "multiple-matches") no_match = true;
     std::string_view texts[2];
     IssueTexts(issue, texts[0], texts[1]);
@@ -301,6 +344,9 @@ OperationOutcomeInfo ReadOperationOutcome(std::string_view body) {
   }
   if (transient) {
     out.cls = OutcomeClass::kTransient;
+  } else if (invalid) {
+    out.cls = OutcomeClass::kRequestInvalid;
+    out.summary = CutUtf8(invalid_text, kMaxInvalidSummary);
   } else if (consent) {
     out.cls = OutcomeClass::kConsentRefused;
   } else if (no_match) {

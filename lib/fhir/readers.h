@@ -31,18 +31,23 @@ enum class OutcomeClass {
   kNoMatch,         // member not found / several matches
   kConsentRefused,  // consent not acceptable
   kTransient,       // issue.code "transient" / "throttled" / "timeout"
+  kRequestInvalid,  // the server refused our request as invalid (e.g. HRex profile validation)
   kOther,
 };
 
 struct OperationOutcomeInfo {
   OutcomeClass cls = OutcomeClass::kNone;
   std::string code;      // first issue.code
-  std::string summary;   // first issue's details.text or diagnostics, cut to 200 bytes. MAY hold
-                         // server text: store it in the state DB, do not log it.
+  std::string summary;   // first issue's details.text or diagnostics, cut to 200 bytes; for
+                         // kRequestInvalid the validation issues' "<expression[0]>: <text>",
+                         // joined by "; ", cut to 1000 bytes. MAY hold server text (which may
+                         // quote member data): store it in the state DB, do not log it.
 };
 // Classification looks at every issue (up to 100): a transient code wins (always retryable);
-// then "consent" in any details.text / diagnostics -> kConsentRefused; then code not-found /
-// multiple-matches or text "no match" / "not found" / "multiple" -> kNoMatch; else kOther.
+// then an issue of severity error / fatal (or none) with code invalid / structure / required /
+// value / invariant -> kRequestInvalid (nothing is known about the member); then "consent" in
+// any details.text / diagnostics -> kConsentRefused; then code not-found / multiple-matches or
+// text "no match" / "not found" / "multiple" -> kNoMatch; else kOther.
 // Anything that is not a JSON OperationOutcome -> kNone.
 OperationOutcomeInfo ReadOperationOutcome(std::string_view body);
 

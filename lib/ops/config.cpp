@@ -212,6 +212,13 @@ class Decoder {
     };
   }
 
+  // identifier: {system, value}.
+  auto Identifier(PlanIdentifier* out) {
+    return [this, out](const YAML::Node& v, const std::string& path) {
+      Mapping(v, path, {{"system", String(&out->system)}, {"value", String(&out->value)}});
+    };
+  }
+
   void Payers(const YAML::Node& v, const std::string& path, std::vector<PayerOptions>* payers);
 
  private:
@@ -248,6 +255,7 @@ void Decoder::Payers(const YAML::Node& v, const std::string& path,
             {
                 {"id", String(&payer.id)},
                 {"name", String(&payer.name)},
+                {"identifier", Identifier(&payer.identifier)},
                 {"base_url", String(&payer.base_url)},
                 {"member_match_path", String(&payer.member_match_path)},
                 {"export_path", String(&payer.export_path)},
@@ -393,47 +401,6 @@ void FillDerivedDefaults(Options& options) {
   }
 }
 
-// The private_key_jwt signing key (stage 3, beside ResolveSecrets): the PEM or JWK set text from
-// the one source that is set, read with the secret-file checks. It is parsed by the token cache.
-std::vector<ConfigProblem> ResolvePrivateKeys(Options& options, const Env& env) {
-  std::vector<ConfigProblem> problems;
-  for (std::size_t i = 0; i < options.payers.size(); ++i) {
-    AuthOptions& auth = options.payers[i].auth;
-    if (auth.method != AuthMethod::kPrivateKeyJwt) continue;
-    if (int{!auth.private_key_file.empty()} + int{!auth.jwks_file.empty()} +
-            int{!auth.private_key_credential.empty()} != 1 ||
-        auth.private_key_credential.find('/') != std::string::npos) {
-      continue;  // reported by ValidateOptions
-    }
-    const std::string p = "payers[" + std::to_string(i) + "].auth.";
-    std::string key = "private_key_file", file = auth.private_key_file;
-    if (!auth.jwks_file.empty()) {
-      key = "jwks_file";
-      file = auth.jwks_file;
-    } else if (!auth.private_key_credential.empty()) {
-      key = "private_key_credential";
-      std::optional<std::string> dir = env.GetEnv("CREDENTIALS_DIRECTORY");
-      if (!dir || dir->empty()) {
-        problems.push_back({p + key,
-                            "CREDENTIALS_DIRECTORY is not set (LoadCredential= in the systemd "
-                            "unit sets it)",
-                            0});
-        continue;
-      }
-      file = *dir + "/" + auth.private_key_credential;
-    }
-    Result<std::string> text = env.ReadSecretFile(file);
-    if (!text) {
-      problems.push_back({p + key, file + ": " + text.error().message, 0});
-    } else if (text->find_first_not_of(" \t\r\n") == std::string::npos) {
-      problems.push_back({p + key, file + ": is empty", 0});
-    } else {
-      auth.private_key = std::move(*text);
-    }
-  }
-  return problems;
-}
-
 // The line for a problem without one: its key's, else its nearest ancestor's, else 1.
 int LookUpLine(const ConfigLines& lines, std::string path) {
   while (!path.empty()) {
@@ -443,6 +410,23 @@ int LookUpLine(const ConfigLines& lines, std::string path) {
     path.resize(cut);
   }
   return 1;
+}
+
+// Problems (or warnings) as "FILE:LINE: key.path: message", sorted by line.
+std::vector<std::string> Format(std::vector<ConfigProblem> problems, const ConfigLines& lines,
+                                const std::string& file) {
+  for (ConfigProblem& p : problems) {
+    if (p.line == 0) p.line = LookUpLine(lines, p.path);
+  }
+  std::stable_sort(problems.begin(), problems.end(),
+                   [](const ConfigProblem& a, const ConfigProblem& b) { return a.line < b.line; });
+  std::vector<std::string> out;
+  for (const ConfigProblem& p : problems) {
+    std::string line = file + ":" + std::to_string(p.line) + ": ";
+    if (!p.path.empty()) line += p.path + ": ";
+    out.push_back(line + p.message);
+  }
+  return out;
 }
 
 }  // namespace
@@ -459,6 +443,12 @@ DecodedOptions DecodeOptions(std::string_view yaml_text, const std::string& base
     }
     d.Mapping(root, "",
               {
+                  {"self",
+                   [&](const YAML::Node& v, const std::string& p) {
+                     d.Mapping(v, p,
+                               {{"name", d.String(&o.self.name)},
+                                {"identifier", d.Identifier(&o.self.identifier)}});
+                   }},
                   {"state",
                    [&](const YAML::Node& v, const std::string& p) {
                      d.Mapping(v, p,
@@ -557,19 +547,16 @@ Result<Options> ParseOptions(std::string_view yaml_text, const std::string& file
     for (auto& p : ResolveSecrets(decoded.options, env)) problems.push_back(std::move(p));
     for (auto& p : ResolvePrivateKeys(decoded.options, env)) problems.push_back(std::move(p));
   }
-  if (problems.empty()) return std::move(decoded.options);
-
-  for (ConfigProblem& p : problems) {
-    if (p.line == 0) p.line = LookUpLine(decoded.lines, p.path);
+  if (problems.empty()) {
+    decoded.options.warnings =
+        Format(WarnOptions(decoded.options), decoded.lines, file_name_for_messages);
+    return std::move(decoded.options);
   }
-  std::stable_sort(problems.begin(), problems.end(),
-                   [](const ConfigProblem& a, const ConfigProblem& b) { return a.line < b.line; });
   std::string message;
-  for (const ConfigProblem& p : problems) {
+  for (const std::string& line :
+       Format(std::move(problems), decoded.lines, file_name_for_messages)) {
     if (!message.empty()) message += '\n';
-    message += file_name_for_messages + ":" + std::to_string(p.line) + ": ";
-    if (!p.path.empty()) message += p.path + ": ";
-    message += p.message;
+    message += line;
   }
   return MakeError(ErrorKind::kInvalid, std::move(message));
 }

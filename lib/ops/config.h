@@ -5,10 +5,13 @@
 //   wrong
 //      types, unknown keys and inline secrets. Pure.
 //   2. ValidateOptions: Options -> problems (required keys, ranges, URLs, ids). Pure.
-//   3. ResolveSecrets: reads each secret through an Env (environment, files, systemd credentials).
+//   3. ResolveSecrets (and ResolvePrivateKeys): reads each secret through an Env (environment,
+//      files, systemd credentials).
 // ParseOptions runs all three and turns the problems into one kInvalid error whose message is the
 // problems joined by "\n", each "FILE:LINE: key.path: problem", sorted by line. LINE is 1-based;
-// a missing key is reported at the line of its parent key (line 1 for top-level keys).
+// a missing key is reported at the line of its parent key (line 1 for top-level keys). A valid
+// configuration may still carry warnings (WarnOptions), formatted the same way, in
+// Options::warnings.
 //
 // Secrets: a secret's value never appears in a message or in DescribeOptions. Relative paths
 // (state.path, state.migrations_dir, store.path, log.dir, source.path, *_file) are resolved
@@ -69,10 +72,18 @@ DecodedOptions DecodeOptions(std::string_view yaml_text, const std::string& base
 
 // Stage 2. Pure; problems carry no line.
 std::vector<ConfigProblem> ValidateOptions(const Options& options);
+// Advice on a valid configuration, which does not stop the daemon (a missing self.identifier or
+// payers[].identifier). Pure; warnings carry no line. ParseOptions puts them, formatted as
+// problems are, into Options::warnings.
+std::vector<ConfigProblem> WarnOptions(const Options& options);
 
 // Stage 3. Fills auth.client_secret and status.token for every source that is set alone; problems
 // carry no line. Reads nothing for a payer whose secret source is missing or ambiguous.
 std::vector<ConfigProblem> ResolveSecrets(Options& options, const Env& env);
+// Also stage 3: the private_key_jwt signing key of each such payer (auth.private_key), the PEM or
+// JWK set text from the one source that is set, read with the secret-file checks (the token
+// cache parses it). Problems carry no line.
+std::vector<ConfigProblem> ResolvePrivateKeys(Options& options, const Env& env);
 
 // All stages. `file_name_for_messages` prefixes every message; its directory is the base for
 // relative paths. Errors: kInvalid with every problem (see above).

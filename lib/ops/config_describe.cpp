@@ -27,11 +27,18 @@ std::string SizeText(std::int64_t bytes) {
   return std::to_string(bytes);
 }
 
+// "system|value" (FHIR token style), or "none".
+std::string IdentifierText(const PlanIdentifier& id) {
+  return id.empty() ? "none" : id.system + "|" + id.value;
+}
+
 }  // namespace
 
 std::string DescribeOptions(const Options& o) {
   std::ostringstream out;
   out << "config: " << o.config_path << "\n";
+  out << "self: " << (o.self.name.empty() ? "" : o.self.name + ", ") << "identifier "
+      << IdentifierText(o.self.identifier) << "\n";
   out << "state: " << o.state.path << " (retention "
       << (o.state.retention.count() == 0 ? "off" : FormatDuration(o.state.retention)) << ")\n";
   if (!o.state.migrations_dir.empty()) out << "migrations: " << o.state.migrations_dir << "\n";
@@ -65,6 +72,7 @@ std::string DescribeOptions(const Options& o) {
   for (const PayerOptions& p : o.payers) {
     const AuthOptions& a = p.auth;
     out << "  " << p.id << " (" << p.name << "): " << p.base_url << "\n";
+    out << "    identifier: " << IdentifierText(p.identifier) << "\n";
     out << "    member-match: " << p.member_match_path << "; export: " << p.export_path << "\n";
     if (p.match.mode == MatchMode::kBulk) {
       out << "    bulk match: POST " << p.match.bulk_path << " in batches of up to "

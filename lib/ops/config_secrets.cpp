@@ -1,4 +1,4 @@
-// Stage 3 (ResolveSecrets) of config.h and SystemEnv, the real secret reader.
+// Stage 3 (ResolveSecrets, ResolvePrivateKeys) of config.h and SystemEnv, the real secret reader.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -60,6 +60,45 @@ std::vector<ConfigProblem> ResolveSecrets(Options& options, const Env& env) {
     ResolveOne(env, "payers[" + std::to_string(i) + "].auth", "client_secret",
                auth.client_secret_file, auth.client_secret_env, auth.client_secret_credential,
                &auth.client_secret, problems);
+  }
+  return problems;
+}
+
+std::vector<ConfigProblem> ResolvePrivateKeys(Options& options, const Env& env) {
+  std::vector<ConfigProblem> problems;
+  for (std::size_t i = 0; i < options.payers.size(); ++i) {
+    AuthOptions& auth = options.payers[i].auth;
+    if (auth.method != AuthMethod::kPrivateKeyJwt) continue;
+    if (int{!auth.private_key_file.empty()} + int{!auth.jwks_file.empty()} +
+            int{!auth.private_key_credential.empty()} != 1 ||
+        auth.private_key_credential.find('/') != std::string::npos) {
+      continue;  // reported by ValidateOptions
+    }
+    const std::string p = "payers[" + std::to_string(i) + "].auth.";
+    std::string key = "private_key_file", file = auth.private_key_file;
+    if (!auth.jwks_file.empty()) {
+      key = "jwks_file";
+      file = auth.jwks_file;
+    } else if (!auth.private_key_credential.empty()) {
+      key = "private_key_credential";
+      std::optional<std::string> dir = env.GetEnv("CREDENTIALS_DIRECTORY");
+      if (!dir || dir->empty()) {
+        problems.push_back({p + key,
+                            "CREDENTIALS_DIRECTORY is not set (LoadCredential= in the systemd "
+                            "unit sets it)",
+                            0});
+        continue;
+      }
+      file = *dir + "/" + auth.private_key_credential;
+    }
+    Result<std::string> text = env.ReadSecretFile(file);
+    if (!text) {
+      problems.push_back({p + key, file + ": " + text.error().message, 0});
+    } else if (text->find_first_not_of(" \t\r\n") == std::string::npos) {
+      problems.push_back({p + key, file + ": is empty", 0});
+    } else {
+      auth.private_key = std::move(*text);
+    }
   }
   return problems;
 }

@@ -1,5 +1,6 @@
 // Stage 2 (ValidateOptions, pure) of config.h.
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <optional>
 
@@ -7,6 +8,8 @@
 
 namespace p2p {
 namespace {
+
+constexpr std::size_t kMaxIdentifierBytes = 256;
 
 class Checker {
  public:
@@ -263,12 +266,56 @@ void CheckExport(Checker& c, const ExportOptions& e, const std::string& p) {
   }
 }
 
+// An Identifier.system: "urn:" and more, or an RFC 3986 scheme followed by "://" and more; no
+// spaces or control characters.
+bool ValidIdentifierSystem(std::string_view s) {
+  if (s.empty() || s.size() > kMaxIdentifierBytes) return false;
+  const bool printable = std::all_of(s.begin(), s.end(), [](char ch) {
+    return static_cast<unsigned char>(ch) > 0x20 && static_cast<unsigned char>(ch) != 0x7f;
+  });
+  if (!printable) return false;
+  auto lower_prefix = [s](std::string_view prefix) {
+    return s.size() > prefix.size() &&
+           std::equal(prefix.begin(), prefix.end(), s.begin(),
+                      [](char a, char b) { return a == std::tolower(static_cast<unsigned char>(b)); });
+  };
+  if (lower_prefix("urn:")) return true;
+  const std::size_t sep = s.find("://");
+  if (sep == std::string_view::npos || sep == 0 || sep + 3 == s.size() ||
+      !std::isalpha(static_cast<unsigned char>(s[0]))) {
+    return false;
+  }
+  return std::all_of(s.begin(), s.begin() + static_cast<std::ptrdiff_t>(sep), [](char ch) {
+    return std::isalnum(static_cast<unsigned char>(ch)) || ch == '+' || ch == '-' || ch == '.';
+  });
+}
+
+// self.identifier / payers[].identifier: optional, but complete when given.
+void CheckIdentifier(Checker& c, const PlanIdentifier& id, const std::string& path) {
+  if (id.empty()) return;
+  if (id.system.empty()) {
+    c.Add(path + ".system", "is required");
+  } else if (!ValidIdentifierSystem(id.system)) {
+    c.Add(path + ".system",
+          "must be an absolute URI (such as http://hl7.org/fhir/sid/us-npi) or a urn:");
+  }
+  if (id.value.empty()) {
+    c.Add(path + ".value", "is required");
+  } else if (id.value.size() > kMaxIdentifierBytes ||
+             std::any_of(id.value.begin(), id.value.end(), [](char ch) {
+               return static_cast<unsigned char>(ch) < 0x20 || static_cast<unsigned char>(ch) == 0x7f;
+             })) {
+    c.Add(path + ".value", "must be at most 256 bytes without control characters");
+  }
+}
+
 void CheckPayer(Checker& c, const PayerOptions& payer, const std::string& p) {
   if (payer.id.empty()) {
     c.Add(p + ".id", "is required");
   } else if (!ValidPayerId(payer.id)) {
     c.Add(p + ".id", "must be 1 to 64 characters of A-Z, a-z, 0-9, _ and -");
   }
+  CheckIdentifier(c, payer.identifier, p + ".identifier");
   CheckUrl(c, payer.base_url, p + ".base_url", true, payer.allow_insecure_http);
   if (payer.member_match_path.empty() || payer.member_match_path.front() != '/') {
     c.Add(p + ".member_match_path", "must start with /");
@@ -326,6 +373,7 @@ void CheckPayer(Checker& c, const PayerOptions& payer, const std::string& p) {
 std::vector<ConfigProblem> ValidateOptions(const Options& o) {
   std::vector<ConfigProblem> problems;
   Checker c(problems);
+  CheckIdentifier(c, o.self.identifier, "self.identifier");
   c.Required(o.state.path, "state.path");
   c.Required(o.store.path, "store.path");
   c.Positive(o.store.full_retry_interval, "store.full_retry_interval");
@@ -364,6 +412,21 @@ std::vector<ConfigProblem> ValidateOptions(const Options& o) {
     }
   }
   return problems;
+}
+
+std::vector<ConfigProblem> WarnOptions(const Options& o) {
+  static constexpr std::string_view kNoActors =
+      "missing; the $member-match Consent will have no actors, which payers validating against "
+      "HRex 1.1 / PDex 2.1 refuse (422)";
+  std::vector<ConfigProblem> warnings;
+  if (o.self.identifier.empty()) warnings.push_back({"self.identifier", std::string(kNoActors), 0});
+  for (std::size_t i = 0; i < o.payers.size(); ++i) {
+    if (o.payers[i].identifier.empty()) {
+      warnings.push_back(
+          {"payers[" + std::to_string(i) + "].identifier", std::string(kNoActors), 0});
+    }
+  }
+  return warnings;
 }
 
 }  // namespace p2p

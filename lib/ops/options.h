@@ -181,9 +181,27 @@ struct PayerTlsOptions {
   bool operator==(const PayerTlsOptions&) const = default;
 };
 
+// A health plan's business identifier (a FHIR Identifier), e.g. system
+// "http://hl7.org/fhir/sid/us-npi" or a CMS / NAIC namespace, and the plan's number in it.
+struct PlanIdentifier {
+  std::string system;  // *.identifier.system: an absolute URI (scheme://...) or a urn:
+  std::string value;   // *.identifier.value: non-empty
+  bool empty() const { return system.empty() && value.empty(); }
+  bool operator==(const PlanIdentifier&) const = default;
+};
+
+// Our own plan, the receiving payer: named in every $member-match Consent as the recipient.
+struct SelfOptions {
+  std::string name;           // self.name (display in the Consent; optional)
+  PlanIdentifier identifier;  // self.identifier (optional; without it the Consent has no actors)
+};
+
 struct PayerOptions {
   std::string id;        // payers[].id (required, unique, [A-Za-z0-9_-]{1,64})
   std::string name;      // payers[].name (display; default: the id)
+  // payers[].identifier: the prior payer's identifier, named in the Consent as the source
+  // (optional; HRex STU 1.1 / PDex 2.1 payers refuse a Consent without it and self.identifier).
+  PlanIdentifier identifier;
   std::string base_url;  // payers[].base_url (required, absolute http(s) URL, no trailing /)
   // payers[].member_match_path, appended to base_url.
   std::string member_match_path = "/Patient/$member-match";
@@ -227,6 +245,10 @@ struct ConsentOptions {
 
 struct Options {
   std::string config_path;  // the file this was loaded from (for messages)
+  // Advice that does not stop the daemon, each "FILE:LINE: key: warning" (ParseOptions fills
+  // it; `check-config` prints it, `run` logs it).
+  std::vector<std::string> warnings;
+  SelfOptions self;  // self
   StateOptions state;
   StoreOptions store;
   LogOptions log;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <unordered_map>
 
 #include "core/bulk_member_match.h"
@@ -22,6 +23,20 @@ using state::BulkMatchDb;
 using state::GroupExportKind;
 using state::Job;
 
+namespace {
+
+// The error_detail of a 400 / 422 answer whose OperationOutcome refuses the request as invalid;
+// nullopt for any other answer.
+std::optional<std::string> RefusedAsInvalid(std::string_view step, const http::Response& res,
+                                            bool parties_complete) {
+  if (res.status != 400 && res.status != 422) return std::nullopt;
+  const fhir::OperationOutcomeInfo oo = fhir::ReadOperationOutcome(res.body);
+  if (oo.cls != fhir::OutcomeClass::kRequestInvalid) return std::nullopt;
+  return RequestInvalidDetail(step, res.status, oo.summary, parties_complete);
+}
+
+}  // namespace
+
 Result<BulkStep> BulkMatcher::Save(Job& job, JobState previous) {
   auto r = db_.SaveJob(job, previous, NowMs());
   if (!r) return std::move(r).error();
@@ -30,10 +45,11 @@ Result<BulkStep> BulkMatcher::Save(Job& job, JobState previous) {
       spdlog::info("job {} member {} payer {}: {} -> {}", job.id, job.member_key, job.payer,
                    JobStateName(previous), JobStateName(job.state));
     } else {
-      spdlog::warn("job {} member {} payer {}: {} -> {} ({}{}): {}", job.id, job.member_key,
+      spdlog::warn("job {} member {} payer {}: {} -> {} ({}{}){}", job.id, job.member_key,
                    job.payer, JobStateName(previous), JobStateName(job.state), job.error_class,
                    job.http_status != 0 ? ", HTTP " + std::to_string(job.http_status) : "",
-                   job.error_detail);
+                   // A refused request's detail quotes the server: state DB only.
+                   job.error_class == kRequestInvalid ? "" : ": " + job.error_detail);
     }
   }
   return BulkStep::kContinue;
@@ -151,7 +167,8 @@ asio::awaitable<Result<BulkStep>> BulkMatcher::Send(Job& batch, PayerClient& pay
   req.headers = {{"Content-Type", "application/fhir+json"},
                  {"Accept", "application/fhir+json"},
                  {"Prefer", "respond-async"}};
-  req.body = BuildBulkMemberMatchBody(rows);
+  const ConsentParties parties = ConsentPartiesOf(po, limits_.self);
+  req.body = BuildBulkMemberMatchBody(rows, parties);
   rows.clear();
   const Url request_url = req.url;
   auto r = co_await payer.Send(std::move(req), limits_.max_manifest_bytes, true, "member_match");
@@ -166,6 +183,9 @@ asio::awaitable<Result<BulkStep>> BulkMatcher::Send(Job& batch, PayerClient& pay
     co_return Answer(batch, payer, r->body);  // answered synchronously
   }
   if (r->status != 202 && r->status != 200) {
+    if (auto invalid = RefusedAsInvalid("$bulk-member-match", *r, parties.complete())) {
+      co_return Fail(batch, kRequestInvalid, std::move(*invalid), r->status);
+    }
     co_return Fail(batch, "http_status", "$bulk-member-match: HTTP " + std::to_string(r->status),
                    r->status);
   }
@@ -242,6 +262,11 @@ asio::awaitable<Result<BulkStep>> BulkMatcher::Poll(Job& batch, PayerClient& pay
     co_return BulkStep::kWait;
   }
   if (r->status != 200) {
+    // An asynchronous request refused after validation fails at its status URL.
+    const bool complete = ConsentPartiesOf(payer.options(), limits_.self).complete();
+    if (auto invalid = RefusedAsInvalid("$bulk-member-match status", *r, complete)) {
+      co_return Fail(batch, kRequestInvalid, std::move(*invalid), r->status);
+    }
     co_return Fail(batch, "http_status",
                    "$bulk-member-match status: HTTP " + std::to_string(r->status), r->status);
   }

@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <string>
 
+#include "core/consent.h"
 #include "core/result.h"
 #include "ops/metrics.h"
 #include "pipeline/payer_client.h"
@@ -38,6 +39,9 @@ struct PipelineLimits {
   // Concurrent coverage: a complete job is exported again this long after it completed
   // (Scheduler sets it from refresh.interval; pipeline/lifecycle.h).
   Millis refresh_interval{90LL * 24 * 3600 * 1000};
+  // Our own plan, the recipient in every member's Consent (Scheduler sets it from self.name and
+  // self.identifier; core/consent.h). Unknown: the Consent names no actors.
+  ConsentParty self;
 };
 
 struct RunCounters {

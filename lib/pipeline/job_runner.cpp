@@ -76,7 +76,8 @@ Result<void> JobRunner::Save(Job& job, JobState previous) {
                    job.http_status != 0 ? ", HTTP " + std::to_string(job.http_status) : "",
                    // 422 details are the server's own text: kept in the state DB, not logged.
                    job.error_detail.empty() || job.state == JobState::kNoMatch ||
-                           job.state == JobState::kConsentRefused
+                           job.state == JobState::kConsentRefused ||
+                           job.error_class == kRequestInvalid
                        ? ""
                        : ": " + job.error_detail);
     }
@@ -177,16 +178,22 @@ JobRunner::StepResult JobRunner::WaitForToken(Job& job, const PayerClient& payer
 
 JobRunner::StepResult JobRunner::Rekick(Job& job, const PayerClient& payer,
                                         std::string_view why_class, std::string detail) {
+  // Each cause has its own budget: a few failed exports must not use up the re-kicks that
+  // expiring files need, nor the other way round.
   const ExportOptions& eo = payer.options().export_job;
-  const int budget = why_class == "file_gone" || why_class == "export_gone" || why_class == "expired"
-                         ? eo.max_expired_rekicks
-                         : eo.max_rekicks;
-  if (job.rekicks >= budget) {
+  const bool expired = why_class == "file_gone" || why_class == "export_gone" ||
+                       why_class == "expired";
+  const int64_t used = expired ? job.expired_rekicks : job.failed_rekicks();
+  const int budget = expired ? eo.max_expired_rekicks : eo.max_rekicks;
+  if (used >= budget) {
     return Finish(job, JobState::kFailed, why_class,
-                  detail + " (after " + std::to_string(job.rekicks) + " re-kicks)");
+                  detail + " (after " + std::to_string(used) + " re-kicks; export." +
+                      (expired ? "max_expired_rekicks: " : "max_rekicks: ") +
+                      std::to_string(budget) + ")");
   }
   JobState prev = job.state;
   job.rekicks += 1;
+  if (expired) job.expired_rekicks += 1;
   job.state = JobState::kExporting;
   job.poll_url.clear();
   job.polls = 0;
@@ -194,7 +201,7 @@ JobRunner::StepResult JobRunner::Rekick(Job& job, const PayerClient& payer,
   job.error_class = std::string(why_class);
   job.error_detail = std::move(detail);
   spdlog::warn("job {} member {} payer {}: re-kicking the export ({}; re-kick {} of {})", job.id,
-               job.member_key, job.payer, why_class, job.rekicks, budget);
+               job.member_key, job.payer, why_class, used + 1, budget);
   // Also forgets the old export's manifest pages, Expires and error issues (state/export_db.cpp).
   auto r = db_.SaveFirstManifestPage(job, prev, {}, {}, NowMs());
   if (!r) return std::move(r).error();
@@ -345,7 +352,8 @@ asio::awaitable<JobRunner::StepResult> JobRunner::Match(Job& job, PayerClient& p
   req.method = "POST";
   req.url = std::move(url).value();
   req.headers = {{"Content-Type", "application/fhir+json"}, {"Accept", "application/fhir+json"}};
-  req.body = BuildMemberMatchBody(*row);
+  const ConsentParties parties = ConsentPartiesOf(payer.options(), limits_.self);
+  req.body = BuildMemberMatchBody(*row, parties);
   auto r = co_await payer.Send(std::move(req), limits_.max_answer_bytes, true, "member_match");
   if (!r && IsWait(r.error())) co_return WaitForPayer(job, payer, "$member-match", r.error());
   if (!r) {
@@ -383,8 +391,17 @@ asio::awaitable<JobRunner::StepResult> JobRunner::Match(Job& job, PayerClient& p
     if (!s) co_return std::move(s).error();
     co_return Next::kContinue;
   }
+  fhir::OperationOutcomeInfo oo;
+  if (res.status == 400 || res.status == 422) oo = fhir::ReadOperationOutcome(res.body);
+  if (oo.cls == fhir::OutcomeClass::kRequestInvalid) {
+    // A strict payer refused the request itself (e.g. the HRex 1.1 Consent profile): nothing is
+    // known about the member, and asking again would be refused again.
+    co_return Finish(job, JobState::kFailed, kRequestInvalid,
+                     RequestInvalidDetail("$member-match", res.status, oo.summary,
+                                          parties.complete()),
+                     res.status);
+  }
   if (res.status == 422) {
-    fhir::OperationOutcomeInfo oo = fhir::ReadOperationOutcome(res.body);
     if (oo.cls == fhir::OutcomeClass::kNone) {
       // A 422 whose body is not a readable OperationOutcome (cut, garbled) does not say whether
       // it is no-match or consent refused: ask again rather than guess a terminal outcome.

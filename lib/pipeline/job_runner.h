@@ -9,10 +9,13 @@
 // or store failures); server failures are recorded on the job, never returned.
 //
 // Prior-payer failures: an export reported failed is kicked off again up to export.max_rekicks
-// times, files gone (404/410) up to export.max_expired_rekicks, then the job fails; polling past
+// times, files gone (404/410) or expired up to export.max_expired_rekicks (each cause counted on
+// its own: Job::failed_rekicks(), Job::expired_rekicks), then the job fails; a $member-match the
+// payer refuses as invalid fails the job (request_invalid, not no_match); polling past
 // poll.timeout fails it; a token endpoint that is down or rejects our credentials only makes
 // the job wait (backoff, no attempt counted), and so does a throttling payer (until it is due
-// again; past poll.timeout or retry.give_up_after the job fails with class `throttled`). An operator's cancel (or requeue) found at a step or file boundary ends the
+// again; past poll.timeout or retry.give_up_after the job fails with class `throttled`). An
+// operator's cancel (or requeue) found at a step or file boundary ends the
 // run and leaves the job as the operator set it; when the job had an export running and the
 // payer allows it (export.cancel_with_delete), the export is cancelled with a Bulk Data DELETE.
 //

@@ -60,4 +60,21 @@ Result<MemberRow> DecodeMemberRow(std::string_view json) {
   return row;
 }
 
+ConsentParties ConsentPartiesOf(const PayerOptions& payer, const ConsentParty& self) {
+  return ConsentParties{{payer.name, payer.identifier.system, payer.identifier.value}, self};
+}
+
+std::string RequestInvalidDetail(std::string_view step, int http_status,
+                                 std::string_view server_text, bool parties_complete) {
+  std::string out(step);
+  out += ": the payer refused our request as invalid (HTTP " + std::to_string(http_status) +
+         ", HRex validation): ";
+  out += server_text.empty() ? std::string_view("(no diagnostics)") : server_text;
+  out += parties_complete
+             ? "; the Consent already names both payers (self.identifier, "
+               "payers[].identifier): check the request against the payer's HRex version"
+             : "; set self.identifier and payers[].identifier if it concerns the Consent";
+  return out;
+}
+
 }  // namespace p2p::pipeline

@@ -63,6 +63,8 @@ Scheduler::Scheduler(asio::io_context& io, const Options& options, state::StateD
       intake_timer_(io) {
   limits_.disk_full_wait = options_.store.full_retry_interval;
   limits_.refresh_interval = options_.refresh.interval;
+  limits_.self = {options_.self.name, options_.self.identifier.system,
+                  options_.self.identifier.value};
   for (const PayerOptions& p : options_.payers) {
     payers_.push_back(std::make_unique<PayerClient>(http_, p, [this] {
       return std::uniform_real_distribution<double>(0.0, 1.0)(rng_);

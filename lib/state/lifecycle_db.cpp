@@ -145,8 +145,8 @@ Result<bool> StartRefresh(StateDb& db, int64_t job_id, const std::string& payer,
   auto job = Stmt::Prepare(
       db.handle(),
       "UPDATE members SET state = ?2, updated_ms = ?3, next_ms = 0, attempts = 0, "
-      "poll_url = NULL, export_started_ms = NULL, polls = 0, rekicks = 0, error_class = NULL, "
-      "error_detail = NULL, http_status = NULL WHERE id = ?1 AND state = ?4");
+      "poll_url = NULL, export_started_ms = NULL, polls = 0, rekicks = 0, expired_rekicks = 0, "
+      "error_class = NULL, error_detail = NULL, http_status = NULL WHERE id = ?1 AND state = ?4");
   if (!job) return std::move(job).error();
   LC_TRY(job->Bind(1, job_id)
              .Bind(2, static_cast<int64_t>(JobState::kExporting))

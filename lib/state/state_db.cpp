@@ -29,7 +29,8 @@ constexpr const char* kJobColumns =
     "COALESCE(requested_ms,0), COALESCE(completed_ms,0), next_ms, attempts, COALESCE(group_id,''), "
     "COALESCE(member_identifier,''), COALESCE(poll_url,''), COALESCE(export_started_ms,0), polls, "
     "rekicks, COALESCE(transaction_time,''), requires_token, COALESCE(error_class,''), "
-    "COALESCE(error_detail,''), COALESCE(http_status,0), COALESCE(throttled_since_ms,0)";
+    "COALESCE(error_detail,''), COALESCE(http_status,0), expired_rekicks, "
+    "COALESCE(throttled_since_ms,0)";
 
 Job ReadJob(const Stmt& s) {
   Job j;
@@ -56,7 +57,8 @@ Job ReadJob(const Stmt& s) {
   j.error_class = s.Text(20);
   j.error_detail = s.Text(21);
   j.http_status = static_cast<int>(s.Int(22));
-  j.throttled_since_ms = s.Int(23);
+  j.expired_rekicks = s.Int(23);
+  j.throttled_since_ms = s.Int(24);
   return j;
 }
 
@@ -151,7 +153,8 @@ Result<void> StateDb::PrepareAll() {
        "member_identifier=NULLIF(?9,''), poll_url=NULLIF(?10,''), "
        "export_started_ms=NULLIF(?11,0), polls=?12, rekicks=?13, "
        "transaction_time=NULLIF(?14,''), requires_token=?15, error_class=NULLIF(?16,''), "
-       "error_detail=NULLIF(?17,''), http_status=NULLIF(?18,0), throttled_since_ms=NULLIF(?20,0) "
+       "error_detail=NULLIF(?17,''), http_status=NULLIF(?18,0), expired_rekicks=?20, "
+       "throttled_since_ms=NULLIF(?21,0) "
        "WHERE id=?1 AND state=?19"},
       {&insert_event_,
        "INSERT INTO events(job_id, at_ms, from_state, to_state, error_class) "
@@ -342,7 +345,8 @@ Result<void> StateDb::WriteJob(const Job& job, JobState previous, int64_t now_ms
       .Bind(17, job.error_detail)
       .Bind(18, static_cast<int64_t>(job.http_status))
       .Bind(19, static_cast<int64_t>(previous))
-      .Bind(20, job.throttled_since_ms);
+      .Bind(20, job.expired_rekicks)
+      .Bind(21, job.throttled_since_ms);
   P2P_TRY(save_job_.Run("save job"));
   if (sqlite3_changes(db_) != 1) {
     // Someone else (an operator's cancel or retry) changed the job since it was loaded.

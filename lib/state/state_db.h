@@ -57,7 +57,10 @@ struct Job {
   std::string poll_url;
   int64_t export_started_ms = 0;
   int64_t polls = 0;
-  int64_t rekicks = 0;
+  int64_t rekicks = 0;          // exports kicked off again, all causes
+  int64_t expired_rekicks = 0;  // of which because its files or status were gone or expired
+  // Those because the payer reported the export failed.
+  int64_t failed_rekicks() const { return rekicks - expired_rekicks; }
   std::string transaction_time;
   bool requires_token = true;
   std::string error_class;   // classified reason; "" when none

@@ -90,7 +90,8 @@ TEST(PayerFailures, AnExportReportedFailedIsKickedOffAgainWithinTheBudgetThenFai
   const auto completing = Completing(h);
   ASSERT_FALSE(completing.empty());
   for (const std::string& key : completing) {
-    EXPECT_EQ(states.at(key), "failed (export_failed: export reported failure (after 2 re-kicks))")
+    EXPECT_EQ(states.at(key), "failed (export_failed: export reported failure (after 2 re-kicks; "
+                                "export.max_rekicks: 2))")
         << key;
   }
   EXPECT_EQ(Stat(h, "\"export\":"), 3 * static_cast<int64_t>(completing.size()));

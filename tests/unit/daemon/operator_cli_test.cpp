@@ -229,6 +229,37 @@ TEST_F(OperatorCli, MembersShowTellsTheJobsStoryAndPhiOnlyOnRequest) {
   EXPECT_EQ(o.err, "no job for member m1 and payer elk\n");
 }
 
+TEST_F(OperatorCli, MembersShowPrintsReKicksByCauseAndARefusalsDetail) {
+  auto ids = Add({{"m1", "bison"}});
+  auto job = Db().LoadJob(ids[0]);
+  job->state = JobState::kFailed;
+  job->rekicks = 3;
+  job->expired_rekicks = 2;
+  job->error_class = "request_invalid";
+  job->http_status = 422;
+  job->error_detail =
+      "$member-match: the payer refused our request as invalid (HTTP 422, HRex validation): "
+      "Consent.provision.actor: HRex 1.1 requires at least 2 actors; set self.identifier and "
+      "payers[].identifier if it concerns the Consent";
+  ASSERT_TRUE(Db().SaveJob(*job, JobState::kPending, kNowMs - 1000).ok());
+  Outcome o = Run({"members", "show", "m1"});
+  ASSERT_EQ(o.code, 0) << o.err;
+  for (const std::string& want : {
+           std::string("  attempts       0 (polls 0, re-kicks 3)\n"),
+           std::string("  re-kicks       1 for failed exports, 2 for gone or expired files\n"),
+           std::string("  error class    request_invalid\n"),
+           std::string("  HTTP status    422\n"),
+           "  error detail   " + job->error_detail + "\n",
+       }) {
+    EXPECT_NE(o.out.find(want), std::string::npos) << want << "in:\n" << o.out;
+  }
+  // A retry starts both counts again.
+  ASSERT_EQ(Run({"retry", "m1"}).code, 0);
+  job = Db().LoadJob(ids[0]);
+  EXPECT_EQ(job->rekicks, 0);
+  EXPECT_EQ(job->expired_rekicks, 0);
+}
+
 TEST_F(OperatorCli, RetryByKeyRequeuesWithAttemptsResetAndRecordsTheEvent) {
   auto ids = Add({{"m1", "bison"}});
   Walk(ids[0], {JobState::kMatching, JobState::kFailed}, kNowMs - 5000, "http_4xx", 404);

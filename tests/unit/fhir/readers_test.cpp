@@ -170,6 +170,28 @@ TEST(ReadOperationOutcome, Classification) {
       {oo("transient", "try again"), OutcomeClass::kTransient},
       {oo("throttled", "slow down"), OutcomeClass::kTransient},
       {oo("timeout", "multiple upstream timeouts"), OutcomeClass::kTransient},
+      // A request refused as invalid, whatever the text says ("Consent" included).
+      {oo("invalid", "Consent.provision.actor: HRex 1.1 requires at least 2 actors"),
+       OutcomeClass::kRequestInvalid},
+      {oo("structure", "Unknown element Consent.foo"), OutcomeClass::kRequestInvalid},
+      {oo("required", "Consent.policy: minimum required = 1"), OutcomeClass::kRequestInvalid},
+      {oo("value", "Consent.status: not active"), OutcomeClass::kRequestInvalid},
+      {oo("invariant", "ppc-1: Either a Policy or PolicyRule"), OutcomeClass::kRequestInvalid},
+      {oo("invalid", "No match found"), OutcomeClass::kRequestInvalid},
+      // ... but a transient code still wins, and a validation warning refuses nothing.
+      {R"({"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"invalid"},)"
+       R"({"severity":"error","code":"transient"}]})",
+       OutcomeClass::kTransient},
+      {R"({"resourceType":"OperationOutcome","issue":[{"severity":"warning","code":"value",)"
+       R"("diagnostics":"Consent.dateTime: should be a dateTime"},{"severity":"error",)"
+       R"("code":"business-rule","diagnostics":"Consent refused: period does not cover today"}]})",
+       OutcomeClass::kConsentRefused},
+      {R"({"resourceType":"OperationOutcome","issue":[{"severity":"information",)"
+       R"("code":"invariant"},{"severity":"error","code":"processing",)"
+       R"("diagnostics":"No match found"}]})",
+       OutcomeClass::kNoMatch},
+      {R"({"resourceType":"OperationOutcome","issue":[{"code":"required"}]})",
+       OutcomeClass::kRequestInvalid},
       {oo("forbidden", "no access"), OutcomeClass::kOther},
       {oo("exception", "boom"), OutcomeClass::kOther},
       {R"({"resourceType":"OperationOutcome"})", OutcomeClass::kOther},
@@ -200,6 +222,29 @@ TEST(ReadOperationOutcome, FirstIssueCodeAndSummary) {
       R"({"resourceType":"OperationOutcome","issue":[{"code":"x","diagnostics":"d",)"
       R"("details":{"text":"t"}}]})");
   EXPECT_EQ(info.summary, "t");
+}
+
+TEST(ReadOperationOutcome, RequestInvalidSummaryListsTheValidationIssues) {
+  auto info = ReadOperationOutcome(
+      R"({"resourceType":"OperationOutcome","issue":[)"
+      R"({"severity":"information","code":"informational","diagnostics":"validated"},)"
+      R"({"severity":"error","code":"required","expression":["Consent.provision.actor"],)"
+      R"("diagnostics":"HRex 1.1 requires at least 2 actors"},)"
+      R"({"severity":"warning","code":"value","diagnostics":"not counted"},)"
+      R"({"severity":"fatal","code":"invalid","expression":["Consent.policy"],)"
+      R"("details":{"text":"Consent.policy: minimum required = 1"}},)"
+      R"({"severity":"error","code":"structure","expression":["Consent.x"]}]})");
+  EXPECT_EQ(static_cast<int>(info.cls), static_cast<int>(OutcomeClass::kRequestInvalid));
+  EXPECT_EQ(info.code, "informational");
+  EXPECT_EQ(info.summary,
+            "Consent.provision.actor: HRex 1.1 requires at least 2 actors; "
+            "Consent.policy: minimum required = 1; Consent.x");
+  // Long diagnostics are cut at 1000 bytes.
+  info = ReadOperationOutcome(
+      R"({"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"invalid",)"
+      R"("diagnostics":")" + std::string(1500, 'x') + R"("},{"severity":"error","code":"value",)"
+      R"("diagnostics":"more"}]})");
+  EXPECT_EQ(info.summary, std::string(1000, 'x'));
 }
 
 TEST(ReadOperationOutcome, SummaryIsCutAtAUtf8Boundary) {

@@ -632,6 +632,7 @@ TEST(DescribeOptions, SummarisesWithoutSecrets) {
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(DescribeOptions(*r),
             "config: cfg.yaml\n"
+            "self: identifier none\n"
             "state: /var/lib/p/state.db (retention 90d)\n"
             "store: sqlite /var/lib/p/resources.db\n"
             "log: /var/log/p (level info, text, 10M x 5 files, progress every 1m)\n"
@@ -639,6 +640,7 @@ TEST(DescribeOptions, SummarisesWithoutSecrets) {
             "source: directory /var/lib/p/inbox (every 5s)\n"
             "payers: 1\n"
             "  bison (Bison): https://gateway.example/v1/bison\n"
+            "    identifier: none\n"
             "    member-match: /Patient/$member-match; export: /Group/{group_id}/$export\n"
             "    auth: client_secret_post at https://auth.example/token, client client-1, secret "
             "from env SECRET_ONE, scope member-match|read\n"

@@ -1,4 +1,4 @@
--- p2p-ingest state database, version 8: a job's wait for a throttling payer.
+-- p2p-ingest state database, version 9: a job's wait for a throttling payer.
 --
 -- members.throttled_since_ms: unix ms when the job's current step first met the payer throttling
 -- (429, or 503 with Retry-After); NULL when it is not waiting for one. Throttling answers count no
