@@ -1,7 +1,9 @@
 // The $member-match Consent with our plan's and the prior payer's identities configured
 // (self.identifier, payers[].identifier): check-config says nothing more, and the whole exchange
-// against p2p-sandbox still gives every member its expected outcome and exactly its resources.
-// Without them check-config warns, with file:line, and still exits 0.
+// against p2p-sandbox, lenient (1up) or strict (--hrex 1.1, a payer validating the Consent against
+// HRex STU 1.1's hrex-consent profile), gives every member its expected outcome and exactly its
+// resources. Without them check-config warns, with file:line, and still exits 0; a strict payer
+// refuses with 422 and `members show` tells the operator what to configure.
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -54,9 +56,12 @@ TEST(Consent, CheckConfigWarnsAboutMissingIdentitiesAndStillSucceeds) {
       << r.out;
 }
 
-TEST(Consent, WithBothIdentitiesEveryMemberGetsExactlyItsExpectedOutcome) {
+class ConsentAgainst : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(ConsentAgainst, WithBothIdentitiesEveryMemberGetsExactlyItsExpectedOutcome) {
   HarnessOptions o;
   o.members = 60;
+  o.sandbox_args = {"--hrex", GetParam()};
   DaemonHarness h(o);
   ASSERT_EQ(h.Start(), "");
   AddIdentities(h);
@@ -67,6 +72,41 @@ TEST(Consent, WithBothIdentitiesEveryMemberGetsExactlyItsExpectedOutcome) {
   ASSERT_EQ(states.size(), want.outcome.size());
   for (const auto& [key, outcome] : want.outcome) EXPECT_EQ(states.at(key), outcome) << key;
   EXPECT_EQ(h.LoadStore().resources, want.resources);
+}
+
+INSTANTIATE_TEST_SUITE_P(Payers, ConsentAgainst, ::testing::Values("lenient", "1.1"),
+                         [](const auto& info) {
+                           return std::string(info.param) == "1.1" ? "StrictHrex11"
+                                                                   : "Lenient";
+                         });
+
+TEST(Consent, AStrictPayerRefusesAConsentWithoutActorsAndMembersShowSaysWhy) {
+  HarnessOptions o;
+  o.members = 6;
+  o.sandbox_args = {"--hrex", "1.1"};
+  DaemonHarness h(o);
+  ASSERT_EQ(h.Start(), "");
+  h.DropRoster("members.csv");
+  ASSERT_EQ(h.RunOnce(), 0) << h.last_run().err;
+  // Nobody is no_match or consent_refused for our missing configuration: the request failed.
+  const auto states = h.MemberStates();
+  std::string key;
+  for (const auto& [k, state] : states) {
+    EXPECT_EQ(state.rfind("failed (request_invalid: $member-match: the payer refused our request "
+                          "as invalid (HTTP 422",
+                          0),
+              0u)
+        << k << ": " << state;
+    key = k;
+  }
+  ASSERT_FALSE(key.empty());
+  CommandResult show =
+      RunCommand(IngestdExecutable(), {"members", "show", key, "--config", h.config_path()});
+  EXPECT_EQ(show.exit_code, 0) << show.err;
+  EXPECT_NE(show.out.find("request_invalid"), std::string::npos) << show.out;
+  EXPECT_NE(show.out.find("Consent.provision.actor"), std::string::npos) << show.out;
+  EXPECT_NE(show.out.find("set self.identifier and payers[].identifier"), std::string::npos)
+      << show.out;
 }
 
 }  // namespace
