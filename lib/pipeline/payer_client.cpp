@@ -91,12 +91,13 @@ void PayerClient::Observe(std::string_view endpoint, const Result<http::Response
 void PayerClient::AdaptRate(int status) {
   if (status == 429) {
     if (limiter_.Throttled(options_.retry.max_delay)) {
-      spdlog::warn("payer {}: throttled (429); request rate lowered to {:.3g}/s", options_.id,
-                   limiter_.rate());
+      // Debug: the throttled state has its own two lines (becomes throttled, recovers).
+      spdlog::debug("payer {}: 429: request rate lowered to {:.3g}/s", options_.id,
+                    limiter_.rate());
     }
   } else if (status >= 200 && status < 300) {
     if (limiter_.Succeeded() && limiter_.rate() >= limiter_.configured_rate()) {
-      spdlog::info("payer {}: request rate back to {:.3g}/s", options_.id, limiter_.rate());
+      spdlog::debug("payer {}: request rate back to {:.3g}/s", options_.id, limiter_.rate());
     }
   }
 }

@@ -131,7 +131,7 @@ TEST(Service, SighupAppliesAGoodConfigAndKeepsTheRunningOneWhenTheNewIsBad) {
   { std::ofstream(h.config_path()) << good; }
   d->Signal(SIGHUP);
   EXPECT_TRUE(
-      WaitForLog(h, "reload: log level info, payer limits, retry, poll and export settings applied", 10s));
+      WaitForLog(h, "reload: log level info, payer credentials, limits, retry, poll and export settings applied", 10s));
 
   // A bad one: rejected with its reason, the daemon goes on with the old configuration.
   std::string bad = std::regex_replace(original, std::regex("concurrency: 16"), "concurrency: 0");
