@@ -168,7 +168,11 @@ JobRunner::StepResult JobRunner::WaitForToken(Job& job, const PayerClient& payer
   job.error_class = std::string(ErrorKindName(ErrorKind::kAuth));
   job.error_detail = std::string(step) + ": " + e.message;
   job.http_status = e.http_status;
-  job.next_ms = NowMs() + payer.BackoffDelay(payer.retry().max_attempts(), nullptr).count();
+  // Rejected credentials wait for a reload (which wakes the job) or the next token try; an
+  // endpoint that is down, a jittered backoff.
+  job.next_ms = NowMs() + (payer.auth_rejected()
+                               ? payer.options().retry.max_delay.count()
+                               : payer.BackoffDelay(payer.retry().max_attempts(), nullptr).count());
   spdlog::debug("job {} payer {}: {}; waiting for the token endpoint", job.id, job.payer,
                 job.error_detail);
   auto r = Save(job, job.state);
@@ -235,6 +239,9 @@ asio::awaitable<Result<void>> JobRunner::CancelExport(int64_t job_id, std::strin
                                                       PayerClient& payer) {
   if (payer.options().export_job.cancel_with_delete) {
     auto d = co_await payer.CancelExport(poll_url);
+    if (!d && (d.error().kind == ErrorKind::kThrottled || d.error().kind == ErrorKind::kAuth)) {
+      co_return Ok();  // kept: the DELETE is sent once the payer takes requests again
+    }
     if (!d) {
       spdlog::warn("job {} payer {}: cancelling the export at the payer failed: {}", job_id,
                    payer.id(), d.error().message);

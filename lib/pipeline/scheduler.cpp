@@ -198,9 +198,14 @@ asio::awaitable<Result<void>> Scheduler::Dispatch(PayerLoop& loop, bool once) {
     const int concurrency = loop.client.options().limits.concurrency;  // may change on SIGHUP
     if (stopping_.load() && loop.running.empty()) break;
     const int64_t now = NowMs();
+    // A throttling payer's jobs wait until it is due again, then one probes (PayerClient).
+    const bool held_back = loop.client.held_back(now);
     if (!stopping_.load()) {
-      // Jobs an operator cancelled while their export ran: cancel the export at the payer.
-      auto cancels = PendingExportCancels(db_, loop.client.id(), concurrency);
+      // Jobs an operator cancelled while their export ran: cancel the export at the payer (once
+      // it takes requests again).
+      using Cancels = std::vector<std::pair<int64_t, std::string>>;
+      auto cancels = held_back ? Result<Cancels>(Cancels{})
+                               : PendingExportCancels(db_, loop.client.id(), concurrency);
       if (!cancels) co_return std::move(cancels).error();
       for (auto& [id, url] : *cancels) {
         if (loop.running.count(id) != 0) continue;
@@ -215,8 +220,6 @@ asio::awaitable<Result<void>> Scheduler::Dispatch(PayerLoop& loop, bool once) {
                                                     once ? started_ms : now, concurrency);
       if (!refreshed) co_return std::move(refreshed).error();
     }
-    // A throttling payer's jobs wait until it is due again, then one probes (PayerClient).
-    const bool held_back = loop.client.held_back(now);
     // run --once does not wait for credentials that only an operator can fix.
     const bool rejected = once && loop.client.auth_rejected();
     if (!stopping_.load() && !held_back && !rejected) {
