@@ -1,5 +1,6 @@
 #include "store/posix_file.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -7,6 +8,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <vector>
 
 namespace p2p::store {
 
@@ -34,6 +36,32 @@ Result<UniqueFd> OpenFile(const std::string& path, int flags) {
   } while (fd < 0 && errno == EINTR);
   if (fd < 0) return ErrnoError(errno, "open " + path);
   return UniqueFd(fd);
+}
+
+Result<UniqueFd> OpenIfExists(const std::string& path, int flags) {
+  auto fd = OpenFile(path, flags);
+  if (!fd && ::access(path.c_str(), F_OK) != 0 && errno == ENOENT) return UniqueFd();
+  return fd;
+}
+
+Result<void> RemoveDirFiles(const std::string& dir) {
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) {
+    if (errno == ENOENT) return Ok();
+    return ErrnoError(errno, "opendir " + dir);
+  }
+  std::vector<std::string> names;
+  while (struct dirent* e = ::readdir(d)) {
+    std::string_view name = e->d_name;
+    if (name != "." && name != "..") names.emplace_back(name);
+  }
+  ::closedir(d);
+  for (const std::string& name : names) {
+    const std::string path = dir + "/" + name;
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT) return ErrnoError(errno, "remove " + path);
+  }
+  if (::rmdir(dir.c_str()) != 0 && errno != ENOENT) return ErrnoError(errno, "remove " + dir);
+  return Ok();
 }
 
 Result<void> MakeDirs(const std::string& path, unsigned mode) {

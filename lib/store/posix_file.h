@@ -41,6 +41,10 @@ class UniqueFd {
 
 // open(2) with O_CLOEXEC; files are created 0600.
 Result<UniqueFd> OpenFile(const std::string& path, int flags);
+// OpenFile, but a missing file is an invalid fd, not an error.
+Result<UniqueFd> OpenIfExists(const std::string& path, int flags);
+// Removes the files in `dir` (not recursively), then `dir`; a missing `dir` is no error.
+Result<void> RemoveDirFiles(const std::string& dir);
 // Creates `path` and missing parents with `mode` (existing directories are left as they are).
 Result<void> MakeDirs(const std::string& path, unsigned mode);
 
