@@ -302,7 +302,9 @@ std::string NdjsonStore::StagingDir(int64_t job_id) const {
 Result<void> NdjsonStore::LockExclusive() {
   if (lock_.valid()) return Ok();
   const std::string path = dir_ + "/.lock";
-  auto fd = OpenFile(path, O_RDWR | O_CREAT);
+  // Read-only: a descriptor open for writing would keep the file system from being remounted
+  // read-only (which the daemon must survive, see pipeline/file_download.h StorageGate).
+  auto fd = OpenFile(path, O_RDONLY | O_CREAT);
   if (!fd) return Prefixed(std::move(fd).error());
   if (::flock(fd->get(), LOCK_EX | LOCK_NB) != 0) {
     if (errno == EWOULDBLOCK) {

@@ -100,7 +100,7 @@ class FileWriter {
     (void)member_key, (void)id, (void)line;
     return MakeError(ErrorKind::kInternal, "this store cannot attribute resources per member");
   }
-  // A run of checked resources without a copy (issue 6): `lines` is `count` lines, each followed
+  // A run of checked resources without a copy: `lines` is `count` lines, each followed
   // by exactly one "\n", and adds what `count` Put() calls with them would. Only for writers
   // whose TakesBlocks() is true (the default refuses, kInternal). The bytes are written later,
   // from where they are: they must stay unchanged until WaitBlock() with the returned token has

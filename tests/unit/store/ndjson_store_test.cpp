@@ -204,7 +204,7 @@ TEST(NdjsonStore, WritersOfOneTypeWriteTheirOwnStagingFiles) {
   EXPECT_EQ(*counts, (std::map<std::string, int64_t>{{"Patient", 4}}));
 }
 
-// PutBlock (issue 6): a run of lines written from the caller's buffer, after the lines Put()
+// PutBlock: a run of lines written from the caller's buffer, after the lines Put()
 // before it and before those Put() after it; the buffer must stay put until WaitBlock.
 std::string Lines(const std::string& prefix, int n, size_t pad) {
   std::string out;
