@@ -31,10 +31,11 @@ class DurableCommits {
 };
 
 Result<void> Upsert(sqlite3* db, const std::vector<StoreMarkRow>& marks) {
-  auto data = Stmt::Prepare(db,
-                            "INSERT INTO store_marks(type, ndjson_end, index_end) VALUES (?1,?2,?3) "
-                            "ON CONFLICT(type) DO UPDATE SET ndjson_end=excluded.ndjson_end, "
-                            "index_end=excluded.index_end");
+  auto data =
+      Stmt::Prepare(db,
+                    "INSERT INTO store_marks(type, ndjson_end, index_end) VALUES (?1,?2,?3) "
+                    "ON CONFLICT(type) DO UPDATE SET ndjson_end=excluded.ndjson_end, "
+                    "index_end=excluded.index_end");
   if (!data) return std::move(data).error();
   auto dead = Stmt::Prepare(db,
                             "INSERT INTO store_tombstone_marks(type, deleted_end) VALUES (?1, ?2) "
@@ -42,7 +43,10 @@ Result<void> Upsert(sqlite3* db, const std::vector<StoreMarkRow>& marks) {
   if (!dead) return std::move(dead).error();
   for (const StoreMarkRow& m : marks) {
     if (m.ndjson_end >= 0) {
-      SM_TRY(data->Bind(1, m.type).Bind(2, m.ndjson_end).Bind(3, m.index_end).Run("record store mark"));
+      SM_TRY(data->Bind(1, m.type)
+                 .Bind(2, m.ndjson_end)
+                 .Bind(3, m.index_end)
+                 .Run("record store mark"));
     }
     if (m.deleted_end >= 0) {
       SM_TRY(dead->Bind(1, m.type).Bind(2, m.deleted_end).Run("record tombstone mark"));

@@ -46,8 +46,7 @@ struct CompactPaths {
 CompactPaths PathsOf(const std::string& dir, const std::string& type) {
   const std::string hidden = dir + "/." + type;
   return CompactPaths{dir + "/" + type + ".ndjson", dir + "/" + type + ".index",
-                      hidden + ".ndjson.compact", hidden + ".index.compact",
-                      hidden + ".compact"};
+                      hidden + ".ndjson.compact", hidden + ".index.compact", hidden + ".compact"};
 }
 
 // The journal's sizes; nullopt when it is absent or was cut before its sync.
@@ -203,7 +202,8 @@ Result<CompactedType> NdjsonStore::CompactType(
   if (r) r = SyncDir(dir_);
   if (!r) return Prefixed(std::move(r).error());
   // A failed `record` may or may not have committed: the journal stays for Recover() to decide.
-  if (auto rec = record(StoreMark{type, lines.written(), ranges.written(), 0}); !rec) return rec.error();
+  if (auto rec = record(StoreMark{type, lines.written(), ranges.written(), 0}); !rec)
+    return rec.error();
   if (auto i = Install(dir_, type, p); !i) return Prefixed(std::move(i).error());
   return stats;
 }
@@ -227,8 +227,7 @@ Result<void> NdjsonStore::RecoverCompactions(const std::map<std::string, StoreMa
     const CompactPaths p = PathsOf(dir_, type);
     auto sizes = ReadJournal(p.journal);
     auto it = committed.find(type);
-    const bool recorded = sizes && it != committed.end() &&
-                          it->second.ndjson_end == sizes->first &&
+    const bool recorded = sizes && it != committed.end() && it->second.ndjson_end == sizes->first &&
                           it->second.index_end == sizes->second && it->second.deleted_end <= 0;
     Result<void> r = Ok();
     if (recorded) {

@@ -86,6 +86,9 @@ Result<std::vector<StoreMark>> NdjsonStore::PublishJob(int64_t job_id) {
     s.file = std::move(*file);
     if (s.file.data_len > 0) by_type[s.file.type].push_back(&s);
   }
+  for (auto& [type, f] : files_) {  // types the job wrote in place only
+    if (f.tail_job == job_id) by_type[type];
+  }
 
   PendingPublish pending;
   pending.job_id = job_id;
@@ -98,10 +101,19 @@ Result<std::vector<StoreMark>> NdjsonStore::PublishJob(int64_t job_id) {
     auto tf = FilesFor(type);
     if (!tf) return fail(std::move(tf).error());
     TypeFiles& f = **tf;
-    pending.before.push_back(StoreMark{type, f.ndjson_end, f.index_end, -1});
+    if (f.tail_job != job_id) {  // another job's lines are in place: they move to its staging
+      if (auto r = Evict(f); !r) return fail(std::move(r).error());
+    }
+    Before before;
+    before.ends = StoreMark{type, f.ndjson_end, f.index_end, -1};
+    before.in_place = f.tail_job == job_id;
+    before.tail_end = f.tail_end;
+    before.tail_index = f.tail_index;
+    pending.before.push_back(std::move(before));
     const std::string ndjson_path = PathOf(type, ".ndjson"), index_path = PathOf(type, ".index");
-    int64_t at = f.ndjson_end;
-    std::string index;
+    // The job's in-place files are already in place (synced at their commits).
+    int64_t at = f.tail_job == job_id ? f.tail_end : f.ndjson_end;
+    std::string index = f.tail_job == job_id ? f.tail_index : std::string();
     for (Staged* s : files) {
       auto r = CopyWithWriteback(s->fd.get(), f.ndjson.get(), at, s->file.data_len,
                                  "append to " + ndjson_path);
@@ -113,13 +125,18 @@ Result<std::vector<StoreMark>> NdjsonStore::PublishJob(int64_t job_id) {
       }
       at += s->file.data_len;
     }
-    auto r = SyncFile(f.ndjson.get(), "fsync " + ndjson_path);
-    if (r) r = PwriteAll(f.index.get(), index.data(), index.size(), f.index_end,
-                         "append to " + index_path);
+    Result<void> r = Ok();
+    if (!files.empty()) r = SyncFile(f.ndjson.get(), "fsync " + ndjson_path);
+    if (r)
+      r = PwriteAll(f.index.get(), index.data(), index.size(), f.index_end,
+                    "append to " + index_path);
     if (r) r = SyncFile(f.index.get(), "fsync " + index_path);
     if (!r) return fail(Prefixed(std::move(r).error()));
     f.ndjson_end = at;
     f.index_end += static_cast<int64_t>(index.size());
+    f.tail_job = 0;
+    f.tail_end = at;
+    f.tail_index.clear();
     marks.push_back(StoreMark{type, f.ndjson_end, f.index_end, -1});
   }
   if (tombstones) {
@@ -136,6 +153,17 @@ Result<void> NdjsonStore::EndJob(int64_t job_id, JobEnd end) {
     pending_.reset();
   }
   if (end == JobEnd::kTakeBack) return undo;
+  if (end == JobEnd::kDrop) {  // its lines in place go too
+    for (auto& [type, f] : files_) {
+      if (f.tail_job != job_id) continue;
+      if (::ftruncate(f.ndjson.get(), f.ndjson_end) != 0 && undo) {
+        undo = Prefixed(ErrnoError(errno, "truncate " + PathOf(type, ".ndjson")));
+      }
+      f.tail_job = 0;
+      f.tail_end = f.ndjson_end;
+      f.tail_index.clear();
+    }
+  }
   // Published and recorded, or void: the staging goes. Its removal need not be durable: at the
   // next start Recover() drops the staging of any job that is not downloading.
   auto removed = RemoveDirFiles(StagingDir(job_id));
@@ -153,15 +181,20 @@ Result<void> NdjsonStore::Unpublish(const PendingPublish& p) {
     if (::ftruncate(fd, end) != 0) return ErrnoError(errno, "truncate " + path);
     return Ok();
   };
-  for (const StoreMark& m : p.before) {
+  for (const Before& b : p.before) {
+    const StoreMark& m = b.ends;
     if (m.ndjson_end >= 0) {
       auto it = files_.find(m.type);
       if (it == files_.end()) continue;
       TypeFiles& f = it->second;
-      note(cut(f.ndjson.get(), m.ndjson_end, PathOf(m.type, ".ndjson")));
+      // The job's lines in place stay where they were, its tail again.
+      note(cut(f.ndjson.get(), b.in_place ? b.tail_end : m.ndjson_end, PathOf(m.type, ".ndjson")));
       note(cut(f.index.get(), m.index_end, PathOf(m.type, ".index")));
       f.ndjson_end = m.ndjson_end;
       f.index_end = m.index_end;
+      f.tail_job = b.in_place ? p.job_id : 0;
+      f.tail_end = b.in_place ? b.tail_end : m.ndjson_end;
+      f.tail_index = b.in_place ? b.tail_index : std::string();
     }
     if (m.deleted_end >= 0) {
       const std::string path = PathOf(m.type, ".deleted");

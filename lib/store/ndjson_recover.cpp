@@ -1,8 +1,9 @@
 // NdjsonStore::Recover() (contract in resource_store.h): at start, before any write, the store is
 // put back to what the state DB recorded. In order: an interrupted compaction is finished or
-// undone (ndjson_compact.cpp); every type's .ndjson, .index and .deleted are cut to their marks;
-// the staging of jobs that are no longer downloading goes; so do the temporary files of an
-// older version of the store (.tmp/).
+// undone (ndjson_compact.cpp); the in-place files of jobs still downloading are copied into
+// staged files (they are past the marks); every type's .ndjson, .index and .deleted are cut to
+// their marks; the staging of jobs that are no longer downloading goes; so do the temporary
+// files of an older version of the store (.tmp/).
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -33,10 +34,9 @@ Result<void> CutTo(const std::string& path, int64_t target) {
     size = *s;
   }
   if (size < target) {
-    return MakeError(ErrorKind::kIo, std::string(kPrefix) + ": " + path + " is shorter (" +
-                                         std::to_string(size) +
-                                         " bytes) than its committed mark (" +
-                                         std::to_string(target) + " bytes)");
+    return MakeError(ErrorKind::kIo,
+                     std::string(kPrefix) + ": " + path + " is shorter (" + std::to_string(size) +
+                         " bytes) than its committed mark (" + std::to_string(target) + " bytes)");
   }
   if (size == target) return Ok();
   if (::ftruncate(fd->get(), target) != 0) return Prefixed(ErrnoError(errno, "truncate " + path));
@@ -62,6 +62,52 @@ Result<std::vector<std::string>> List(const std::string& dir) {
 
 }  // namespace
 
+Result<void> NdjsonStore::StageInPlaceFiles(int64_t job_id,
+                                            const std::map<std::string, StoreMark>& committed) {
+  const std::string dir = StagingDir(job_id);
+  auto names = List(dir);
+  if (!names) return std::move(names).error();
+  constexpr std::string_view kPrefixName = "inplace-", kSuffix = ".index";
+  for (const std::string& name : *names) {
+    if (name.size() <= kPrefixName.size() + kSuffix.size() || name.rfind(kPrefixName, 0) != 0 ||
+        name.compare(name.size() - kSuffix.size(), kSuffix.size(), kSuffix) != 0) {
+      continue;
+    }
+    const std::string type =
+        name.substr(kPrefixName.size(), name.size() - kPrefixName.size() - kSuffix.size());
+    const std::string journal = dir + "/" + name;
+    if (IsResourceTypeName(type)) {
+      auto jfd = OpenFile(journal, O_RDONLY);
+      if (!jfd) return Prefixed(std::move(jfd).error());
+      auto size = FileSize(jfd->get(), "stat " + journal);
+      if (!size) return Prefixed(std::move(size).error());
+      std::string text;
+      LineReader reader(jfd->get(), *size, journal);
+      std::string_view line;
+      int64_t offset = 0;
+      for (;;) {
+        auto more = reader.Next(&line, &offset);
+        if (!more) return Prefixed(std::move(more).error());
+        if (!*more) break;
+        if (offset + static_cast<int64_t>(line.size()) >= *size) break;  // no '\n': cut
+        text.append(line);
+        text += '\n';
+      }
+      auto data = OpenIfExists(PathOf(type, ".ndjson"), O_RDONLY);
+      if (!data) return Prefixed(std::move(data).error());
+      auto it = committed.find(type);
+      const int64_t from = it == committed.end() ? 0 : std::max<int64_t>(it->second.ndjson_end, 0);
+      if (data->valid() && !text.empty()) {
+        if (auto r = StageInPlace(job_id, type, data->get(), text, from); !r) return r;
+      }
+    }
+    if (::unlink(journal.c_str()) != 0 && errno != ENOENT) {
+      return Prefixed(ErrnoError(errno, "remove " + journal));
+    }
+  }
+  return Ok();
+}
+
 Result<void> NdjsonStore::Recover(const std::map<std::string, StoreMark>& committed,
                                   const std::set<int64_t>& staging_jobs) {
   pending_.reset();
@@ -70,6 +116,17 @@ Result<void> NdjsonStore::Recover(const std::map<std::string, StoreMark>& commit
     if (auto v = ValidateResourceType(type); !v) return Prefixed(std::move(v).error());
   }
   if (auto r = RecoverCompactions(committed); !r) return r;
+  auto staged = List(staging_dir_);
+  if (!staged) return std::move(staged).error();
+  auto live = [&](const std::string& name, int64_t* job) {
+    auto [p, ec] = std::from_chars(name.data(), name.data() + name.size(), *job);
+    return ec == std::errc() && p == name.data() + name.size() && staging_jobs.count(*job) != 0;
+  };
+  for (const std::string& name : *staged) {
+    int64_t job = 0;
+    if (!live(name, &job)) continue;
+    if (auto r = StageInPlaceFiles(job, committed); !r) return r;
+  }
   auto types = TypesOnDisk();
   if (!types) return std::move(types).error();
   for (const auto& [type, mark] : committed) (*types)[type] = true;
@@ -84,14 +141,11 @@ Result<void> NdjsonStore::Recover(const std::map<std::string, StoreMark>& commit
   // Staged lines of a job that is not downloading any more (published, re-kicked, failed,
   // cancelled while the process was down) are void; those of a downloading job wait for its
   // publication (a file cut by the crash is written again before then: its row is not done).
-  auto staged = List(staging_dir_);
-  if (!staged) return std::move(staged).error();
   for (const std::string& name : *staged) {
     int64_t job = 0;
-    auto [p, ec] = std::from_chars(name.data(), name.data() + name.size(), job);
-    const bool live = ec == std::errc() && p == name.data() + name.size() && staging_jobs.count(job);
-    if (live) continue;
-    if (auto r = RemoveDirFiles(staging_dir_ + "/" + name); !r) return Prefixed(std::move(r).error());
+    if (live(name, &job)) continue;
+    if (auto r = RemoveDirFiles(staging_dir_ + "/" + name); !r)
+      return Prefixed(std::move(r).error());
   }
   // An older store wrote files being downloaded to .tmp/: never a committed byte.
   if (auto r = RemoveDirFiles(dir_ + "/.tmp"); !r) return Prefixed(std::move(r).error());

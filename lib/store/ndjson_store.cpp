@@ -54,24 +54,40 @@ Result<int64_t> CountNewlines(int fd, int64_t from, int64_t to, std::string& buf
 
 }  // namespace
 
-// Writes one downloaded file's lines to its own staging file, .staging/<job_id>/<index>.ndjson
-// (staged_file.h), starting the disk writeback every kWritebackBytes so that Commit()'s
-// fdatasync waits only for the last few MiB. The lines join <Type>.ndjson when the job is
-// published (ndjson_publish.cpp); a file that is aborted, or cut by a crash, is removed.
+// Writes one downloaded file's lines (see ndjson_store.h): in place, straight after the
+// published end of <Type>.ndjson (plus the same job's in-place files before it), or staged in
+// .staging/<job_id>/<file_index>.ndjson (staged_file.h). Either way the disk writeback is started
+// every kWritebackBytes so that Commit()'s fdatasync waits only for the last few MiB, and the
+// lines join the published part only when the job is published. An in-place writer becomes a
+// staged one when another job's publication evicts it (MoveToStaged). A file that is aborted is
+// removed (staged) or cut off (in place).
 class NdjsonFileWriter final : public FileWriter {
  public:
   NdjsonFileWriter(NdjsonStore* store, FileContext ctx, std::string dir)
       : store_(store),
         ctx_(std::move(ctx)),
         dir_(std::move(dir)),
-        path_(dir_ + "/" + std::to_string(ctx_.file_index) + ".ndjson"),
-        write_what_("write " + path_) {}
+        path_(dir_ + "/" + std::to_string(ctx_.file_index) + ".ndjson") {}
   ~NdjsonFileWriter() override { Abort(); }
 
-  Result<void> Start() {
+  // Writes from the tail of `files` on (their tail_job is this writer's job).
+  Result<void> StartInPlace(NdjsonStore::TypeFiles* files) {
+    // A staged copy of this file from an earlier attempt (an in-place commit that Recover()
+    // staged, the "done" mark never recorded) must not be published beside this one.
+    if (::unlink(path_.c_str()) != 0 && errno != ENOENT) {
+      return Prefixed(ErrnoError(errno, "remove " + path_));
+    }
+    place_ = files;
+    base_ = files->tail_end;
+    files->tail_writer = this;
+    write_what_ = "write " + store_->PathOf(ctx_.type, ".ndjson");
+    return Ok();
+  }
+  Result<void> StartStaged() {
     auto fd = OpenFile(path_, O_RDWR | O_CREAT | O_TRUNC);  // a cut earlier attempt goes
     if (!fd) return Prefixed(std::move(fd).error());
     fd_ = std::move(*fd);
+    write_what_ = "write " + path_;
     return Ok();
   }
 
@@ -134,7 +150,7 @@ class NdjsonFileWriter final : public FileWriter {
     auto r = CommitImpl();
     Cleanup(r.ok());
     if (!r) return r.error();
-    return StoreMark{ctx_.type};  // staged: nothing to record until the job is published
+    return StoreMark{ctx_.type};  // nothing to record until the job is published
   }
 
   void Abort() override {
@@ -143,22 +159,52 @@ class NdjsonFileWriter final : public FileWriter {
     Cleanup(false);
   }
 
+  // Called by NdjsonStore::Evict: moves what this in-place writer wrote so far into its own
+  // staging file and goes on there. On failure the writer keeps the error (its file is
+  // downloaded again) and gives the tail back all the same.
+  void MoveToStaged() {
+    NdjsonStore::TypeFiles* f = place_;
+    Result<void> r = status_ ? Flush() : status_;  // still in place: into the type's file
+    Settle();  // the copy below reads what the writeback thread wrote
+    if (r && !status_) r = status_;
+    place_ = nullptr;
+    f->tail_writer = nullptr;
+    if (r) r = StartStaged();
+    if (r && written_ > 0) {
+      r = CopyRange(f->ndjson.get(), base_, fd_.get(), 0, written_, "copy to " + path_);
+      if (!r) r = Prefixed(std::move(r).error());
+    }
+    base_ = 0;
+    writeback_ = waited_ = written_;  // the copy's pages are synced by the commit
+    if (!r) status_ = std::move(r);
+  }
+
  private:
+  int fd() const { return place_ != nullptr ? place_->ndjson.get() : fd_.get(); }
+
   Result<void> CommitImpl() {
     if (!status_) return status_;
     if (auto r = Flush(); !r) return r;
     Settle();
     if (!status_) return status_;
+    // The file's index lines: offsets from base_ (0 for a staged file).
     std::string index;
     auto entry = [&](std::string member_key, int64_t start, int64_t end, int64_t lines) {
       if (end > start) {
-        index += FormatIndexLine(IndexEntry{start, end, ctx_.payer, std::move(member_key),
-                                            ctx_.transaction_time, ctx_.job_id, ctx_.file_index,
-                                            lines});
+        index += FormatIndexLine(IndexEntry{base_ + start, base_ + end, ctx_.payer,
+                                            std::move(member_key), ctx_.transaction_time,
+                                            ctx_.job_id, ctx_.file_index, lines});
       }
     };
     if (runs_.empty()) entry(ctx_.member_key, 0, written_, lines_);
-    for (const NdjsonStore::IndexRun& run : runs_) entry(run.member_key, run.start, run.end, run.lines);
+    for (const NdjsonStore::IndexRun& run : runs_) {
+      entry(run.member_key, run.start, run.end, run.lines);
+    }
+    if (place_ != nullptr) {
+      const std::string what = "fsync " + store_->PathOf(ctx_.type, ".ndjson");
+      if (auto r = SyncFile(fd(), what); !r) return Prefixed(std::move(r).error());
+      return store_->CommitInPlace(ctx_.job_id, *place_, base_, written_, index);
+    }
     const std::string trailer = StagedTrailer(ctx_.type, written_, index);
     auto r = PwriteAll(fd_.get(), trailer.data(), trailer.size(), written_, write_what_);
     if (r) r = SyncFile(fd_.get(), "fsync " + path_);
@@ -199,8 +245,8 @@ class NdjsonFileWriter final : public FileWriter {
   // run in order, so no wait here.
   void Submit(const char* data, size_t n) {
     WritebackThread::Job job;
-    job.fd = fd_.get();
-    job.offset = written_;
+    job.fd = fd();
+    job.offset = base_ + written_;
     job.data = data;
     job.size = n;
     job.what = &write_what_;
@@ -208,13 +254,13 @@ class NdjsonFileWriter final : public FileWriter {
     job.failed = &failed_;
     written_ += static_cast<int64_t>(n);
     if (written_ - writeback_ >= kWritebackBytes) {
-      job.start_from = writeback_;
+      job.start_from = base_ + writeback_;
       job.start_len = written_ - writeback_;
       // Bounds the dirty pages (~4 rounds per writer) without waiting on the disk in the common
       // case: only ranges whose writeback started 3 rounds ago are waited for.
       const int64_t settled = writeback_ - 3 * kWritebackBytes;
       if (settled - waited_ >= kWritebackBytes) {
-        job.wait_from = waited_;
+        job.wait_from = base_ + waited_;
         job.wait_len = settled - waited_;
         waited_ = settled;
       }
@@ -226,7 +272,7 @@ class NdjsonFileWriter final : public FileWriter {
   Result<void> Write(const char* data, size_t size) {
     Settle();  // keeps the writes in order
     if (!status_) return status_;
-    if (auto r = PwriteAll(fd_.get(), data, size, written_, write_what_); !r) {
+    if (auto r = PwriteAll(fd(), data, size, base_ + written_, write_what_); !r) {
       status_ = Prefixed(std::move(r).error());
       return status_;
     }
@@ -234,7 +280,8 @@ class NdjsonFileWriter final : public FileWriter {
     if (written_ - writeback_ >= kWritebackBytes) {
       // Start writing these pages to disk now (does not wait): Commit's fdatasync then only
       // waits for the rest. A failure here only loses the head start.
-      (void)::sync_file_range(fd_.get(), writeback_, written_ - writeback_, SYNC_FILE_RANGE_WRITE);
+      (void)::sync_file_range(fd(), base_ + writeback_, written_ - writeback_,
+                              SYNC_FILE_RANGE_WRITE);
       writeback_ = written_;
     }
     return Ok();
@@ -247,9 +294,20 @@ class NdjsonFileWriter final : public FileWriter {
     return Handoff(n);
   }
 
-  // `committed`: the staged file stays for the job's publication; otherwise it goes.
+  // `committed`: the file stays for the job's publication; otherwise it goes.
   void Cleanup(bool committed) {
-    Settle();  // nothing of ours in flight before closing the file or freeing the buffers
+    Settle();  // nothing of ours in flight before cutting the file or freeing the buffers
+    if (place_ != nullptr) {
+      if (place_->tail_writer == this) place_->tail_writer = nullptr;
+      if (!committed) {
+        if (place_->tail_end == base_) (void)!::ftruncate(place_->ndjson.get(), base_);
+        // Nothing of the job in place any more: the tail is free for any job.
+        if (place_->tail_index.empty() && place_->tail_end == place_->ndjson_end) {
+          place_->tail_job = 0;
+        }
+      }
+      place_ = nullptr;
+    }
     if (fd_.valid()) {
       fd_.reset();
       if (!committed) ::unlink(path_.c_str());
@@ -261,9 +319,11 @@ class NdjsonFileWriter final : public FileWriter {
   NdjsonStore* store_;
   FileContext ctx_;
   std::string dir_;   // .staging/<job_id>
-  std::string path_;  // dir_/<file_index>.ndjson
-  std::string write_what_;  // "write <path_>", the writeback jobs' error context
-  UniqueFd fd_;
+  std::string path_;  // dir_/<file_index>.ndjson, the staging file
+  NdjsonStore::TypeFiles* place_ = nullptr;  // in place: the type's files; staged: null
+  int64_t base_ = 0;                         // in place: offset of the file's first byte
+  std::string write_what_;  // "write <path>", the writeback jobs' error context
+  UniqueFd fd_;             // staged: the staging file
   std::unique_ptr<char[]> buf_;
   size_t used_ = 0;
   int64_t written_ = 0;
@@ -320,13 +380,117 @@ Result<void> NdjsonStore::LockExclusive() {
 
 Result<std::unique_ptr<FileWriter>> NdjsonStore::Begin(const FileContext& ctx) {
   if (auto v = ValidateResourceType(ctx.type); !v) return Prefixed(std::move(v).error());
+  auto files = FilesFor(ctx.type);
+  if (!files) return std::move(files).error();
+  TypeFiles& f = **files;
   std::string dir = StagingDir(ctx.job_id);
   if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
     return Prefixed(ErrnoError(errno, "mkdir " + dir));
   }
   auto writer = std::make_unique<NdjsonFileWriter>(this, ctx, std::move(dir));
-  if (auto r = writer->Start(); !r) return std::move(r).error();
+  // In place when the tail is free, or this job's and not being written: no copy later.
+  if (f.tail_writer == nullptr && (f.tail_job == 0 || f.tail_job == ctx.job_id)) {
+    if (f.tail_job == 0) {
+      f.tail_job = ctx.job_id;
+      f.tail_end = f.ndjson_end;
+      f.tail_index.clear();
+    }
+    if (auto r = writer->StartInPlace(&f); !r) return std::move(r).error();
+  } else if (auto r = writer->StartStaged(); !r) {
+    return std::move(r).error();
+  }
   return std::unique_ptr<FileWriter>(std::move(writer));
+}
+
+std::string NdjsonStore::InPlaceJournal(int64_t job_id, const std::string& type) const {
+  return StagingDir(job_id) + "/inplace-" + type + ".index";
+}
+
+Result<void> NdjsonStore::CommitInPlace(int64_t job_id, TypeFiles& f, int64_t base, int64_t len,
+                                        const std::string& index_lines) {
+  f.tail_writer = nullptr;
+  if (!index_lines.empty()) {
+    auto r = AppendSynced(InPlaceJournal(job_id, f.type), index_lines,
+                          {StagingDir(job_id), staging_dir_});
+    if (!r) {
+      (void)!::ftruncate(f.ndjson.get(), base);
+      return Prefixed(std::move(r).error());
+    }
+  }
+  f.tail_end = base + len;
+  f.tail_index += index_lines;
+  return Ok();
+}
+
+Result<void> NdjsonStore::Evict(TypeFiles& f) {
+  if (f.tail_job == 0) return Ok();
+  const int64_t job = f.tail_job;
+  if (f.tail_writer != nullptr) f.tail_writer->MoveToStaged();
+  if (!f.tail_index.empty()) {
+    if (auto r = StageInPlace(job, f.type, f.ndjson.get(), f.tail_index, f.ndjson_end); !r) {
+      return r;
+    }
+  }
+  // The journal goes (durably) before the tail is cut: never does one name bytes that are gone.
+  const std::string journal = InPlaceJournal(job, f.type);
+  if (::unlink(journal.c_str()) != 0 && errno != ENOENT) {
+    return Prefixed(ErrnoError(errno, "remove " + journal));
+  }
+  if (auto r = SyncDir(StagingDir(job)); !r) return Prefixed(std::move(r).error());
+  if (::ftruncate(f.ndjson.get(), f.ndjson_end) != 0) {
+    return Prefixed(ErrnoError(errno, "truncate " + PathOf(f.type, ".ndjson")));
+  }
+  f.tail_job = 0;
+  f.tail_end = f.ndjson_end;
+  f.tail_index.clear();
+  return Ok();
+}
+
+Result<void> NdjsonStore::StageInPlace(int64_t job_id, const std::string& type, int fd,
+                                       const std::string& index_lines, int64_t from) {
+  // One staged file per file index: its index lines, rebased to its first byte.
+  std::map<int, std::vector<IndexEntry>> files;
+  for (size_t pos = 0; pos < index_lines.size();) {
+    const size_t nl = index_lines.find('\n', pos);
+    if (nl == std::string::npos) break;  // a journal line cut by a crash: not committed
+    auto e = ParseIndexLine(std::string_view(index_lines).substr(pos, nl - pos));
+    pos = nl + 1;
+    if (!e) {
+      return MakeError(ErrorKind::kIo, std::string(kPrefix) + ": " +
+                                           InPlaceJournal(job_id, type) + ": malformed line");
+    }
+    if (e->start >= from) files[e->file_index].push_back(std::move(*e));
+  }
+  std::vector<std::string> made;
+  auto fail = [&](Error e) -> Result<void> {
+    for (const std::string& p : made) ::unlink(p.c_str());
+    return Prefixed(std::move(e));
+  };
+  const std::string dir = StagingDir(job_id);
+  for (auto& [index, entries] : files) {
+    int64_t start = entries.front().start, end = entries.front().end;
+    for (const IndexEntry& e : entries) {
+      start = std::min(start, e.start);
+      end = std::max(end, e.end);
+    }
+    std::string lines;
+    for (IndexEntry e : entries) {
+      e.start -= start;
+      e.end -= start;
+      lines += FormatIndexLine(e);
+    }
+    const std::string path = dir + "/" + std::to_string(index) + ".ndjson";
+    auto out = OpenFile(path, O_RDWR | O_CREAT | O_TRUNC);
+    if (!out) return fail(std::move(out).error());
+    made.push_back(path);
+    const std::string trailer = StagedTrailer(type, end - start, lines);
+    auto r = CopyRange(fd, start, out->get(), 0, end - start, "copy to " + path);
+    if (r) r = PwriteAll(out->get(), trailer.data(), trailer.size(), end - start, "write " + path);
+    if (r) r = SyncFile(out->get(), "fsync " + path);
+    if (!r) return fail(std::move(r).error());
+  }
+  if (auto r = SyncDir(dir); !r) return fail(std::move(r).error());
+  return Ok();
 }
 
 Result<NdjsonStore::TypeFiles*> NdjsonStore::FilesFor(const std::string& type) {

@@ -1,25 +1,36 @@
 // NdjsonStore: the store.kind "ndjson" ResourceStore (contract in resource_store.h).
 //
-// Layout under store.path (0700): <Type>.ndjson (complete lines only), <Type>.index (one line per
-// published range: "start end payer member_key tx_time job_id file_index lines", fields
-// %-escaped, "-" for empty; see index_line.h), <Type>.deleted (tombstones of Delete/PurgeMember,
-// see resource_store.h), .lock (LockExclusive), and .staging/<job_id>/ for jobs not yet
-// published: <file_index>.ndjson per committed output file (staged_file.h: the lines, then their
-// index lines and a footer) and `deleted` (the job's staged tombstones).
+// Layout under store.path (0700): <Type>.ndjson (complete lines only up to the published end),
+// <Type>.index (one line per published range: "start end payer member_key tx_time job_id
+// file_index lines", fields %-escaped, "-" for empty; see index_line.h), <Type>.deleted
+// (tombstones of Delete/PurgeMember, see resource_store.h), .lock (LockExclusive), and
+// .staging/<job_id>/ for jobs not yet published: <file_index>.ndjson per committed output file
+// (staged_file.h: the lines, then their index lines and a footer), `deleted` (the job's staged
+// tombstones) and inplace-<Type>.index (the index lines of its files written in place).
 //
 // Writing a file: the writer buffers lines (512 KiB) and hands each full buffer to the store's
 // WritebackThread (writeback.h: pwrite, then sync_file_range to start and bound the disk
 // writeback, so the commit's fdatasync waits only for the rest), or hands over runs of checked
-// lines without a copy (PutBlock). Every writer has its own staging file, so writers of one type
-// never wait for each other. Commit() writes the footer and syncs the file (and its directory).
+// lines without a copy (PutBlock). Two places it writes to:
+//  * in place: one job per type at a time (the first to begin a file of the type while no other
+//    job's lines are there) writes its files, one after another, straight after the published
+//    end of <Type>.ndjson. Its committed files are recorded in its inplace-<Type>.index journal;
+//    publishing the job then copies nothing, and a big export is written once (target 2 of the
+//    benchmarks). These bytes are past the published end: not indexed, counted or scanned.
+//  * staged: every other writer writes its own staging file, so writers never wait for each
+//    other. Commit() writes the footer and syncs the file (and its directory).
+// When another job is published while one holds a type's tail, the holder is evicted first
+// (Evict): its committed in-place files are copied into staged files of their own, its writer
+// at work moves its bytes to its staging file and goes on there, and the tail is cut back.
 //
-// Publishing a job (ndjson_publish.cpp): the job's staged files are appended to their
-// <Type>.ndjson in file-index order (copy_file_range, read/write fallback; the disk writeback is
-// started as the copy goes), synced, then their index lines (rebased), synced, then the staged
-// tombstones with the new ends. The ends before the publication are kept until EndJob, which
-// cuts the files back to them on kTakeBack/kDrop. If the publication fails half-way everything it
-// appended is cut back. Bytes past the committed ends are never counted; Recover() undoes
-// anything past the caller's recorded marks.
+// Publishing a job (ndjson_publish.cpp): per type, the job's in-place files are already where
+// they belong; its staged files follow them in file-index order (copy_file_range, read/write
+// fallback; the disk writeback is started as the copy goes), synced, then the index lines of
+// both (rebased), synced, then the staged tombstones with the new ends. The ends (and in-place
+// state) before the publication are kept until EndJob, which restores them on kTakeBack/kDrop.
+// If the publication fails half-way everything it appended is cut back. Recover() turns the
+// in-place files of jobs still downloading into staged files, then cuts every file to the
+// caller's recorded marks.
 //
 // Errors: ENOSPC/EDQUOT/EROFS -> kDiskFull, other file errors kIo, messages "ndjson store: <op>
 // <path>: <strerror>"; another process holding .lock -> kBusy. Threading: one thread at a time;
@@ -77,21 +88,49 @@ class NdjsonStore final : public ResourceStore {
     std::string type;
     UniqueFd ndjson, index;
     int64_t ndjson_end = 0, index_end = 0;  // committed (published) ends
+    // The job writing in place past ndjson_end (0: none): its committed files end at tail_end
+    // and have the index lines (absolute offsets) tail_index; tail_writer writes there now.
+    int64_t tail_job = 0;
+    int64_t tail_end = 0;
+    std::string tail_index;
+    NdjsonFileWriter* tail_writer = nullptr;
   };
-  // A publication not yet ended (EndJob): the ends of each type it touched before it.
+  // What a publication changed in one type, to restore it (EndJob kTakeBack / kDrop).
+  struct Before {
+    StoreMark ends;          // ndjson_end/index_end -1: data untouched; deleted_end likewise
+    bool in_place = false;   // the job held the tail: restore it with these
+    int64_t tail_end = 0;
+    std::string tail_index;
+  };
+  // A publication not yet ended (EndJob).
   struct PendingPublish {
     int64_t job_id = 0;
-    std::vector<StoreMark> before;  // deleted_end -1: .deleted untouched
+    std::vector<Before> before;
   };
 
   explicit NdjsonStore(std::string dir) : dir_(std::move(dir)) {}
   std::string PathOf(std::string_view type, std::string_view ext) const;
   std::string StagingDir(int64_t job_id) const;
+  // .staging/<job_id>/inplace-<type>.index: the job's committed in-place files of `type`.
+  std::string InPlaceJournal(int64_t job_id, const std::string& type) const;
   Result<TypeFiles*> FilesFor(const std::string& type);
+  // An in-place writer of `f` committed [base, base + len) with `index_lines` (absolute):
+  // journals them (synced) and moves the tail on.
+  Result<void> CommitInPlace(int64_t job_id, TypeFiles& f, int64_t base, int64_t len,
+                             const std::string& index_lines);
+  // Moves the job holding `f`'s tail to staging (see above) and cuts the tail back.
+  Result<void> Evict(TypeFiles& f);
+  // Copies each file of `index_lines` (in-place files of `job_id` in the .ndjson `fd`) into
+  // the staged file of its index; lines starting before `from` are skipped. All or nothing.
+  Result<void> StageInPlace(int64_t job_id, const std::string& type, int fd,
+                            const std::string& index_lines, int64_t from);
   // Types with a .ndjson or .index file on disk.
   Result<std::map<std::string, bool>> TypesOnDisk() const;
   // ndjson_publish.cpp. Cuts every file of `p` back to its ends before the publication.
   Result<void> Unpublish(const PendingPublish& p);
+  // ndjson_recover.cpp. Recover(): the in-place files of `job_id` past the committed ends
+  // become its staged files; its journals go.
+  Result<void> StageInPlaceFiles(int64_t job_id, const std::map<std::string, StoreMark>& committed);
   // ndjson_compact.cpp.
   Result<CompactedType> CompactType(const std::string& type,
                                     const std::function<Result<void>(const StoreMark&)>& record);

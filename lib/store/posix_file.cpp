@@ -158,6 +158,24 @@ Result<void> SyncFile(int fd, std::string_view what) {
   return Ok();
 }
 
+Result<int64_t> AppendSynced(const std::string& path, std::string_view data,
+                             const std::vector<std::string>& dirs) {
+  auto fd = OpenFile(path, O_RDWR | O_CREAT);
+  if (!fd) return std::move(fd).error();
+  auto size = FileSize(fd->get(), "stat " + path);
+  if (!size) return std::move(size).error();
+  auto r = PwriteAll(fd->get(), data.data(), data.size(), *size, "append to " + path);
+  if (r) r = SyncFile(fd->get(), "fsync " + path);
+  for (const std::string& dir : dirs) {
+    if (r) r = SyncDir(dir);
+  }
+  if (!r) {
+    (void)!::ftruncate(fd->get(), *size);
+    return std::move(r).error();
+  }
+  return *size + static_cast<int64_t>(data.size());
+}
+
 Result<void> SyncDir(const std::string& dir) {
   auto fd = OpenFile(dir, O_RDONLY | O_DIRECTORY);
   if (!fd) return std::move(fd).error();

@@ -7,16 +7,18 @@
 //    means the file is downloaded again. It has nothing to stage: the job hooks are no-ops.
 //  * NdjsonStore (store.kind: ndjson): <Type>.ndjson per type under store.path, plus
 //    <Type>.index (one line per published range: start and end byte offsets, payer, member_key,
-//    transaction time, job id, file index, line count) for provenance. A downloaded file's lines
-//    are staged (store.path/.staging/<job_id>/, synced at Commit()) and join <Type>.ndjson only
-//    when the whole job is published (PublishJob, at the job's completion), each job's lines of a
-//    type as one block. A reader of <Type>.ndjson therefore sees a job's lines all at once, never
-//    a part of them and never twice: a re-kicked export's staged lines are dropped (EndJob), not
-//    appended. The published ends come back as StoreMarks, which the caller records in the state
-//    DB in the transaction that completes the job. At start, Recover() truncates every
-//    <Type>.ndjson (and .index, .deleted) to its recorded marks and drops the staging of jobs
-//    that are not downloading, so an append that was not recorded is undone: no half line, no
-//    doubled job. Compact() rewrites each type with one line per (payer, id), last wins.
+//    transaction time, job id, file index, line count) for provenance. The published part of
+//    <Type>.ndjson (up to the last index range) holds finished jobs only: a job's lines join it
+//    when the job is published (PublishJob, at its completion), each job's lines of a type as one
+//    block, so a reader of it sees a job's lines all at once, never a part of them and never
+//    twice (a re-kicked export's lines are dropped, EndJob, not published). Until then a file's
+//    lines wait past the published end (one job per type writes there in place, saving a copy of
+//    big exports) or in store.path/.staging/<job_id>/ (ndjson_store.h). The published ends come
+//    back as StoreMarks, which the caller records in the state DB in the transaction that
+//    completes the job. At start, Recover() stages the in-place lines of jobs still downloading,
+//    truncates every <Type>.ndjson (and .index, .deleted) to its recorded marks and drops the
+//    staging of jobs that are not downloading: an append that was not recorded is undone, no half
+//    line, no doubled job. Compact() rewrites each type with one line per (payer, id), last wins.
 //
 // Files are created 0600, directories 0700. Disk full (ENOSPC / EDQUOT / SQLITE_FULL) and a
 // read-only store (EROFS / SQLITE_READONLY; the message then says "read-only" or "Read-only file
@@ -148,8 +150,9 @@ class ResourceStore {
   virtual Result<void> LockExclusive() = 0;
 
   // Job hooks (pipeline/job_publish.h). A job's lines stay staged until the job completes:
-  // PublishJob appends them (NdjsonStore: every staged file of the job, by file index, to its
-  // <Type>.ndjson with its index ranges, then the job's staged tombstones, see Delete), synced,
+  // PublishJob appends them (NdjsonStore: its lines written in place are indexed where they are,
+  // its staged files copied after them by file index with their index ranges, then the job's
+  // staged tombstones written, see Delete), synced,
   // and returns one mark per type changed; the caller records them in the transaction that
   // completes the job and then calls EndJob(job_id, kRecorded). If that transaction fails,
   // EndJob(job_id, kTakeBack) cuts the append back; a re-kick, failure or cancel calls
@@ -178,8 +181,9 @@ class ResourceStore {
       const std::function<Result<void>(const StoreMark&)>& record) = 0;
 
   // Calls `fn` for every stored resource of `type` (tests, summaries): one call per live
-  // (payer, id) in both stores (NdjsonStore: the last committed line wins, tombstoned lines are
-  // skipped; a refresh that sends an id again therefore never doubles it). Order unspecified.
+  // (payer, id) in both stores (NdjsonStore: published lines only, the last one wins, tombstoned
+  // lines are skipped; a refresh that sends an id again therefore never doubles it). Order
+  // unspecified.
   virtual Result<void> Scan(std::string_view type,
                             const std::function<void(const StoredResource&)>& fn) = 0;
 

@@ -55,7 +55,8 @@ Result<StagedFile> ReadStagedFile(int fd, const std::string& path) {
   if (!read) return std::move(read).error();
   if (!*read || tail.empty() || tail.back() != '\n') return Incomplete(path);
   const size_t start = tail.rfind('\n', tail.size() - 2);
-  std::string_view footer = std::string_view(tail).substr(start == std::string::npos ? 0 : start + 1);
+  std::string_view footer =
+      std::string_view(tail).substr(start == std::string::npos ? 0 : start + 1);
   footer.remove_suffix(1);
   if (footer.substr(0, kMagic.size()) != kMagic) return Incomplete(path);
   footer.remove_prefix(kMagic.size());

@@ -54,26 +54,6 @@ std::map<std::string, std::set<std::string>> ByType(const std::vector<ResourceRe
 
 Error NdjsonPrefixed(Error e) { return std::move(e).Context("ndjson store"); }
 
-// Appends `lines` to `path` (created if needed), syncs it and `dirs` (a new name is durable too);
-// the new length. On failure the file is cut back.
-Result<int64_t> AppendSynced(const std::string& path, const std::string& lines,
-                             const std::vector<std::string>& dirs) {
-  auto fd = OpenFile(path, O_RDWR | O_CREAT);
-  if (!fd) return NdjsonPrefixed(std::move(fd).error());
-  auto size = FileSize(fd->get(), "stat " + path);
-  if (!size) return NdjsonPrefixed(std::move(size).error());
-  auto r = PwriteAll(fd->get(), lines.data(), lines.size(), *size, "append to " + path);
-  if (r) r = SyncFile(fd->get(), "fsync " + path);
-  for (const std::string& dir : dirs) {
-    if (r) r = SyncDir(dir);
-  }
-  if (!r) {
-    (void)!::ftruncate(fd->get(), *size);
-    return NdjsonPrefixed(std::move(r).error());
-  }
-  return *size + static_cast<int64_t>(lines.size());
-}
-
 std::string Key(std::string_view a, std::string_view b) {
   std::string k;
   k.reserve(a.size() + b.size() + 1);
@@ -250,7 +230,9 @@ Result<int64_t> NdjsonStore::CommittedEnd(const std::string& type) {
 }
 
 Result<int64_t> NdjsonStore::AppendTombstones(const std::string& type, const std::string& lines) {
-  return AppendSynced(PathOf(type, ".deleted"), lines, {dir_});
+  auto end = AppendSynced(PathOf(type, ".deleted"), lines, {dir_});
+  if (!end) return NdjsonPrefixed(std::move(end).error());
+  return end;
 }
 
 Result<void> NdjsonStore::PublishTombstones(int64_t job_id, std::vector<StoreMark>& marks,
@@ -290,8 +272,9 @@ Result<void> NdjsonStore::PublishTombstones(int64_t job_id, std::vector<StoreMar
     }
     auto new_end = AppendTombstones(type, lines);
     if (!new_end) return std::move(new_end).error();
-    pending.before.push_back(
-        StoreMark{type, -1, -1, *new_end - static_cast<int64_t>(lines.size())});
+    Before before;
+    before.ends = StoreMark{type, -1, -1, *new_end - static_cast<int64_t>(lines.size())};
+    pending.before.push_back(std::move(before));
     auto m = std::find_if(marks.begin(), marks.end(),
                           [&](const StoreMark& x) { return x.type == type; });
     if (m == marks.end()) m = marks.insert(marks.end(), StoreMark{type});
@@ -318,7 +301,7 @@ Result<DeleteOutcome> NdjsonStore::Delete(std::string_view payer, int64_t job_id
       return NdjsonPrefixed(ErrnoError(errno, "mkdir " + dir));
     }
     auto end = AppendSynced(dir + "/deleted", lines, {dir, staging_dir_});
-    if (!end) return std::move(end).error();
+    if (!end) return NdjsonPrefixed(std::move(end).error());
     return out;
   }
   for (const auto& [type, ids] : ByType(refs)) {

@@ -105,9 +105,14 @@ struct PhaseCounter {
     };
     std::error_code ec;
     if (store_kind == "ndjson") {
-      // A download being written: its staged file has no footer yet.
+      // A download being staged: its staged file has no footer yet. A job with files
+      // committed in place (past the published end): its in-place journal.
       for (const auto& e :
            fs::recursive_directory_iterator(fs::path(h.store_path()) / ".staging", ec)) {
+        const std::string name = e.path().filename().string();
+        if (name.rfind("inplace-", 0) == 0) {
+          once("in_place_files", e.path().parent_path().filename().string() + "/" + name);
+        }
         if (e.path().extension() != ".ndjson") continue;
         const std::string body = ReadFile(e.path().string());
         if (body.rfind("#staged ") == std::string::npos) {
@@ -115,7 +120,7 @@ struct PhaseCounter {
                                     e.path().filename().string());
         }
       }
-      // Inside a publication: appended to <Type>.ndjson, the job's completion not committed.
+      // Past the recorded end: a job writing in place, or a publication not yet recorded.
       std::map<std::string, int64_t> marks;
       db.Query("SELECT type, ndjson_end FROM store_marks",
                [&](sqlite3_stmt* st) { marks[ColumnText(st, 0)] = sqlite3_column_int64(st, 1); });

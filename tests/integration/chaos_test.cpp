@@ -62,14 +62,16 @@ TEST(Chaos, NdjsonStoreSurvivesKillsAndFaults) {
   ChaosOptions o;
   o.store = "ndjson";
   o.members = 80;  // every commit is three fsyncs here: fewer members keep the test short
-  o.required_phases = {"matching",  "exporting", "polling",
-                       "downloading", "staging_files", "unmarked_append"};
+  o.required_phases = {"matching",      "exporting",      "polling",        "downloading",
+                       "staging_files", "in_place_files", "unmarked_append"};
   o = ChaosOptionsFromEnv(o);
   ChaosFigures f = RunChaos(o);
   ExpectSurvived(f, o);
-  // Kills while a download was being staged, and inside a publication (appended to
-  // <Type>.ndjson, the job's completion not yet recorded): Recover() must undo both.
+  // Kills while a download was being staged, while a job had files in place, and with bytes
+  // past the recorded end (in place, or a publication not yet recorded): Recover() must stage
+  // or undo each.
   EXPECT_GT(f.phases.count("staging_files") ? f.phases.at("staging_files") : 0, 0);
+  EXPECT_GT(f.phases.count("in_place_files") ? f.phases.at("in_place_files") : 0, 0);
   EXPECT_GT(f.phases.count("unmarked_append") ? f.phases.at("unmarked_append") : 0, 0);
   // The raw <Type>.ndjson lines, as a reader of the files sees them: a run without refreshes
   // has each resource once although files expired (410) and exports failed (re-kicks).

@@ -97,8 +97,7 @@ TEST(NdjsonFiles, CompactWaitsForTheDaemonToStopThenKeepsOneLinePerResource) {
     ASSERT_LT(std::chrono::steady_clock::now(), until) << "the daemon never took the lock";
     std::this_thread::sleep_for(20ms);
   }
-  CommandResult refused =
-      RunCommand(IngestdExecutable(), {"compact", "--config", h.config_path()});
+  CommandResult refused = RunCommand(IngestdExecutable(), {"compact", "--config", h.config_path()});
   EXPECT_EQ(refused.exit_code, 75) << refused.out << refused.err;
   EXPECT_NE(refused.err.find("is in use by another process"), std::string::npos) << refused.err;
   daemon->Signal(SIGKILL);  // it may still be starting: no SIGTERM handler yet

@@ -1,8 +1,8 @@
 // NdjsonStore::Compact(): one line per live (payer, id) in the raw files, and a kill at any point
 // (its marks recorded or not) leaves a store that Recover() makes readable with every live
 // resource exactly once.
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -96,8 +96,8 @@ class Compaction : public ::testing::Test {
   }
 
   // What a compaction must leave: each live (payer, id) once, its last version.
-  const std::string compacted_ = Obs("a", 1) + "\n" + Obs("a", 1) + "\n" + Obs("d", 1) + "\n" +
-                                 Obs("b", 2) + "\n";
+  const std::string compacted_ =
+      Obs("a", 1) + "\n" + Obs("a", 1) + "\n" + Obs("d", 1) + "\n" + Obs("b", 2) + "\n";
   const std::map<std::string, int> live_ = {
       {"bison/m1/a", 1}, {"bison/m1/b", 1}, {"elk/m2/a", 1}, {"elk/m2/d", 1}};
 
@@ -203,8 +203,7 @@ TEST(CompactionKill, AKillAtAnyPointLeavesAReadableStoreWithEveryLiveResourceOnc
       if (!s.ok()) ::_exit(2);
       auto done = (*s)->Compact([&](const StoreMark& m) -> Result<void> {
         std::string line = m.type + " " + std::to_string(m.ndjson_end) + " " +
-                           std::to_string(m.index_end) + " " + std::to_string(m.deleted_end) +
-                           "\n";
+                           std::to_string(m.index_end) + " " + std::to_string(m.deleted_end) + "\n";
         auto fd = OpenFile(work + "/../marks.log", O_WRONLY | O_CREAT | O_APPEND);
         if (!fd) return fd.error();
         if (auto w = WriteAll(fd->get(), line.data(), line.size(), "marks"); !w) return w;

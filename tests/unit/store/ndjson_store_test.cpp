@@ -72,28 +72,54 @@ std::vector<std::string> ScanAll(ResourceStore& store, const std::string& type) 
   return out;
 }
 
-TEST(NdjsonStore, CommitStagesTheLinesAndPublishingAppendsThemWithOneIndexLine) {
+TEST(NdjsonStore, TheFirstWriterOfATypeWritesInPlaceAndThePublicationIndexesIt) {
   TempDir dir;
   auto store = OpenStore(dir.path());
   Stage(*store, Ctx("Patient"), {Line("a"), Line("b")});
   const std::string expected = Line("a") + "\n" + Line("b") + "\n";
-  // Committed: durable in the job's staging, invisible in Patient.ndjson.
-  EXPECT_EQ(ReadAll(Staged(dir, 7, 0)).substr(0, expected.size()), expected);
-  EXPECT_FALSE(Exists(dir / "Patient.ndjson"));
+  // Committed in place past the published end (0): not indexed, scanned or counted yet.
+  EXPECT_EQ(ReadAll(dir / "Patient.ndjson"), expected);
+  EXPECT_EQ(ReadAll(dir / "Patient.index"), "");
+  const std::string index =
+      "0 " + std::to_string(expected.size()) + " bison m-1 2024-01-02T03:04:05Z 7 0 2\n";
+  EXPECT_EQ(ReadAll(dir / ".staging/7/inplace-Patient.index"), index);
+  EXPECT_FALSE(Exists(Staged(dir, 7, 0)));
+  EXPECT_TRUE(ScanAll(*store, "Patient").empty());
   auto marks = store->PublishJob(7);
   ASSERT_TRUE(marks.ok()) << marks.error().message;
   EXPECT_EQ(ReadAll(dir / "Patient.ndjson"), expected);
-  const std::string index =
-      "0 " + std::to_string(expected.size()) + " bison m-1 2024-01-02T03:04:05Z 7 0 2\n";
   EXPECT_EQ(ReadAll(dir / "Patient.index"), index);
   ASSERT_EQ(marks->size(), 1u);
   EXPECT_EQ((*marks)[0].type, "Patient");
   EXPECT_EQ((*marks)[0].ndjson_end, static_cast<int64_t>(expected.size()));
   EXPECT_EQ((*marks)[0].index_end, static_cast<int64_t>(index.size()));
   EXPECT_EQ((*marks)[0].deleted_end, -1);
-  EXPECT_TRUE(Exists(Staged(dir, 7, 0)));  // until the marks are recorded
   ASSERT_TRUE(store->EndJob(7, JobEnd::kRecorded).ok());
   EXPECT_FALSE(Exists(dir / ".staging/7"));
+  EXPECT_EQ(ScanAll(*store, "Patient"), (std::vector<std::string>{"bison/m-1/a", "bison/m-1/b"}));
+}
+
+TEST(NdjsonStore, WhileAJobWritesATypeInPlaceOtherFilesOfTheTypeAreStaged) {
+  TempDir dir;
+  auto store = OpenStore(dir.path());
+  auto first = store->Begin(Ctx("Patient", "bison", "m-1", 7, 0));
+  ASSERT_TRUE(first.ok());
+  Stage(*store, Ctx("Patient", "bison", "m-1", 7, 1), {Line("b")});  // same job, tail busy
+  Stage(*store, Ctx("Patient", "bison", "m-2", 8, 0), {Line("x")});  // another job
+  EXPECT_TRUE(Exists(Staged(dir, 7, 1)));
+  EXPECT_TRUE(Exists(Staged(dir, 8, 0)));
+  const std::string staged = ReadAll(Staged(dir, 7, 1));
+  EXPECT_EQ(staged.substr(0, Line("b").size() + 1), Line("b") + "\n");
+  EXPECT_NE(staged.find("#staged Patient "), std::string::npos);
+  ASSERT_TRUE((*first)->Put("a", Line("a")).ok());
+  ASSERT_TRUE((*first)->Commit().ok());
+  std::map<std::string, StoreMark> marks;
+  PublishAndRecord(*store, 7, marks);  // in place first, then its staged files
+  PublishAndRecord(*store, 8, marks);
+  EXPECT_EQ(ReadAll(dir / "Patient.ndjson"),
+            Line("a") + "\n" + Line("b") + "\n" + Line("x") + "\n");
+  EXPECT_EQ(ScanAll(*store, "Patient"),
+            (std::vector<std::string>{"bison/m-1/a", "bison/m-1/b", "bison/m-2/x"}));
 }
 
 TEST(NdjsonStore, AJobIsPublishedAsOneBlockPerTypeInFileOrder) {
@@ -113,7 +139,8 @@ TEST(NdjsonStore, AJobIsPublishedAsOneBlockPerTypeInFileOrder) {
   EXPECT_EQ(ScanAll(*store, "Claim"), (std::vector<std::string>{"bison/m-2/x1", "bison/m-1/c1",
                                                                 "bison/m-1/c2", "bison/m-1/c3"}));
   EXPECT_EQ(marks["Claim"].ndjson_end, static_cast<int64_t>(ReadAll(dir / "Claim.ndjson").size()));
-  EXPECT_EQ(marks["Patient"].index_end, static_cast<int64_t>(ReadAll(dir / "Patient.index").size()));
+  EXPECT_EQ(marks["Patient"].index_end,
+            static_cast<int64_t>(ReadAll(dir / "Patient.index").size()));
   auto nothing = store->PublishJob(3);  // nothing staged
   ASSERT_TRUE(nothing.ok());
   EXPECT_TRUE(nothing->empty());
@@ -142,41 +169,54 @@ TEST(NdjsonStore, APublicationTakenBackLeavesTheFilesAsTheyWereAndTheStaging) {
   WriteFile(*store, Ctx("Patient", "bison", "m-0", 1), {Line("z")});
   const std::string before = ReadAll(dir / "Patient.ndjson");
   const std::string index_before = ReadAll(dir / "Patient.index");
-  Stage(*store, Ctx("Patient", "bison", "m-1", 2), {Line("a")});
+  Stage(*store, Ctx("Patient", "bison", "m-1", 2), {Line("a")});  // in place
   ASSERT_TRUE(store->PublishJob(2).ok());
-  EXPECT_EQ(ReadAll(dir / "Patient.ndjson"), before + Line("a") + "\n");
+  EXPECT_NE(ReadAll(dir / "Patient.index"), index_before);
   ASSERT_TRUE(store->EndJob(2, JobEnd::kTakeBack).ok());  // the completion was not saved
-  EXPECT_EQ(ReadAll(dir / "Patient.ndjson"), before);
+  EXPECT_EQ(ReadAll(dir / "Patient.ndjson"), before + Line("a") + "\n");  // still in place
   EXPECT_EQ(ReadAll(dir / "Patient.index"), index_before);
   EXPECT_EQ(ScanAll(*store, "Patient"), (std::vector<std::string>{"bison/m-0/z"}));
   // Published again later: once.
   std::map<std::string, StoreMark> marks;
   PublishAndRecord(*store, 2, marks);
   EXPECT_EQ(ReadAll(dir / "Patient.ndjson"), before + Line("a") + "\n");
+  EXPECT_EQ(ScanAll(*store, "Patient"), (std::vector<std::string>{"bison/m-0/z", "bison/m-1/a"}));
   // A publication never ended is cut back by the next one.
-  Stage(*store, Ctx("Patient", "bison", "m-3", 3), {Line("b")});
-  Stage(*store, Ctx("Patient", "bison", "m-4", 4), {Line("c")});
+  Stage(*store, Ctx("Patient", "bison", "m-3", 3), {Line("b")});  // in place
+  Stage(*store, Ctx("Patient", "bison", "m-4", 4), {Line("c")});  // staged
   ASSERT_TRUE(store->PublishJob(3).ok());
   PublishAndRecord(*store, 4, marks);
   EXPECT_EQ(ReadAll(dir / "Patient.ndjson"), before + Line("a") + "\n" + Line("c") + "\n");
+  EXPECT_EQ(ReadAll(Staged(dir, 3, 0)).substr(0, Line("b").size() + 1), Line("b") + "\n");
 }
 
 TEST(NdjsonStore, AbortLeavesNothingBehind) {
   TempDir dir;
   auto store = OpenStore(dir.path());
-  auto w = store->Begin(Ctx("Patient"));
-  ASSERT_TRUE(w.ok());
-  ASSERT_TRUE((*w)->Put("a", std::string(2 << 20, 'x')).ok());  // written past the buffer
-  EXPECT_EQ(ReadAll(Staged(dir, 7, 0)).size(), 2u << 20);  // its "\n" is still buffered
-  (*w)->Abort();
-  EXPECT_FALSE(Exists(Staged(dir, 7, 0)));
-  auto published = store->PublishJob(7);
-  ASSERT_TRUE(published.ok());
-  EXPECT_TRUE(published->empty());
-  EXPECT_FALSE(Exists(dir / "Patient.ndjson"));
+  auto in_place = store->Begin(Ctx("Patient", "bison", "m-1", 7));
+  auto staged = store->Begin(Ctx("Patient", "bison", "m-2", 8));  // the tail is job 7's
+  ASSERT_TRUE(in_place.ok() && staged.ok());
+  for (auto* w : {&*in_place, &*staged}) {
+    ASSERT_TRUE((*w)->Put("a", std::string(2 << 20, 'x')).ok());  // written past the buffer
+  }
+  EXPECT_EQ(ReadAll(dir / "Patient.ndjson").size(), 2u << 20);  // its "\n" is still buffered
+  EXPECT_EQ(ReadAll(Staged(dir, 8, 0)).size(), 2u << 20);
+  (*in_place)->Abort();
+  (*staged)->Abort();
+  EXPECT_EQ(ReadAll(dir / "Patient.ndjson"), "");
+  EXPECT_FALSE(Exists(Staged(dir, 8, 0)));
+  for (int64_t job : {7, 8}) {
+    auto published = store->PublishJob(job);
+    ASSERT_TRUE(published.ok());
+    EXPECT_TRUE(published->empty());
+    ASSERT_TRUE(store->EndJob(job, JobEnd::kRecorded).ok());
+  }
+  // The tail is free again: a new job writes in place.
+  Stage(*store, Ctx("Patient", "bison", "m-3", 9), {Line("c")});
+  EXPECT_EQ(ReadAll(dir / "Patient.ndjson"), Line("c") + "\n");
 }
 
-TEST(NdjsonStore, WritersOfOneTypeWriteTheirOwnStagingFiles) {
+TEST(NdjsonStore, APublicationEvictsTheJobInPlaceItsWriterGoesOnStaged) {
   TempDir dir;
   auto store = OpenStore(dir.path());
   WriteFile(*store, Ctx("Patient", "bison", "m-0", 1), {Line("z")});
@@ -187,14 +227,17 @@ TEST(NdjsonStore, WritersOfOneTypeWriteTheirOwnStagingFiles) {
   const std::string big = Line("a", ",\"pad\":\"" + std::string(2 << 20, 'y') + "\"");
   ASSERT_TRUE((*first)->Put("a", big).ok());
   ASSERT_TRUE((*second)->Put("b", big).ok());
-  EXPECT_EQ(ReadAll(dir / "Patient.ndjson"), committed);
-  EXPECT_EQ(ReadAll(Staged(dir, 2, 0)), big);  // its "\n" is still buffered
+  EXPECT_EQ(ReadAll(dir / "Patient.ndjson"), committed + big);  // its "\n" is still buffered
+  EXPECT_FALSE(Exists(Staged(dir, 2, 0)));
   EXPECT_EQ(ReadAll(Staged(dir, 3, 0)), big);
   ASSERT_TRUE((*second)->Commit().ok());
-  ASSERT_TRUE((*first)->Put("c", Line("c")).ok());
-  ASSERT_TRUE((*first)->Commit().ok());
+  // Job 3 completes first: job 2's bytes move to its staging file, job 3's lines take the place.
   std::map<std::string, StoreMark> marks;
   PublishAndRecord(*store, 3, marks);
+  EXPECT_EQ(ReadAll(dir / "Patient.ndjson"), committed + big + "\n");
+  EXPECT_EQ(ReadAll(Staged(dir, 2, 0)), big + "\n");
+  ASSERT_TRUE((*first)->Put("c", Line("c")).ok());
+  ASSERT_TRUE((*first)->Commit().ok());
   PublishAndRecord(*store, 2, marks);
   EXPECT_EQ(ReadAll(dir / "Patient.ndjson"), committed + big + "\n" + big + "\n" + Line("c") + "\n");
   EXPECT_EQ(ScanAll(*store, "Patient"),
@@ -202,6 +245,29 @@ TEST(NdjsonStore, WritersOfOneTypeWriteTheirOwnStagingFiles) {
   auto counts = store->CountByType();
   ASSERT_TRUE(counts.ok());
   EXPECT_EQ(*counts, (std::map<std::string, int64_t>{{"Patient", 4}}));
+}
+
+TEST(NdjsonStore, AnEvictedJobsCommittedInPlaceFilesBecomeStagedFiles) {
+  TempDir dir;
+  auto store = OpenStore(dir.path());
+  Stage(*store, Ctx("Patient", "bison", "m-1", 2, 0), {Line("a")});  // in place
+  auto w = store->Begin(Ctx("Patient", "group:g", "m-1", 2, 3));     // in place, after it
+  ASSERT_TRUE(w.ok());
+  ASSERT_TRUE((*w)->PutFor("m-5", "b", Line("b")).ok());
+  ASSERT_TRUE((*w)->PutFor("m-6", "c", Line("c")).ok());
+  ASSERT_TRUE((*w)->Commit().ok());
+  Stage(*store, Ctx("Patient", "bison", "m-9", 4, 0), {Line("x")});  // staged
+  std::map<std::string, StoreMark> marks;
+  PublishAndRecord(*store, 4, marks);
+  EXPECT_FALSE(Exists(dir / ".staging/2/inplace-Patient.index"));
+  EXPECT_TRUE(Exists(Staged(dir, 2, 0)) && Exists(Staged(dir, 2, 3)));
+  EXPECT_EQ(ReadAll(dir / "Patient.ndjson"), Line("x") + "\n");
+  PublishAndRecord(*store, 2, marks);
+  EXPECT_EQ(ReadAll(dir / "Patient.ndjson"),
+            Line("x") + "\n" + Line("a") + "\n" + Line("b") + "\n" + Line("c") + "\n");
+  EXPECT_EQ(ScanAll(*store, "Patient"),
+            (std::vector<std::string>{"bison/m-9/x", "bison/m-1/a", "group:g/m-5/b",
+                                      "group:g/m-6/c"}));
 }
 
 // PutBlock: a run of lines written from the caller's buffer, after the lines Put()
@@ -333,37 +399,60 @@ TEST(NdjsonStore, RecoverTruncatesTypesWithoutAMarkToZero) {
   EXPECT_EQ(ReadAll(dir / "Patient.ndjson"), Line("a") + "\n");
 }
 
-TEST(NdjsonStore, RecoverKeepsTheStagingOfDownloadingJobsOnly) {
+TEST(NdjsonStore, RecoverStagesTheInPlaceFilesOfDownloadingJobsAndDropsTheRest) {
   TempDir dir;
   {
     auto store = OpenStore(dir.path());
-    Stage(*store, Ctx("Patient", "bison", "m-1", 3, 0), {Line("a")});  // job 3 downloading
-    Stage(*store, Ctx("Patient", "bison", "m-2", 4, 0), {Line("b")});  // job 4 completed
-    auto w = store->Begin(Ctx("Patient", "bison", "m-1", 3, 1));
+    Stage(*store, Ctx("Patient", "bison", "m-1", 3, 0), {Line("a")});  // job 3, in place
+    Stage(*store, Ctx("Patient", "bison", "m-2", 4, 0), {Line("b")});  // job 4, staged
+    auto w = store->Begin(Ctx("Patient", "bison", "m-1", 3, 1));       // job 3, in place
     ASSERT_TRUE(w.ok());
-    ASSERT_TRUE((*w)->Put("a", std::string(2 << 20, 'x')).ok());
-    // crash: the writer never ends, its file stays as it is now
-    const std::string cut = ReadAll(Staged(dir, 3, 1));
+    ASSERT_TRUE((*w)->Put("x", std::string(2 << 20, 'x')).ok());
+    // crash: the writer never ends, the file stays as it is now
+    const std::string cut = ReadAll(dir / "Patient.ndjson");
     w->reset();
-    testing::WriteAll(Staged(dir, 3, 1), cut);
+    testing::WriteAll(dir / "Patient.ndjson", cut);
     std::filesystem::create_directories(dir / ".tmp");  // an older store's temporary file
     testing::WriteAll(dir / ".tmp/3-1.part", "x");
   }
   auto restarted = OpenStore(dir.path());
-  ASSERT_TRUE(restarted->Recover({}, {3}).ok());
-  EXPECT_TRUE(Exists(Staged(dir, 3, 0)));
+  ASSERT_TRUE(restarted->Recover({}, {3}).ok());  // job 3 downloading, job 4 completed
+  EXPECT_EQ(ReadAll(dir / "Patient.ndjson"), "");
+  EXPECT_EQ(ReadAll(Staged(dir, 3, 0)).substr(0, Line("a").size() + 1), Line("a") + "\n");
+  EXPECT_FALSE(Exists(dir / ".staging/3/inplace-Patient.index"));
+  EXPECT_FALSE(Exists(Staged(dir, 3, 1)));
   EXPECT_FALSE(Exists(dir / ".staging/4"));
   EXPECT_FALSE(Exists(dir / ".tmp"));
   // The cut file (not done in the state DB) is downloaded again before the job completes.
   Stage(*restarted, Ctx("Patient", "bison", "m-1", 3, 1), {Line("c")});
   std::map<std::string, StoreMark> marks;
   PublishAndRecord(*restarted, 3, marks);
-  EXPECT_EQ(ReadAll(dir / "Patient.ndjson"), Line("a") + "\n" + Line("c") + "\n");
+  EXPECT_EQ(ScanAll(*restarted, "Patient"),
+            (std::vector<std::string>{"bison/m-1/c", "bison/m-1/a"}));
+}
+
+TEST(NdjsonStore, AFileDownloadedAgainInPlaceReplacesItsStagedCopy) {
+  TempDir dir;
+  {
+    auto store = OpenStore(dir.path());
+    Stage(*store, Ctx("Patient", "bison", "m-1", 3, 0), {Line("a")});  // in place
+    // crash before the file's "done" mark: Recover() stages it, the file is downloaded again
+  }
+  auto store = OpenStore(dir.path());
+  ASSERT_TRUE(store->Recover({}, {3}).ok());
+  ASSERT_TRUE(Exists(Staged(dir, 3, 0)));
+  Stage(*store, Ctx("Patient", "bison", "m-1", 3, 0), {Line("a")});  // in place again
+  EXPECT_FALSE(Exists(Staged(dir, 3, 0)));
+  std::map<std::string, StoreMark> marks;
+  PublishAndRecord(*store, 3, marks);
+  EXPECT_EQ(ReadAll(dir / "Patient.ndjson"), Line("a") + "\n");
 }
 
 TEST(NdjsonStore, PublishingRefusesAStagedFileCutShort) {
   TempDir dir;
   auto store = OpenStore(dir.path());
+  auto tail = store->Begin(Ctx("Patient", "bison", "m-6", 6));  // holds the tail
+  ASSERT_TRUE(tail.ok());
   Stage(*store, Ctx("Patient"), {Line("a")});
   const std::string staged = ReadAll(Staged(dir, 7, 0));
   testing::WriteAll(Staged(dir, 7, 0), staged.substr(0, staged.size() - 3));
@@ -371,7 +460,7 @@ TEST(NdjsonStore, PublishingRefusesAStagedFileCutShort) {
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().kind, ErrorKind::kIo);
   EXPECT_EQ(r.error().message, "ndjson store: " + Staged(dir, 7, 0) + ": incomplete staged file");
-  EXPECT_FALSE(Exists(dir / "Patient.ndjson"));
+  EXPECT_EQ(ReadAll(dir / "Patient.ndjson"), "");
 }
 
 TEST(NdjsonStore, RecoverRefusesAFileShorterThanItsMark) {
@@ -495,7 +584,24 @@ TEST(NdjsonStore, LinesLargerThanTheBufferKeepTheirOrder) {
 TEST(NdjsonStore, AFullDiskIsDiskFull) {
   TempDir dir;
   auto store = OpenStore(dir.path());
-  // Writing to /dev/full fails with ENOSPC: point the file's staging file there.
+  // Writing to /dev/full fails with ENOSPC: point the type's file there (an in-place writer).
+  ASSERT_EQ(::symlink("/dev/full", (dir / "Patient.ndjson").c_str()), 0);
+  auto w = store->Begin(Ctx("Patient"));
+  ASSERT_TRUE(w.ok()) << w.error().message;
+  ASSERT_TRUE((*w)->Put("a", Line("a")).ok());  // buffered
+  auto mark = (*w)->Commit();
+  ASSERT_FALSE(mark.ok());
+  EXPECT_EQ(mark.error().kind, ErrorKind::kDiskFull);
+  EXPECT_EQ(mark.error().message,
+            "ndjson store: write " + (dir / "Patient.ndjson") + ": No space left on device");
+  EXPECT_FALSE(Exists(dir / ".staging/7/inplace-Patient.index"));
+}
+
+TEST(NdjsonStore, AFullDiskIsDiskFullForAStagedFileToo) {
+  TempDir dir;
+  auto store = OpenStore(dir.path());
+  auto tail = store->Begin(Ctx("Patient", "bison", "m-6", 6));  // holds the tail
+  ASSERT_TRUE(tail.ok());
   std::filesystem::create_directories(dir / ".staging/7");
   ASSERT_EQ(::symlink("/dev/full", Staged(dir, 7, 0).c_str()), 0);
   auto w = store->Begin(Ctx("Patient"));
@@ -506,7 +612,7 @@ TEST(NdjsonStore, AFullDiskIsDiskFull) {
   EXPECT_EQ(mark.error().kind, ErrorKind::kDiskFull);
   EXPECT_EQ(mark.error().message, "ndjson store: write " + Staged(dir, 7, 0) +
                                       ": No space left on device");
-  EXPECT_FALSE(Exists(dir / "Patient.index"));
+  EXPECT_FALSE(Exists(Staged(dir, 7, 0)));
 }
 
 // The writeback thread's failure is noticed when a later buffer is handed over (the writer
@@ -514,8 +620,7 @@ TEST(NdjsonStore, AFullDiskIsDiskFull) {
 TEST(NdjsonStore, AFullDiskStopsTheLinesWithinAFewBuffers) {
   TempDir dir;
   auto store = OpenStore(dir.path());
-  std::filesystem::create_directories(dir / ".staging/7");
-  ASSERT_EQ(::symlink("/dev/full", Staged(dir, 7, 0).c_str()), 0);
+  ASSERT_EQ(::symlink("/dev/full", (dir / "Patient.ndjson").c_str()), 0);
   auto w = store->Begin(Ctx("Patient"));
   ASSERT_TRUE(w.ok()) << w.error().message;
   const std::string line = Line("a", R"(,"pad":")" + std::string(1000, 'p') + "\"");
@@ -534,18 +639,27 @@ TEST(NdjsonStore, AFullDiskAtPublicationChangesNothing) {
   auto store = OpenStore(dir.path());
   WriteFile(*store, Ctx("Claim", "bison", "m-1", 1), {Line("c")});
   const std::string claims = ReadAll(dir / "Claim.ndjson");
-  Stage(*store, Ctx("Claim", "bison", "m-2", 2, 0), {Line("d")});
-  Stage(*store, Ctx("Patient", "bison", "m-2", 2, 1), {Line("a")});
+  // Patient.ndjson is /dev/full: the publication's copy to it fails with ENOSPC.
   ASSERT_EQ(::symlink("/dev/full", (dir / "Patient.ndjson").c_str()), 0);
+  auto tail = store->Begin(Ctx("Patient", "bison", "m-6", 6));  // holds Patient's tail...
+  ASSERT_TRUE(tail.ok());
+  Stage(*store, Ctx("Claim", "bison", "m-2", 2, 0), {Line("d")});    // in place
+  Stage(*store, Ctx("Patient", "bison", "m-2", 2, 1), {Line("a")});  // staged
+  (*tail)->Abort();  // ...and gives it up
   auto r = store->PublishJob(2);
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().kind, ErrorKind::kDiskFull);
-  EXPECT_EQ(ReadAll(dir / "Claim.ndjson"), claims);  // Claim came first: cut back
-  EXPECT_TRUE(Exists(Staged(dir, 2, 0)) && Exists(Staged(dir, 2, 1)));
-  // Space again (a real file this time, so a store that opens it anew): the job publishes.
+  EXPECT_EQ(r.error().kind, ErrorKind::kDiskFull) << r.error().message;
+  EXPECT_EQ(ReadAll(dir / "Claim.ndjson"), claims + Line("d") + "\n");  // in place, unpublished
+  EXPECT_EQ(ScanAll(*store, "Claim"), (std::vector<std::string>{"bison/m-1/c"}));
+  EXPECT_TRUE(Exists(Staged(dir, 2, 1)));
+  // Space again (a real file, so a store that opens it anew; the job's Claim line in place is
+  // staged by Recover as after a restart): the job publishes.
   ASSERT_EQ(::unlink((dir / "Patient.ndjson").c_str()), 0);
+  const auto index_end = static_cast<int64_t>(ReadAll(dir / "Claim.index").size());
+  std::map<std::string, StoreMark> marks = {
+      {"Claim", StoreMark{"Claim", static_cast<int64_t>(claims.size()), index_end}}};
   store = OpenStore(dir.path());
-  std::map<std::string, StoreMark> marks;
+  ASSERT_TRUE(store->Recover(marks, {2}).ok());
   PublishAndRecord(*store, 2, marks);
   EXPECT_EQ(ReadAll(dir / "Claim.ndjson"), claims + Line("d") + "\n");
   EXPECT_EQ(ReadAll(dir / "Patient.ndjson"), Line("a") + "\n");
@@ -554,14 +668,21 @@ TEST(NdjsonStore, AFullDiskAtPublicationChangesNothing) {
 TEST(NdjsonStore, FilesAre0600AndDirectories0700) {
   TempDir dir;
   auto store = OpenStore(dir / "store");
-  auto w = store->Begin(Ctx("Patient"));
-  ASSERT_TRUE(w.ok());
-  ASSERT_TRUE((*w)->Put("a", Line("a")).ok());
-  ASSERT_TRUE((*w)->Commit().ok());
+  auto tail = store->Begin(Ctx("Patient", "bison", "m-6", 6));  // in place
+  ASSERT_TRUE(tail.ok());
+  ASSERT_TRUE((*tail)->Put("a", Line("a")).ok());
+  ASSERT_TRUE((*tail)->Commit().ok());
+  auto w = store->Begin(Ctx("Patient", "bison", "m-6", 6, 1));
+  auto staged = store->Begin(Ctx("Patient"));  // job 7: staged
+  ASSERT_TRUE(w.ok() && staged.ok());
+  ASSERT_TRUE((*staged)->Put("a", Line("a")).ok());
+  ASSERT_TRUE((*staged)->Commit().ok());
   EXPECT_EQ(ModeOf(dir / "store/.staging"), 0700u);
   EXPECT_EQ(ModeOf(dir / "store/.staging/7"), 0700u);
   EXPECT_EQ(ModeOf(dir / "store/.staging/7/0.ndjson"), 0600u);
+  EXPECT_EQ(ModeOf(dir / "store/.staging/6/inplace-Patient.index"), 0600u);
   ASSERT_TRUE(store->LockExclusive().ok());
+  (*w)->Abort();
   std::map<std::string, StoreMark> marks;
   PublishAndRecord(*store, 7, marks);
   EXPECT_EQ(ModeOf(dir / "store"), 0700u);
