@@ -59,27 +59,26 @@ Result<void> Upsert(sqlite3* db, const std::vector<StoreMarkRow>& marks) {
 
 Result<std::map<std::string, StoreMarkRow>> LoadStoreMarks(StateDb& db) {
   std::map<std::string, StoreMarkRow> out;
-  auto data = Stmt::Prepare(db.handle(), "SELECT type, ndjson_end, index_end FROM store_marks");
-  if (!data) return std::move(data).error();
-  for (;;) {
-    auto row = data->Step("read store marks");
-    if (!row) return std::move(row).error();
-    if (!*row) break;
-    StoreMarkRow& m = out[data->Text(0)];
-    m.type = data->Text(0);
-    m.ndjson_end = data->Int(1);
-    m.index_end = data->Int(2);
-  }
-  auto dead = Stmt::Prepare(db.handle(), "SELECT type, deleted_end FROM store_tombstone_marks");
-  if (!dead) return std::move(dead).error();
-  for (;;) {
-    auto row = dead->Step("read tombstone marks");
-    if (!row) return std::move(row).error();
-    if (!*row) break;
-    StoreMarkRow& m = out[dead->Text(0)];
-    m.type = dead->Text(0);
-    m.deleted_end = dead->Int(1);
-  }
+  // Each table adds its columns to the type's row.
+  auto read = [&](const char* sql, const auto& set) -> Result<void> {
+    auto st = Stmt::Prepare(db.handle(), sql);
+    if (!st) return std::move(st).error();
+    for (;;) {
+      auto row = st->Step("read store marks");
+      if (!row) return std::move(row).error();
+      if (!*row) return Ok();
+      StoreMarkRow& m = out[st->Text(0)];
+      m.type = st->Text(0);
+      set(*st, m);
+    }
+  };
+  SM_TRY(read("SELECT type, ndjson_end, index_end FROM store_marks",
+              [](const Stmt& st, StoreMarkRow& m) {
+                m.ndjson_end = st.Int(1);
+                m.index_end = st.Int(2);
+              }));
+  SM_TRY(read("SELECT type, deleted_end FROM store_tombstone_marks",
+              [](const Stmt& st, StoreMarkRow& m) { m.deleted_end = st.Int(1); }));
   return out;
 }
 

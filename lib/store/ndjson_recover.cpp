@@ -75,7 +75,9 @@ Result<void> NdjsonStore::StageInPlaceFiles(int64_t job_id,
     }
     const std::string type =
         name.substr(kPrefixName.size(), name.size() - kPrefixName.size() - kSuffix.size());
-    const std::string journal = dir + "/" + name;
+    std::string journal = dir;
+    journal += '/';
+    journal += name;
     if (IsResourceTypeName(type)) {
       auto jfd = OpenFile(journal, O_RDONLY);
       if (!jfd) return Prefixed(std::move(jfd).error());

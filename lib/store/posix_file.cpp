@@ -57,7 +57,9 @@ Result<void> RemoveDirFiles(const std::string& dir) {
   }
   ::closedir(d);
   for (const std::string& name : names) {
-    const std::string path = dir + "/" + name;
+    std::string path = dir;
+    path += '/';
+    path += name;
     if (::unlink(path.c_str()) != 0 && errno != ENOENT) return ErrnoError(errno, "remove " + path);
   }
   if (::rmdir(dir.c_str()) != 0 && errno != ENOENT) return ErrnoError(errno, "remove " + dir);

@@ -262,13 +262,19 @@ Result<void> NdjsonStore::PublishTombstones(int64_t job_id, std::vector<StoreMar
     by_type[std::string(line.substr(0, a))].emplace(line.substr(a + 1, b - a - 1),
                                                     line.substr(b + 1));
   }
-  for (const auto& [type, keys] : by_type) {
+  for (const auto& entry : by_type) {
+    const std::string& type = entry.first;  // named: clang 14 cannot capture a binding
     auto end = CommittedEnd(type);  // after this job's own lines: the deletions cover them
     if (!end) return std::move(end).error();
     if (*end == 0) continue;  // nothing of this type stored
     std::string lines;
-    for (const auto& [payer, id] : keys) {
-      lines += "R " + std::to_string(*end) + " " + payer + " " + id + "\n";
+    const std::string at = "R " + std::to_string(*end) + " ";
+    for (const auto& [payer, id] : entry.second) {
+      lines += at;
+      lines += payer;
+      lines += ' ';
+      lines += id;
+      lines += '\n';
     }
     auto new_end = AppendTombstones(type, lines);
     if (!new_end) return std::move(new_end).error();
@@ -291,7 +297,12 @@ Result<DeleteOutcome> NdjsonStore::Delete(std::string_view payer, int64_t job_id
     std::string lines;
     for (const auto& [type, ids] : ByType(refs)) {
       for (const std::string& id : ids) {
-        lines += type + " " + std::string(payer) + " " + id + "\n";
+        lines += type;
+        lines += ' ';
+        lines.append(payer);
+        lines += ' ';
+        lines += id;
+        lines += '\n';
         ++out.removed;
       }
     }

@@ -581,19 +581,23 @@ TEST(NdjsonStore, LinesLargerThanTheBufferKeepTheirOrder) {
   EXPECT_EQ(ReadAll(dir / "Patient.ndjson"), Line("a") + "\n" + big + "\n" + Line("c") + "\n");
 }
 
-TEST(NdjsonStore, AFullDiskIsDiskFull) {
-  TempDir dir;
-  auto store = OpenStore(dir.path());
-  // Writing to /dev/full fails with ENOSPC: point the type's file there (an in-place writer).
-  ASSERT_EQ(::symlink("/dev/full", (dir / "Patient.ndjson").c_str()), 0);
-  auto w = store->Begin(Ctx("Patient"));
+// Job 7's Patient file, one line, whose writes go to `path` (/dev/full): the commit says so.
+void ExpectDiskFullAtCommit(ResourceStore& store, const std::string& path) {
+  auto w = store.Begin(Ctx("Patient"));
   ASSERT_TRUE(w.ok()) << w.error().message;
   ASSERT_TRUE((*w)->Put("a", Line("a")).ok());  // buffered
   auto mark = (*w)->Commit();
   ASSERT_FALSE(mark.ok());
   EXPECT_EQ(mark.error().kind, ErrorKind::kDiskFull);
-  EXPECT_EQ(mark.error().message,
-            "ndjson store: write " + (dir / "Patient.ndjson") + ": No space left on device");
+  EXPECT_EQ(mark.error().message, "ndjson store: write " + path + ": No space left on device");
+}
+
+TEST(NdjsonStore, AFullDiskIsDiskFull) {
+  TempDir dir;
+  auto store = OpenStore(dir.path());
+  // Writing to /dev/full fails with ENOSPC: point the type's file there (an in-place writer).
+  ASSERT_EQ(::symlink("/dev/full", (dir / "Patient.ndjson").c_str()), 0);
+  ExpectDiskFullAtCommit(*store, dir / "Patient.ndjson");
   EXPECT_FALSE(Exists(dir / ".staging/7/inplace-Patient.index"));
 }
 
@@ -604,14 +608,7 @@ TEST(NdjsonStore, AFullDiskIsDiskFullForAStagedFileToo) {
   ASSERT_TRUE(tail.ok());
   std::filesystem::create_directories(dir / ".staging/7");
   ASSERT_EQ(::symlink("/dev/full", Staged(dir, 7, 0).c_str()), 0);
-  auto w = store->Begin(Ctx("Patient"));
-  ASSERT_TRUE(w.ok()) << w.error().message;
-  ASSERT_TRUE((*w)->Put("a", Line("a")).ok());  // buffered
-  auto mark = (*w)->Commit();
-  ASSERT_FALSE(mark.ok());
-  EXPECT_EQ(mark.error().kind, ErrorKind::kDiskFull);
-  EXPECT_EQ(mark.error().message, "ndjson store: write " + Staged(dir, 7, 0) +
-                                      ": No space left on device");
+  ExpectDiskFullAtCommit(*store, Staged(dir, 7, 0));
   EXPECT_FALSE(Exists(Staged(dir, 7, 0)));
 }
 
