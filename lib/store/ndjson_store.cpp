@@ -402,26 +402,6 @@ Result<std::unique_ptr<FileWriter>> NdjsonStore::Begin(const FileContext& ctx) {
   return std::unique_ptr<FileWriter>(std::move(writer));
 }
 
-std::string NdjsonStore::InPlaceJournal(int64_t job_id, const std::string& type) const {
-  return StagingDir(job_id) + "/inplace-" + type + ".index";
-}
-
-Result<void> NdjsonStore::CommitInPlace(int64_t job_id, TypeFiles& f, int64_t base, int64_t len,
-                                        const std::string& index_lines) {
-  f.tail_writer = nullptr;
-  if (!index_lines.empty()) {
-    auto r = AppendSynced(InPlaceJournal(job_id, f.type), index_lines,
-                          {StagingDir(job_id), staging_dir_});
-    if (!r) {
-      (void)!::ftruncate(f.ndjson.get(), base);
-      return Prefixed(std::move(r).error());
-    }
-  }
-  f.tail_end = base + len;
-  f.tail_index += index_lines;
-  return Ok();
-}
-
 Result<void> NdjsonStore::Evict(TypeFiles& f) {
   if (f.tail_job == 0) return Ok();
   const int64_t job = f.tail_job;
@@ -443,53 +423,6 @@ Result<void> NdjsonStore::Evict(TypeFiles& f) {
   f.tail_job = 0;
   f.tail_end = f.ndjson_end;
   f.tail_index.clear();
-  return Ok();
-}
-
-Result<void> NdjsonStore::StageInPlace(int64_t job_id, const std::string& type, int fd,
-                                       const std::string& index_lines, int64_t from) {
-  // One staged file per file index: its index lines, rebased to its first byte.
-  std::map<int, std::vector<IndexEntry>> files;
-  for (size_t pos = 0; pos < index_lines.size();) {
-    const size_t nl = index_lines.find('\n', pos);
-    if (nl == std::string::npos) break;  // a journal line cut by a crash: not committed
-    auto e = ParseIndexLine(std::string_view(index_lines).substr(pos, nl - pos));
-    pos = nl + 1;
-    if (!e) {
-      return MakeError(ErrorKind::kIo, std::string(kPrefix) + ": " +
-                                           InPlaceJournal(job_id, type) + ": malformed line");
-    }
-    if (e->start >= from) files[e->file_index].push_back(std::move(*e));
-  }
-  std::vector<std::string> made;
-  auto fail = [&](Error e) -> Result<void> {
-    for (const std::string& p : made) ::unlink(p.c_str());
-    return Prefixed(std::move(e));
-  };
-  const std::string dir = StagingDir(job_id);
-  for (auto& [index, entries] : files) {
-    int64_t start = entries.front().start, end = entries.front().end;
-    for (const IndexEntry& e : entries) {
-      start = std::min(start, e.start);
-      end = std::max(end, e.end);
-    }
-    std::string lines;
-    for (IndexEntry e : entries) {
-      e.start -= start;
-      e.end -= start;
-      lines += FormatIndexLine(e);
-    }
-    const std::string path = dir + "/" + std::to_string(index) + ".ndjson";
-    auto out = OpenFile(path, O_RDWR | O_CREAT | O_TRUNC);
-    if (!out) return fail(std::move(out).error());
-    made.push_back(path);
-    const std::string trailer = StagedTrailer(type, end - start, lines);
-    auto r = CopyRange(fd, start, out->get(), 0, end - start, "copy to " + path);
-    if (r) r = PwriteAll(out->get(), trailer.data(), trailer.size(), end - start, "write " + path);
-    if (r) r = SyncFile(out->get(), "fsync " + path);
-    if (!r) return fail(std::move(r).error());
-  }
-  if (auto r = SyncDir(dir); !r) return fail(std::move(r).error());
   return Ok();
 }
 

@@ -111,17 +111,19 @@ class NdjsonStore final : public ResourceStore {
   explicit NdjsonStore(std::string dir) : dir_(std::move(dir)) {}
   std::string PathOf(std::string_view type, std::string_view ext) const;
   std::string StagingDir(int64_t job_id) const;
-  // .staging/<job_id>/inplace-<type>.index: the job's committed in-place files of `type`.
+  // ndjson_in_place.cpp. .staging/<job_id>/inplace-<type>.index: the job's committed in-place
+  // files of `type`.
   std::string InPlaceJournal(int64_t job_id, const std::string& type) const;
   Result<TypeFiles*> FilesFor(const std::string& type);
-  // An in-place writer of `f` committed [base, base + len) with `index_lines` (absolute):
-  // journals them (synced) and moves the tail on.
+  // ndjson_in_place.cpp. An in-place writer of `f` committed [base, base + len) with
+  // `index_lines` (absolute): journals them (synced) and moves the tail on.
   Result<void> CommitInPlace(int64_t job_id, TypeFiles& f, int64_t base, int64_t len,
                              const std::string& index_lines);
   // Moves the job holding `f`'s tail to staging (see above) and cuts the tail back.
   Result<void> Evict(TypeFiles& f);
-  // Copies each file of `index_lines` (in-place files of `job_id` in the .ndjson `fd`) into
-  // the staged file of its index; lines starting before `from` are skipped. All or nothing.
+  // ndjson_in_place.cpp. Copies each file of `index_lines` (in-place files of `job_id` in the
+  // .ndjson `fd`) into the staged file of its index; lines starting before `from` are skipped.
+  // All or nothing.
   Result<void> StageInPlace(int64_t job_id, const std::string& type, int fd,
                             const std::string& index_lines, int64_t from);
   // Types with a .ndjson or .index file on disk.
