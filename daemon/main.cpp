@@ -1,6 +1,6 @@
-// p2p-ingestd: wiring only. Loads the options, opens the state DB and the store, recovers the
-// store to the last committed marks, and runs the scheduler on one io_context until SIGTERM
-// (or, with --once, until every job is terminal). Only main has a catch-all.
+// p2p-ingestd: wiring only. Loads the options, opens the state DB and the store (locked against
+// `compact`), recovers it to the last committed marks, and runs the scheduler on one io_context
+// until SIGTERM (or, with --once, until every job is terminal). Only main has a catch-all.
 #include <utility>
 
 #include <boost/asio/co_spawn.hpp>
@@ -18,11 +18,11 @@
 #include <exception>
 #include <functional>
 #include <iostream>
-#include <map>
 
 #include "cli.h"
 #include "operator_cli.h"
 #include "probe_command.h"
+#include "store_setup.h"
 #include "systemd_notifier.h"
 #include "core/job_state.h"
 #include "core/url.h"
@@ -34,7 +34,6 @@
 #include "ops/status_server.h"
 #include "pipeline/scheduler.h"
 #include "source/directory_source.h"
-#include "state/lifecycle_db.h"
 #include "state/state_db.h"
 #include "store/resource_store.h"
 
@@ -199,30 +198,10 @@ int Run(const daemon::CommandLine& cl) {
     spdlog::critical("{}", db.error().message);
     return kExitSoftware;
   }
-  auto store = store::ResourceStore::Open(options.store);
+  // The store's lock keeps `compact` (and a second daemon) away while this one runs.
+  auto store = daemon::OpenStoreForWriting(options.store, **db);
   if (!store) {
     spdlog::critical("store: {}", store.error().message);
-    return kExitSoftware;
-  }
-  auto marks = (*db)->StoreMarks();
-  if (!marks) {
-    spdlog::critical("{}", marks.error().message);
-    return kExitSoftware;
-  }
-  std::map<std::string, store::StoreMark> committed;
-  for (const auto& [type, m] : *marks) committed[type] = store::StoreMark{type, m.ndjson_end, m.index_end};
-  // Tombstone logs (deleted[] files, consent purges) are recovered to their marks too.
-  auto tombstones = state::TombstoneMarks(**db);
-  if (!tombstones) {
-    spdlog::critical("{}", tombstones.error().message);
-    return kExitSoftware;
-  }
-  for (const auto& [type, end] : *tombstones) {
-    committed[type].type = type;
-    committed[type].deleted_end = end;
-  }
-  if (auto r = (*store)->Recover(committed); !r) {
-    spdlog::critical("store recovery: {}", r.error().message);
     return kExitSoftware;
   }
   std::vector<std::string> payer_ids;

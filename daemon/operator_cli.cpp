@@ -39,7 +39,7 @@ Result<Options> LoadOperatorOptions(const std::string& path) {
   text << in.rdbuf();
   Result<Options> options = ParseOptions(text.str(), path, NoSecretsEnv());
   if (!options) return options;
-  for (std::string* p : {&options->state.path, &options->source.path}) {
+  for (std::string* p : {&options->state.path, &options->source.path, &options->store.path}) {
     if (!p->empty()) *p = std::filesystem::absolute(*p).lexically_normal().string();
   }
   return options;
@@ -150,7 +150,7 @@ std::optional<Usage> Parse(const std::vector<std::string>& args, OperatorArgs* a
 
 bool IsOperatorCommand(std::string_view name) {
   return name == "status" || name == "members" || name == "retry" || name == "cancel" ||
-         name == "enqueue" || name == "export";
+         name == "enqueue" || name == "export" || name == "compact";
 }
 
 const char* OperatorUsageText() {
@@ -161,7 +161,8 @@ const char* OperatorUsageText() {
          "       p2p-ingestd retry --state failed|cancelled --config FILE [--payer P]\n"
          "       p2p-ingestd cancel MEMBER_KEY --config FILE [--payer P]\n"
          "       p2p-ingestd enqueue FILE --config FILE [--accept-partial]\n"
-         "       p2p-ingestd export --payer ID --group GROUP_ID --config FILE\n";
+         "       p2p-ingestd export --payer ID --group GROUP_ID --config FILE\n"
+         "       p2p-ingestd compact --config FILE\n";
 }
 
 int RunOperatorCommand(const std::vector<std::string>& args, std::FILE* out, std::FILE* err) {
@@ -234,6 +235,7 @@ int RunOperatorCommandAt(const std::vector<std::string>& args, std::FILE* out, s
     return code;
   }
   if (a.command == "export") return CmdExport(a, *options, **db, io);
+  if (a.command == "compact") return CmdCompact(*options, **db, io);
   return CmdEnqueue(a, *options, db->get(), io);
 }
 

@@ -13,6 +13,10 @@
 //       queues an export of a known Group outside member matching (creates the state DB when
 //       needed); the daemon runs it like a member's export and stores each resource under the
 //       member_key of its Patient (pipeline/bulk_match.h). 65 when one is already queued.
+//   p2p-ingestd compact --config FILE
+//       rewrites each <Type>.ndjson of the NDJSON store to one line per (payer, id), last wins,
+//       deleted resources dropped; one summary line per type. Needs the store's lock: refused
+//       (75) while the daemon runs. Nothing to do for the SQLite store.
 //
 // Exit codes (sysexits.h):
 //   0   ok
@@ -21,7 +25,9 @@
 //       name already taken in; a retry/cancel target in a state the command does not apply to
 //       (EX_DATAERR)
 //   66  no such member (no job for MEMBER_KEY), or the enqueue FILE cannot be read (EX_NOINPUT)
-//   70  internal: the state DB or the inbox failed, or the state DB does not exist yet (EX_SOFTWARE)
+//   70  internal: the state DB, the store or the inbox failed, or the state DB does not exist yet
+//       (EX_SOFTWARE)
+//   75  compact: the store is in use by another process (a running daemon) (EX_TEMPFAIL)
 //   78  bad config (EX_CONFIG)
 //
 // PHI: output names members by member_key and payer only. `members show --show-phi` adds the
@@ -45,9 +51,11 @@ inline constexpr int kOpExitUsage = 64;
 inline constexpr int kOpExitDataErr = 65;
 inline constexpr int kOpExitNoMember = 66;
 inline constexpr int kOpExitSoftware = 70;
+inline constexpr int kOpExitTempFail = 75;
 inline constexpr int kOpExitConfig = 78;
 
-// True for the command names RunOperatorCommand handles: status, members, retry, cancel, enqueue.
+// True for the command names RunOperatorCommand handles: status, members, retry, cancel, enqueue,
+// export, compact.
 bool IsOperatorCommand(std::string_view name);
 
 // Usage lines of the operator commands (for the daemon's --help).

@@ -1,6 +1,7 @@
 // Internal to the operator CLI (see operator_cli.h): the parsed arguments and one function per
 // command. operator_cli.cpp parses and loads the config, operator_report.cpp reads (status,
-// members list/show), operator_actions.cpp writes (retry, cancel, enqueue).
+// members list/show), operator_actions.cpp writes (retry, cancel, enqueue), operator_compact.cpp
+// rewrites the NDJSON store (compact).
 #pragma once
 
 #include <cstdint>
@@ -14,7 +15,7 @@
 namespace p2p::daemon {
 
 struct OperatorArgs {
-  std::string command;  // status | members | retry | cancel | enqueue
+  std::string command;  // status | members | retry | cancel | enqueue | export | compact
   std::string sub;      // members: list | show
   std::string target;   // MEMBER_KEY or FILE; "" when not given
   std::string config;
@@ -44,6 +45,9 @@ int CmdEnqueue(const OperatorArgs& a, const Options& options, state::StateDb* db
 // `export --payer ID --group GROUP_ID` (operator_export.cpp). `db` is opened (created) by the caller.
 int CmdExport(const OperatorArgs& a, const Options& options, state::StateDb& db,
               const OperatorIo& io);
+
+// `compact` (operator_compact.cpp): the NDJSON store, one line per (payer, id).
+int CmdCompact(const Options& options, state::StateDb& db, const OperatorIo& io);
 
 // Prints "state DB: <message>" to io.err; returns kOpExitSoftware.
 int DbFailed(const OperatorIo& io, const Error& e);

@@ -79,7 +79,7 @@ asio::awaitable<Result<FileResult>> FetchDeletedFile(state::StateDb& db,
     if (r && r->status >= 200 && r->status < 300) {
       auto fin = sink.Finish();
       if (fin) {
-        auto d = store.Delete(job.payer, sink.refs());
+        auto d = store.Delete(job.payer, job.id, sink.refs());
         if (!d) co_return std::move(d).error();  // local: the store failed
         std::vector<std::pair<std::string, int64_t>> marks;
         for (const store::StoreMark& m : d->marks) marks.emplace_back(m.type, m.deleted_end);

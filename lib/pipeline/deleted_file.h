@@ -1,9 +1,11 @@
 // Applying one deleted[] file of a job's manifest: the body (NDJSON of Bundles whose
 // entries DELETE "Type/id", fhir/deleted_bundle.h) streams into DeletedFileSink; then the
-// references are deleted from the store for the job's payer (ResourceStore::Delete) and the
-// file is marked done together with the tombstone marks (state/lifecycle_db.h). Same download
-// rules as output files: the job's token rule (requiresAccessToken), retryable failures retried
-// with backoff up to retry.max_attempts, 404/410 = the export's files are gone. A line that is
+// references are deleted from the store for the job's payer (ResourceStore::Delete; the NDJSON
+// store stages them with the job's lines and writes them when the job is published, so that they
+// cover this export's lines too) and the file is marked done together with the tombstone marks
+// (state/lifecycle_db.h; none for a staged deletion). Same download rules as output files: the
+// job's token rule (requiresAccessToken), retryable failures retried with backoff up to
+// retry.max_attempts, 404/410 = the export's files are gone. A line that is
 // not a readable Bundle is a bad line (counted and recorded, never quoted); the others apply.
 // The job runner applies a job's deleted[] files after all its output files, so a deletion is
 // never overtaken by the same export's data.

@@ -58,13 +58,14 @@ JobRunner::JobRunner(state::StateDb& db, store::ResourceStore& store, const Pipe
       stopping_(stopping),
       metrics_(metrics),
       downloader_(db, store, limits, stopping, counters),
+      publish_(db, store),
       bulk_(db, limits) {}
 
 Result<void> JobRunner::Save(Job& job, JobState previous) {
   int64_t now = NowMs();
   // A step that got anywhere ends the job's wait for a throttling payer (its patience restarts).
   if (job.error_class != kThrottledClass) job.throttled_since_ms = 0;
-  auto r = db_.SaveJob(job, previous, now);
+  auto r = publish_.Save(job, previous, now);  // StateDb::SaveJob + the store's job hooks
   if (!r) return r;
   if (job.state != previous) {
     if (job.error_class.empty()) {
@@ -87,6 +88,15 @@ Result<void> JobRunner::Save(Job& job, JobState previous) {
 
 JobRunner::StepResult JobRunner::Finish(Job& job, JobState terminal, std::string_view error_class,
                                         std::string detail, int http_status) {
+  if (terminal == JobState::kComplete) {
+    // The job's staged lines join the store in the commit that completes it (job_publish.h).
+    if (auto p = publish_.Publish(job.id); !p) {
+      if (ClassifyStorageError(p.error()) == StorageProblem::kNone) return std::move(p).error();
+      job.next_ms = NowMs() + limits_.disk_full_wait.count();  // full store: complete later
+      if (auto s = Save(job, job.state); !s) return std::move(s).error();
+      return Next::kWait;
+    }
+  }
   JobState prev = job.state;
   job.state = terminal;
   job.error_class = std::string(error_class);
@@ -208,6 +218,7 @@ JobRunner::StepResult JobRunner::Rekick(Job& job, const PayerClient& payer,
                job.member_key, job.payer, why_class, used + 1, budget);
   // Also forgets the old export's manifest pages, Expires and error issues (state/export_db.cpp).
   auto r = db_.SaveFirstManifestPage(job, prev, {}, {}, NowMs());
+  if (r) r = publish_.Drop(job.id);  // the new export brings the staged lines again
   if (!r) return std::move(r).error();
   return Next::kContinue;
 }
@@ -223,6 +234,7 @@ asio::awaitable<Result<void>> JobRunner::Run(int64_t job_id, PayerClient& payer)
     // An operator changed the job underneath us: their decision stands, this run ends.
     spdlog::info("job {} payer {}: {}; leaving it as the operator set it", job_id, payer.id(),
                  r.error().message);
+    if (auto d = publish_.Drop(job_id); !d) co_return d;  // nothing of it is published
     // Cancelled with an export running (perhaps one kicked off after the operator looked):
     // cancel it at the payer now rather than leave it to the scheduler's sweep.
     auto now = db_.LoadJob(job_id);
@@ -237,6 +249,7 @@ asio::awaitable<Result<void>> JobRunner::Run(int64_t job_id, PayerClient& payer)
 
 asio::awaitable<Result<void>> JobRunner::CancelExport(int64_t job_id, std::string poll_url,
                                                       PayerClient& payer) {
+  if (auto d = publish_.Drop(job_id); !d) co_return d;  // cancelled: nothing of it is published
   if (payer.options().export_job.cancel_with_delete) {
     auto d = co_await payer.CancelExport(poll_url);
     if (!d && (d.error().kind == ErrorKind::kThrottled || d.error().kind == ErrorKind::kAuth)) {

@@ -32,6 +32,7 @@
 #include "ops/metrics.h"
 #include "pipeline/bulk_match.h"
 #include "pipeline/file_download.h"
+#include "pipeline/job_publish.h"
 #include "pipeline/payer_client.h"
 #include "state/state_db.h"
 #include "store/resource_store.h"
@@ -99,6 +100,7 @@ class JobRunner {
   const std::atomic<bool>& stopping_;
   Metrics* metrics_;
   FileDownloader downloader_;
+  JobPublisher publish_;  // the job's staged store lines: published with its completion
   BulkMatcher bulk_;  // $bulk-member-match batches and their members (pipeline/bulk_match.h)
 };
 

@@ -3,6 +3,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -14,16 +16,17 @@
 
 #include "store/index_line.h"
 #include "store/line_id.h"
+#include "store/staged_file.h"
 #include "store/type_name.h"
 
 namespace p2p::store {
 
 namespace {
 
-// Direct writers have two (one being filled, one being written by the writeback thread): 1 MiB
-// per writer, as with the single 1 MiB buffer they had before (target 4: RSS flat in file size).
+// Writers have two (one being filled, one being written by the writeback thread): 1 MiB per
+// writer, as with the single 1 MiB buffer they had before (target 4: RSS flat in file size).
 constexpr size_t kWriteBuffer = 512 << 10;
-constexpr int64_t kWritebackBytes = 8 << 20;  // direct mode: start the disk writeback this often
+constexpr int64_t kWritebackBytes = 8 << 20;  // start the disk writeback this often
 constexpr char kPrefix[] = "ndjson store";
 
 Error Prefixed(Error e) { return std::move(e).Context(kPrefix); }
@@ -49,40 +52,42 @@ Result<int64_t> CountNewlines(int fd, int64_t from, int64_t to, std::string& buf
   return count;
 }
 
-// Opens `path` if it exists: an invalid fd (not an error) when it does not.
-Result<UniqueFd> OpenIfExists(const std::string& path, int flags) {
-  auto fd = OpenFile(path, flags);
-  if (!fd && ::access(path.c_str(), F_OK) != 0 && errno == ENOENT) return UniqueFd();
-  return fd;
-}
-
 }  // namespace
 
-// Writes one downloaded file's lines. Two modes (see ndjson_store.h):
-//  * direct: the writer owns the tail of <Type>.ndjson and writes its lines right after the
-//    committed end, starting the disk writeback every kWritebackBytes so that Commit()'s
-//    fdatasync waits only for the last few MiB. Nothing past the committed end counts until the
-//    mark is recorded (Recover() cuts it otherwise).
-//  * tmp: another writer owns the tail, so lines go to .tmp/<job_id>-<file_index>.part and are
-//    appended at Commit(). A direct writer becomes a tmp writer when another writer of its type
-//    commits first (NdjsonStore::Evict).
+// Writes one downloaded file's lines (see ndjson_store.h): in place, straight after the
+// published end of <Type>.ndjson (plus the same job's in-place files before it), or staged in
+// .staging/<job_id>/<file_index>.ndjson (staged_file.h). Either way the disk writeback is started
+// every kWritebackBytes so that Commit()'s fdatasync waits only for the last few MiB, and the
+// lines join the published part only when the job is published. An in-place writer becomes a
+// staged one when another job's publication evicts it (MoveToStaged). A file that is aborted is
+// removed (staged) or cut off (in place).
 class NdjsonFileWriter final : public FileWriter {
  public:
-  NdjsonFileWriter(NdjsonStore* store, FileContext ctx, std::string tmp_path)
-      : store_(store), ctx_(std::move(ctx)), tmp_path_(std::move(tmp_path)) {}
+  NdjsonFileWriter(NdjsonStore* store, FileContext ctx, std::string dir)
+      : store_(store),
+        ctx_(std::move(ctx)),
+        dir_(std::move(dir)),
+        path_(dir_ + "/" + std::to_string(ctx_.file_index) + ".ndjson") {}
   ~NdjsonFileWriter() override { Abort(); }
 
-  // Makes this the direct writer of `files`, writing from `files->ndjson_end`.
-  void StartDirect(NdjsonStore::TypeFiles* files) {
-    direct_ = files;
-    base_ = files->ndjson_end;
-    files->tail = this;
+  // Writes from the tail of `files` on (their tail_job is this writer's job).
+  Result<void> StartInPlace(NdjsonStore::TypeFiles* files) {
+    // A staged copy of this file from an earlier attempt (an in-place commit that Recover()
+    // staged, the "done" mark never recorded) must not be published beside this one.
+    if (::unlink(path_.c_str()) != 0 && errno != ENOENT) {
+      return Prefixed(ErrnoError(errno, "remove " + path_));
+    }
+    place_ = files;
+    base_ = files->tail_end;
+    files->tail_writer = this;
     write_what_ = "write " + store_->PathOf(ctx_.type, ".ndjson");
+    return Ok();
   }
-  Result<void> StartTmp() {
-    auto fd = OpenFile(tmp_path_, O_RDWR | O_CREAT | O_TRUNC);  // read back by Commit()
+  Result<void> StartStaged() {
+    auto fd = OpenFile(path_, O_RDWR | O_CREAT | O_TRUNC);  // a cut earlier attempt goes
     if (!fd) return Prefixed(std::move(fd).error());
     fd_ = std::move(*fd);
+    write_what_ = "write " + path_;
     return Ok();
   }
 
@@ -105,17 +110,11 @@ class NdjsonFileWriter final : public FileWriter {
     return Ok();
   }
 
-  // Direct mode: the block goes to the writeback thread as it is, after the lines buffered
-  // before it; tmp mode (rare: another writer of the type holds the tail) copies it.
+  // The block goes to the writeback thread as it is, after the lines buffered before it.
   bool TakesBlocks() const override { return true; }
   Result<uint64_t> PutBlock(std::string_view lines, int64_t count) override {
     if (!status_) return status_.error();
     lines_ += count;
-    if (direct_ == nullptr) {
-      if (auto r = Flush(); !r) return std::move(r).error();
-      if (auto r = Write(lines.data(), lines.size()); !r) return std::move(r).error();
-      return uint64_t{0};
-    }
     if (used_ > 0) {
       if (auto r = Flush(); !r) return std::move(r).error();
     }
@@ -148,48 +147,75 @@ class NdjsonFileWriter final : public FileWriter {
 
   Result<StoreMark> Commit() override {
     done_ = true;
-    auto mark = CommitImpl();
-    Cleanup();
-    return mark;
+    auto r = CommitImpl();
+    Cleanup(r.ok());
+    if (!r) return r.error();
+    return StoreMark{ctx_.type};  // nothing to record until the job is published
   }
 
   void Abort() override {
     if (done_) return;
     done_ = true;
-    Cleanup();
+    Cleanup(false);
   }
 
-  // Called by NdjsonStore::Evict: moves what this direct writer wrote so far into its own
-  // temporary file and gives the tail back. On failure the writer keeps the error (its file is
-  // downloaded again) and the tail is given back all the same.
-  void MoveToTmp() {
-    NdjsonStore::TypeFiles* f = direct_;
-    Result<void> r = status_ ? Flush() : status_;  // still direct: into the type's file
+  // Called by NdjsonStore::Evict: moves what this in-place writer wrote so far into its own
+  // staging file and goes on there. On failure the writer keeps the error (its file is
+  // downloaded again) and gives the tail back all the same.
+  void MoveToStaged() {
+    NdjsonStore::TypeFiles* f = place_;
+    Result<void> r = status_ ? Flush() : status_;  // still in place: into the type's file
     Settle();  // the copy below reads what the writeback thread wrote
     if (r && !status_) r = status_;
-    direct_ = nullptr;
-    f->tail = nullptr;
-    if (r) r = StartTmp();
+    place_ = nullptr;
+    f->tail_writer = nullptr;
+    if (r) r = StartStaged();
     if (r && written_ > 0) {
-      r = CopyRange(f->ndjson.get(), base_, fd_.get(), 0, written_, "copy to " + tmp_path_);
+      r = CopyRange(f->ndjson.get(), base_, fd_.get(), 0, written_, "copy to " + path_);
       if (!r) r = Prefixed(std::move(r).error());
     }
+    base_ = 0;
+    writeback_ = waited_ = written_;  // the copy's pages are synced by the commit
     if (!r) status_ = std::move(r);
   }
 
  private:
-  Result<StoreMark> CommitImpl() {
-    if (!status_) return status_.error();
-    if (auto r = Flush(); !r) return std::move(r).error();
+  int fd() const { return place_ != nullptr ? place_->ndjson.get() : fd_.get(); }
+
+  Result<void> CommitImpl() {
+    if (!status_) return status_;
+    if (auto r = Flush(); !r) return r;
     Settle();
-    if (!status_) return status_.error();
-    const auto* runs = runs_.empty() ? nullptr : &runs_;
-    if (direct_ != nullptr) return store_->CommitTail(ctx_, *direct_, written_, lines_, runs);
-    // The temporary file is not synced: it is read back here and never after a crash.
-    return store_->Append(ctx_, fd_.get(), written_, lines_, runs);
+    if (!status_) return status_;
+    // The file's index lines: offsets from base_ (0 for a staged file).
+    std::string index;
+    auto entry = [&](std::string member_key, int64_t start, int64_t end, int64_t lines) {
+      if (end > start) {
+        index += FormatIndexLine(IndexEntry{base_ + start, base_ + end, ctx_.payer,
+                                            std::move(member_key), ctx_.transaction_time,
+                                            ctx_.job_id, ctx_.file_index, lines});
+      }
+    };
+    if (runs_.empty()) entry(ctx_.member_key, 0, written_, lines_);
+    for (const NdjsonStore::IndexRun& run : runs_) {
+      entry(run.member_key, run.start, run.end, run.lines);
+    }
+    if (place_ != nullptr) {
+      const std::string what = "fsync " + store_->PathOf(ctx_.type, ".ndjson");
+      if (auto r = SyncFile(fd(), what); !r) return Prefixed(std::move(r).error());
+      return store_->CommitInPlace(ctx_.job_id, *place_, base_, written_, index);
+    }
+    const std::string trailer = StagedTrailer(ctx_.type, written_, index);
+    auto r = PwriteAll(fd_.get(), trailer.data(), trailer.size(), written_, write_what_);
+    if (r) r = SyncFile(fd_.get(), "fsync " + path_);
+    // The file's name (and its job directory's) must outlive a crash as the "done" mark does.
+    if (r) r = SyncDir(dir_);
+    if (r) r = SyncDir(store_->staging_dir_);
+    if (!r) return Prefixed(std::move(r).error());
+    return Ok();
   }
 
-  // Direct mode: the writeback thread's job (if any) is done; its error becomes this writer's.
+  // The writeback thread's job (if any) is done; its error becomes this writer's.
   void Settle() {
     if (ticket_ == 0) return;
     store_->writeback_->WaitFor(ticket_);
@@ -198,11 +224,11 @@ class NdjsonFileWriter final : public FileWriter {
     if (!async_status_ && status_) status_ = Prefixed(async_status_.error());
   }
 
-  // Direct mode: hands the first `n` bytes of buf_ to the writeback thread (which also drives
-  // the disk writeback, see writeback.h) and goes on in the spare buffer. Waits only for the
-  // spare buffer's own write, not for the blocks queued after it (PutBlock): those are the
-  // caller's slots, which it waits for itself (WaitBlock). A failed write of any job is noticed
-  // through failed_ and then read after Settle().
+  // Hands the first `n` bytes of buf_ to the writeback thread (which also drives the disk
+  // writeback, see writeback.h) and goes on in the spare buffer. Waits only for the spare
+  // buffer's own write, not for the blocks queued after it (PutBlock): those are the caller's
+  // slots, which it waits for itself (WaitBlock). A failed write of any job is noticed through
+  // failed_ and then read after Settle().
   Result<void> Handoff(size_t n) {
     if (spare_ticket_ != 0) store_->writeback_->WaitFor(spare_ticket_);  // the spare is free
     spare_ticket_ = 0;
@@ -215,11 +241,11 @@ class NdjsonFileWriter final : public FileWriter {
     return Ok();
   }
 
-  // Direct mode: queues the write of `n` bytes at `data` after everything before; ticket_ is its
-  // job. Jobs run in order, so no wait here.
+  // Queues the write of `n` bytes at `data` after everything before; ticket_ is its job. Jobs
+  // run in order, so no wait here.
   void Submit(const char* data, size_t n) {
     WritebackThread::Job job;
-    job.fd = direct_->ndjson.get();
+    job.fd = fd();
     job.offset = base_ + written_;
     job.data = data;
     job.size = n;
@@ -246,23 +272,15 @@ class NdjsonFileWriter final : public FileWriter {
   Result<void> Write(const char* data, size_t size) {
     Settle();  // keeps the writes in order
     if (!status_) return status_;
-    Result<void> r = Ok();
-    if (direct_ != nullptr) {
-      const std::string& path = store_->PathOf(ctx_.type, ".ndjson");
-      r = PwriteAll(direct_->ndjson.get(), data, size, base_ + written_, "write " + path);
-    } else {
-      // At an explicit offset: MoveToTmp's copy does not move the file offset.
-      r = PwriteAll(fd_.get(), data, size, written_, "write " + tmp_path_);
-    }
-    if (!r) {
+    if (auto r = PwriteAll(fd(), data, size, base_ + written_, write_what_); !r) {
       status_ = Prefixed(std::move(r).error());
       return status_;
     }
     written_ += static_cast<int64_t>(size);
-    if (direct_ != nullptr && written_ - writeback_ >= kWritebackBytes) {
+    if (written_ - writeback_ >= kWritebackBytes) {
       // Start writing these pages to disk now (does not wait): Commit's fdatasync then only
       // waits for the rest. A failure here only loses the head start.
-      (void)::sync_file_range(direct_->ndjson.get(), base_ + writeback_, written_ - writeback_,
+      (void)::sync_file_range(fd(), base_ + writeback_, written_ - writeback_,
                               SYNC_FILE_RANGE_WRITE);
       writeback_ = written_;
     }
@@ -273,19 +291,26 @@ class NdjsonFileWriter final : public FileWriter {
     size_t n = used_;
     used_ = 0;
     if (n == 0) return Ok();
-    return direct_ != nullptr ? Handoff(n) : Write(buf_.get(), n);
+    return Handoff(n);
   }
 
-  void Cleanup() {
+  // `committed`: the file stays for the job's publication; otherwise it goes.
+  void Cleanup(bool committed) {
     Settle();  // nothing of ours in flight before cutting the file or freeing the buffers
-    if (direct_ != nullptr) {  // not committed: give the tail back, cut what was written
-      if (direct_->tail == this) direct_->tail = nullptr;
-      if (direct_->ndjson_end == base_) (void)!::ftruncate(direct_->ndjson.get(), base_);
-      direct_ = nullptr;
+    if (place_ != nullptr) {
+      if (place_->tail_writer == this) place_->tail_writer = nullptr;
+      if (!committed) {
+        if (place_->tail_end == base_) (void)!::ftruncate(place_->ndjson.get(), base_);
+        // Nothing of the job in place any more: the tail is free for any job.
+        if (place_->tail_index.empty() && place_->tail_end == place_->ndjson_end) {
+          place_->tail_job = 0;
+        }
+      }
+      place_ = nullptr;
     }
     if (fd_.valid()) {
       fd_.reset();
-      ::unlink(tmp_path_.c_str());
+      if (!committed) ::unlink(path_.c_str());
     }
     buf_.reset();
     spare_.reset();
@@ -293,20 +318,21 @@ class NdjsonFileWriter final : public FileWriter {
 
   NdjsonStore* store_;
   FileContext ctx_;
-  std::string tmp_path_;
-  NdjsonStore::TypeFiles* direct_ = nullptr;  // direct mode: the type's files; else null
-  int64_t base_ = 0;                          // direct mode: offset of this file's first byte
-  UniqueFd fd_;                               // tmp mode: the temporary file
+  std::string dir_;   // .staging/<job_id>
+  std::string path_;  // dir_/<file_index>.ndjson, the staging file
+  NdjsonStore::TypeFiles* place_ = nullptr;  // in place: the type's files; staged: null
+  int64_t base_ = 0;                         // in place: offset of the file's first byte
+  std::string write_what_;  // "write <path>", the writeback jobs' error context
+  UniqueFd fd_;             // staged: the staging file
   std::unique_ptr<char[]> buf_;
   size_t used_ = 0;
   int64_t written_ = 0;
-  int64_t writeback_ = 0;  // bytes handed to sync_file_range (direct mode)
-  int64_t waited_ = 0;     // bytes known to be on disk (direct mode: waited for by the thread)
-  std::unique_ptr<char[]> spare_;  // direct mode: the buffer the writeback thread is writing
-  uint64_t ticket_ = 0;            // direct mode: the last job queued, 0 when none is in flight
-  uint64_t spare_ticket_ = 0;      // direct mode: the job writing spare_, 0 when none
+  int64_t writeback_ = 0;  // bytes handed to sync_file_range
+  int64_t waited_ = 0;     // bytes known to be on disk (waited for by the thread)
+  std::unique_ptr<char[]> spare_;  // the buffer the writeback thread is writing
+  uint64_t ticket_ = 0;            // the last job queued, 0 when none is in flight
+  uint64_t spare_ticket_ = 0;      // the job writing spare_, 0 when none
   std::atomic<bool> failed_{false};  // set by the writeback thread with async_status_
-  std::string write_what_;         // "write <Type>.ndjson path", the job's error context
   Result<void> async_status_;      // set by the writeback thread; read after Settle()
   int64_t lines_ = 0;
   std::vector<NdjsonStore::IndexRun> runs_;  // PutFor only: one per run of a member_key
@@ -317,9 +343,9 @@ class NdjsonFileWriter final : public FileWriter {
 Result<std::unique_ptr<NdjsonStore>> NdjsonStore::Open(const std::string& dir) {
   if (dir.empty()) return MakeError(ErrorKind::kInvalid, "ndjson store: store.path is empty");
   std::unique_ptr<NdjsonStore> store(new NdjsonStore(dir));
-  store->tmp_dir_ = dir + "/.tmp";
+  store->staging_dir_ = dir + "/.staging";
   store->writeback_ = std::make_unique<WritebackThread>();
-  for (const std::string& d : {dir, store->tmp_dir_}) {
+  for (const std::string& d : {dir, store->staging_dir_}) {
     if (auto r = MakeDirs(d, 0700); !r) return Prefixed(std::move(r).error());
   }
   return store;
@@ -329,41 +355,75 @@ std::string NdjsonStore::PathOf(std::string_view type, std::string_view ext) con
   return dir_ + "/" + std::string(type) + std::string(ext);
 }
 
+std::string NdjsonStore::StagingDir(int64_t job_id) const {
+  return staging_dir_ + "/" + std::to_string(job_id);
+}
+
+Result<void> NdjsonStore::LockExclusive() {
+  if (lock_.valid()) return Ok();
+  const std::string path = dir_ + "/.lock";
+  // Read-only: a descriptor open for writing would keep the file system from being remounted
+  // read-only (which the daemon must survive, see pipeline/file_download.h StorageGate).
+  auto fd = OpenFile(path, O_RDONLY | O_CREAT);
+  if (!fd) return Prefixed(std::move(fd).error());
+  if (::flock(fd->get(), LOCK_EX | LOCK_NB) != 0) {
+    if (errno == EWOULDBLOCK) {
+      return MakeError(ErrorKind::kBusy, std::string(kPrefix) + ": " + dir_ +
+                                             " is in use by another process (it holds " + path +
+                                             "; is p2p-ingestd running?)");
+    }
+    return Prefixed(ErrnoError(errno, "lock " + path));
+  }
+  lock_ = std::move(*fd);
+  return Ok();
+}
+
 Result<std::unique_ptr<FileWriter>> NdjsonStore::Begin(const FileContext& ctx) {
   if (auto v = ValidateResourceType(ctx.type); !v) return Prefixed(std::move(v).error());
   auto files = FilesFor(ctx.type);
   if (!files) return std::move(files).error();
-  std::string tmp =
-      tmp_dir_ + "/" + std::to_string(ctx.job_id) + "-" + std::to_string(ctx.file_index) + ".part";
-  auto writer = std::make_unique<NdjsonFileWriter>(this, ctx, std::move(tmp));
-  if ((*files)->tail == nullptr) {
-    writer->StartDirect(*files);
-  } else if (auto r = writer->StartTmp(); !r) {
+  TypeFiles& f = **files;
+  std::string dir = StagingDir(ctx.job_id);
+  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    return Prefixed(ErrnoError(errno, "mkdir " + dir));
+  }
+  auto writer = std::make_unique<NdjsonFileWriter>(this, ctx, std::move(dir));
+  // In place when the tail is free, or this job's and not being written: no copy later.
+  if (f.tail_writer == nullptr && (f.tail_job == 0 || f.tail_job == ctx.job_id)) {
+    if (f.tail_job == 0) {
+      f.tail_job = ctx.job_id;
+      f.tail_end = f.ndjson_end;
+      f.tail_index.clear();
+    }
+    if (auto r = writer->StartInPlace(&f); !r) return std::move(r).error();
+  } else if (auto r = writer->StartStaged(); !r) {
     return std::move(r).error();
   }
   return std::unique_ptr<FileWriter>(std::move(writer));
 }
 
 Result<void> NdjsonStore::Evict(TypeFiles& f) {
-  if (f.tail != nullptr) f.tail->MoveToTmp();
-  // Whatever the direct writer left past the committed end goes (it is in its .part now).
+  if (f.tail_job == 0) return Ok();
+  const int64_t job = f.tail_job;
+  if (f.tail_writer != nullptr) f.tail_writer->MoveToStaged();
+  if (!f.tail_index.empty()) {
+    if (auto r = StageInPlace(job, f.type, f.ndjson.get(), f.tail_index, f.ndjson_end); !r) {
+      return r;
+    }
+  }
+  // The journal goes (durably) before the tail is cut: never does one name bytes that are gone.
+  const std::string journal = InPlaceJournal(job, f.type);
+  if (::unlink(journal.c_str()) != 0 && errno != ENOENT) {
+    return Prefixed(ErrnoError(errno, "remove " + journal));
+  }
+  if (auto r = SyncDir(StagingDir(job)); !r) return Prefixed(std::move(r).error());
   if (::ftruncate(f.ndjson.get(), f.ndjson_end) != 0) {
     return Prefixed(ErrnoError(errno, "truncate " + PathOf(f.type, ".ndjson")));
   }
+  f.tail_job = 0;
+  f.tail_end = f.ndjson_end;
+  f.tail_index.clear();
   return Ok();
-}
-
-Result<StoreMark> NdjsonStore::CommitTail(const FileContext& ctx, TypeFiles& f, int64_t len,
-                                          int64_t lines, const std::vector<IndexRun>* runs) {
-  f.tail = nullptr;
-  const std::string ndjson_path = PathOf(ctx.type, ".ndjson");
-  if (len == 0) return StoreMark{ctx.type, f.ndjson_end, f.index_end};
-  auto r = SyncFile(f.ndjson.get(), "fsync " + ndjson_path);
-  if (!r) {
-    (void)!::ftruncate(f.ndjson.get(), f.ndjson_end);
-    return Prefixed(std::move(r).error());
-  }
-  return AppendIndex(ctx, f, len, lines, runs);
 }
 
 Result<NdjsonStore::TypeFiles*> NdjsonStore::FilesFor(const std::string& type) {
@@ -388,51 +448,6 @@ Result<NdjsonStore::TypeFiles*> NdjsonStore::FilesFor(const std::string& type) {
   return &files_.emplace(type, std::move(f)).first->second;
 }
 
-Result<StoreMark> NdjsonStore::Append(const FileContext& ctx, int tmp_fd, int64_t len,
-                                      int64_t lines, const std::vector<IndexRun>* runs) {
-  auto files = FilesFor(ctx.type);
-  if (!files) return std::move(files).error();
-  TypeFiles& f = **files;
-  if (len == 0) return StoreMark{ctx.type, f.ndjson_end, f.index_end};
-  if (auto r = Evict(f); !r) return std::move(r).error();
-  const std::string ndjson_path = PathOf(ctx.type, ".ndjson");
-  auto r = CopyRange(tmp_fd, 0, f.ndjson.get(), f.ndjson_end, len, "append to " + ndjson_path);
-  if (r) r = SyncFile(f.ndjson.get(), "fsync " + ndjson_path);
-  if (!r) {
-    (void)!::ftruncate(f.ndjson.get(), f.ndjson_end);
-    return Prefixed(std::move(r).error());
-  }
-  return AppendIndex(ctx, f, len, lines, runs);
-}
-
-Result<StoreMark> NdjsonStore::AppendIndex(const FileContext& ctx, TypeFiles& f, int64_t len,
-                                           int64_t lines, const std::vector<IndexRun>* runs) {
-  const std::string index_path = PathOf(ctx.type, ".index");
-  std::string line;
-  if (runs == nullptr) {
-    line = FormatIndexLine(IndexEntry{f.ndjson_end, f.ndjson_end + len, ctx.payer, ctx.member_key,
-                                      ctx.transaction_time, ctx.job_id, ctx.file_index, lines});
-  } else {
-    for (const IndexRun& run : *runs) {
-      line += FormatIndexLine(IndexEntry{f.ndjson_end + run.start, f.ndjson_end + run.end,
-                                         ctx.payer, run.member_key, ctx.transaction_time,
-                                         ctx.job_id, ctx.file_index, run.lines});
-    }
-  }
-  auto r =
-      PwriteAll(f.index.get(), line.data(), line.size(), f.index_end, "append to " + index_path);
-  if (r) r = SyncFile(f.index.get(), "fsync " + index_path);
-  if (!r) {
-    // Cut back what this append added; Recover() would do the same at the next start.
-    (void)!::ftruncate(f.ndjson.get(), f.ndjson_end);
-    (void)!::ftruncate(f.index.get(), f.index_end);
-    return Prefixed(std::move(r).error());
-  }
-  f.ndjson_end += len;
-  f.index_end += static_cast<int64_t>(line.size());
-  return StoreMark{ctx.type, f.ndjson_end, f.index_end};
-}
-
 Result<std::map<std::string, bool>> NdjsonStore::TypesOnDisk() const {
   std::map<std::string, bool> types;
   DIR* d = ::opendir(dir_.c_str());
@@ -447,64 +462,6 @@ Result<std::map<std::string, bool>> NdjsonStore::TypesOnDisk() const {
   }
   ::closedir(d);
   return types;
-}
-
-Result<void> NdjsonStore::Recover(const std::map<std::string, StoreMark>& committed) {
-  files_.clear();
-  auto types = TypesOnDisk();
-  if (!types) return std::move(types).error();
-  for (const auto& [type, mark] : committed) {
-    if (auto v = ValidateResourceType(type); !v) return Prefixed(std::move(v).error());
-    (*types)[type] = true;
-  }
-  for (const auto& [type, unused] : *types) {
-    auto it = committed.find(type);
-    int64_t targets[] = {0, 0};
-    if (it != committed.end()) {
-      targets[0] = std::max<int64_t>(it->second.ndjson_end, 0);
-      targets[1] = std::max<int64_t>(it->second.index_end, 0);
-    }
-    const char* exts[] = {".ndjson", ".index"};
-    for (int i = 0; i < 2; ++i) {
-      std::string path = PathOf(type, exts[i]);
-      auto fd = OpenIfExists(path, O_RDWR);
-      if (!fd) return Prefixed(std::move(fd).error());
-      int64_t size = 0;
-      if (fd->valid()) {
-        auto s = FileSize(fd->get(), "stat " + path);
-        if (!s) return Prefixed(std::move(s).error());
-        size = *s;
-      }
-      if (size < targets[i]) {
-        return MakeError(ErrorKind::kIo, std::string(kPrefix) + ": " + path + " is shorter (" +
-                                             std::to_string(size) +
-                                             " bytes) than its committed mark (" +
-                                             std::to_string(targets[i]) + " bytes)");
-      }
-      if (size == targets[i]) continue;
-      if (::ftruncate(fd->get(), targets[i]) != 0) {
-        return Prefixed(ErrnoError(errno, "truncate " + path));
-      }
-      if (auto r = SyncFile(fd->get(), "fsync " + path); !r) return Prefixed(std::move(r).error());
-    }
-    const int64_t deleted_end =
-        it != committed.end() ? std::max<int64_t>(it->second.deleted_end, 0) : 0;
-    if (auto r = RecoverTombstones(type, deleted_end); !r) return r;
-  }
-  DIR* d = ::opendir(tmp_dir_.c_str());
-  if (d == nullptr) return Prefixed(ErrnoError(errno, "opendir " + tmp_dir_));
-  std::vector<std::string> leftovers;
-  while (struct dirent* e = ::readdir(d)) {
-    std::string_view name = e->d_name;
-    if (name != "." && name != "..") leftovers.emplace_back(tmp_dir_ + "/" + std::string(name));
-  }
-  ::closedir(d);
-  for (const std::string& path : leftovers) {
-    if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
-      return Prefixed(ErrnoError(errno, "remove " + path));
-    }
-  }
-  return Ok();
 }
 
 Result<void> NdjsonStore::Scan(std::string_view type,

@@ -1,5 +1,6 @@
 #include "store/posix_file.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -7,6 +8,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <vector>
 
 namespace p2p::store {
 
@@ -34,6 +36,34 @@ Result<UniqueFd> OpenFile(const std::string& path, int flags) {
   } while (fd < 0 && errno == EINTR);
   if (fd < 0) return ErrnoError(errno, "open " + path);
   return UniqueFd(fd);
+}
+
+Result<UniqueFd> OpenIfExists(const std::string& path, int flags) {
+  auto fd = OpenFile(path, flags);
+  if (!fd && ::access(path.c_str(), F_OK) != 0 && errno == ENOENT) return UniqueFd();
+  return fd;
+}
+
+Result<void> RemoveDirFiles(const std::string& dir) {
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) {
+    if (errno == ENOENT) return Ok();
+    return ErrnoError(errno, "opendir " + dir);
+  }
+  std::vector<std::string> names;
+  while (struct dirent* e = ::readdir(d)) {
+    std::string_view name = e->d_name;
+    if (name != "." && name != "..") names.emplace_back(name);
+  }
+  ::closedir(d);
+  for (const std::string& name : names) {
+    std::string path = dir;
+    path += '/';
+    path += name;
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT) return ErrnoError(errno, "remove " + path);
+  }
+  if (::rmdir(dir.c_str()) != 0 && errno != ENOENT) return ErrnoError(errno, "remove " + dir);
+  return Ok();
 }
 
 Result<void> MakeDirs(const std::string& path, unsigned mode) {
@@ -128,6 +158,24 @@ Result<void> CopyRange(int in, int64_t in_off, int out, int64_t out_off, int64_t
 Result<void> SyncFile(int fd, std::string_view what) {
   if (::fdatasync(fd) != 0) return ErrnoError(errno, what);
   return Ok();
+}
+
+Result<int64_t> AppendSynced(const std::string& path, std::string_view data,
+                             const std::vector<std::string>& dirs) {
+  auto fd = OpenFile(path, O_RDWR | O_CREAT);
+  if (!fd) return std::move(fd).error();
+  auto size = FileSize(fd->get(), "stat " + path);
+  if (!size) return std::move(size).error();
+  auto r = PwriteAll(fd->get(), data.data(), data.size(), *size, "append to " + path);
+  if (r) r = SyncFile(fd->get(), "fsync " + path);
+  for (const std::string& dir : dirs) {
+    if (r) r = SyncDir(dir);
+  }
+  if (!r) {
+    (void)!::ftruncate(fd->get(), *size);
+    return std::move(r).error();
+  }
+  return *size + static_cast<int64_t>(data.size());
 }
 
 Result<void> SyncDir(const std::string& dir) {

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/result.h"
 
@@ -41,6 +42,10 @@ class UniqueFd {
 
 // open(2) with O_CLOEXEC; files are created 0600.
 Result<UniqueFd> OpenFile(const std::string& path, int flags);
+// OpenFile, but a missing file is an invalid fd, not an error.
+Result<UniqueFd> OpenIfExists(const std::string& path, int flags);
+// Removes the files in `dir` (not recursively), then `dir`; a missing `dir` is no error.
+Result<void> RemoveDirFiles(const std::string& dir);
 // Creates `path` and missing parents with `mode` (existing directories are left as they are).
 Result<void> MakeDirs(const std::string& path, unsigned mode);
 
@@ -51,6 +56,10 @@ Result<void> PwriteAll(int fd, const char* data, size_t size, int64_t offset,
 Result<void> CopyRange(int in, int64_t in_off, int out, int64_t out_off, int64_t len,
                        std::string_view what);
 Result<void> SyncFile(int fd, std::string_view what);  // fdatasync
+// Appends `data` to `path` (created if needed) and syncs it and then `dirs` (so that a new name
+// is durable too); the new length. On failure the file is cut back to its old length.
+Result<int64_t> AppendSynced(const std::string& path, std::string_view data,
+                             const std::vector<std::string>& dirs);
 Result<void> SyncDir(const std::string& dir);
 Result<int64_t> FileSize(int fd, std::string_view what);
 

@@ -4,17 +4,21 @@
 //    type ("Patient"), columns id, payer, member_key, tx_time, job_id, json, with a UNIQUE index
 //    on (payer, id); a resource seen again replaces its row (upsert), never duplicates. Writes are
 //    batched in transactions; since every write is an idempotent upsert, a crash mid-file only
-//    means the file is downloaded again.
-//  * NdjsonStore (store.kind: ndjson): <Type>.ndjson per type under store.path holding only
-//    complete lines up to its committed end, plus <Type>.index (one line per committed file:
-//    start and end byte offsets, payer, member_key, transaction time, job id, line count) for
-//    provenance. A file's lines are written past the committed end of <Type>.ndjson (or, while
-//    another file of the type is being written, to a temporary file under store.path/.tmp,
-//    appended at Commit()) and made durable at Commit(); the new end offset is returned in the
-//    StoreMark, which the caller records in the state DB in the same transaction as the file's
-//    "done" mark. At start, Recover() truncates every <Type>.ndjson
-//    (and .index) to its recorded offset, so an append that was not recorded is undone: no half
-//    line, no doubled file. Compact() rewrites each type with one line per (payer, id), last wins.
+//    means the file is downloaded again. It has nothing to stage: the job hooks are no-ops.
+//  * NdjsonStore (store.kind: ndjson): <Type>.ndjson per type under store.path, plus
+//    <Type>.index (one line per published range: start and end byte offsets, payer, member_key,
+//    transaction time, job id, file index, line count) for provenance. The published part of
+//    <Type>.ndjson (up to the last index range) holds finished jobs only: a job's lines join it
+//    when the job is published (PublishJob, at its completion), each job's lines of a type as one
+//    block, so a reader of it sees a job's lines all at once, never a part of them and never
+//    twice (a re-kicked export's lines are dropped, EndJob, not published). Until then a file's
+//    lines wait past the published end (one job per type writes there in place, saving a copy of
+//    big exports) or in store.path/.staging/<job_id>/ (ndjson_store.h). The published ends come
+//    back as StoreMarks, which the caller records in the state DB in the transaction that
+//    completes the job. At start, Recover() stages the in-place lines of jobs still downloading,
+//    truncates every <Type>.ndjson (and .index, .deleted) to its recorded marks and drops the
+//    staging of jobs that are not downloading: an append that was not recorded is undone, no half
+//    line, no doubled job. Compact() rewrites each type with one line per (payer, id), last wins.
 //
 // Files are created 0600, directories 0700. Disk full (ENOSPC / EDQUOT / SQLITE_FULL) and a
 // read-only store (EROFS / SQLITE_READONLY; the message then says "read-only" or "Read-only file
@@ -27,6 +31,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -46,14 +51,27 @@ struct FileContext {
   std::string transaction_time;  // the export's transactionTime
 };
 
-// What a commit changed, recorded by the caller with the file's "done" mark.
+// What a publication, deletion or compaction changed, recorded by the caller in the state DB
+// (the committed ends Recover() gets at the next start). -1: this mark does not say.
 struct StoreMark {
   std::string type;
-  int64_t ndjson_end = -1;  // NdjsonStore: length of <Type>.ndjson after the append; else -1
-  int64_t index_end = -1;   // NdjsonStore: length of <Type>.index after the append; else -1
-  // NdjsonStore: length of <Type>.deleted (tombstones, see Delete) after a Delete/PurgeMember;
-  // -1 when this mark does not say (Begin/Commit marks).
-  int64_t deleted_end = -1;
+  int64_t ndjson_end = -1;  // NdjsonStore: length of <Type>.ndjson
+  int64_t index_end = -1;   // NdjsonStore: length of <Type>.index
+  int64_t deleted_end = -1;  // NdjsonStore: length of <Type>.deleted (tombstones, see Delete)
+};
+
+// How a job's staged lines end (ResourceStore::EndJob).
+enum class JobEnd {
+  kRecorded,  // the marks of its PublishJob are committed: the staging goes
+  kTakeBack,  // its PublishJob was not recorded: the append is cut back, the staging stays
+  kDrop,      // re-kicked, failed or cancelled: the staging goes (an unrecorded publish is cut)
+};
+
+// One type rewritten by Compact(): lines (and bytes) of <Type>.ndjson before and after.
+struct CompactedType {
+  std::string type;
+  int64_t lines_before = 0, lines_after = 0;
+  int64_t bytes_before = 0, bytes_after = 0;
 };
 
 // One resource to delete (a deleted[] file's `request.url` = "Type/id").
@@ -97,7 +115,8 @@ class FileWriter {
     return MakeError(ErrorKind::kInternal, "this store takes resources one at a time");
   }
   virtual void WaitBlock(uint64_t token) { (void)token; }
-  // Makes everything Put() durable. REQUIRES: called at most once, not after Abort().
+  // Makes everything Put() durable (NdjsonStore: staged for the job, see PublishJob; its mark
+  // then says nothing: all -1). REQUIRES: called at most once, not after Abort().
   virtual Result<StoreMark> Commit() = 0;
   // Drops what is not committed (temporary files removed). Safe to call after a failed Put().
   virtual void Abort() = 0;
@@ -117,17 +136,54 @@ class ResourceStore {
   // Starts writing one downloaded file. `ctx.type` must be a FHIR type name ([A-Z][A-Za-z]{1,63}).
   virtual Result<std::unique_ptr<FileWriter>> Begin(const FileContext& ctx) = 0;
 
-  // NdjsonStore: truncate each type's files to the committed marks (types with no mark: to 0)
-  // and remove leftover temporary files. SqliteStore: nothing to undo (returns Ok).
-  virtual Result<void> Recover(const std::map<std::string, StoreMark>& committed) = 0;
+  // NdjsonStore: truncate each type's files to the committed marks (types with no mark: to 0),
+  // finish or undo a compaction interrupted after or before its marks were recorded (see
+  // Compact), and drop the staging of every job not in `staging_jobs` (the jobs still
+  // downloading) and leftover temporary files. SqliteStore: nothing to undo (returns Ok).
+  // REQUIRES: LockExclusive() (no other process writes the store).
+  virtual Result<void> Recover(const std::map<std::string, StoreMark>& committed,
+                               const std::set<int64_t>& staging_jobs) = 0;
 
-  // NdjsonStore: one line per (payer, id), last committed wins; returns the new marks, which the
-  // caller must record. SqliteStore: no-op, returns an empty map. Offline operation (daemon stopped).
-  virtual Result<std::map<std::string, StoreMark>> Compact() = 0;
+  // NdjsonStore: takes the store's lock (store.path/.lock, flock) for the life of this object:
+  // the daemon holds it while it runs and `compact` needs it, so the two never meet. kBusy when
+  // another process holds it. SqliteStore: Ok (SQLite locks its file itself).
+  virtual Result<void> LockExclusive() = 0;
+
+  // Job hooks (pipeline/job_publish.h). A job's lines stay staged until the job completes:
+  // PublishJob appends them (NdjsonStore: its lines written in place are indexed where they are,
+  // its staged files copied after them by file index with their index ranges, then the job's
+  // staged tombstones written, see Delete), synced,
+  // and returns one mark per type changed; the caller records them in the transaction that
+  // completes the job and then calls EndJob(job_id, kRecorded). If that transaction fails,
+  // EndJob(job_id, kTakeBack) cuts the append back; a re-kick, failure or cancel calls
+  // EndJob(job_id, kDrop). A job with nothing staged publishes nothing (no marks). Errors:
+  // kDiskFull (full or read-only; nothing changed), kIo. REQUIRES: nothing else of the store is
+  // used between PublishJob and EndJob. SqliteStore stores at Commit(): no marks, EndJob Ok.
+  virtual Result<std::vector<StoreMark>> PublishJob(int64_t job_id) {
+    (void)job_id;
+    return std::vector<StoreMark>{};
+  }
+  virtual Result<void> EndJob(int64_t job_id, JobEnd end) {
+    (void)job_id, (void)end;
+    return Ok();
+  }
+
+  // NdjsonStore: rewrites each type to one line per (payer, id), last published wins,
+  // tombstoned lines dropped, the tombstone log emptied. Per type: the new files are written
+  // beside the old ones and synced, a journal names them, `record` gets the new marks
+  // (deleted_end 0) and must commit them durably before it returns, then the new files are
+  // renamed over the old ones (directory synced) and the journal goes. A kill at any point
+  // leaves the old files or the new ones, each complete; Recover() finishes the renames when
+  // the new marks were recorded and removes the new files when not. Returns lines and bytes per
+  // type. SqliteStore: nothing to do (one row per (payer, id) already), returns none.
+  // REQUIRES: LockExclusive() and Recover() first.
+  virtual Result<std::vector<CompactedType>> Compact(
+      const std::function<Result<void>(const StoreMark&)>& record) = 0;
 
   // Calls `fn` for every stored resource of `type` (tests, summaries): one call per live
-  // (payer, id) in both stores (NdjsonStore: the last committed line wins, tombstoned lines are
-  // skipped; a refresh that sends an id again therefore never doubles it). Order unspecified.
+  // (payer, id) in both stores (NdjsonStore: published lines only, the last one wins, tombstoned
+  // lines are skipped; a refresh that sends an id again therefore never doubles it). Order
+  // unspecified.
   virtual Result<void> Scan(std::string_view type,
                             const std::function<void(const StoredResource&)>& fn) = 0;
 
@@ -136,20 +192,22 @@ class ResourceStore {
   // else by reading the type).
   virtual Result<std::map<std::string, int64_t>> CountByType() = 0;
 
-  // Deletes the resources `refs` of `payer` (deleted[] files), durably when it returns Ok;
-  // refs that are not stored are no error. Ids must be FHIR ids and types FHIR type names
-  // (kInvalid otherwise, nothing deleted). SqliteStore: the rows go, `removed` counts them.
+  // Deletes the resources `refs` of `payer` (a deleted[] file of job `job_id`), durably when it
+  // returns Ok; refs that are not stored are no error. Ids must be FHIR ids and types FHIR type
+  // names (kInvalid otherwise, nothing deleted). SqliteStore: the rows go, `removed` counts them.
   // NdjsonStore: append-only, so each deletion is a tombstone line in <Type>.deleted
   //   "R <ndjson_end> <payer> <id>"
   // meaning "lines of (payer, id) before byte <ndjson_end> of <Type>.ndjson are gone" (a later
-  // refresh that stores the id again brings it back); `removed` counts tombstones written. The
-  // log follows the commit-mark rules: the new deleted_end comes back in `marks`, the caller
-  // records it in the state DB in the transaction that marks the work done, and Recover()
-  // truncates <Type>.deleted to it (to 0 without a mark). Scan, CountByType and Compact honour
-  // tombstones; Compact applies them and empties the logs (its marks carry deleted_end = 0).
+  // refresh that stores the id again brings it back). With a `job_id` (not 0) the tombstones
+  // are staged with the job's lines and written by its PublishJob, after its data, so that they
+  // cover the same export's lines (no marks now); with 0 they are written at once. `removed`
+  // counts tombstones. The log follows the mark rules: a new deleted_end comes back in `marks`,
+  // the caller records it in the state DB in the transaction that marks the work done, and
+  // Recover() truncates <Type>.deleted to it (to 0 without a mark). Scan, CountByType and
+  // Compact honour tombstones; Compact applies them and empties the logs.
   // Threading: like Begin; no writer of `payer` may be open for the same member (the pipeline
   // applies a job's deleted[] files after its output files).
-  virtual Result<DeleteOutcome> Delete(std::string_view payer,
+  virtual Result<DeleteOutcome> Delete(std::string_view payer, int64_t job_id,
                                        const std::vector<ResourceRef>& refs) = 0;
 
   // Deletes every resource of `member_key` from `payer` (consent revoked with purge). Sqlite:

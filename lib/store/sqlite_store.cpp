@@ -349,12 +349,14 @@ void SqliteStore::AbortWriter(const void* writer) {
   txn_writer_ = nullptr;
 }
 
-Result<void> SqliteStore::Recover(const std::map<std::string, StoreMark>& /*committed*/) {
+Result<void> SqliteStore::Recover(const std::map<std::string, StoreMark>& /*committed*/,
+                                  const std::set<int64_t>& /*staging_jobs*/) {
   return Ok();
 }
 
-Result<std::map<std::string, StoreMark>> SqliteStore::Compact() {
-  return std::map<std::string, StoreMark>{};
+Result<std::vector<CompactedType>> SqliteStore::Compact(
+    const std::function<Result<void>(const StoreMark&)>& /*record*/) {
+  return std::vector<CompactedType>{};
 }
 
 Result<void> SqliteStore::Scan(std::string_view type,

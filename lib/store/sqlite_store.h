@@ -62,13 +62,16 @@ class SqliteStore final : public ResourceStore {
   ~SqliteStore() override;
 
   Result<std::unique_ptr<FileWriter>> Begin(const FileContext& ctx) override;
-  Result<void> Recover(const std::map<std::string, StoreMark>& committed) override;
-  Result<std::map<std::string, StoreMark>> Compact() override;
+  Result<void> Recover(const std::map<std::string, StoreMark>& committed,
+                       const std::set<int64_t>& staging_jobs) override;
+  Result<void> LockExclusive() override { return Ok(); }
+  Result<std::vector<CompactedType>> Compact(
+      const std::function<Result<void>(const StoreMark&)>& record) override;
   Result<void> Scan(std::string_view type,
                     const std::function<void(const StoredResource&)>& fn) override;
   Result<std::map<std::string, int64_t>> CountByType() override;
   // Defined in store_delete.cpp.
-  Result<DeleteOutcome> Delete(std::string_view payer,
+  Result<DeleteOutcome> Delete(std::string_view payer, int64_t job_id,
                                const std::vector<ResourceRef>& refs) override;
   Result<DeleteOutcome> PurgeMember(std::string_view payer, std::string_view member_key) override;
 

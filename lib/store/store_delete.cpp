@@ -1,8 +1,10 @@
-// Deletions in both stores: deleted[] files (Delete) and consent purges (PurgeMember).
-// Contract in resource_store.h. SqliteStore deletes rows; NdjsonStore is append-only and writes
-// tombstones to <Type>.deleted, which Scan/CountByType/Compact honour through LiveLines().
+// Deletions in both stores: deleted[] files (Delete) and consent purges (PurgeMember). Contract
+// in resource_store.h. SqliteStore deletes rows; NdjsonStore is append-only and writes
+// tombstones to <Type>.deleted (a job's deleted[] files: staged, written when the job is
+// published), which Scan/CountByType/Compact honour through LiveLines().
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -180,7 +182,7 @@ Result<int64_t> SqliteStore::DeleteRows(
   return removed;
 }
 
-Result<DeleteOutcome> SqliteStore::Delete(std::string_view payer,
+Result<DeleteOutcome> SqliteStore::Delete(std::string_view payer, int64_t /*job_id*/,
                                           const std::vector<ResourceRef>& refs) {
   if (auto v = CheckRefs(payer, refs); !v) return std::move(v).error().Context("sqlite store");
   // HasTable() reads the DB: the writer thread must be idle first (sqlite_store.h threading).
@@ -228,54 +230,91 @@ Result<int64_t> NdjsonStore::CommittedEnd(const std::string& type) {
 }
 
 Result<int64_t> NdjsonStore::AppendTombstones(const std::string& type, const std::string& lines) {
-  const std::string path = PathOf(type, ".deleted");
-  auto fd = OpenFile(path, O_RDWR | O_CREAT);
-  if (!fd) return NdjsonPrefixed(std::move(fd).error());
-  auto size = FileSize(fd->get(), "stat " + path);
-  if (!size) return NdjsonPrefixed(std::move(size).error());
-  auto r = PwriteAll(fd->get(), lines.data(), lines.size(), *size, "append to " + path);
-  if (r) r = SyncFile(fd->get(), "fsync " + path);
-  if (r) r = SyncDir(dir_);  // a new file's name is durable too
-  if (!r) {
-    (void)!::ftruncate(fd->get(), *size);
-    return NdjsonPrefixed(std::move(r).error());
-  }
-  return *size + static_cast<int64_t>(lines.size());
+  auto end = AppendSynced(PathOf(type, ".deleted"), lines, {dir_});
+  if (!end) return NdjsonPrefixed(std::move(end).error());
+  return end;
 }
 
-Result<void> NdjsonStore::RecoverTombstones(const std::string& type, int64_t end) {
-  const std::string path = PathOf(type, ".deleted");
-  if (::access(path.c_str(), F_OK) != 0) {
-    if (end > 0) {
-      return MakeError(ErrorKind::kIo, "ndjson store: " + path +
-                                           " is missing but has a committed mark (" +
-                                           std::to_string(end) + " bytes)");
-    }
-    return Ok();
-  }
-  auto fd = OpenFile(path, O_RDWR);
+Result<void> NdjsonStore::PublishTombstones(int64_t job_id, std::vector<StoreMark>& marks,
+                                            PendingPublish& pending) {
+  const std::string path = StagingDir(job_id) + "/deleted";
+  auto fd = OpenIfExists(path, O_RDONLY);
   if (!fd) return NdjsonPrefixed(std::move(fd).error());
+  if (!fd->valid()) return Ok();
   auto size = FileSize(fd->get(), "stat " + path);
   if (!size) return NdjsonPrefixed(std::move(size).error());
-  if (*size < end) {
-    return MakeError(ErrorKind::kIo, "ndjson store: " + path + " is shorter (" +
-                                         std::to_string(*size) +
-                                         " bytes) than its committed mark (" +
-                                         std::to_string(end) + " bytes)");
+  // "<Type> <payer> <id>" per line (Delete with a job id), checked when it was staged.
+  std::map<std::string, std::set<std::pair<std::string, std::string>>> by_type;
+  LineReader reader(fd->get(), *size, path);
+  std::string_view line;
+  int64_t offset = 0;
+  for (int64_t n = 1;; ++n) {
+    auto more = reader.Next(&line, &offset);
+    if (!more) return NdjsonPrefixed(std::move(more).error());
+    if (!*more) break;
+    const size_t a = line.find(' ');
+    const size_t b = a == std::string_view::npos ? a : line.find(' ', a + 1);
+    if (b == std::string_view::npos || !IsResourceTypeName(line.substr(0, a)) ||
+        !IsPlainToken(line.substr(a + 1, b - a - 1)) || !IsPlainToken(line.substr(b + 1))) {
+      return MakeError(ErrorKind::kIo,
+                       "ndjson store: " + path + ":" + std::to_string(n) + ": malformed line");
+    }
+    by_type[std::string(line.substr(0, a))].emplace(line.substr(a + 1, b - a - 1),
+                                                    line.substr(b + 1));
   }
-  if (*size == end) return Ok();
-  if (::ftruncate(fd->get(), end) != 0) {
-    return NdjsonPrefixed(ErrnoError(errno, "truncate " + path));
+  for (const auto& entry : by_type) {
+    const std::string& type = entry.first;  // named: clang 14 cannot capture a binding
+    auto end = CommittedEnd(type);  // after this job's own lines: the deletions cover them
+    if (!end) return std::move(end).error();
+    if (*end == 0) continue;  // nothing of this type stored
+    std::string lines;
+    const std::string at = "R " + std::to_string(*end) + " ";
+    for (const auto& [payer, id] : entry.second) {
+      lines += at;
+      lines += payer;
+      lines += ' ';
+      lines += id;
+      lines += '\n';
+    }
+    auto new_end = AppendTombstones(type, lines);
+    if (!new_end) return std::move(new_end).error();
+    Before before;
+    before.ends = StoreMark{type, -1, -1, *new_end - static_cast<int64_t>(lines.size())};
+    pending.before.push_back(std::move(before));
+    auto m = std::find_if(marks.begin(), marks.end(),
+                          [&](const StoreMark& x) { return x.type == type; });
+    if (m == marks.end()) m = marks.insert(marks.end(), StoreMark{type});
+    m->deleted_end = *new_end;
   }
-  auto r = SyncFile(fd->get(), "fsync " + path);
-  if (!r) return NdjsonPrefixed(std::move(r).error());
   return Ok();
 }
 
-Result<DeleteOutcome> NdjsonStore::Delete(std::string_view payer,
+Result<DeleteOutcome> NdjsonStore::Delete(std::string_view payer, int64_t job_id,
                                           const std::vector<ResourceRef>& refs) {
   if (auto v = CheckRefs(payer, refs); !v) return NdjsonPrefixed(std::move(v).error());
   DeleteOutcome out;
+  if (job_id != 0) {  // staged with the job's lines, written by its PublishJob
+    std::string lines;
+    for (const auto& [type, ids] : ByType(refs)) {
+      for (const std::string& id : ids) {
+        lines += type;
+        lines += ' ';
+        lines.append(payer);
+        lines += ' ';
+        lines += id;
+        lines += '\n';
+        ++out.removed;
+      }
+    }
+    if (lines.empty()) return out;
+    const std::string dir = StagingDir(job_id);
+    if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+      return NdjsonPrefixed(ErrnoError(errno, "mkdir " + dir));
+    }
+    auto end = AppendSynced(dir + "/deleted", lines, {dir, staging_dir_});
+    if (!end) return NdjsonPrefixed(std::move(end).error());
+    return out;
+  }
   for (const auto& [type, ids] : ByType(refs)) {
     auto end = CommittedEnd(type);
     if (!end) return std::move(end).error();
@@ -338,7 +377,8 @@ Result<bool> NdjsonStore::NeedsLiveFilter(const std::string& type,
     if (!size) return NdjsonPrefixed(std::move(size).error());
     if (*size > 0) return true;
   }
-  // One export per (payer, member_key) and each of its files once: no id can repeat.
+  // One export per (payer, member_key) and each of its files once: no id can repeat (a
+  // re-kicked export's staged lines are dropped, never published).
   std::unordered_map<std::string, std::pair<int64_t, std::string>> exports;
   std::set<std::pair<int64_t, int>> files;
   for (const IndexEntry& e : entries) {

@@ -58,13 +58,13 @@ struct ChaosFigures {
   int64_t resources = 0;                   // expected (member, type, id) triples
   int64_t lost = 0;                        // expected, absent from the chaos store
   int64_t duplicated = 0;                  // stored more than once by one export file
-  int64_t rekick_copies = 0;               // ndjson: extra lines from a re-kicked export
-  int64_t compacted_duplicates = 0;        // ndjson: lines per id above 1 after Compact()
+  int64_t rekick_copies = 0;               // ndjson: raw lines of an id from another export
+  int64_t compacted_duplicates = 0;        // ndjson: raw lines per id above 1 after compact
   int64_t extra = 0;                       // stored, not expected
   int64_t mismatched = 0;                  // content differs from the clean run's
   int64_t outcome_diffs = 0;               // members whose final state != expected outcome
   int64_t clean_diffs = 0;                 // (type, member, id) sets chaos vs clean differ
-  int64_t orphans = 0;                     // temporary files left behind
+  int64_t orphans = 0;                     // temporary or staged files left behind
   std::string integrity = "?";             // "ok" or the first complaint, per database
   std::string first_problems;              // a few readable lines for a failing test
   double seconds = 0;

@@ -6,10 +6,10 @@
 #include <fstream>
 #include <vector>
 
-#include "ops/options.h"
 #include "store/index_line.h"
 #include "store/line_id.h"
-#include "store/resource_store.h"
+#include "support/child_process.h"
+#include "support/sandbox_process.h"
 
 namespace p2p::testing {
 
@@ -218,32 +218,20 @@ void CompareSnapshots(const Expected& want, const StoreSnapshot& got, const Stor
   }
 }
 
-int64_t CompactAndCountDuplicates(const std::string& dir, std::string* error) {
-  StoreOptions so;
-  so.kind = StoreKind::kNdjson;
-  so.path = dir;
-  auto store = store::ResourceStore::Open(so);
-  if (!store) {
-    *error = store.error().message;
+int64_t CompactAndCountDuplicates(const DaemonHarness& h, std::string* error) {
+  CommandResult r = RunCommand(IngestdExecutable(), {"compact", "--config", h.config_path()},
+                               std::chrono::seconds(60));
+  if (r.exit_code != 0) {
+    *error = "p2p-ingestd compact exited " + std::to_string(r.exit_code) + ": " + r.err;
     return -1;
   }
-  auto marks = (*store)->Compact();
-  if (!marks) {
-    *error = marks.error().message;
+  std::string integrity;
+  StoreSnapshot after = LoadNdjsonSnapshot(h.store_path(), h.state_path(), &integrity);
+  if (integrity != "ok") {
+    *error = "after compact: " + integrity;
     return -1;
   }
-  int64_t extra = 0;
-  for (const auto& [type, mark] : *marks) {
-    std::map<std::pair<std::string, std::string>, int64_t> lines;
-    auto r = (*store)->Scan(type, [&](const store::StoredResource& s) {
-      if (++lines[{std::string(s.member_key), std::string(s.id)}] > 1) ++extra;
-    });
-    if (!r) {
-      *error = r.error().message;
-      return -1;
-    }
-  }
-  return extra;
+  return after.duplicated + after.rekick_copies;
 }
 
 }  // namespace p2p::testing

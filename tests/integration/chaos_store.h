@@ -5,10 +5,10 @@
 // of their committed marks).
 //
 // Duplicates are split by cause. NDJSON: two lines of one (member, id) from the same export file
-// (job, file index, transactionTime) are `duplicated` (the same file committed twice: a crash
+// (job, file index, transactionTime) are `duplicated` (the same file published twice: a crash
 // safety bug); lines from different exports of the job (a re-kick after the files expired) are
-// `rekick_copies`, which the store contract allows until Compact(). SQLite: any second row is
-// `duplicated`.
+// `rekick_copies`, which the store never writes (a re-kicked export's staged lines are dropped)
+// and which only a run with refreshes may show. SQLite: any second row is `duplicated`.
 //
 // Test code: throws nothing, reports problems in strings; not thread-safe.
 #pragma once
@@ -69,8 +69,8 @@ void CompareSnapshots(const Expected& want, const StoreSnapshot& got, const Stor
                       int64_t* resources, int64_t* lost, int64_t* extra, int64_t* mismatched,
                       int64_t* clean_diffs, std::string* problems);
 
-// Runs the store's Compact() on the NDJSON store at `dir` (offline; the daemon is stopped) and
-// returns the lines per (member, id) above one that remain; -1 and *error on failure.
-int64_t CompactAndCountDuplicates(const std::string& dir, std::string* error);
+// Runs `p2p-ingestd compact` on the harness's NDJSON store (the daemon is stopped) and returns
+// the raw lines per (member, id) above one that remain; -1 and *error on failure.
+int64_t CompactAndCountDuplicates(const DaemonHarness& h, std::string* error);
 
 }  // namespace p2p::testing

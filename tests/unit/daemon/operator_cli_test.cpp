@@ -2,13 +2,17 @@
 // library, so the command sources are compiled into this test directly.
 #include "../../../daemon/operator_actions.cpp"
 #include "../../../daemon/operator_cli.cpp"
+#include "../../../daemon/operator_compact.cpp"
 #include "../../../daemon/operator_report.cpp"
+#include "../../../daemon/store_setup.cpp"
 
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <fstream>
 
+#include "state/store_marks_db.h"
+#include "store/ndjson_store.h"
 #include "support/temp_dir.h"
 
 namespace p2p::daemon {
@@ -383,6 +387,107 @@ TEST_F(OperatorCli, EnqueueRefusesANameAlreadyTakenInAndOtherExtensions) {
   std::ofstream(dir_.File("m.txt")) << kHeader << Row("m1");
   EXPECT_EQ(Run({"enqueue", dir_.File("m.txt")}).code, kOpExitUsage);
   EXPECT_EQ(Run({"enqueue", dir_.File("missing.csv")}).code, kOpExitNoMember);
+}
+
+// `compact` on an NDJSON store: p2p.yaml's store is SQLite, nd.yaml points at an NDJSON one.
+class CompactCli : public OperatorCli {
+ protected:
+  void SetUp() override {
+    OperatorCli::SetUp();
+    std::string yaml = ReadAll(dir_.File("p2p.yaml"));
+    yaml.replace(yaml.find("store: {path: r.db}"), 19, "store: {kind: ndjson, path: nd}");
+    std::ofstream(dir_.File("nd.yaml")) << yaml;
+  }
+
+  Outcome Compact() {
+    std::FILE* out = std::tmpfile();
+    std::FILE* err = std::tmpfile();
+    Outcome o;
+    o.code = RunOperatorCommandAt({"compact", "--config", dir_.File("nd.yaml")}, out, err, kNowMs);
+    o.out = Slurp(out);
+    o.err = Slurp(err);
+    return o;
+  }
+
+  static std::string Obs(const std::string& id, int v) {
+    return R"({"resourceType":"Observation","id":")" + id + R"(","v":)" + std::to_string(v) + "}";
+  }
+
+  // Job `job` of member `member` stores `ids` (version `v`), published and recorded in the
+  // state DB as its completion would.
+  void Store(store::NdjsonStore& s, int64_t job, const std::string& member,
+             const std::vector<std::string>& ids, int v) {
+    auto w = s.Begin(store::FileContext{"bison", member, job, 0, "Observation", "t"});
+    ASSERT_TRUE(w.ok()) << w.error().message;
+    for (const auto& id : ids) ASSERT_TRUE((*w)->Put(id, Obs(id, v)).ok());
+    ASSERT_TRUE((*w)->Commit().ok());
+    auto marks = s.PublishJob(job);
+    ASSERT_TRUE(marks.ok()) << marks.error().message;
+    Record(*marks);
+    ASSERT_TRUE(s.EndJob(job, store::JobEnd::kRecorded).ok());
+  }
+
+  void Record(const std::vector<store::StoreMark>& marks) {
+    std::vector<state::StoreMarkRow> rows;
+    for (const auto& m : marks) rows.push_back({m.type, m.ndjson_end, m.index_end, m.deleted_end});
+    ASSERT_TRUE(state::RecordStoreMarks(Db(), rows).ok());
+  }
+};
+
+TEST_F(CompactCli, KeepsOneLinePerPayerAndIdDropsDeletionsAndRecordsTheMarks) {
+  {
+    auto s = store::NdjsonStore::Open(dir_.File("nd"));
+    ASSERT_TRUE(s.ok());
+    Store(**s, 1, "m1", {"a", "b", "c"}, 1);
+    Store(**s, 2, "m2", {"x"}, 1);
+    Store(**s, 1, "m1", {"b", "c"}, 2);  // a refresh sends b and c again
+    auto d = (*s)->Delete("bison", 0, {{"Observation", "x"}});
+    ASSERT_TRUE(d.ok());
+    Record(d->marks);
+  }
+  Outcome o = Compact();
+  EXPECT_EQ(o.code, kOpExitOk) << o.err;
+  EXPECT_EQ(o.out, "Observation.ndjson: 6 lines before, 3 after (0.0 MB -> 0.0 MB)\n");
+  EXPECT_EQ(ReadAll(dir_.File("nd/Observation.ndjson")),
+            Obs("a", 1) + "\n" + Obs("b", 2) + "\n" + Obs("c", 2) + "\n");
+  EXPECT_EQ(ReadAll(dir_.File("nd/Observation.deleted")), "");
+  auto marks = state::LoadStoreMarks(Db());
+  ASSERT_TRUE(marks.ok());
+  const auto& m = marks->at("Observation");
+  EXPECT_EQ(m.ndjson_end, static_cast<int64_t>(ReadAll(dir_.File("nd/Observation.ndjson")).size()));
+  EXPECT_EQ(m.index_end, static_cast<int64_t>(ReadAll(dir_.File("nd/Observation.index")).size()));
+  EXPECT_EQ(m.deleted_end, 0);
+  // Again: nothing left to drop, and the marks still agree with the files.
+  o = Compact();
+  EXPECT_EQ(o.code, kOpExitOk) << o.err;
+  EXPECT_EQ(o.out, "Observation.ndjson: 3 lines before, 3 after (0.0 MB -> 0.0 MB)\n");
+}
+
+TEST_F(CompactCli, RefusesWhileTheDaemonHoldsTheStore) {
+  auto daemon = store::NdjsonStore::Open(dir_.File("nd"));  // stands for the running daemon
+  ASSERT_TRUE(daemon.ok());
+  ASSERT_TRUE((*daemon)->LockExclusive().ok());
+  Db();  // the state DB exists
+  Outcome o = Compact();
+  EXPECT_EQ(o.code, kOpExitTempFail);
+  EXPECT_EQ(o.err, "compact: ndjson store: " + dir_.File("nd") +
+                       " is in use by another process (it holds " + dir_.File("nd/.lock") +
+                       "; is p2p-ingestd running?); stop the daemon first, then run compact "
+                       "again\n");
+  daemon->reset();
+  EXPECT_EQ(Compact().code, kOpExitOk);
+}
+
+TEST_F(CompactCli, ASqliteStoreHasNothingToDoAndABadConfigExits78) {
+  Db();
+  Outcome o = Run({"compact"});
+  EXPECT_EQ(o.code, kOpExitOk);
+  EXPECT_EQ(o.out, "store " + dir_.File("r.db") +
+                       " (sqlite) holds one row per (payer, id) already: nothing to do\n");
+  std::ofstream(dir_.File("nd.yaml")) << "store: {kind: tape}\n";
+  o = Compact();
+  EXPECT_EQ(o.code, kOpExitConfig);
+  EXPECT_NE(o.err.find("nd.yaml:1: store.kind"), std::string::npos) << o.err;
 }
 
 TEST(OperatorFormat, DurationsAndTimes) {

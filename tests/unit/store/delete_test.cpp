@@ -28,7 +28,8 @@ std::string Line(const std::string& id, int version = 1) {
          std::to_string(version) + R"("}})";
 }
 
-// Writes and commits one file; the mark (NDJSON store) goes into `marks` like the state DB would.
+// Writes and commits one file and publishes its job; the marks (NDJSON store) go into `marks`
+// like the state DB would.
 void Write(ResourceStore& store, const FileContext& ctx, const std::vector<std::string>& ids,
            std::map<std::string, StoreMark>& marks, int version = 1) {
   auto w = store.Begin(ctx);
@@ -36,10 +37,7 @@ void Write(ResourceStore& store, const FileContext& ctx, const std::vector<std::
   for (const auto& id : ids) ASSERT_TRUE((*w)->Put(id, Line(id, version)).ok());
   auto mark = (*w)->Commit();
   ASSERT_TRUE(mark.ok()) << mark.error().message;
-  StoreMark& m = marks[mark->type];
-  m.type = mark->type;
-  m.ndjson_end = mark->ndjson_end;
-  m.index_end = mark->index_end;
+  testing::PublishAndRecord(store, ctx.job_id, marks);
 }
 
 void Record(const DeleteOutcome& d, std::map<std::string, StoreMark>& marks) {
@@ -90,7 +88,7 @@ class BothStores : public ::testing::TestWithParam<std::string> {
 TEST_P(BothStores, DeleteRemovesOnlyThatPayersResources) {
   Write(*store_, Ctx("m-1", 1, 0, "t1"), {"a", "b", "c"}, marks_);
   Write(*store_, Ctx("m-9", 2, 0, "t1", "Observation", "elk"), {"a"}, marks_);
-  auto d = store_->Delete("bison", {{"Observation", "a"}, {"Observation", "c"},
+  auto d = store_->Delete("bison", 0, {{"Observation", "a"}, {"Observation", "c"},
                                     {"Observation", "not-stored"}, {"Condition", "x"}});
   ASSERT_TRUE(d.ok()) << d.error().message;
   Record(*d, marks_);
@@ -100,7 +98,7 @@ TEST_P(BothStores, DeleteRemovesOnlyThatPayersResources) {
 
 TEST_P(BothStores, AResourceStoredAgainAfterItsDeletionIsBack) {
   Write(*store_, Ctx("m-1", 1, 0, "t1"), {"a", "b"}, marks_);
-  auto d = store_->Delete("bison", {{"Observation", "a"}});
+  auto d = store_->Delete("bison", 0, {{"Observation", "a"}});
   ASSERT_TRUE(d.ok()) << d.error().message;
   Record(*d, marks_);
   Write(*store_, Ctx("m-1", 1, 0, "t2"), {"a"}, marks_, 2);
@@ -133,7 +131,7 @@ TEST_P(BothStores, PurgeMemberRemovesEveryTypeOfThatMemberAndCountsThem) {
 
 TEST_P(BothStores, DeleteRefusesRefsThatAreNotFhirIdsAndDeletesNothing) {
   Write(*store_, Ctx("m-1", 1, 0, "t1"), {"a"}, marks_);
-  auto d = store_->Delete("bison", {{"Observation", "a"}, {"Observation", "has space"}});
+  auto d = store_->Delete("bison", 0, {{"Observation", "a"}, {"Observation", "has space"}});
   ASSERT_FALSE(d.ok());
   EXPECT_EQ(d.error().kind, ErrorKind::kInvalid);
   EXPECT_EQ(Ids(*store_), (std::vector<std::string>{"bison/m-1/a"}));
@@ -141,12 +139,29 @@ TEST_P(BothStores, DeleteRefusesRefsThatAreNotFhirIdsAndDeletesNothing) {
 
 TEST_P(BothStores, DeletionsSurviveARestartWithTheirMarks) {
   Write(*store_, Ctx("m-1", 1, 0, "t1"), {"a", "b"}, marks_);
-  auto d = store_->Delete("bison", {{"Observation", "a"}});
+  auto d = store_->Delete("bison", 0, {{"Observation", "a"}});
   ASSERT_TRUE(d.ok()) << d.error().message;
   Record(*d, marks_);
   Reopen();
-  ASSERT_TRUE(store_->Recover(marks_).ok());
+  ASSERT_TRUE(store_->Recover(marks_, {}).ok());
   EXPECT_EQ(Ids(*store_), (std::vector<std::string>{"bison/m-1/b"}));
+}
+
+// A job's deleted[] files are applied after its output files: the deletions cover the same
+// export's lines, which are published only when the job completes.
+TEST_P(BothStores, AJobsDeletionsCoverItsOwnLines) {
+  Write(*store_, Ctx("m-1", 1, 0, "t1"), {"a", "b"}, marks_);
+  auto w = store_->Begin(Ctx("m-1", 1, 0, "t2"));
+  ASSERT_TRUE(w.ok()) << w.error().message;
+  for (const char* id : {"b", "c", "d"}) ASSERT_TRUE((*w)->Put(id, Line(id, 2)).ok());
+  ASSERT_TRUE((*w)->Commit().ok());
+  auto d = store_->Delete("bison", 1, {{"Observation", "a"}, {"Observation", "c"}});
+  ASSERT_TRUE(d.ok()) << d.error().message;
+  EXPECT_EQ(d->removed, 2);
+  Record(*d, marks_);
+  testing::PublishAndRecord(*store_, 1, marks_);
+  EXPECT_EQ(Ids(*store_), (std::vector<std::string>{"bison/m-1/b", "bison/m-1/d"}));
+  EXPECT_EQ(Count(*store_), 2);
 }
 
 INSTANTIATE_TEST_SUITE_P(Stores, BothStores, ::testing::Values("sqlite", "ndjson"),
@@ -158,11 +173,11 @@ TEST(NdjsonTombstones, ADeletionWhoseMarkWasNotRecordedIsUndoneByRecover) {
   auto s = NdjsonStore::Open(dir / "store");
   ASSERT_TRUE(s.ok());
   Write(**s, Ctx("m-1", 1, 0, "t1"), {"a", "b"}, marks);
-  ASSERT_TRUE((*s)->Delete("bison", {{"Observation", "a"}}).ok());  // crash: mark not recorded
+  ASSERT_TRUE((*s)->Delete("bison", 0, {{"Observation", "a"}}).ok());  // crash: mark not recorded
   s->reset();
   auto again = NdjsonStore::Open(dir / "store");
   ASSERT_TRUE(again.ok());
-  ASSERT_TRUE((*again)->Recover(marks).ok());
+  ASSERT_TRUE((*again)->Recover(marks, {}).ok());
   EXPECT_EQ(ReadAll(dir / "store/Observation.deleted"), "");
   EXPECT_EQ(Ids(**again), (std::vector<std::string>{"bison/m-1/a", "bison/m-1/b"}));
 }
@@ -174,7 +189,7 @@ TEST(NdjsonTombstones, TheLogHoldsOneLinePerDeletionWithTheCommittedEnd) {
   ASSERT_TRUE(s.ok());
   Write(**s, Ctx("m-1", 1, 0, "t1"), {"a"}, marks);
   const int64_t end = marks["Observation"].ndjson_end;
-  auto d = (*s)->Delete("bison", {{"Observation", "a"}});
+  auto d = (*s)->Delete("bison", 0, {{"Observation", "a"}});
   ASSERT_TRUE(d.ok());
   auto p = (*s)->PurgeMember("bison", "m-1");
   ASSERT_TRUE(p.ok());
@@ -192,10 +207,15 @@ TEST(NdjsonTombstones, CompactAppliesTombstonesAndEmptiesTheLog) {
   ASSERT_TRUE(s.ok());
   Write(**s, Ctx("m-1", 1, 0, "t1"), {"a", "b", "c"}, marks);
   Write(**s, Ctx("m-1", 1, 0, "t2"), {"c"}, marks, 2);
-  ASSERT_TRUE((*s)->Delete("bison", {{"Observation", "b"}}).ok());
-  auto c = (*s)->Compact();
+  auto d = (*s)->Delete("bison", 0, {{"Observation", "b"}});
+  ASSERT_TRUE(d.ok());
+  Record(*d, marks);
+  auto c = (*s)->Compact([&](const StoreMark& m) -> Result<void> {
+    marks[m.type] = m;
+    return Ok();
+  });
   ASSERT_TRUE(c.ok()) << c.error().message;
-  EXPECT_EQ(c->at("Observation").deleted_end, 0);
+  EXPECT_EQ(marks.at("Observation").deleted_end, 0);
   EXPECT_EQ(ReadAll(dir / "store/Observation.deleted"), "");
   EXPECT_EQ(ReadAll(dir / "store/Observation.ndjson"), Line("a") + "\n" + Line("c", 2) + "\n");
   EXPECT_EQ(Count(**s), 2);

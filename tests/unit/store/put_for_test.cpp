@@ -1,5 +1,5 @@
-// FileWriter::PutFor (Group exports): each resource stored under its own member_key, in
-// both stores, with the usual commit and recovery rules.
+// FileWriter::PutFor (Group exports): each resource stored under its own member_key, in both
+// stores, with the usual commit, publication and recovery rules.
 #include <gtest/gtest.h>
 
 #include <map>
@@ -41,7 +41,9 @@ void WriteRuns(ResourceStore& store, StoreMark* mark = nullptr) {
   ASSERT_TRUE((*w)->PutFor("A", "o4", Line("o4")));
   auto c = (*w)->Commit();
   ASSERT_TRUE(c) << c.error().message;
-  if (mark != nullptr) *mark = *c;
+  std::map<std::string, StoreMark> marks;
+  testing::PublishAndRecord(store, 7, marks);
+  if (mark != nullptr) *mark = marks["Observation"];
 }
 
 const std::map<std::string, std::string> kOwners = {
@@ -77,12 +79,13 @@ TEST(PutFor, NdjsonIndexHasOneRangePerRunOfAMember) {
   EXPECT_EQ(static_cast<int64_t>(index.size()), mark.index_end);
   EXPECT_EQ((*store)->CountByType()->at("Observation"), 4);
 
-  // Recovery to the committed marks keeps the runs; an uncommitted file goes.
+  // Recovery to the committed marks keeps the runs; a publication not recorded goes.
   auto w = (*store)->Begin(Ctx(1));
   ASSERT_TRUE((*w)->PutFor("C", "o9", Line("o9")));
-  w->reset();
+  ASSERT_TRUE((*w)->Commit());
+  ASSERT_TRUE((*store)->PublishJob(7));
   auto reopened = NdjsonStore::Open(dir / "s");
-  ASSERT_TRUE((*reopened)->Recover({{"Observation", mark}}));
+  ASSERT_TRUE((*reopened)->Recover({{"Observation", mark}}, {}));
   EXPECT_EQ(Owners(**reopened), kOwners);
 }
 
@@ -93,6 +96,8 @@ TEST(PutFor, NdjsonLinesPutBeforeKeepTheFilesOwnKey) {
   ASSERT_TRUE((*w)->Put("o1", Line("o1")));
   ASSERT_TRUE((*w)->PutFor("A", "o2", Line("o2")));
   ASSERT_TRUE((*w)->Commit());
+  std::map<std::string, StoreMark> marks;
+  testing::PublishAndRecord(**store, 7, marks);
   EXPECT_EQ(Owners(**store),
             (std::map<std::string, std::string>{{"o1", "group:fam"}, {"o2", "A"}}));
 }

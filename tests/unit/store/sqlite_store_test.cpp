@@ -275,13 +275,23 @@ TEST(SqliteStore, AFullDatabaseIsDiskFull) {
   (*w)->Abort();
 }
 
-TEST(SqliteStore, RecoverAndCompactAreNoOps) {
+TEST(SqliteStore, RecoverCompactAndTheJobHooksAreNoOps) {
   TempDir dir;
   auto store = OpenStore(dir / "store.db");
-  EXPECT_TRUE(store->Recover({{"Patient", StoreMark{"Patient", 5, 5}}}).ok());
-  auto marks = store->Compact();
-  ASSERT_TRUE(marks.ok());
-  EXPECT_TRUE(marks->empty());
+  EXPECT_TRUE(store->LockExclusive().ok());
+  EXPECT_TRUE(store->Recover({{"Patient", StoreMark{"Patient", 5, 5}}}, {7}).ok());
+  int recorded = 0;
+  auto done = store->Compact([&](const StoreMark&) -> Result<void> {
+    ++recorded;
+    return Ok();
+  });
+  ASSERT_TRUE(done.ok());
+  EXPECT_TRUE(done->empty());
+  EXPECT_EQ(recorded, 0);
+  auto published = store->PublishJob(7);
+  ASSERT_TRUE(published.ok());
+  EXPECT_TRUE(published->empty());
+  EXPECT_TRUE(store->EndJob(7, JobEnd::kDrop).ok());
 }
 
 TEST(ResourceStore, OpenPicksTheKind) {
@@ -292,7 +302,7 @@ TEST(ResourceStore, OpenPicksTheKind) {
   auto ndjson = ResourceStore::Open(StoreOptions{StoreKind::kNdjson, dir / "nd"});
   ASSERT_TRUE(ndjson.ok()) << ndjson.error().message;
   EXPECT_EQ(dynamic_cast<SqliteStore*>(ndjson->get()), nullptr);
-  EXPECT_TRUE(testing::Exists(dir / "nd/.tmp"));
+  EXPECT_TRUE(testing::Exists(dir / "nd/.staging"));
 }
 
 }  // namespace

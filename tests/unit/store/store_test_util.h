@@ -1,5 +1,5 @@
 // Helpers for the store tests: a temporary directory removed at the end of the test, file modes,
-// whole-file reads and writes.
+// whole-file reads and writes, publishing a job as the pipeline does (pipeline/job_publish.h).
 #pragma once
 
 #include <gtest/gtest.h>
@@ -9,7 +9,10 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <map>
 #include <string>
+
+#include "store/resource_store.h"
 
 namespace p2p::store::testing {
 
@@ -52,5 +55,22 @@ inline void WriteAll(const std::string& path, const std::string& content) {
 }
 
 inline bool Exists(const std::string& path) { return std::filesystem::exists(path); }
+
+// Publishes job `job`'s staged lines and records the marks into `marks` as the state DB would
+// (fields < 0 leave a mark as it is), then ends the job (kRecorded).
+inline void PublishAndRecord(ResourceStore& store, int64_t job,
+                             std::map<std::string, StoreMark>& marks) {
+  auto published = store.PublishJob(job);
+  ASSERT_TRUE(published.ok()) << published.error().message;
+  for (const StoreMark& m : *published) {
+    StoreMark& r = marks[m.type];
+    r.type = m.type;
+    if (m.ndjson_end >= 0) r.ndjson_end = m.ndjson_end;
+    if (m.index_end >= 0) r.index_end = m.index_end;
+    if (m.deleted_end >= 0) r.deleted_end = m.deleted_end;
+  }
+  auto ended = store.EndJob(job, JobEnd::kRecorded);
+  ASSERT_TRUE(ended.ok()) << ended.error().message;
+}
 
 }  // namespace p2p::store::testing
