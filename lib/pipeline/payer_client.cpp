@@ -202,6 +202,13 @@ Error PayerClient::HeldBack(const http::Request& request) const {
                        " s");
 }
 
+Error PayerClient::Throttled(const http::Request& request, int status) const {
+  return MakeError(ErrorKind::kThrottled,
+                   DescribeRequest(request) + ": HTTP " + std::to_string(status) +
+                       ": payer throttled",
+                   status);
+}
+
 bool PayerClient::AfterAttempt(bool probe, int status, std::string_view retry_after) {
   const bool throttling = status == 429 || (status == 503 && !retry_after.empty());
   if (!throttling) {
@@ -275,6 +282,10 @@ asio::awaitable<Result<PayerClient::Attempt>> PayerClient::BeginAttempt(http::Re
                                                 auth_error_ + "); waiting for a reload");
     }
     auto t = co_await Authorize(request);
+    if (!t && TokenThrottles(t.error())) {
+      AfterAttempt(false, t.error().http_status, "");
+      co_return HeldBack(request);
+    }
     if (!t) co_return std::move(t).error();
     attempt.token = std::move(t).value();
   }
@@ -325,10 +336,6 @@ asio::awaitable<Result<http::Response>> PayerClient::Send(http::Request request,
     if (!begun) {
       Error e = std::move(begun).error();
       if (e.kind == ErrorKind::kUntrustedHost || e.kind == ErrorKind::kThrottled) co_return e;
-      if (TokenThrottles(e)) {
-        AfterAttempt(false, e.http_status, "");
-        co_return HeldBack(request);
-      }
       // The token endpoint being down is retried like the request itself.
       if (!IsRetryableToken(e)) co_return TokenFailure(std::move(e));
       last = std::move(e);
@@ -338,10 +345,7 @@ asio::awaitable<Result<http::Response>> PayerClient::Send(http::Request request,
       Observe(endpoint, r, start);
       if (AfterAttempt(begun->probe, r ? r->status : 0, r ? r->Get("retry-after") : "")) {
         AdaptRate(r->status);
-        co_return MakeError(ErrorKind::kThrottled,
-                            DescribeRequest(request) + ": HTTP " + std::to_string(r->status) +
-                                ": payer throttled",
-                            r->status);
+        co_return Throttled(request, r->status);
       }
       if (r) {
         int st = r->status;
@@ -391,10 +395,6 @@ asio::awaitable<Result<http::Response>> PayerClient::StreamOnce(http::Request re
     if (!begun) {
       Error e = std::move(begun).error();
       if (e.kind == ErrorKind::kUntrustedHost || e.kind == ErrorKind::kThrottled) co_return e;
-      if (TokenThrottles(e)) {
-        AfterAttempt(false, e.http_status, "");
-        co_return HeldBack(request);
-      }
       co_return TokenFailure(std::move(e));
     }
     const bool probe = begun->probe;
@@ -408,10 +408,7 @@ asio::awaitable<Result<http::Response>> PayerClient::StreamOnce(http::Request re
     Observe(endpoint, r, start);
     if (!reported && AfterAttempt(probe, r ? r->status : 0, r ? r->Get("retry-after") : "")) {
       AdaptRate(r->status);
-      co_return MakeError(ErrorKind::kThrottled,
-                          DescribeRequest(request) + ": HTTP " + std::to_string(r->status) +
-                              ": payer throttled",
-                          r->status);
+      co_return Throttled(request, r->status);
     }
     if (r) AdaptRate(r->status);
     if (r && r->status == 401 && with_token && round == 0) {

@@ -126,6 +126,8 @@ class PayerClient {
                                                        size_t base_headers, bool with_token);
   // kThrottled for a request not sent: the payer is throttled until throttled_until_ms().
   Error HeldBack(const http::Request& request) const;
+  // kThrottled for a request answered `status` (429, or 503 with Retry-After).
+  Error Throttled(const http::Request& request, int status) const;
   // After an attempt that got `status` (0: no answer). Returns true when it was a throttling
   // answer (429, or 503 with Retry-After): the payer is then throttled.
   bool AfterAttempt(bool probe, int status, std::string_view retry_after);

@@ -230,6 +230,8 @@ struct BadAuth {
   const char* oauth_error;
 };
 
+void PrintTo(const BadAuth& b, std::ostream* os) { *os << b.name; }
+
 class CredentialsTest : public ::testing::TestWithParam<BadAuth> {};
 
 TEST_P(CredentialsTest, AreShownAsRejectedAndStopRunOnceWithExit70) {
