@@ -1,4 +1,4 @@
-#include "fhir/readers.h"
+#include "fhir/member_match_reader.h"
 
 #include <gtest/gtest.h>
 
@@ -10,8 +10,6 @@ namespace p2p::fhir {
 namespace {
 
 using p2p::testing::ErrorText;
-
-// --- $member-match ---
 
 TEST(ReadMemberMatch, HrexMemberIdentifierWithPatientMemberId) {
   // HRex STU 1.1 example answer: MemberId is a Patient reference, not a Group.

@@ -1,13 +1,12 @@
-#include "fhir/readers.h"
+#include "fhir/member_match_reader.h"
 
 #include <simdjson.h>
 
-#include <algorithm>
 #include <utility>
+#include <vector>
 
 #include "fhir/answer_json.h"
 #include "fhir/ndjson.h"
-#include "fhir/resource_types.h"
 
 namespace p2p::fhir {
 namespace {
@@ -16,13 +15,6 @@ using simdjson::SUCCESS;
 using namespace answer_json;
 
 constexpr size_t kMaxParameters = 1000;  // parameters looked at in one Parameters
-
-}  // namespace
-
-// ---------------------------------------------------------------------------------------------
-// $member-match
-
-namespace {
 
 // The id in "Group/<id>", "https://host/base/Group/<id>" or ".../Group/<id>/_history/<v>";
 // "" when the reference is not to a Group.

@@ -1,19 +1,13 @@
-// Tolerant readers for prior payers' answers (DESIGN.md "Tolerant parsing"). Pure functions:
-// bytes (+ the headers they need) -> struct, via simdjson's error-code API. Every string read is
-// length-limited and every number range-checked; a wrong shape is kProtocol, non-JSON kParse.
-// Error messages never quote the body (it may carry PHI).
+// Reader of a $member-match answer (DESIGN.md "Tolerant parsing"): the matched member's Group id
+// and / or HRex MemberIdentifier, from the shapes payers answer with. A pure function over the
+// bytes, via simdjson's error-code API; every string read is length-limited; a wrong shape is
+// kProtocol, non-JSON kParse. Error messages never quote the body (it may carry PHI).
 #pragma once
 
-#include <cstdint>
-#include <optional>
 #include <string>
 #include <string_view>
-#include <vector>
 
 #include "core/result.h"
-#include "fhir/export_status.h"
-#include "fhir/operation_outcome.h"
-#include "fhir/token_response.h"
 
 namespace p2p::fhir {
 
