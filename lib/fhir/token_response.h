@@ -1,7 +1,7 @@
 // Readers of the OAuth token endpoint's answers (DESIGN.md "Tolerant parsing"): the access token
 // of a 200, the "error" code of a 400 / 401. Pure functions over the bytes, via simdjson's
 // error-code API; a wrong shape is kProtocol, non-JSON kParse. Error messages never quote the
-// body (it holds the token).
+// body (a 200 holds the token).
 #pragma once
 
 #include <cstdint>
