@@ -17,6 +17,10 @@
 //   GET  /v1/{tenant}/bulk-data/r4/$export/file/{Type}_{hash}.ndjson
 //   GET  /admin/stats, GET|PUT|POST /admin/faults   (loopback peers only)
 //
+// Sources: sandbox_app.cpp routes, applies faults, checks bearer tokens and answers $member-match
+// and /admin; token_routes.cpp is the OAuth token endpoint and SMART discovery; export_routes.cpp
+// the bulk export kick-offs, job status, cancel and files; bulk_match_routes.cpp $bulk-member-match.
+//
 // Threading: Handle() is thread-safe (tables and counters have their own locks/atomics).
 #pragma once
 
@@ -71,6 +75,9 @@ struct AppReply {
   bool cut = false;                    // send about half the body, then close
   std::string log_path;                // path without query, for the request log
 };
+
+// Makes `reply` an error answer: `status` with an OperationOutcome of one error issue.
+void Outcome(AppReply& reply, int status, std::string_view code, std::string_view diagnostics);
 
 class SandboxApp {
  public:

@@ -13,7 +13,7 @@
 #include "auth/jwk.h"
 #include "auth/jwt_assertion.h"
 #include "auth/smart_discovery.h"
-#include "fhir/readers.h"
+#include "fhir/token_response.h"
 
 namespace p2p::auth {
 

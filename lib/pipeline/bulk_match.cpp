@@ -9,8 +9,9 @@
 
 #include "core/bulk_member_match.h"
 #include "fhir/bulk_match_reader.h"
+#include "fhir/export_status.h"
+#include "fhir/operation_outcome.h"
 #include "fhir/patient_ref.h"
-#include "fhir/readers.h"
 #include "pipeline/job_runner.h"
 #include "pipeline/member_record.h"
 #include "pipeline/step_util.h"

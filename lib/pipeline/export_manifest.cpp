@@ -9,6 +9,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "fhir/operation_outcome.h"
 #include "pipeline/job_runner.h"
 #include "pipeline/step_util.h"
 

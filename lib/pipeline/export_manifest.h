@@ -15,7 +15,7 @@
 
 #include "core/result.h"
 #include "core/url.h"
-#include "fhir/readers.h"
+#include "fhir/export_status.h"
 #include "pipeline/payer_client.h"
 #include "state/state_db.h"
 

@@ -9,7 +9,7 @@
 #include <string>
 #include <string_view>
 
-#include "fhir/readers.h"
+#include "fhir/export_status.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view input(reinterpret_cast<const char*>(data), size);

@@ -7,7 +7,7 @@
 #include <string_view>
 
 #include "fhir/ndjson.h"
-#include "fhir/readers.h"
+#include "fhir/member_match_reader.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view body(reinterpret_cast<const char*>(data), size);

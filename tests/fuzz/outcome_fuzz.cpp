@@ -6,7 +6,7 @@
 #include <cstdlib>
 #include <string_view>
 
-#include "fhir/readers.h"
+#include "fhir/operation_outcome.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view body(reinterpret_cast<const char*>(data), size);

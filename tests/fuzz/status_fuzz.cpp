@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "fhir/ndjson.h"
-#include "fhir/readers.h"
+#include "fhir/export_status.h"
 
 namespace {
 

@@ -8,7 +8,7 @@
 #include <string>
 #include <string_view>
 
-#include "fhir/readers.h"
+#include "fhir/token_response.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view body(reinterpret_cast<const char*>(data), size);

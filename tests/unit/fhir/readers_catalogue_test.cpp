@@ -6,17 +6,17 @@
 #include <string>
 
 #include "core/url.h"
-#include "fhir/readers.h"
+#include "fhir/export_status.h"
+#include "fhir/member_match_reader.h"
+#include "fhir/operation_outcome.h"
 #include "fhir/resource_types.h"
+#include "fhir/token_response.h"
+#include "support/error_text.h"
 
 namespace p2p::fhir {
 namespace {
 
-template <typename T>
-std::string ErrorText(const Result<T>& r) {
-  if (r.ok()) return "ok";
-  return std::string(ErrorKindName(r.error().kind)) + ": " + r.error().message;
-}
+using p2p::testing::ErrorText;
 
 TEST(ServerAnswerCatalogue, NonJson) {
   EXPECT_EQ(ErrorText(ReadTokenResponse("<html>")), "parse: token response: not JSON");

@@ -1,11 +1,15 @@
-#include "fhir/readers.h"
+#include "fhir/export_status.h"
 
 #include <gtest/gtest.h>
 
 #include <string>
 
+#include "support/error_text.h"
+
 namespace p2p::fhir {
 namespace {
+
+using p2p::testing::ErrorText;
 
 // The seed's kick-off answer (1up: 202, no Content-Location, the poll URL in the text).
 constexpr std::string_view kSeedKickoff = R"({
@@ -84,262 +88,6 @@ constexpr std::string_view kBulkV2Manifest = R"({
   ],
   "extension": {"https://example.com/extra-property": true}
 })";
-
-template <typename T>
-std::string ErrorText(const Result<T>& r) {
-  if (r.ok()) return "ok";
-  return std::string(ErrorKindName(r.error().kind)) + ": " + r.error().message;
-}
-
-// --- token ---
-
-TEST(ReadTokenResponse, KeycloakAnswer) {
-  auto r = ReadTokenResponse(
-      R"({"access_token":"eyJhbGciOi.abc.def","expires_in":300,"refresh_expires_in":0,)"
-      R"("token_type":"Bearer","not-before-policy":0,"scope":"member-match read"})");
-  ASSERT_TRUE(r.ok()) << ErrorText(r);
-  EXPECT_EQ(r->access_token, "eyJhbGciOi.abc.def");
-  EXPECT_EQ(r->token_type, "Bearer");
-  EXPECT_EQ(r->expires_in, 300);
-  EXPECT_EQ(r->scope, "member-match read");
-}
-
-TEST(ReadTokenResponse, DefaultsAndClamps) {
-  auto r = ReadTokenResponse(R"({"access_token":"t"})");
-  ASSERT_TRUE(r.ok());
-  EXPECT_EQ(r->expires_in, 300);
-  EXPECT_EQ(r->token_type, "Bearer");
-  EXPECT_EQ(
-      ReadTokenResponse(R"({"access_token":"t","token_type":"bearer","expires_in":0})")->expires_in,
-      1);
-  EXPECT_EQ(ReadTokenResponse(R"({"access_token":"t","expires_in":9999999})")->expires_in, 86400);
-  EXPECT_EQ(ReadTokenResponse(R"({"access_token":"t","expires_in":"3600"})")->expires_in, 3600);
-  EXPECT_EQ(ReadTokenResponse(R"({"access_token":"t","expires_in":3600.0})")->expires_in, 3600);
-}
-
-TEST(ReadTokenResponse, ErrorShapes) {
-  EXPECT_EQ(ErrorText(ReadTokenResponse("<html>")), "parse: token response: not JSON");
-  EXPECT_EQ(ErrorText(ReadTokenResponse("[]")), "protocol: token response: not a JSON object");
-  EXPECT_EQ(ErrorText(ReadTokenResponse(R"({"error":"invalid_client"})")),
-            "protocol: token response: access_token: missing");
-  EXPECT_EQ(ErrorText(ReadTokenResponse(R"({"access_token":""})")),
-            "protocol: token response: access_token: empty");
-  EXPECT_EQ(ErrorText(ReadTokenResponse(R"({"access_token":5})")),
-            "protocol: token response: access_token: not a string");
-  EXPECT_EQ(ErrorText(ReadTokenResponse(R"({"access_token":"a\r\nX-Evil: 1"})")),
-            "protocol: token response: access_token: not a printable token");
-  EXPECT_EQ(ErrorText(ReadTokenResponse(R"({"access_token":")" + std::string(8193, 'a') + "\"}")),
-            "too_large: token response: access_token: longer than 8192 bytes");
-  EXPECT_EQ(ErrorText(ReadTokenResponse(R"({"access_token":"t","token_type":"mac"})")),
-            "protocol: token response: token_type: not Bearer");
-  EXPECT_EQ(ErrorText(ReadTokenResponse(R"({"access_token":"t","expires_in":"soon"})")),
-            "protocol: token response: expires_in: not a number");
-  EXPECT_EQ(ErrorText(ReadTokenResponse(R"({"access_token":"t","scope":1})")),
-            "protocol: token response: scope: not a string");
-}
-
-TEST(ReadOAuthError, Codes) {
-  EXPECT_EQ(ReadOAuthError(R"({"error":"invalid_client","error_description":"bad"})"),
-            "invalid_client");
-  EXPECT_EQ(ReadOAuthError("not json"), "");
-  EXPECT_EQ(ReadOAuthError(R"({"error":{"code":1}})"), "");
-  EXPECT_EQ(ReadOAuthError(R"({"error":"a\nb"})"), "");
-  EXPECT_EQ(ReadOAuthError(R"({"error":")" + std::string(300, 'a') + "\"}"), "");
-}
-
-// --- OperationOutcome ---
-
-TEST(ReadOperationOutcome, Classification) {
-  struct Case {
-    std::string body;
-    OutcomeClass cls;
-  };
-  auto oo = [](std::string code, std::string text) {
-    return R"({"resourceType":"OperationOutcome","issue":[{"severity":"error","code":")" + code +
-           R"(","details":{"text":")" + text + R"("}}]})";
-  };
-  const Case cases[] = {
-      {oo("not-found", "Member could not be matched"), OutcomeClass::kNoMatch},
-      {oo("multiple-matches", ""), OutcomeClass::kNoMatch},
-      {oo("processing", "No match found"), OutcomeClass::kNoMatch},
-      {oo("processing", "Patient NOT FOUND"), OutcomeClass::kNoMatch},
-      {oo("processing", "Multiple members match"), OutcomeClass::kNoMatch},
-      {oo("processing", "Consent is not valid for this request"), OutcomeClass::kConsentRefused},
-      {oo("forbidden", "consent policy not supported"), OutcomeClass::kConsentRefused},
-      {oo("not-found", "Consent not found"), OutcomeClass::kConsentRefused},
-      {oo("transient", "try again"), OutcomeClass::kTransient},
-      {oo("throttled", "slow down"), OutcomeClass::kTransient},
-      {oo("timeout", "multiple upstream timeouts"), OutcomeClass::kTransient},
-      // A request refused as invalid, whatever the text says ("Consent" included).
-      {oo("invalid", "Consent.provision.actor: HRex 1.1 requires at least 2 actors"),
-       OutcomeClass::kRequestInvalid},
-      {oo("structure", "Unknown element Consent.foo"), OutcomeClass::kRequestInvalid},
-      {oo("required", "Consent.policy: minimum required = 1"), OutcomeClass::kRequestInvalid},
-      {oo("value", "Consent.status: not active"), OutcomeClass::kRequestInvalid},
-      {oo("invariant", "ppc-1: Either a Policy or PolicyRule"), OutcomeClass::kRequestInvalid},
-      {oo("invalid", "No match found"), OutcomeClass::kRequestInvalid},
-      // ... but a transient code still wins, and a validation warning refuses nothing.
-      {R"({"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"invalid"},)"
-       R"({"severity":"error","code":"transient"}]})",
-       OutcomeClass::kTransient},
-      {R"({"resourceType":"OperationOutcome","issue":[{"severity":"warning","code":"value",)"
-       R"("diagnostics":"Consent.dateTime: should be a dateTime"},{"severity":"error",)"
-       R"("code":"business-rule","diagnostics":"Consent refused: period does not cover today"}]})",
-       OutcomeClass::kConsentRefused},
-      {R"({"resourceType":"OperationOutcome","issue":[{"severity":"information",)"
-       R"("code":"invariant"},{"severity":"error","code":"processing",)"
-       R"("diagnostics":"No match found"}]})",
-       OutcomeClass::kNoMatch},
-      {R"({"resourceType":"OperationOutcome","issue":[{"code":"required"}]})",
-       OutcomeClass::kRequestInvalid},
-      {oo("forbidden", "no access"), OutcomeClass::kOther},
-      {oo("exception", "boom"), OutcomeClass::kOther},
-      {R"({"resourceType":"OperationOutcome"})", OutcomeClass::kOther},
-      {R"({"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"processing",)"
-       R"("diagnostics":"member not found"}]})",
-       OutcomeClass::kNoMatch},
-      {R"({"resourceType":"OperationOutcome","issue":[{"code":"informational"},)"
-       R"({"code":"not-found"}]})",
-       OutcomeClass::kNoMatch},
-      {R"({"resourceType":"Parameters"})", OutcomeClass::kNone},
-      {R"({"error":"not found"})", OutcomeClass::kNone},
-      {"Service Unavailable", OutcomeClass::kNone},
-      {"", OutcomeClass::kNone},
-  };
-  for (const Case& c : cases) {
-    EXPECT_EQ(static_cast<int>(ReadOperationOutcome(c.body).cls), static_cast<int>(c.cls))
-        << c.body;
-  }
-}
-
-TEST(ReadOperationOutcome, FirstIssueCodeAndSummary) {
-  auto info = ReadOperationOutcome(
-      R"({"resourceType":"OperationOutcome","issue":[{"code":"processing","diagnostics":"d1"},)"
-      R"({"code":"not-found","details":{"text":"t2"}}]})");
-  EXPECT_EQ(info.code, "processing");
-  EXPECT_EQ(info.summary, "d1");
-  info = ReadOperationOutcome(
-      R"({"resourceType":"OperationOutcome","issue":[{"code":"x","diagnostics":"d",)"
-      R"("details":{"text":"t"}}]})");
-  EXPECT_EQ(info.summary, "t");
-}
-
-TEST(ReadOperationOutcome, RequestInvalidSummaryListsTheValidationIssues) {
-  auto info = ReadOperationOutcome(
-      R"({"resourceType":"OperationOutcome","issue":[)"
-      R"({"severity":"information","code":"informational","diagnostics":"validated"},)"
-      R"({"severity":"error","code":"required","expression":["Consent.provision.actor"],)"
-      R"("diagnostics":"HRex 1.1 requires at least 2 actors"},)"
-      R"({"severity":"warning","code":"value","diagnostics":"not counted"},)"
-      R"({"severity":"fatal","code":"invalid","expression":["Consent.policy"],)"
-      R"("details":{"text":"Consent.policy: minimum required = 1"}},)"
-      R"({"severity":"error","code":"structure","expression":["Consent.x"]}]})");
-  EXPECT_EQ(static_cast<int>(info.cls), static_cast<int>(OutcomeClass::kRequestInvalid));
-  EXPECT_EQ(info.code, "informational");
-  EXPECT_EQ(info.summary,
-            "Consent.provision.actor: HRex 1.1 requires at least 2 actors; "
-            "Consent.policy: minimum required = 1; Consent.x");
-  // Long diagnostics are cut at 1000 bytes.
-  info = ReadOperationOutcome(
-      R"({"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"invalid",)"
-      R"("diagnostics":")" + std::string(1500, 'x') + R"("},{"severity":"error","code":"value",)"
-      R"("diagnostics":"more"}]})");
-  EXPECT_EQ(info.summary, std::string(1000, 'x'));
-}
-
-TEST(ReadOperationOutcome, SummaryIsCutAtAUtf8Boundary) {
-  // 199 ASCII bytes then "é" (2 bytes): the cut at 200 would split it.
-  const std::string text = std::string(199, 'a') + "\xc3\xa9" + "tail";
-  auto info = ReadOperationOutcome(
-      R"({"resourceType":"OperationOutcome","issue":[{"code":"x","diagnostics":")" + text +
-      "\"}]}");
-  EXPECT_EQ(info.summary, std::string(199, 'a'));
-  const std::string exact = std::string(198, 'a') + "\xc3\xa9" + "tail";
-  info = ReadOperationOutcome(
-      R"({"resourceType":"OperationOutcome","issue":[{"code":"x","diagnostics":")" + exact +
-      "\"}]}");
-  EXPECT_EQ(info.summary, std::string(198, 'a') + "\xc3\xa9");
-}
-
-// --- $member-match ---
-
-TEST(ReadMemberMatch, HrexMemberIdentifierWithPatientMemberId) {
-  // HRex STU 1.1 example answer: MemberId is a Patient reference, not a Group.
-  auto r = ReadMemberMatch(R"({
-    "resourceType" : "Parameters",
-    "id" : "member-match-out",
-    "parameter" : [
-      {"name" : "MemberIdentifier",
-       "valueIdentifier" : {"system" : "http://example.org/target-payer/identifiers/member",
-                            "value" : "55678"}},
-      {"name" : "MemberId",
-       "valueReference" : {"reference" : "http://example.org/new-payer/fhir/Patient/pat1"}}
-    ]})");
-  ASSERT_TRUE(r.ok()) << ErrorText(r);
-  EXPECT_EQ(r->group_id, "");
-  EXPECT_EQ(r->member_identifier, "55678");
-}
-
-TEST(ReadMemberMatch, MemberIdAsIdentifier) {
-  auto r = ReadMemberMatch(R"({"resourceType":"Parameters","parameter":[{"name":"MemberId",)"
-                           R"("valueIdentifier":{"value":"M-1"}}]})");
-  ASSERT_TRUE(r.ok()) << ErrorText(r);
-  EXPECT_EQ(r->member_identifier, "M-1");
-}
-
-TEST(ReadMemberMatch, GroupIdShapes) {
-  const std::string shapes[] = {
-      R"({"resourceType":"Parameters","parameter":[{"name":"groupId","valueString":"cmk1cuald0005l701sdo7gs8c"}]})",
-      R"({"resourceType":"Parameters","parameter":[{"name":"groupId","valueId":"cmk1cuald0005l701sdo7gs8c"}]})",
-      R"({"resourceType":"Parameters","parameter":[{"name":"GroupId","valueCode":"cmk1cuald0005l701sdo7gs8c"}]})",
-      R"({"resourceType":"Parameters","parameter":[{"name":"MemberGroup","valueReference":{"reference":"Group/cmk1cuald0005l701sdo7gs8c"}}]})",
-      R"({"resourceType":"Parameters","parameter":[{"name":"x","valueReference":{"reference":"https://gw.example/v1/bison/Group/cmk1cuald0005l701sdo7gs8c"}}]})",
-      R"({"resourceType":"Parameters","parameter":[{"name":"x","valueReference":{"reference":"Group/cmk1cuald0005l701sdo7gs8c/_history/2"}}]})",
-      R"({"resourceType":"Parameters","parameter":[{"name":"MatchedMembers","resource":{"resourceType":"Group","id":"cmk1cuald0005l701sdo7gs8c"}}]})",
-      R"({"resourceType":"Group","id":"cmk1cuald0005l701sdo7gs8c"})",
-      R"({"groupId":"cmk1cuald0005l701sdo7gs8c"})",
-  };
-  for (const std::string& body : shapes) {
-    auto r = ReadMemberMatch(body);
-    ASSERT_TRUE(r.ok()) << ErrorText(r) << " in " << body;
-    EXPECT_EQ(r->group_id, "cmk1cuald0005l701sdo7gs8c") << body;
-  }
-}
-
-TEST(ReadMemberMatch, GroupAndIdentifierTogether) {
-  auto r = ReadMemberMatch(R"({"resourceType":"Parameters","parameter":[)"
-                           R"({"name":"MemberIdentifier","valueIdentifier":{"value":"55678"}},)"
-                           R"({"name":"groupId","valueString":"g1"}]})");
-  ASSERT_TRUE(r.ok());
-  EXPECT_EQ(r->group_id, "g1");
-  EXPECT_EQ(r->member_identifier, "55678");
-}
-
-TEST(ReadMemberMatch, ErrorShapes) {
-  EXPECT_EQ(ErrorText(ReadMemberMatch("oops")), "parse: member-match answer: not JSON");
-  EXPECT_EQ(ErrorText(ReadMemberMatch("1")), "protocol: member-match answer: not a JSON object");
-  EXPECT_EQ(ErrorText(ReadMemberMatch(R"({"resourceType":"OperationOutcome","issue":[]})")),
-            "protocol: member-match answer: resourceType: not Parameters");
-  EXPECT_EQ(ErrorText(ReadMemberMatch(R"({"resourceType":"Parameters","parameter":{}})")),
-            "protocol: member-match answer: parameter: not an array");
-  EXPECT_EQ(ErrorText(ReadMemberMatch(R"({"resourceType":"Parameters","parameter":[]})")),
-            "protocol: member-match answer: no group id and no MemberIdentifier");
-  EXPECT_EQ(ErrorText(ReadMemberMatch(R"({"resourceType":"Parameters"})")),
-            "protocol: member-match answer: no group id and no MemberIdentifier");
-  EXPECT_EQ(
-      ErrorText(ReadMemberMatch(
-          R"({"resourceType":"Parameters","parameter":[{"name":"groupId","valueString":"a/../b"}]})")),
-      "protocol: member-match answer: group id is not a FHIR id");
-  EXPECT_EQ(
-      ErrorText(ReadMemberMatch(
-          R"({"resourceType":"Parameters","parameter":[{"name":"groupId","valueString":""}]})")),
-      "protocol: member-match answer: group id is not a FHIR id");
-  EXPECT_EQ(
-      ErrorText(ReadMemberMatch(
-          R"({"resourceType":"Parameters","parameter":[{"name":"MemberIdentifier","valueIdentifier":{"value":")" +
-          std::string(300, '1') + "\"}}]}")),
-      "too_large: member-match answer: MemberIdentifier: longer than 256 bytes");
-}
 
 // --- kick-off ---
 
@@ -590,7 +338,7 @@ TEST(ReadStatus, ErrorsNeverQuoteTheBody) {
   }
 }
 
-// --- exports: paged manifests, Expires, error[] files ---
+// --- paged manifests, Expires ---
 
 TEST(ReadStatus, ReadsTheNextPageLinkOfACompleteManifest) {
   auto r = ReadStatus(200, "",
@@ -636,55 +384,6 @@ TEST(ReadExpires, IgnoresWhatIsNotAnHttpDate) {
   EXPECT_EQ(ReadExpires("0"), std::nullopt);
   EXPECT_EQ(ReadExpires("3600"), std::nullopt);
   EXPECT_EQ(ReadExpires("tomorrow"), std::nullopt);
-}
-
-TEST(ReadOutcomeLine, ReadsEveryIssueWithSeverityCodeAndText) {
-  auto r = ReadOutcomeLine(
-      R"({"resourceType":"OperationOutcome","issue":[)"
-      R"({"severity":"error","code":"processing","diagnostics":"Observation/1 failed"},)"
-      R"({"severity":"warning","code":"not-found","details":{"text":"Patient/2 gone"}}]})");
-  ASSERT_TRUE(r.ok()) << r.error().message;
-  ASSERT_EQ(r->size(), 2u);
-  EXPECT_EQ((*r)[0].severity, "error");
-  EXPECT_EQ((*r)[0].code, "processing");
-  EXPECT_EQ((*r)[0].diagnostics, "Observation/1 failed");
-  EXPECT_EQ((*r)[1].severity, "warning");
-  EXPECT_EQ((*r)[1].code, "not-found");
-  EXPECT_EQ((*r)[1].diagnostics, "Patient/2 gone");
-}
-
-TEST(ReadOutcomeLine, OddSeveritiesAndCodesAreNormalised) {
-  auto r = ReadOutcomeLine(
-      R"({"resourceType":"OperationOutcome","issue":[{"severity":"loud","code":"two words"},)"
-      R"({"code":7}]})");
-  ASSERT_TRUE(r.ok()) << r.error().message;
-  ASSERT_EQ(r->size(), 2u);
-  EXPECT_EQ((*r)[0].severity, "");
-  EXPECT_EQ((*r)[0].code, "unknown");
-  EXPECT_EQ((*r)[1].code, "unknown");
-  auto empty = ReadOutcomeLine(R"({"resourceType":"OperationOutcome"})");
-  ASSERT_TRUE(empty.ok());
-  ASSERT_EQ(empty->size(), 1u);
-  EXPECT_EQ((*empty)[0].code, "unknown");
-}
-
-TEST(ReadOutcomeLine, LongDiagnosticsAreCut) {
-  const std::string text(5000, 'x');
-  auto r = ReadOutcomeLine(R"({"resourceType":"OperationOutcome","issue":[{"code":"x",)"
-                           R"("diagnostics":")" + text + R"("}]})");
-  ASSERT_TRUE(r.ok());
-  EXPECT_EQ((*r)[0].diagnostics.size(), 1000u);
-}
-
-TEST(ReadOutcomeLine, OtherResourcesAndGarbageAreErrorsWithoutQuotingTheLine) {
-  auto other = ReadOutcomeLine(R"({"resourceType":"Patient","name":[{"family":"Young"}]})");
-  ASSERT_FALSE(other.ok());
-  EXPECT_EQ(other.error().kind, ErrorKind::kProtocol);
-  EXPECT_EQ(other.error().message, "error file line: not an OperationOutcome");
-  auto garbage = ReadOutcomeLine("{Young");
-  ASSERT_FALSE(garbage.ok());
-  EXPECT_EQ(garbage.error().kind, ErrorKind::kParse);
-  EXPECT_EQ(garbage.error().message, "error file line: not JSON");
 }
 
 }  // namespace
