@@ -333,6 +333,7 @@ asio::awaitable<Result<http::Response>> PayerClient::Send(http::Request request,
   for (int attempt = 1;; ++attempt) {
     const http::Response* answer = nullptr;
     auto begun = co_await BeginAttempt(request, base_headers, with_token);
+    const bool sent = begun.ok();
     if (!begun) {
       Error e = std::move(begun).error();
       if (e.kind == ErrorKind::kUntrustedHost || e.kind == ErrorKind::kThrottled) co_return e;
@@ -378,7 +379,7 @@ asio::awaitable<Result<http::Response>> PayerClient::Send(http::Request request,
       Error e = *last;
       e.message = DescribeRequest(request) + ": " + e.message + " after " +
                   std::to_string(attempt) + " attempts";
-      co_return begun ? e : TokenFailure(std::move(e));
+      co_return sent ? e : TokenFailure(std::move(e));
     }
     co_await Sleep(BackoffDelay(attempt, nullptr));
   }

@@ -50,7 +50,7 @@ http::ClientOptions PooledClientOptions(const Options& options, const PipelineLi
 
 Scheduler::Scheduler(asio::io_context& io, const Options& options, state::StateDb& db,
                      store::ResourceStore& store, source::DirectorySource& source,
-                     Metrics& metrics, PipelineLimits limits)
+                     Metrics& metrics, const PipelineLimits& limits)
     : io_(io),
       options_(options),
       db_(db),

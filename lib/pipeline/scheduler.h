@@ -48,7 +48,7 @@ class Scheduler {
  public:
   Scheduler(boost::asio::io_context& io, const Options& options, state::StateDb& db,
             store::ResourceStore& store, source::DirectorySource& source, Metrics& metrics,
-            PipelineLimits limits = {});
+            const PipelineLimits& limits = {});
   ~Scheduler();
 
   // Result: an error only for fatal local failures (state DB, store).
