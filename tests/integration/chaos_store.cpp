@@ -6,7 +6,7 @@
 #include <fstream>
 #include <vector>
 
-#include "ops/options.h"
+#include "config/options.h"
 #include "store/index_line.h"
 #include "store/line_id.h"
 #include "store/resource_store.h"

@@ -58,9 +58,9 @@
 #include <utility>
 #include <vector>
 
+#include "config/options.h"
 #include "core/result.h"
-#include "ops/metrics.h"
-#include "ops/options.h"
+#include "metrics/metrics.h"
 
 namespace p2p {
 namespace state {

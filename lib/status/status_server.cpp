@@ -1,4 +1,4 @@
-#include "ops/status_server.h"
+#include "status/status_server.h"
 
 // clang-format off
 #include <utility>  // before Boost 1.74 asio: awaitable.hpp uses std::exchange
