@@ -12,8 +12,8 @@
 #include <set>
 #include <sstream>
 
+#include "config/config.h"
 #include "operator_commands.h"
-#include "ops/config.h"
 #include "state/lifecycle_db.h"
 
 namespace p2p::daemon {

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "ops/options.h"
+#include "config/options.h"
 #include "state/state_db.h"
 
 namespace p2p::daemon {

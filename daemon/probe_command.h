@@ -16,7 +16,7 @@
 #include <cstdio>
 #include <string>
 
-#include "ops/options.h"
+#include "config/options.h"
 
 namespace p2p::daemon {
 

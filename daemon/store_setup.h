@@ -8,7 +8,7 @@
 #include <memory>
 
 #include "core/result.h"
-#include "ops/options.h"
+#include "config/options.h"
 #include "state/state_db.h"
 #include "store/resource_store.h"
 

@@ -11,9 +11,9 @@
 #include <string_view>
 #include <vector>
 
+#include "config/options.h"
 #include "core/result.h"
 #include "core/url.h"
-#include "ops/options.h"
 
 namespace p2p::auth {
 

@@ -25,7 +25,7 @@
 
 #include "core/result.h"
 #include "http/client.h"
-#include "ops/options.h"
+#include "config/options.h"
 
 namespace p2p::auth {
 

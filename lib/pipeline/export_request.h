@@ -24,9 +24,9 @@
 #include <string>
 #include <string_view>
 
+#include "config/options.h"
 #include "core/result.h"
 #include "http/client.h"
-#include "ops/options.h"
 
 namespace p2p::pipeline {
 

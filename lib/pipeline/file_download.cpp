@@ -11,7 +11,7 @@
 #include <memory>
 #include <optional>
 
-#include "ops/status_server.h"
+#include "status/status_server.h"
 #include "pipeline/bulk_match.h"
 #include "pipeline/deleted_file.h"
 #include "pipeline/step_util.h"

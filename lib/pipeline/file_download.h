@@ -19,7 +19,7 @@
 
 #include "core/consent.h"
 #include "core/result.h"
-#include "ops/metrics.h"
+#include "metrics/metrics.h"
 #include "pipeline/payer_client.h"
 #include "state/state_db.h"
 #include "store/resource_store.h"
@@ -74,7 +74,7 @@ enum class StorageProblem { kNone, kDiskFull, kReadOnly };
 StorageProblem ClassifyStorageError(const Error& e);
 
 // The store's health as the downloads see it. A full or read-only store closes the gate: said
-// once in the log (error) and in /status (metric::kStorageProblem, see ops/status_server.h); no
+// once in the log (error) and in /status (metric::kStorageProblem, see status/status_server.h); no
 // new download starts while it is closed, and one download (the prober) tries again every
 // disk_full_wait. Its first successful commit reopens the gate (logged) and the others go on.
 // Nothing is committed for a file whose write failed, so the state stays consistent.

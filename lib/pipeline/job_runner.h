@@ -29,7 +29,7 @@
 #include <cstdint>
 
 #include "core/result.h"
-#include "ops/metrics.h"
+#include "metrics/metrics.h"
 #include "pipeline/bulk_match.h"
 #include "pipeline/file_download.h"
 #include "pipeline/job_publish.h"

@@ -28,9 +28,9 @@
 #include <utility>
 #include <vector>
 
+#include "config/options.h"
 #include "core/member.h"
 #include "core/result.h"
-#include "ops/options.h"
 #include "state/lifecycle_db.h"
 #include "state/state_db.h"
 #include "store/resource_store.h"

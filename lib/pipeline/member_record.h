@@ -5,10 +5,10 @@
 #include <string>
 #include <string_view>
 
+#include "config/options.h"
 #include "core/consent.h"
 #include "core/member.h"
 #include "core/result.h"
-#include "ops/options.h"
 
 namespace p2p::pipeline {
 

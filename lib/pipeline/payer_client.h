@@ -37,8 +37,8 @@
 #include "core/retry_policy.h"
 #include "core/throttle.h"
 #include "http/client.h"
-#include "ops/metrics.h"
-#include "ops/options.h"
+#include "metrics/metrics.h"
+#include "config/options.h"
 #include "pipeline/rate_limiter.h"
 
 namespace p2p::pipeline {

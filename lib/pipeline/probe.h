@@ -32,10 +32,10 @@
 #include <string>
 #include <string_view>
 
+#include "config/options.h"
 #include "core/result.h"
 #include "http/client.h"
 #include "http/tls_probe.h"
-#include "ops/options.h"
 
 namespace p2p::pipeline {
 

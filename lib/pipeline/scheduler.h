@@ -27,8 +27,8 @@
 #include <vector>
 
 #include "http/client.h"
-#include "ops/metrics.h"
-#include "ops/options.h"
+#include "metrics/metrics.h"
+#include "config/options.h"
 #include "pipeline/job_runner.h"
 #include "pipeline/payer_client.h"
 #include "source/directory_source.h"

@@ -9,7 +9,7 @@
 #include <string_view>
 
 #include "core/result.h"
-#include "ops/options.h"
+#include "config/options.h"
 
 namespace p2p::pipeline {
 

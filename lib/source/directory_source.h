@@ -16,8 +16,8 @@
 #include <string>
 #include <vector>
 
+#include "config/options.h"
 #include "core/result.h"
-#include "ops/options.h"
 #include "source/member_file.h"
 
 namespace p2p::source {

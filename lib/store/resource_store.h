@@ -36,8 +36,8 @@
 #include <string_view>
 #include <vector>
 
+#include "config/options.h"
 #include "core/result.h"
-#include "ops/options.h"
 
 namespace p2p::store {
 

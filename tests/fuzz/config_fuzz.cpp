@@ -1,4 +1,4 @@
-// libFuzzer target: the YAML configuration (lib/ops/config.h), all stages: DecodeOptions,
+// libFuzzer target: the YAML configuration (lib/config/config.h), all stages: DecodeOptions,
 // ValidateOptions, and ParseOptions with an in-memory Env (no environment, no files), so that
 // secret resolution runs too. Operators write this file, but it is still text from outside the
 // program: nothing in it may crash the daemon or throw out of "never throws" functions.
@@ -12,7 +12,7 @@
 #include <string>
 #include <string_view>
 
-#include "ops/config.h"
+#include "config/config.h"
 
 namespace {
 

@@ -21,7 +21,7 @@
 //                                           ParseOptions.ReportsEachBadLogOrRetentionKey
 // two payers with one id                 -> ParseOptions.DuplicatePayerIds
 // unreadable secret file                 -> SecretFileTest.ReportsAMissingOrUnreadableFile
-//   (those three in tests/unit/ops/config_test.cpp)
+//   (those three in tests/unit/config/config_test.cpp)
 // end to end                             -> BadInput.CheckConfigPrintsEveryProblemAndExits78
 // --- server answers: the job fails, members.error_class / error_detail ---
 // non-JSON                               -> ServerAnswerCatalogue.NonJson,

@@ -8,7 +8,7 @@
 #include <fstream>
 #include <stdexcept>
 
-#include "ops/options.h"
+#include "config/options.h"
 #include "store/resource_store.h"
 #include "support/sandbox_process.h"
 

@@ -13,9 +13,9 @@
 #include <string>
 #include <vector>
 
+#include "config/options.h"
 #include "core/civil_date.h"
 #include "integration/daemon_harness.h"
-#include "ops/options.h"
 #include "store/resource_store.h"
 #include "support/child_process.h"
 #include "support/http_client.h"

@@ -5,7 +5,7 @@
 #include <optional>
 #include <string>
 
-#include "ops/config.h"
+#include "config/config.h"
 
 namespace p2p {
 namespace {

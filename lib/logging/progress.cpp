@@ -1,4 +1,4 @@
-#include "ops/progress.h"
+#include "logging/progress.h"
 
 #include <cmath>
 #include <cstdio>

@@ -1,4 +1,4 @@
-#include "ops/config.h"
+#include "config/config.h"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>

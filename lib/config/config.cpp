@@ -1,6 +1,6 @@
 // Stage 1 (YAML -> Options) and the two entry points. yaml-cpp throws: every call into it is under
 // the one try in DecodeOptions.
-#include "ops/config.h"
+#include "config/config.h"
 
 #include <yaml-cpp/yaml.h>
 

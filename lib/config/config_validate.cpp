@@ -4,7 +4,7 @@
 #include <charconv>
 #include <optional>
 
-#include "ops/config.h"
+#include "config/config.h"
 
 namespace p2p {
 namespace {

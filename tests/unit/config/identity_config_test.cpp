@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "ops/config.h"
+#include "config/config.h"
 
 namespace p2p {
 namespace {

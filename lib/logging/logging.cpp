@@ -1,4 +1,4 @@
-#include "ops/logging.h"
+#include "logging/logging.h"
 
 #include <fcntl.h>
 #include <spdlog/formatter.h>

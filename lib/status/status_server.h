@@ -39,6 +39,10 @@
 // schema's indexes (members_state, members_runnable, events_error; see Queries()) — no table scan,
 // so /status stays fast with a million members.
 //
+// Files: status_server.cpp serves HTTP (listen address, accept, sessions, limits, the token check,
+// routing, the snapshot cache); status_queries.h reads the snapshot from the state DB;
+// status_render.h turns it into the /status JSON, the /readyz reason and the /metrics gauges.
+//
 // Threading: everything runs on `io`'s thread; call Start/Stop there. Ownership: `db`, `metrics`
 // and `ready` are borrowed. REQUIRES: they outlive the server and, after Stop(), the io_context
 // either runs until the server's pending handlers finished or is destroyed before them (the
@@ -58,9 +62,9 @@
 #include <utility>
 #include <vector>
 
+#include "config/options.h"
 #include "core/result.h"
-#include "ops/metrics.h"
-#include "ops/options.h"
+#include "metrics/metrics.h"
 
 namespace p2p {
 namespace state {

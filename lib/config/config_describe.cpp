@@ -3,8 +3,8 @@
 #include <sstream>
 #include <utility>
 
+#include "config/config.h"
 #include "core/duration.h"
-#include "ops/config.h"
 
 namespace p2p {
 namespace {

@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "ops/config.h"
+#include "config/config.h"
 
 namespace p2p {
 namespace {

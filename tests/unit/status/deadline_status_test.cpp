@@ -18,9 +18,9 @@
 #include <tuple>
 #include <vector>
 
-#include "ops/config.h"
-#include "ops/status_server.h"
+#include "config/config.h"
 #include "state/state_db.h"
+#include "status/status_server.h"
 #include "support/http_client.h"
 #include "support/temp_dir.h"
 

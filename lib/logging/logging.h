@@ -19,8 +19,8 @@
 #include <string>
 #include <string_view>
 
+#include "config/options.h"
 #include "core/result.h"
-#include "ops/options.h"
 
 namespace p2p {
 

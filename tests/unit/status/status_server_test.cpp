@@ -1,6 +1,6 @@
 // property_tree pulls in boost/bind.hpp, which otherwise prints a deprecation note.
 #define BOOST_BIND_GLOBAL_PLACEHOLDERS
-#include "ops/status_server.h"
+#include "status/status_server.h"
 
 // clang-format off
 #include <utility>  // before Boost 1.74 asio: awaitable.hpp uses std::exchange

@@ -1,4 +1,4 @@
-#include "ops/logging.h"
+#include "logging/logging.h"
 
 #include <gtest/gtest.h>
 #include <spdlog/spdlog.h>

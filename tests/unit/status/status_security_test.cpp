@@ -2,7 +2,7 @@
 // only the Authorization header carries (never a query string) and that no answer echoes, GET
 // only, and bounded requests. status_server_test.cpp covers 405/413/431 and the non-loopback
 // refusal; these are the remaining rules.
-#include "ops/status_server.h"
+#include "status/status_server.h"
 
 // clang-format off
 #include <utility>  // before Boost 1.74 asio: awaitable.hpp uses std::exchange

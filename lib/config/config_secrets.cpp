@@ -7,7 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "ops/config.h"
+#include "config/config.h"
 
 namespace p2p {
 namespace {
