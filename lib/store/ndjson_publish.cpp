@@ -63,12 +63,10 @@ Result<std::vector<StoreMark>> NdjsonStore::PublishJob(int64_t job_id) {
     std::string_view name = e->d_name;
     if (name == "deleted") tombstones = true;
     const size_t dot = name.find(".ndjson");
+    if (dot == std::string_view::npos || dot + 7 != name.size()) continue;
     int index = 0;
     auto [p, ec] = std::from_chars(name.data(), name.data() + dot, index);
-    if (dot == std::string_view::npos || dot + 7 != name.size() || ec != std::errc() ||
-        p != name.data() + dot) {
-      continue;
-    }
+    if (ec != std::errc() || p != name.data() + dot) continue;
     staged.push_back(Staged{index, UniqueFd(), StagedFile()});
   }
   if (d != nullptr) ::closedir(d);
