@@ -35,6 +35,7 @@
 #include "pipeline/scheduler.h"
 #include "source/directory_source.h"
 #include "state/state_db.h"
+#include "store/postgres_store.h"
 #include "store/resource_store.h"
 
 namespace {
@@ -72,8 +73,7 @@ void PrintSummary(state::StateDb& db, store::ResourceStore& store, const Options
               static_cast<long long>(c.files_done), static_cast<long long>(c.resources_stored),
               static_cast<long long>(c.bad_lines), static_cast<double>(c.bytes_downloaded) / 1e6);
   std::printf("  state DB: %s\n  store (%s): %s\n", options.state.path.c_str(),
-              options.store.kind == StoreKind::kSqlite ? "sqlite" : "ndjson",
-              options.store.path.c_str());
+              StoreKindName(options.store.kind), StoreLocation(options.store).c_str());
   std::fflush(stdout);
 }
 
@@ -182,7 +182,19 @@ int Run(const daemon::CommandLine& cl) {
   if (cl.command == "check-config") {
     // Warnings do not fail the check: the daemon runs with them.
     for (const std::string& w : options.warnings) std::fprintf(stderr, "%s\n", w.c_str());
-    std::printf("%s: ok\n%s", cl.config.c_str(), DescribeOptions(options).c_str());
+    std::string store_check;
+    if (options.store.kind == StoreKind::kPostgres) {
+      // The store's server is part of the configuration: reachable, login, schema privilege.
+      auto checked = store::PostgresStore::Check(options.store);
+      if (!checked) {
+        std::fprintf(stderr, "%s: store: %s\n", cl.config.c_str(),
+                     checked.error().message.c_str());
+        return kExitConfig;
+      }
+      store_check = "store server: " + *checked + "\n";
+    }
+    std::printf("%s: ok\n%s%s", cl.config.c_str(), DescribeOptions(options).c_str(),
+                store_check.c_str());
     return 0;
   }
   if (cl.command == "probe") return daemon::RunProbe(options, cl.payer, stdout, stderr);
@@ -342,9 +354,10 @@ int Run(const daemon::CommandLine& cl) {
       },
       asio::detached);
   spdlog::info("p2p-ingestd {} started: {} payers, state {}, store {}", P2P_VERSION,
-               options.payers.size(), options.state.path, options.store.path);
+               options.payers.size(), options.state.path, StoreLocation(options.store));
   notifier.Ready();
   io.run();
+  (*store)->Quiesce();  // a commit still reporting posts to `io`: it must still be there
   (*db)->Checkpoint();
   if (finished && !outcome) {
     spdlog::critical("stopped on a local failure: {}", outcome.error().message);

@@ -240,6 +240,8 @@ constexpr std::string_view kInlineKey =
     "keys are not allowed inline; use private_key_file, private_key_credential or jwks_file";
 constexpr std::string_view kInlineToken =
     "secrets are not allowed inline; use token_file, token_env or token_credential";
+constexpr std::string_view kInlinePassword =
+    "secrets are not allowed inline; use password_file, password_env or password_credential";
 
 void Decoder::Payers(const YAML::Node& v, const std::string& path,
                      std::vector<PayerOptions>* payers) {
@@ -462,12 +464,20 @@ DecodedOptions DecodeOptions(std::string_view yaml_text, const std::string& base
                                {
                                    {"kind", d.Enum(&o.store.kind,
                                                    {{"sqlite", StoreKind::kSqlite},
-                                                    {"ndjson", StoreKind::kNdjson}},
-                                                   "must be sqlite or ndjson")},
+                                                    {"ndjson", StoreKind::kNdjson},
+                                                    {"postgres", StoreKind::kPostgres}},
+                                                   "must be sqlite, ndjson or postgres")},
                                    {"path", d.Path(&o.store.path)},
+                                   {"dsn", d.String(&o.store.dsn)},
+                                   {"schema", d.String(&o.store.schema)},
+                                   {"password_file", d.Path(&o.store.password_file)},
+                                   {"password_env", d.String(&o.store.password_env)},
+                                   {"password_credential",
+                                    d.String(&o.store.password_credential)},
                                    {"full_retry_interval",
                                     d.Duration(&o.store.full_retry_interval)},
-                               });
+                               },
+                               {{"password", kInlinePassword}});
                    }},
                   {"log",
                    [&](const YAML::Node& v, const std::string& p) {

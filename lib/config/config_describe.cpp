@@ -42,8 +42,7 @@ std::string DescribeOptions(const Options& o) {
   out << "state: " << o.state.path << " (retention "
       << (o.state.retention.count() == 0 ? "off" : FormatDuration(o.state.retention)) << ")\n";
   if (!o.state.migrations_dir.empty()) out << "migrations: " << o.state.migrations_dir << "\n";
-  out << "store: " << (o.store.kind == StoreKind::kSqlite ? "sqlite " : "ndjson ") << o.store.path
-      << "\n";
+  out << "store: " << StoreKindName(o.store.kind) << " " << StoreLocation(o.store) << "\n";
   out << "log: " << (o.log.dir.empty() ? "stderr only" : o.log.dir) << " (level " << o.log.level
       << ", " << (o.log.format == LogFormat::kJson ? "json" : "text");
   if (!o.log.dir.empty()) {

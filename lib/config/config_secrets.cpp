@@ -55,6 +55,9 @@ std::vector<ConfigProblem> ResolveSecrets(Options& options, const Env& env) {
   StatusOptions& status = options.status;
   ResolveOne(env, "status", "token", status.token_file, status.token_env, status.token_credential,
              &status.token, problems);
+  StoreOptions& store = options.store;
+  ResolveOne(env, "store", "password", store.password_file, store.password_env,
+             store.password_credential, &store.password, problems);
   for (std::size_t i = 0; i < options.payers.size(); ++i) {
     AuthOptions& auth = options.payers[i].auth;
     ResolveOne(env, "payers[" + std::to_string(i) + "].auth", "client_secret",

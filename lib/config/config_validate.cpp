@@ -4,6 +4,8 @@
 #include <charconv>
 #include <optional>
 
+#include <libpq-fe.h>
+
 #include "config/config.h"
 
 namespace p2p {
@@ -368,6 +370,45 @@ void CheckPayer(Checker& c, const PayerOptions& payer, const std::string& p) {
   c.Positive(payer.request_timeout, p + ".request_timeout");
 }
 
+// store.kind postgres: a parseable dsn without a password, a plain schema name, at most one
+// password source. The other kinds need store.path.
+void CheckStore(Checker& c, const StoreOptions& store) {
+  if (store.kind != StoreKind::kPostgres) {
+    c.Required(store.path, "store.path");
+    if (!store.dsn.empty()) c.Add("store.dsn", "only for store.kind: postgres");
+    return;
+  }
+  if (!store.path.empty()) c.Add("store.path", "not used by store.kind: postgres (set store.dsn)");
+  CheckSecretSources(c, "store", "password", store.password_file, store.password_env,
+                     store.password_credential, false);
+  const bool schema_ok =
+      !store.schema.empty() && store.schema.size() <= 63 &&
+      (std::islower(static_cast<unsigned char>(store.schema[0])) || store.schema[0] == '_') &&
+      std::all_of(store.schema.begin(), store.schema.end(), [](unsigned char ch) {
+        return std::islower(ch) || std::isdigit(ch) || ch == '_';
+      });
+  if (!schema_ok) c.Add("store.schema", "must be a lower-case SQL name ([a-z_][a-z0-9_]*, 63 at most)");
+  if (store.dsn.empty()) return c.Add("store.dsn", "is required for store.kind: postgres");
+  char* err = nullptr;
+  PQconninfoOption* opts = PQconninfoParse(store.dsn.c_str(), &err);
+  if (opts == nullptr) {
+    // libpq's message quotes the option it could not read, never a value.
+    std::string why = err != nullptr ? err : "cannot be parsed";
+    PQfreemem(err);
+    while (!why.empty() && why.back() == '\n') why.pop_back();
+    return c.Add("store.dsn", "not a libpq connection string: " + why);
+  }
+  for (PQconninfoOption* o = opts; o->keyword != nullptr; ++o) {
+    if (o->val == nullptr) continue;
+    if (std::string_view(o->keyword) == "password") {
+      c.Add("store.dsn",
+            "must not hold a password; use store.password_file, store.password_env, "
+            "store.password_credential or libpq's passfile");
+    }
+  }
+  PQconninfoFree(opts);
+}
+
 }  // namespace
 
 std::vector<ConfigProblem> ValidateOptions(const Options& o) {
@@ -375,7 +416,7 @@ std::vector<ConfigProblem> ValidateOptions(const Options& o) {
   Checker c(problems);
   CheckIdentifier(c, o.self.identifier, "self.identifier");
   c.Required(o.state.path, "state.path");
-  c.Required(o.store.path, "store.path");
+  CheckStore(c, o.store);
   c.Positive(o.store.full_retry_interval, "store.full_retry_interval");
   static constexpr std::string_view kLevels[] = {"trace", "debug", "info", "warn", "error"};
   if (std::find(std::begin(kLevels), std::end(kLevels), o.log.level) == std::end(kLevels)) {

@@ -21,15 +21,42 @@ struct StateOptions {
   Millis retention{90LL * 24 * 3600 * 1000};
 };
 
-enum class StoreKind { kSqlite, kNdjson };
+enum class StoreKind { kSqlite, kNdjson, kPostgres };
 
 struct StoreOptions {
-  StoreKind kind = StoreKind::kSqlite;  // store.kind: sqlite | ndjson
-  std::string path;  // store.path (required): DB file (sqlite) or directory (ndjson)
-  // store.full_retry_interval (default 30s): while the store is full or read-only, downloads
-  // stop and one is tried again this often; they resume by themselves once a write succeeds.
+  StoreKind kind = StoreKind::kSqlite;  // store.kind: sqlite | ndjson | postgres
+  // store.path (required for sqlite and ndjson): DB file (sqlite) or directory (ndjson)
+  std::string path;
+  // store.kind postgres: store.dsn (required) is a libpq connection string (keywords or URI)
+  // without a password; store.schema (default p2p) holds one table per resource type.
+  std::string dsn;
+  std::string schema = "p2p";
+  // At most one: the password of the dsn's role (libpq's passfile / PGPASSFILE works too).
+  std::string password_file;        // store.password_file: path, mode 0600 or stricter
+  std::string password_env;         // store.password_env: environment variable name
+  std::string password_credential;  // store.password_credential: systemd credential name
+  std::string password;             // resolved from one of the above; never printed
+  // store.full_retry_interval (default 30s): while the store is full, read-only or unreachable
+  // (postgres), downloads stop and one is tried again this often; they resume by themselves
+  // once a write succeeds.
   Millis full_retry_interval{30000};
 };
+
+inline const char* StoreKindName(StoreKind kind) {
+  switch (kind) {
+    case StoreKind::kSqlite: return "sqlite";
+    case StoreKind::kNdjson: return "ndjson";
+    case StoreKind::kPostgres: return "postgres";
+  }
+  return "?";
+}
+
+// Where the store is, for logs and summaries: its path, or the dsn (which holds no password)
+// and the schema.
+inline std::string StoreLocation(const StoreOptions& store) {
+  if (store.kind == StoreKind::kPostgres) return store.dsn + " (schema " + store.schema + ")";
+  return store.path;
+}
 
 enum class LogFormat { kText, kJson };
 

@@ -20,6 +20,7 @@ std::string_view ErrorKindName(ErrorKind kind) {
     case ErrorKind::kBusy: return "busy";
     case ErrorKind::kInternal: return "internal";
     case ErrorKind::kThrottled: return "throttled";
+    case ErrorKind::kUnavailable: return "unavailable";
   }
   return "unknown";
 }

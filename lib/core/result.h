@@ -30,6 +30,7 @@ enum class ErrorKind : int {
   kBusy = 14,          // SQLITE_BUSY from an outside reader
   kInternal = 15,
   kThrottled = 16,     // the payer throttles (429, or 503 with Retry-After): wait, count nothing
+  kUnavailable = 17,   // the store's database server cannot be reached (retryable: writes pause)
 };
 
 std::string_view ErrorKindName(ErrorKind kind);

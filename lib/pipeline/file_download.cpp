@@ -43,7 +43,19 @@ int64_t UnixNow() {
 }
 
 std::string_view ReasonName(StorageProblem p) {
-  return p == StorageProblem::kReadOnly ? metric::kStorageReadOnly : metric::kStorageDiskFull;
+  switch (p) {
+    case StorageProblem::kReadOnly: return metric::kStorageReadOnly;
+    case StorageProblem::kUnreachable: return metric::kStorageUnreachable;
+    default: return metric::kStorageDiskFull;
+  }
+}
+
+std::string_view ProblemText(StorageProblem p) {
+  switch (p) {
+    case StorageProblem::kReadOnly: return "read-only";
+    case StorageProblem::kUnreachable: return "unreachable";
+    default: return "full";
+  }
 }
 
 FileResult Failed(const Error& e, std::string detail) {
@@ -54,6 +66,7 @@ FileResult Failed(const Error& e, std::string detail) {
 }  // namespace
 
 StorageProblem ClassifyStorageError(const Error& e) {
+  if (e.kind == ErrorKind::kUnavailable) return StorageProblem::kUnreachable;
   if (e.kind != ErrorKind::kDiskFull) return StorageProblem::kNone;
   const bool read_only = e.message.find("Read-only file system") != std::string::npos ||
                          e.message.find("read-only") != std::string::npos;
@@ -70,7 +83,7 @@ void StorageGate::Close(StorageProblem problem, const std::string& detail, Metri
       .Set(static_cast<double>(UnixNow()));
   spdlog::error("store is {}: downloads paused until it takes writes again (tried every "
                 "store.full_retry_interval): {}",
-                problem == StorageProblem::kReadOnly ? "read-only" : "full", detail);
+                ProblemText(problem), detail);
 }
 
 void StorageGate::Open(Metrics& metrics) {
@@ -141,7 +154,7 @@ asio::awaitable<Result<FileResult>> FileDownloader::Fetch(const state::Job& job,
     if (ok_status && finished) {
       std::optional<std::pair<std::string, state::TypeMark>> mark;
       if (writer) {
-        auto c = writer->Commit();
+        auto c = co_await CommitFile(*writer);
         if (!c) {
           err = c.error();
         } else if (c->ndjson_end >= 0) {
@@ -154,7 +167,8 @@ asio::awaitable<Result<FileResult>> FileDownloader::Fetch(const state::Job& job,
         f.stored = static_cast<int64_t>(sink.stored());
         f.bad_lines = static_cast<int64_t>(sink.bad());
         f.bytes = static_cast<int64_t>(sink.bytes());
-        // No co_await between the store commit and this: marks are recorded in commit order.
+        // Nothing runs between a store commit that has marks (a synchronous one) and this:
+        // marks are recorded in commit order.
         auto d = db_.FileDone(f, sink.bad_lines(), mark);
         if (!d) co_return std::move(d).error();
         gate_.Open(payer.metrics());

@@ -67,13 +67,14 @@ struct FileResult {
   Error wait{};             // for kWait: the kThrottled or kAuth error
 };
 
-enum class StorageProblem { kNone, kDiskFull, kReadOnly };
+enum class StorageProblem { kNone, kDiskFull, kReadOnly, kUnreachable };
 
 // kDiskFull for a store error that means "no space", kReadOnly for a read-only file system or
-// database, kNone for anything else.
+// database, kUnreachable for a store server that cannot be reached (ErrorKind::kUnavailable:
+// down, restarting, failing over), kNone for anything else.
 StorageProblem ClassifyStorageError(const Error& e);
 
-// The store's health as the downloads see it. A full or read-only store closes the gate: said
+// The store's health as the downloads see it. A full, read-only or unreachable store closes the gate: said
 // once in the log (error) and in /status (metric::kStorageProblem, see status/status_server.h); no
 // new download starts while it is closed, and one download (the prober) tries again every
 // disk_full_wait. Its first successful commit reopens the gate (logged) and the others go on.

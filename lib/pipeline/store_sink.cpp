@@ -1,5 +1,12 @@
 #include "pipeline/store_sink.h"
 
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <memory>
+
 namespace p2p::pipeline {
 
 StoreSink::StoreSink(store::FileWriter* writer, std::string expected_type, size_t max_line_bytes,
@@ -49,6 +56,25 @@ Result<void> StoreSink::OnLine(const fhir::ChunkChecker::Line& line) {
   if (!r) return r;
   ++stored_;
   return Ok();
+}
+
+boost::asio::awaitable<Result<store::StoreMark>> CommitFile(store::FileWriter& writer) {
+  namespace asio = boost::asio;
+  if (!writer.CommitsAsync()) co_return writer.Commit();
+  auto executor = co_await asio::this_coro::executor;
+  co_return co_await asio::async_initiate<decltype(asio::use_awaitable),
+                                          void(Result<store::StoreMark>)>(
+      [&writer, executor](auto handler) {
+        auto shared = std::make_shared<decltype(handler)>(std::move(handler));
+        // The loop keeps running while a commit is out (it may be the only work left).
+        auto work = std::make_shared<asio::executor_work_guard<decltype(executor)>>(executor);
+        writer.CommitAsync([shared, executor, work](Result<store::StoreMark> result) {
+          asio::post(executor, [shared, work, result = std::move(result)]() mutable {
+            (*shared)(std::move(result));
+          });
+        });
+      },
+      asio::use_awaitable);
 }
 
 }  // namespace p2p::pipeline

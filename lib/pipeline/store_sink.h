@@ -4,8 +4,11 @@
 // for a large one. The FileWriter is only ever called from this sink's (the loop) thread.
 // Good lines are stored as they arrive (the body is never held whole); bad lines are counted and
 // the first `max_recorded_bad` are kept (line number + reason, never content) for the state DB.
-// Threading: one sink per download, io_context thread only.
+// Threading: one sink per download, io_context thread only (CommitFile too).
 #pragma once
+
+#include <utility>  // before awaitable.hpp, which uses std::exchange without it
+#include <boost/asio/awaitable.hpp>
 
 #include <cstdint>
 #include <string>
@@ -50,5 +53,10 @@ class StoreSink : public http::BodySink {
   uint64_t lines_ = 0, stored_ = 0, bad_ = 0, bytes_ = 0;
   std::vector<state::BadLine> bad_lines_;
 };
+
+// Commits a downloaded file's writer. A writer that CommitsAsync() (PostgresStore) is waited
+// for without blocking the event loop: its result is posted back to the calling coroutine's
+// executor. Others commit here, synchronously.
+boost::asio::awaitable<Result<store::StoreMark>> CommitFile(store::FileWriter& writer);
 
 }  // namespace p2p::pipeline

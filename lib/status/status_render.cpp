@@ -224,7 +224,8 @@ std::string RenderStatusJson(const StatusSnapshot& snap, const StatusServerSetti
   out.append(",\"storage\":{\"state\":");
   std::string_view storage_state = "ok";
   double since = 0;
-  for (std::string_view reason : {metric::kStorageDiskFull, metric::kStorageReadOnly}) {
+  for (std::string_view reason :
+       {metric::kStorageDiskFull, metric::kStorageReadOnly, metric::kStorageUnreachable}) {
     const double v = metrics.GetGauge(metric::kStorageProblem, {{"reason", reason}}).value();
     if (v > 0) {
       storage_state = reason;

@@ -77,6 +77,7 @@ namespace metric {
 inline constexpr std::string_view kStorageProblem = "p2p_storage_problem_since_seconds";
 inline constexpr std::string_view kStorageDiskFull = "disk_full";
 inline constexpr std::string_view kStorageReadOnly = "read_only";
+inline constexpr std::string_view kStorageUnreachable = "unreachable";
 }  // namespace metric
 
 // One payer's condition as the pipeline sees it now (live, never cached).

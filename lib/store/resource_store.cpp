@@ -1,6 +1,7 @@
 #include "store/resource_store.h"
 
 #include "store/ndjson_store.h"
+#include "store/postgres_store.h"
 #include "store/sqlite_store.h"
 
 namespace p2p::store {
@@ -14,6 +15,11 @@ Result<std::unique_ptr<ResourceStore>> ResourceStore::Open(const StoreOptions& o
     }
     case StoreKind::kNdjson: {
       auto s = NdjsonStore::Open(options.path);
+      if (!s) return std::move(s).error();
+      return std::unique_ptr<ResourceStore>(std::move(*s));
+    }
+    case StoreKind::kPostgres: {
+      auto s = PostgresStore::Open(options);
       if (!s) return std::move(s).error();
       return std::unique_ptr<ResourceStore>(std::move(*s));
     }

@@ -1,5 +1,7 @@
 // Per-type resource stores (DESIGN.md "Contracts"): where checked NDJSON lines land.
 //
+//  * PostgresStore (store.kind: postgres): one table per type in a PostgreSQL schema, resources
+//    as JSONB, newest export wins (postgres_store.h).
 //  * SqliteStore (store.kind: sqlite): one rowid table per resource type, named exactly as the
 //    type ("Patient"), columns id, payer, member_key, tx_time, job_id, json, with a UNIQUE index
 //    on (payer, id); a resource seen again replaces its row (upsert), never duplicates. Writes are
@@ -118,6 +120,11 @@ class FileWriter {
   // Makes everything Put() durable (NdjsonStore: staged for the job, see PublishJob; its mark
   // then says nothing: all -1). REQUIRES: called at most once, not after Abort().
   virtual Result<StoreMark> Commit() = 0;
+  // Commit() without waiting, for writers whose CommitsAsync() is true (PostgresStore): `done`
+  // is called once, on a thread of the store's own, with what Commit() would return; the writer
+  // may be destroyed before. The default commits here and calls `done` at once.
+  virtual bool CommitsAsync() const { return false; }
+  virtual void CommitAsync(std::function<void(Result<StoreMark>)> done) { done(Commit()); }
   // Drops what is not committed (temporary files removed). Safe to call after a failed Put().
   virtual void Abort() = 0;
 };
@@ -130,7 +137,7 @@ class ResourceStore {
  public:
   virtual ~ResourceStore() = default;
 
-  // Opens (creating) the store of `options.kind` at `options.path`.
+  // Opens (creating) the store of `options.kind` at `options.path` (postgres: `options.dsn`).
   static Result<std::unique_ptr<ResourceStore>> Open(const StoreOptions& options);
 
   // Starts writing one downloaded file. `ctx.type` must be a FHIR type name ([A-Z][A-Za-z]{1,63}).
@@ -167,6 +174,10 @@ class ResourceStore {
     (void)job_id, (void)end;
     return Ok();
   }
+
+  // Waits until every CommitAsync() has reported. The daemon calls it when its event loop has
+  // stopped, before the loop (where the reports are posted) goes away. Default: nothing to wait.
+  virtual void Quiesce() {}
 
   // NdjsonStore: rewrites each type to one line per (payer, id), last published wins,
   // tombstoned lines dropped, the tombstone log emptied. Per type: the new files are written
