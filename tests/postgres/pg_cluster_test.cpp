@@ -3,6 +3,7 @@
 // survives a restart with its data, and leaves no process or directory behind.
 #include "support/pg_cluster.h"
 
+#include <gtest/gtest.h>
 #include <libpq-fe.h>
 #include <pwd.h>
 #include <sys/stat.h>
@@ -72,8 +73,8 @@ class PgClusterTest : public ::testing::Test {
 };
 
 TEST_F(PgClusterTest, AppUserLogsInOverLoopbackTcpWithItsPassword) {
-  EXPECT_EQ(pg_->Dsn(), "host=127.0.0.1 port=" + std::to_string(pg_->port()) +
-                            " dbname=p2p user=p2p_ingest");
+  EXPECT_EQ(pg_->Dsn(),
+            "host=127.0.0.1 port=" + std::to_string(pg_->port()) + " dbname=p2p user=p2p_ingest");
   EXPECT_EQ(pg_->host(), "127.0.0.1");
   EXPECT_EQ(pg_->user(), "p2p_ingest");
   EXPECT_EQ(pg_->database(), "p2p");
@@ -97,14 +98,14 @@ TEST_F(PgClusterTest, TcpLoginsWithoutTheRightPasswordAreRefused) {
             std::string::npos)
       << wrong.error();
 
-  // passfile=/dev/null: no ~/.pgpass may supply one.
-  Connection none(pg_->Dsn() + " passfile=/dev/null connect_timeout=5");
+  // passfile=/nonexistent/pgpass: no ~/.pgpass may supply one.
+  Connection none(pg_->Dsn() + " passfile=/nonexistent/pgpass connect_timeout=5");
   EXPECT_FALSE(none.ok());
   EXPECT_NE(none.error().find("no password supplied"), std::string::npos) << none.error();
 
   // The superuser logs in over the private socket only, never over TCP without a password.
   Connection superuser("host=127.0.0.1 port=" + std::to_string(pg_->port()) +
-                       " dbname=p2p user=postgres passfile=/dev/null connect_timeout=5");
+                       " dbname=p2p user=postgres passfile=/nonexistent/pgpass connect_timeout=5");
   EXPECT_FALSE(superuser.ok());
 }
 
@@ -117,14 +118,14 @@ TEST_F(PgClusterTest, AppUserOwnsItsSchemaAndNothingElse) {
             "error: ERROR:  permission denied for schema public\n"
             "LINE 1: CREATE TABLE public.eob (id text)\n"
             "                     ^\n");
-  EXPECT_EQ(app.Query("CREATE SCHEMA other"), "error: ERROR:  permission denied for database p2p\n");
+  EXPECT_EQ(app.Query("CREATE SCHEMA other"),
+            "error: ERROR:  permission denied for database p2p\n");
   EXPECT_EQ(pg_->Psql("SELECT rolsuper, rolcreatedb, rolcreaterole, rolreplication, rolbypassrls "
                       "FROM pg_roles WHERE rolname = 'p2p_ingest'"),
             "f|f|f|f|f");
   EXPECT_EQ(pg_->Psql("SELECT nspowner::regrole FROM pg_namespace WHERE nspname = 'p2p'"),
             "p2p_ingest");
-  EXPECT_EQ(pg_->Psql("SELECT datdba::regrole FROM pg_database WHERE datname = 'p2p'"),
-            "postgres");
+  EXPECT_EQ(pg_->Psql("SELECT datdba::regrole FROM pg_database WHERE datname = 'p2p'"), "postgres");
 }
 
 TEST_F(PgClusterTest, ServerIsDurableRunsAsPostgresAndStaysPrivate) {

@@ -236,7 +236,8 @@ bool PgCluster::Init(std::string* why) {
   for (const char* program : {"initdb", "pg_ctl", "psql"}) {
     if (!Executable(bin_ + "/" + program)) {
       *why = "PostgreSQL: no executable " + (bin_.empty() ? "/usr/lib/postgresql/*/bin" : bin_) +
-             "/" + program + " (install the postgresql package, as scripts/setup does, or set "
+             "/" + program +
+             " (install the postgresql package, as scripts/setup does, or set "
              "P2P_PG_BIN to the directory of initdb and pg_ctl)";
       return false;
     }
@@ -247,8 +248,9 @@ bool PgCluster::Init(std::string* why) {
   if (as_postgres_) {
     const passwd* pw = getpwnam(kSuperuser);
     if (pw == nullptr) {
-      *why = "PostgreSQL refuses to run as root and there is no 'postgres' system user to run "
-             "it as (install the postgresql package, as scripts/setup does)";
+      *why =
+          "PostgreSQL refuses to run as root and there is no 'postgres' system user to run "
+          "it as (install the postgresql package, as scripts/setup does)";
       return false;
     }
     if (!Executable(kRunuser)) {
@@ -281,11 +283,11 @@ bool PgCluster::Init(std::string* why) {
   const std::string locale = utf8 ? "C.UTF-8" : "C";
   if (utf8) freelocale(utf8);
   // --no-sync only for initdb's own files; the server runs with fsync on.
-  Run init = RunPg("initdb",
-                   {"-D", data_dir_, "--auth-local=trust", "--auth-host=scram-sha-256", "-U",
-                    kSuperuser, "-E", "UTF8", "--locale=" + locale, "--no-sync",
-                    "--no-instructions"},
-                   seconds(60));
+  Run init =
+      RunPg("initdb",
+            {"-D", data_dir_, "--auth-local=trust", "--auth-host=scram-sha-256", "-U", kSuperuser,
+             "-E", "UTF8", "--locale=" + locale, "--no-sync", "--no-instructions"},
+            seconds(60));
   if (init.exit_code != 0) {
     *why = "PostgreSQL: initdb exited with " + std::to_string(init.exit_code) + ": " +
            Trimmed(init.err);
@@ -296,8 +298,7 @@ bool PgCluster::Init(std::string* why) {
       << "# Written by the test fixture PgCluster.\n"
       << "local all " << kSuperuser << " trust\n"
       << "host all all 127.0.0.1/32 scram-sha-256\n";
-  std::ofstream(data_dir_ + "/postgresql.conf", std::ios::app)
-      << "\ninclude 'p2p_test.conf'\n";
+  std::ofstream(data_dir_ + "/postgresql.conf", std::ios::app) << "\ninclude 'p2p_test.conf'\n";
   return true;
 }
 
@@ -347,8 +348,8 @@ bool PgCluster::StartAgain(std::string* why) {
 }
 
 bool PgCluster::Stop(std::string* why) {
-  Run r = RunPg("pg_ctl", {"stop", "-D", data_dir_, "-m", "fast", "-w", "-t", "30", "-s"},
-                seconds(40));
+  Run r =
+      RunPg("pg_ctl", {"stop", "-D", data_dir_, "-m", "fast", "-w", "-t", "30", "-s"}, seconds(40));
   if (r.exit_code == 0) return true;
   *why = "PostgreSQL: pg_ctl stop exited with " + std::to_string(r.exit_code) + ": " +
          Trimmed(r.err) + "\nserver log, last lines:\n" + LogTail();
@@ -360,10 +361,10 @@ bool PgCluster::CreateRoleAndDatabase(std::string* why) {
   std::string err;
   // The database belongs to the superuser; the role may connect and use temporary tables (COPY
   // staging), and owns its schema: nothing else.
-  if (!Psql("CREATE ROLE " + user_ + " LOGIN PASSWORD '" + password_ + "';\n" +
-                "CREATE DATABASE " + database_ + " OWNER " + kSuperuser + ";\n" +
-                "REVOKE ALL ON DATABASE " + database_ + " FROM PUBLIC;\n" +
-                "GRANT CONNECT, TEMPORARY ON DATABASE " + database_ + " TO " + user_ + ";\n",
+  if (!Psql("CREATE ROLE " + user_ + " LOGIN PASSWORD '" + password_ + "';\n" + "CREATE DATABASE " +
+                database_ + " OWNER " + kSuperuser + ";\n" + "REVOKE ALL ON DATABASE " + database_ +
+                " FROM PUBLIC;\n" + "GRANT CONNECT, TEMPORARY ON DATABASE " + database_ + " TO " +
+                user_ + ";\n",
             &err, "postgres") ||
       !Psql("CREATE SCHEMA p2p AUTHORIZATION " + user_ + ";\n", &err, database_)) {
     *why = "PostgreSQL: creating role and database: " + err;

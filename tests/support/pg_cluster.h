@@ -80,9 +80,9 @@ class PgCluster {
             std::chrono::milliseconds timeout) const;
   std::string LogTail() const;
 
-  std::string bin_;       // directory of initdb, pg_ctl, psql
-  std::string dir_;       // the cluster's directory: data/, server.log, the socket
-  std::string data_dir_;  // dir_/data
+  std::string bin_;           // directory of initdb, pg_ctl, psql
+  std::string dir_;           // the cluster's directory: data/, server.log, the socket
+  std::string data_dir_;      // dir_/data
   bool as_postgres_ = false;  // run the programs through runuser (the test runs as root)
   uid_t owner_uid_ = 0;
   gid_t owner_gid_ = 0;
