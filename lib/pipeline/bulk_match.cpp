@@ -370,6 +370,10 @@ class AttributingWriter final : public store::FileWriter {
     return inner_->PutFor(it->second, id, line);
   }
   Result<store::StoreMark> Commit() override { return inner_->Commit(); }
+  bool CommitsAsync() const override { return inner_->CommitsAsync(); }
+  void CommitAsync(std::function<void(Result<store::StoreMark>)> done) override {
+    inner_->CommitAsync(std::move(done));
+  }
   void Abort() override { inner_->Abort(); }
 
  private:
@@ -381,7 +385,8 @@ class AttributingWriter final : public store::FileWriter {
   std::map<std::string, std::string, std::less<>> keys_;  // Patient id -> member_key
 };
 
-// A single member's Patient file: remembers its Patient ids for later Group exports.
+// A single member's Patient file: remembers its Patient ids for later Group exports. Its commit
+// stays synchronous (the state DB is the event loop's): a Patient file is one or two lines.
 class PatientKeyRecorder final : public store::FileWriter {
  public:
   PatientKeyRecorder(state::StateDb& db, const Job& job, std::unique_ptr<store::FileWriter> inner)

@@ -8,6 +8,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "core/retry_policy.h"
+#include "pipeline/file_download.h"
 #include "pipeline/step_util.h"
 #include "state/lifecycle_db.h"
 
@@ -80,6 +81,13 @@ asio::awaitable<Result<FileResult>> FetchDeletedFile(state::StateDb& db,
       auto fin = sink.Finish();
       if (fin) {
         auto d = store.Delete(job.payer, job.id, sink.refs());
+        if (!d && ClassifyStorageError(d.error()) != StorageProblem::kNone) {
+          // Full, read-only or unreachable: nothing was deleted; the file is fetched again.
+          spdlog::debug("job {} payer {}: {}: store cannot take writes: {}", job.id, job.payer,
+                        where, d.error().message);
+          co_await Sleep(limits.disk_full_wait);
+          continue;
+        }
         if (!d) co_return std::move(d).error();  // local: the store failed
         std::vector<std::pair<std::string, int64_t>> marks;
         for (const store::StoreMark& m : d->marks) marks.emplace_back(m.type, m.deleted_end);
