@@ -1,5 +1,6 @@
 #include "store/pg_session.h"
 
+#include <cstdlib>
 #include <cstring>
 
 namespace p2p::store {
@@ -28,6 +29,13 @@ ErrorKind KindOfSqlState(std::string_view state) {
 }
 
 }  // namespace
+
+int64_t PgInt(const char* text) {
+  if (text == nullptr) return 0;
+  char* end = nullptr;
+  const long long v = std::strtoll(text, &end, 10);
+  return end != text && *end == '\0' ? static_cast<int64_t>(v) : 0;
+}
 
 std::string PgQualified(std::string_view schema, std::string_view name) {
   std::string out;
@@ -150,7 +158,7 @@ Result<int> PgSession::PrepareSchema(const std::string& schema) {
     auto v = Exec("migration version", "SELECT coalesce(max(version), 0) FROM " + versions, {},
                   PGRES_TUPLES_OK);
     if (!v) return fail(std::move(v).error());
-    version = std::atoi(PQgetvalue(v->get(), 0, 0));
+    version = static_cast<int>(PgInt(PQgetvalue(v->get(), 0, 0)));
     if (version > newest) {
       return fail(MakeError(ErrorKind::kInvalid,
                             "store: schema " + schema + " is at store migration " +

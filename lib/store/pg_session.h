@@ -19,6 +19,7 @@
 
 #include <libpq-fe.h>
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -74,6 +75,9 @@ class PgSession {
  private:
   PGconn* conn_ = nullptr;
 };
+
+// A count or number PostgreSQL printed (PQgetvalue, PQcmdTuples); 0 when it is not one.
+int64_t PgInt(const char* text);
 
 // "schema"."name" with both parts double-quoted (names are checked before: no quotes inside).
 std::string PgQualified(std::string_view schema, std::string_view name);

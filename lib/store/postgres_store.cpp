@@ -34,6 +34,7 @@ Result<std::vector<std::string>> TypeTables(PgSession& s, const std::string& sch
                   {schema.c_str()}, PGRES_TUPLES_OK);
   if (!r) return std::move(r).error();
   std::vector<std::string> out;
+  out.reserve(static_cast<size_t>(PQntuples(r->get())));
   for (int i = 0; i < PQntuples(r->get()); ++i) out.emplace_back(PQgetvalue(r->get(), i, 0));
   return out;
 }
@@ -166,7 +167,7 @@ Result<std::map<std::string, int64_t>> PostgresStore::CountByType() {
       auto c = s.Exec("count " + t, "SELECT count(*) FROM " + PgQualified(schema, t), {},
                       PGRES_TUPLES_OK);
       if (!c) return std::move(c).error();
-      const int64_t n = std::stoll(PQgetvalue(c->get(), 0, 0));
+      const int64_t n = PgInt(PQgetvalue(c->get(), 0, 0));
       if (n > 0) out[t] = n;
     }
     return Ok();
@@ -209,7 +210,7 @@ Result<DeleteOutcome> PostgresStore::Delete(std::string_view payer, int64_t job_
         PgResult rollback(PQexec(s.conn(), "ROLLBACK"));
         return std::move(d).error();
       }
-      out.removed += std::atoll(PQcmdTuples(d->get()));
+      out.removed += PgInt(PQcmdTuples(d->get()));
     }
     if (auto c = s.Exec("commit", "COMMIT"); !c) return std::move(c).error();
     return Ok();
@@ -237,7 +238,7 @@ Result<DeleteOutcome> PostgresStore::PurgeMember(std::string_view payer,
         PgResult rollback(PQexec(s.conn(), "ROLLBACK"));
         return std::move(d).error();
       }
-      out.removed += std::atoll(PQcmdTuples(d->get()));
+      out.removed += PgInt(PQcmdTuples(d->get()));
     }
     if (auto c = s.Exec("commit", "COMMIT"); !c) return std::move(c).error();
     return Ok();

@@ -124,7 +124,10 @@ class FileWriter {
   // is called once, on a thread of the store's own, with what Commit() would return; the writer
   // may be destroyed before. The default commits here and calls `done` at once.
   virtual bool CommitsAsync() const { return false; }
-  virtual void CommitAsync(std::function<void(Result<StoreMark>)> done) { done(Commit()); }
+  virtual void CommitAsync(std::function<void(Result<StoreMark>)> done) {
+    const auto report = std::move(done);
+    report(Commit());
+  }
   // Drops what is not committed (temporary files removed). Safe to call after a failed Put().
   virtual void Abort() = 0;
 };
