@@ -1,10 +1,13 @@
 // The PostgreSQL store's server going away while the daemon runs: downloads pause ("storage"
 // unreachable in /status, "store is unreachable" in the log), nothing fails, and the run
-// completes once the server is back.
+// completes once the server is back. The same for a job's deleted[] file, whose deletions wait
+// for the server.
 #include <gtest/gtest.h>
 #include <signal.h>
 
 #include <chrono>
+#include <regex>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -76,6 +79,74 @@ TEST_F(PgOutage, AServerDownPausesDownloadsFailsNothingAndTheRunCompletesWhenItI
   EXPECT_EQ(DiffFromExpected(h), "");
   EXPECT_EQ(h.CountRows("SELECT COUNT(*) FROM files WHERE state = 2"), 0);
   EXPECT_NE(h.Log().find("store takes writes again: downloads resume"), std::string::npos);
+}
+
+// A deleted[] file (applied after its job's output files) whose deletions meet a server that is
+// down: the job waits for the server like a download, the daemon goes on.
+TEST_F(PgOutage, ADeletedFileMetWhileTheServerIsDownWaitsForIt) {
+  HarnessOptions o = Options();
+  o.members = 2;
+  o.job_delay = "0ms";
+  o.faults = "file:delay=2s";  // a window between a job's last output file and its deletions
+  o.sandbox_args = {"--deleted-files", "1"};
+  o.store_retry_interval = "100ms";
+  DaemonHarness h(o);
+  ASSERT_EQ(h.Start(), "");
+  h.DropRoster("members.csv");
+  std::string err;
+  auto daemon = h.StartDaemon(&err);
+  ASSERT_NE(daemon, nullptr) << err;
+  // A job with every output file stored and its deleted[] file being downloaded.
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        return h.CountRows(
+                   "SELECT COUNT(*) FROM files d WHERE d.kind = 2 AND d.state = 0 AND "
+                   "NOT EXISTS (SELECT 1 FROM files f WHERE f.job_id = d.job_id AND "
+                   "f.kind = 0 AND f.state <> 1)") > 0;
+      },
+      30s))
+      << h.Log();
+  ASSERT_TRUE(pg_->Stop(&err)) << err;
+  ASSERT_TRUE(WaitUntil(
+      [&] { return h.Log().find("store is unreachable: downloads paused") != std::string::npos; },
+      10s))
+      << h.Log();
+  // Down past the end of the deleted[] file's download (its 2 s delay): the daemon stays up.
+  EXPECT_FALSE(daemon->Wait(2500ms).has_value()) << h.Log();
+  ASSERT_TRUE(pg_->StartAgain(&err)) << err;
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        return daemon->Wait(0ms).has_value() ||
+               h.CountRows("SELECT COUNT(*) FROM members WHERE state <= 5") == 0;
+      },
+      60s));
+  ASSERT_FALSE(daemon->Wait(0ms).has_value()) << h.Log();
+  daemon->Signal(SIGTERM);
+  EXPECT_EQ(daemon->Wait(20s), 0);
+  // The deletions really met the server down (and waited for it).
+  EXPECT_TRUE(
+      std::regex_search(h.Log(), std::regex("deleted file [0-9]+: store cannot take writes")))
+      << h.Log();
+
+  // Every member at its outcome; the store holds what expected.json gives less the first
+  // Observation of each complete member, which its deleted[] file removed.
+  const Expected want = h.LoadExpected();
+  const auto states = h.MemberStates();
+  std::set<std::string> deleted_for;
+  for (const auto& [key, outcome] : want.outcome) {
+    EXPECT_EQ(states.at(key), outcome) << key;
+  }
+  for (const auto& [key, id] : want.resources.at("Observation")) deleted_for.insert(key);
+  const Expected got = h.LoadStore();
+  size_t want_rows = 0, got_rows = 0;
+  for (const auto& [type, ids] : want.resources) want_rows += ids.size();
+  for (const auto& [type, ids] : got.resources) {
+    got_rows += ids.size();
+    for (const auto& id : ids) EXPECT_EQ(want.resources.at(type).count(id), 1u) << id.second;
+  }
+  EXPECT_EQ(got_rows, want_rows - deleted_for.size());
+  EXPECT_EQ(h.CountRows("SELECT COUNT(*) FROM files WHERE kind = 2 AND state = 1"),
+            static_cast<int64_t>(deleted_for.size()));
 }
 
 }  // namespace
