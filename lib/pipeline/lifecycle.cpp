@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "core/civil_date.h"
+#include "pipeline/file_download.h"
 #include "pipeline/member_record.h"
 
 namespace p2p::pipeline::lifecycle {
@@ -141,6 +142,12 @@ Result<int> ApplyPurges(state::StateDb& db, store::ResourceStore& store, const s
   for (const state::PendingPurge& p : *pending) {
     if (p.job_id != 0 && running.count(p.job_id) != 0) continue;  // after its run stops
     auto purged = store.PurgeMember(payer, p.member_key);
+    if (!purged && ClassifyStorageError(purged.error()) != StorageProblem::kNone) {
+      // The store cannot take writes now (full, read-only, its server down): the purges stay
+      // pending and the dispatch loop's next round tries again.
+      spdlog::debug("payer {}: purges wait for the store: {}", payer, purged.error().message);
+      break;
+    }
     if (!purged) return std::move(purged).error();
     std::vector<std::pair<std::string, int64_t>> marks;
     for (const store::StoreMark& m : purged->marks) marks.emplace_back(m.type, m.deleted_end);

@@ -1,13 +1,16 @@
 // The PostgreSQL store's server going away while the daemon runs: downloads pause ("storage"
 // unreachable in /status, "store is unreachable" in the log), nothing fails, and the run
 // completes once the server is back. The same for a job's deleted[] file, whose deletions wait
-// for the server.
+// for the server, and for a consent revocation's purge.
 #include <gtest/gtest.h>
 #include <signal.h>
 
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <regex>
 #include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 
@@ -147,6 +150,58 @@ TEST_F(PgOutage, ADeletedFileMetWhileTheServerIsDownWaitsForIt) {
   EXPECT_EQ(got_rows, want_rows - deleted_for.size());
   EXPECT_EQ(h.CountRows("SELECT COUNT(*) FROM files WHERE kind = 2 AND state = 1"),
             static_cast<int64_t>(deleted_for.size()));
+}
+
+// Drops a roster of `key`'s row alone whose lifecycle columns say its consent is revoked.
+void DropRevocation(const DaemonHarness& h, const std::string& key) {
+  std::istringstream roster(ReadFile((h.dir() / "roster" / "members.csv").string()));
+  std::string header;
+  std::getline(roster, header);
+  std::string out = header + ",concurrent,coverage_end,consent_revoked\n";
+  for (std::string row; std::getline(roster, row);) {
+    if (row.rfind(key + ",", 0) == 0) out += row + ",false,,true\n";
+  }
+  std::ofstream(h.inbox() / ".revocations.tmp") << out;
+  std::filesystem::rename(h.inbox() / ".revocations.tmp", h.inbox() / "revocations.csv");
+}
+
+// A consent revocation's purge (consent.on_revocation: purge) due while the server is down stays
+// pending, the run goes on, and the next run with the server back purges.
+TEST_F(PgOutage, APurgeDueWhileTheServerIsDownWaitsForIt) {
+  HarnessOptions o = Options();
+  o.members = 5;
+  o.job_delay = "0ms";
+  DaemonHarness h(o);
+  ASSERT_EQ(h.Start(), "");
+  std::ofstream(h.config_path(), std::ios::app) << "consent:\n  on_revocation: purge\n";
+  h.DropRoster("members.csv");
+  ASSERT_EQ(h.RunOnce(60s), 0) << h.last_run().err;
+  const Expected want = h.LoadExpected();
+  std::string gone;
+  for (const auto& [key, outcome] : want.outcome) {
+    if (outcome == "complete" && gone.empty()) gone = key;
+  }
+  ASSERT_NE(gone, "");
+  DropRevocation(h, gone);
+  const std::string purged = "SELECT COUNT(*) FROM member_lifecycle WHERE member_key = '" + gone +
+                             "' AND purged_ms IS NOT NULL AND purge_requested = 0";
+
+  std::string err;
+  ASSERT_TRUE(pg_->Stop(&err)) << err;
+  EXPECT_EQ(h.RunOnce(60s), 0) << h.last_run().err;
+  EXPECT_EQ(h.CountRows(purged), 0);
+  EXPECT_EQ(h.CountRows("SELECT COUNT(*) FROM member_lifecycle WHERE member_key = '" + gone +
+                        "' AND purge_requested = 1"),
+            1);
+  ASSERT_TRUE(pg_->StartAgain(&err)) << err;
+  ASSERT_EQ(h.RunOnce(60s), 0) << h.last_run().err;
+  EXPECT_EQ(h.CountRows(purged), 1);
+  Expected left = want;
+  for (auto& [type, ids] : left.resources) {
+    std::erase_if(ids, [&](const auto& p) { return p.first == gone; });
+  }
+  std::erase_if(left.resources, [](const auto& kv) { return kv.second.empty(); });
+  EXPECT_TRUE(h.LoadStore().resources == left.resources);
 }
 
 }  // namespace
