@@ -8,6 +8,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <regex>
 #include <set>
 #include <sstream>
@@ -21,7 +22,45 @@ namespace {
 
 using namespace std::chrono_literals;
 
-using PgOutage = PgDaemonTest;
+class PgOutage : public PgDaemonTest {
+ protected:
+  void StartDaemon(DaemonHarness& h) {
+    std::string err;
+    daemon_ = h.StartDaemon(&err);
+    ASSERT_NE(daemon_, nullptr) << err;
+  }
+  bool Exited() { return daemon_->Wait(std::chrono::milliseconds(0)).has_value(); }
+  // Waits until the daemon's log says the store is unreachable; the daemon still runs.
+  void WaitUntilUnreachable(const DaemonHarness& h) {
+    ASSERT_TRUE(WaitUntil(
+        [&] {
+          return Exited() ||
+                 h.Log().find("store is unreachable: downloads paused") != std::string::npos;
+        },
+        std::chrono::seconds(20)))
+        << h.Log();
+    ASSERT_FALSE(Exited()) << h.Log();
+  }
+  // Starts the server again and waits until every member is terminal; the daemon still runs.
+  void StartAgainAndDrain(const DaemonHarness& h) {
+    std::string err;
+    ASSERT_TRUE(pg_->StartAgain(&err)) << err;
+    ASSERT_TRUE(WaitUntil(
+        [&] {
+          return Exited() || h.CountRows("SELECT COUNT(*) FROM members WHERE state <= 5") == 0;
+        },
+        std::chrono::seconds(60)))
+        << h.Log();
+    ASSERT_FALSE(Exited()) << h.Log();
+  }
+  // SIGTERM: the daemon exits 0 (and has flushed its log).
+  void StopDaemon() {
+    daemon_->Signal(SIGTERM);
+    EXPECT_EQ(daemon_->Wait(std::chrono::seconds(20)), 0);
+  }
+
+  std::unique_ptr<ChildProcess> daemon_;  // destroyed (SIGTERM) before the cluster
+};
 
 TEST_F(PgOutage, AServerDownPausesDownloadsFailsNothingAndTheRunCompletesWhenItIsBack) {
   HarnessOptions o = Options();
@@ -34,9 +73,7 @@ TEST_F(PgOutage, AServerDownPausesDownloadsFailsNothingAndTheRunCompletesWhenItI
   DaemonHarness h(o);
   ASSERT_EQ(h.Start(), "");
   h.DropRoster("members.csv");
-  std::string err;
-  auto daemon = h.StartDaemon(&err);
-  ASSERT_NE(daemon, nullptr) << err;
+  ASSERT_NO_FATAL_FAILURE(StartDaemon(h));
   const std::string base = h.StatusBase();
   ASSERT_NE(base, "") << h.Log();
   auto stored_files = [&] {
@@ -44,6 +81,7 @@ TEST_F(PgOutage, AServerDownPausesDownloadsFailsNothingAndTheRunCompletesWhenItI
   };
   ASSERT_TRUE(WaitUntil([&] { return stored_files() >= 10; }, 30s)) << h.Log();
 
+  std::string err;
   ASSERT_TRUE(pg_->Stop(&err)) << err;
   ASSERT_TRUE(WaitUntil(
       [&] {
@@ -52,10 +90,7 @@ TEST_F(PgOutage, AServerDownPausesDownloadsFailsNothingAndTheRunCompletesWhenItI
       },
       20s))
       << StatusJson(base);
-  ASSERT_TRUE(WaitUntil(
-      [&] { return h.Log().find("store is unreachable: downloads paused") != std::string::npos; },
-      5s))
-      << h.Log();
+  ASSERT_NO_FATAL_FAILURE(WaitUntilUnreachable(h));
   // Held down past the whole retry budget (4 attempts, backoff at most 200 ms): the matches,
   // exports and polls go on, the downloads wait, nothing fails and nothing is marked stored.
   std::this_thread::sleep_for(300ms);  // commits reported before the outage land
@@ -65,20 +100,16 @@ TEST_F(PgOutage, AServerDownPausesDownloadsFailsNothingAndTheRunCompletesWhenItI
     ASSERT_EQ(h.CountRows("SELECT COUNT(*) FROM members WHERE state = 10"), 0);
     ASSERT_EQ(h.CountRows("SELECT COUNT(*) FROM files WHERE state = 2"), 0);
     ASSERT_NE(StatusJson(base).find(R"("storage":{"state":"unreachable")"), std::string::npos);
-    ASSERT_FALSE(daemon->Wait(0ms).has_value()) << h.Log();
+    ASSERT_FALSE(Exited()) << h.Log();
     std::this_thread::sleep_for(100ms);
   }
   EXPECT_EQ(stored_files(), stored_while_down);
   EXPECT_GT(h.CountRows("SELECT COUNT(*) FROM members WHERE state = 5"), 0);
 
-  ASSERT_TRUE(pg_->StartAgain(&err)) << err;
-  ASSERT_TRUE(WaitUntil(
-      [&] { return h.CountRows("SELECT COUNT(*) FROM members WHERE state <= 5") == 0; }, 60s))
-      << h.Log();
+  ASSERT_NO_FATAL_FAILURE(StartAgainAndDrain(h));
   EXPECT_NE(StatusJson(base).find(R"("storage":{"state":"ok"})"), std::string::npos)
       << StatusJson(base);
-  daemon->Signal(SIGTERM);
-  EXPECT_EQ(daemon->Wait(20s), 0);
+  StopDaemon();
   EXPECT_EQ(DiffFromExpected(h), "");
   EXPECT_EQ(h.CountRows("SELECT COUNT(*) FROM files WHERE state = 2"), 0);
   EXPECT_NE(h.Log().find("store takes writes again: downloads resume"), std::string::npos);
@@ -96,9 +127,7 @@ TEST_F(PgOutage, ADeletedFileMetWhileTheServerIsDownWaitsForIt) {
   DaemonHarness h(o);
   ASSERT_EQ(h.Start(), "");
   h.DropRoster("members.csv");
-  std::string err;
-  auto daemon = h.StartDaemon(&err);
-  ASSERT_NE(daemon, nullptr) << err;
+  ASSERT_NO_FATAL_FAILURE(StartDaemon(h));
   // A job with every output file stored and its deleted[] file being downloaded.
   ASSERT_TRUE(WaitUntil(
       [&] {
@@ -109,23 +138,13 @@ TEST_F(PgOutage, ADeletedFileMetWhileTheServerIsDownWaitsForIt) {
       },
       30s))
       << h.Log();
+  std::string err;
   ASSERT_TRUE(pg_->Stop(&err)) << err;
-  ASSERT_TRUE(WaitUntil(
-      [&] { return h.Log().find("store is unreachable: downloads paused") != std::string::npos; },
-      10s))
-      << h.Log();
+  ASSERT_NO_FATAL_FAILURE(WaitUntilUnreachable(h));
   // Down past the end of the deleted[] file's download (its 2 s delay): the daemon stays up.
-  EXPECT_FALSE(daemon->Wait(2500ms).has_value()) << h.Log();
-  ASSERT_TRUE(pg_->StartAgain(&err)) << err;
-  ASSERT_TRUE(WaitUntil(
-      [&] {
-        return daemon->Wait(0ms).has_value() ||
-               h.CountRows("SELECT COUNT(*) FROM members WHERE state <= 5") == 0;
-      },
-      60s));
-  ASSERT_FALSE(daemon->Wait(0ms).has_value()) << h.Log();
-  daemon->Signal(SIGTERM);
-  EXPECT_EQ(daemon->Wait(20s), 0);
+  EXPECT_FALSE(daemon_->Wait(2500ms).has_value()) << h.Log();
+  ASSERT_NO_FATAL_FAILURE(StartAgainAndDrain(h));
+  StopDaemon();
   // The deletions really met the server down (and waited for it).
   EXPECT_TRUE(
       std::regex_search(h.Log(), std::regex("deleted file [0-9]+: store cannot take writes")))
@@ -202,6 +221,25 @@ TEST_F(PgOutage, APurgeDueWhileTheServerIsDownWaitsForIt) {
   }
   std::erase_if(left.resources, [](const auto& kv) { return kv.second.empty(); });
   EXPECT_TRUE(h.LoadStore().resources == left.resources);
+}
+
+// A daemon started while the server is down: the store opens without it (its schema is
+// prepared on the first connection), the downloads wait for it.
+TEST_F(PgOutage, ADaemonStartedWhileTheServerIsDownWaitsForIt) {
+  HarnessOptions o = Options();
+  o.members = 10;
+  o.job_delay = "0ms";
+  o.store_retry_interval = "100ms";
+  DaemonHarness h(o);
+  ASSERT_EQ(h.Start(), "");
+  std::string err;
+  ASSERT_TRUE(pg_->Stop(&err)) << err;
+  h.DropRoster("members.csv");
+  ASSERT_NO_FATAL_FAILURE(StartDaemon(h));
+  ASSERT_NO_FATAL_FAILURE(WaitUntilUnreachable(h));
+  ASSERT_NO_FATAL_FAILURE(StartAgainAndDrain(h));
+  StopDaemon();
+  EXPECT_EQ(DiffFromExpected(h), "");
 }
 
 }  // namespace
