@@ -8,7 +8,6 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "core/retry_policy.h"
-#include "pipeline/file_download.h"
 #include "pipeline/step_util.h"
 #include "state/lifecycle_db.h"
 
@@ -56,12 +55,10 @@ Result<void> DeletedFileSink::OnLine(std::string_view line, uint64_t line_no) {
   return Ok();
 }
 
-asio::awaitable<Result<FileResult>> FetchDeletedFile(state::StateDb& db,
-                                                     store::ResourceStore& store,
-                                                     const state::Job& job, state::FileRow& f,
-                                                     PayerClient& payer,
-                                                     const PipelineLimits& limits,
-                                                     const std::atomic<bool>& stopping) {
+asio::awaitable<Result<FileResult>> FetchDeletedFile(
+    state::StateDb& db, store::ResourceStore& store, const state::Job& job, state::FileRow& f,
+    PayerClient& payer, const PipelineLimits& limits, const std::atomic<bool>& stopping,
+    StorageGate& gate) {
   const std::string where = "deleted file " + std::to_string(f.idx);
   auto url = Url::Parse(f.url);
   if (!url) {
@@ -81,14 +78,18 @@ asio::awaitable<Result<FileResult>> FetchDeletedFile(state::StateDb& db,
       auto fin = sink.Finish();
       if (fin) {
         auto d = store.Delete(job.payer, job.id, sink.refs());
-        if (!d && ClassifyStorageError(d.error()) != StorageProblem::kNone) {
-          // Full, read-only or unreachable: nothing was deleted; the file is fetched again.
+        // A store that cannot take writes now (a server restarting): wait for it, as the
+        // downloads do, and apply the same references again; other store errors are local.
+        while (!d && ClassifyStorageError(d.error()) != StorageProblem::kNone) {
           spdlog::debug("job {} payer {}: {}: store cannot take writes: {}", job.id, job.payer,
                         where, d.error().message);
+          gate.Close(ClassifyStorageError(d.error()), d.error().message, payer.metrics());
           co_await Sleep(limits.disk_full_wait);
-          continue;
+          if (stopping.load()) co_return FileResult{FileOutcome::kStopped, "", "", 0};
+          d = store.Delete(job.payer, job.id, sink.refs());
         }
         if (!d) co_return std::move(d).error();  // local: the store failed
+        gate.Open(payer.metrics());
         std::vector<std::pair<std::string, int64_t>> marks;
         for (const store::StoreMark& m : d->marks) marks.emplace_back(m.type, m.deleted_end);
         f.state = state::FileState::kDone;

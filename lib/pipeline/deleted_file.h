@@ -56,13 +56,13 @@ class DeletedFileSink : public http::BodySink {
 };
 
 // Downloads and applies `file` (kind deleted) of `job`. Errors are local and fatal (state DB,
-// store); server failures come back as a FileResult.
-boost::asio::awaitable<Result<FileResult>> FetchDeletedFile(state::StateDb& db,
-                                                            store::ResourceStore& store,
-                                                            const state::Job& job,
-                                                            state::FileRow& file,
-                                                            PayerClient& payer,
-                                                            const PipelineLimits& limits,
-                                                            const std::atomic<bool>& stopping);
+// store); server failures come back as a FileResult. A store that cannot take the deletions
+// (full, read-only, unreachable: ClassifyStorageError) closes `gate` like a download does, and
+// the deletions are tried again every limits.disk_full_wait until it takes them or the daemon
+// stops (kStopped).
+boost::asio::awaitable<Result<FileResult>> FetchDeletedFile(
+    state::StateDb& db, store::ResourceStore& store, const state::Job& job, state::FileRow& file,
+    PayerClient& payer, const PipelineLimits& limits, const std::atomic<bool>& stopping,
+    StorageGate& gate);
 
 }  // namespace p2p::pipeline

@@ -104,7 +104,7 @@ asio::awaitable<Result<FileResult>> FileDownloader::Fetch(const state::Job& job,
   if (!url) co_return Failed(url.error(), "file " + std::to_string(f.idx) + ": bad URL");
   // deleted[] files: their references are deleted from the store (pipeline/deleted_file.h).
   if (f.kind == FileKind::kDeleted) {
-    co_return co_await FetchDeletedFile(db_, store_, job, f, payer, limits_, stopping_);
+    co_return co_await FetchDeletedFile(db_, store_, job, f, payer, limits_, stopping_, gate_);
   }
   ProbeHolder probe{gate_};
   for (;;) {

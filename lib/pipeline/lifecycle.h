@@ -81,7 +81,9 @@ Result<int> StartDueRefreshes(state::StateDb& db, const std::string& payer, int6
                               int limit);
 
 // Scheduler: applies up to `limit` pending purges of `payer` whose job is not in `running`;
-// returns how many were done. Records the tombstone marks (NDJSON store) with the purge.
+// returns how many were done. Records the tombstone marks (NDJSON store) with the purge. A store
+// that cannot take writes (ClassifyStorageError: full, read-only, unreachable) ends the pass
+// early, the rest left pending; other store errors are returned.
 Result<int> ApplyPurges(state::StateDb& db, store::ResourceStore& store, const std::string& payer,
                         const std::set<int64_t>& running, int limit, int64_t now_ms);
 

@@ -1,10 +1,12 @@
 #include "integration/chaos_run.h"
 
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <simdjson.h>
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <random>
@@ -14,6 +16,7 @@
 
 #include "integration/chaos_store.h"
 #include "support/http_client.h"
+#include "support/pg_cluster.h"
 
 namespace p2p::testing {
 
@@ -44,6 +47,10 @@ std::string ChaosFigures::Line() const {
     s << '}';
   };
   s << "chaos: seed=" << seed << " store=" << store << " kills=" << kills;
+  if (store == "postgres") {
+    s << " server_restarts=" << server_restarts << " resumed=" << resumed
+      << " unreachable_said=" << unreachable_said;
+  }
   map("phases", phases);
   map("faults", faults);
   s << " members=" << members << " resources=" << resources << " lost=" << lost
@@ -55,6 +62,32 @@ std::string ChaosFigures::Line() const {
   s.precision(1);
   s << " wall=" << seconds << "s";
   return s.str();
+}
+
+void ExpectSurvived(const ChaosFigures& f, const ChaosOptions& o) {
+  std::printf("%s\n", f.Line().c_str());
+  std::fflush(stdout);
+  ASSERT_EQ(f.error, "") << f.Line();
+  EXPECT_GE(f.kills, std::min(20, o.kills)) << "the work ended before the kills did";
+  EXPECT_EQ(f.lost, 0) << f.first_problems;
+  EXPECT_EQ(f.duplicated, 0) << f.first_problems;
+  EXPECT_EQ(f.compacted_duplicates, 0) << f.first_problems;
+  EXPECT_EQ(f.extra, 0) << f.first_problems;
+  EXPECT_EQ(f.mismatched, 0) << f.first_problems;
+  EXPECT_EQ(f.outcome_diffs, 0) << f.first_problems;
+  EXPECT_EQ(f.clean_diffs, 0) << f.first_problems;
+  EXPECT_EQ(f.orphans, 0) << f.first_problems;
+  EXPECT_EQ(f.integrity, "state:ok/store:ok");
+  EXPECT_GT(f.resources, 0);
+  // The kills landed in every phase of a job, as the state DB saw it at each kill.
+  for (const char* phase : {"matching", "exporting", "polling", "downloading"}) {
+    EXPECT_GT(f.phases.count(phase) ? f.phases.at(phase) : 0, 0) << "no kill while " << phase;
+  }
+  // Every fault kind was really injected.
+  for (const char* kind :
+       {"500", "503", "429", "404", "410", "reset", "cut", "badjson", "fail", "delay", "expire"}) {
+    EXPECT_GT(f.faults.count(kind) ? f.faults.at(kind) : 0, 0u) << "no " << kind << " fault";
+  }
 }
 
 ChaosOptions ChaosOptionsFromEnv(ChaosOptions o) {
@@ -78,14 +111,67 @@ namespace {
 const char* kPhaseNames[] = {"pending",   "matching", "matched",
                              "exporting", "polling",  "downloading"};
 
+// The job ids `sql` (SELECT DISTINCT job_id ...) finds in the store; none when it cannot be read
+// (no such table yet).
+std::vector<std::string> StoredJobs(const DaemonHarness& h, const ChaosOptions& o,
+                                    const std::string& sql) {
+  std::vector<std::string> out;
+  if (o.pg != nullptr) {
+    std::istringstream rows(o.pg->Psql(sql).value_or(""));
+    for (std::string job; std::getline(rows, job);) out.push_back(job);
+    return out;
+  }
+  ReadOnlyDb store;
+  if (fs::exists(h.store_path()) && store.Open(h.store_path())) {
+    store.Query(sql, [&](sqlite3_stmt* st) { out.push_back(ColumnText(st, 0)); });
+  }
+  return out;
+}
+
+// Output files stored (done) so far, 0 before the state DB exists.
+int64_t StoredFiles(const DaemonHarness& h) {
+  return std::max<int64_t>(0,
+                           h.CountRows("SELECT COUNT(*) FROM files WHERE state = 1 AND kind = 0"));
+}
+
+// Waits until the daemon `d` is storing files (a member downloading, a file stored since this
+// was called), restarts the PostgreSQL server (fast shutdown, then start), and waits until the
+// same daemon stores more files than it can have had in flight. "" or what went wrong.
+std::string RestartServerMidDownload(const DaemonHarness& h, const ChaosOptions& o, ChildProcess& d,
+                                     ChaosFigures* f) {
+  const int64_t before = StoredFiles(h);
+  const bool downloading = WaitUntil(
+      [&] {
+        return d.Wait(0ms).has_value() ||
+               (StoredFiles(h) > before &&
+                h.CountRows("SELECT COUNT(*) FROM members WHERE state = 5") > 0);
+      },
+      30s);
+  if (!d.running()) return "p2p-ingestd exited before the server restart";
+  if (!downloading) return "";  // nothing is downloading any more: no restart in this life
+  std::string why;
+  if (!o.pg->Restart(&why)) return "PostgreSQL restart: " + why;
+  ++f->server_restarts;
+  const int64_t at = StoredFiles(h);
+  if (o.verbose) std::printf("server restarted, %lld files stored\n", static_cast<long long>(at));
+  if (WaitUntil([&] { return d.Wait(0ms).has_value() || StoredFiles(h) > at + o.concurrency; },
+                30s) &&
+      d.running()) {
+    ++f->resumed;
+  }
+  if (!d.running()) return "p2p-ingestd exited after the server restart";
+  return "";
+}
+
 // What the daemon was doing when it died, read from its files (it is dead: nothing moves).
 // Members count in the phase the state DB gives them if this life touched them (updated_ms since
 // it started); store evidence counts once per job file / temporary file across all kills.
 struct PhaseCounter {
   std::set<std::string> seen;  // store evidence already counted
 
-  void Count(const DaemonHarness& h, const std::string& store_kind, int64_t life_start_ms,
+  void Count(const DaemonHarness& h, const ChaosOptions& o, int64_t life_start_ms,
              std::map<std::string, int64_t>* phases) {
+    const std::string& store_kind = o.store;
     bool any = false;
     ReadOnlyDb db;
     if (db.Open(h.state_path())) {
@@ -143,15 +229,15 @@ struct PhaseCounter {
           [&](sqlite3_stmt* st) {
             pending[ColumnText(st, 0)].insert(sqlite3_column_int64(st, 1));
           });
-      ReadOnlyDb store;
-      if (!pending.empty() && fs::exists(h.store_path()) && store.Open(h.store_path())) {
-        for (const auto& entry : pending) {
-          const std::string& type = entry.first;  // named: clang 14 cannot capture a binding
-          std::string in;
-          for (int64_t j : entry.second) in += (in.empty() ? "" : ",") + std::to_string(j);
-          store.Query(
-              "SELECT DISTINCT job_id FROM \"" + type + "\" WHERE job_id IN (" + in + ")",
-              [&](sqlite3_stmt* st) { once("rows_before_done", type + "#" + ColumnText(st, 0)); });
+      for (const auto& entry : pending) {
+        const std::string& type = entry.first;  // named: clang 14 cannot capture a binding
+        std::string in;
+        for (int64_t j : entry.second) in += (in.empty() ? "" : ",") + std::to_string(j);
+        const std::string sql = "SELECT DISTINCT job_id FROM " +
+                                (o.pg != nullptr ? "p2p.\"" : std::string("\"")) + type +
+                                "\" WHERE job_id IN (" + in + ")";
+        for (const std::string& job : StoredJobs(h, o, sql)) {
+          once("rows_before_done", type + "#" + job);
         }
       }
     }
@@ -218,6 +304,23 @@ std::string Integrity(const std::string& path) {
   return result.empty() ? "no answer" : result;
 }
 
+// A PostgreSQL store's rows hold what the store promises: provenance filled in, the resource's own
+// id and type. "ok" or the first complaint.
+std::string PgIntegrity(const test::PgCluster& pg, const std::string& schema) {
+  std::string err;
+  // "<resourceType> t" when every column is right.
+  auto rows = PgStoreRows(pg, schema,
+                          "concat(resource->>'resourceType', ' ', (job_id IS NOT NULL AND "
+                          "received_at IS NOT NULL AND payer = 'bison' AND "
+                          "resource->>'id' = id)::text)",
+                          &err);
+  if (!rows) return err;
+  for (const PgStoreRow& r : *rows) {
+    if (r.extra != r.type + " true") return r.type + "/" + r.id + ": " + r.extra;
+  }
+  return "ok";
+}
+
 }  // namespace
 
 ChaosFigures RunChaos(const ChaosOptions& o) {
@@ -229,6 +332,8 @@ ChaosFigures RunChaos(const ChaosOptions& o) {
   ho.members = o.members;
   ho.seed = static_cast<int>(o.seed % 1'000'000'007);
   ho.store = o.store;
+  ho.pg = o.pg;
+  ho.store_retry_interval = "200ms";  // an unreachable server is tried again this often
   ho.faults = ChaosFaultSpec();
   ho.job_delay = o.job_delay;
   ho.concurrency = o.concurrency;
@@ -260,6 +365,14 @@ ChaosFigures RunChaos(const ChaosOptions& o) {
       f.error = "p2p-ingestd did not start: " + err;
       return f;
     }
+    // Server restarts spread over the kills: before kill k * kills / (restarts + 1).
+    if (o.pg != nullptr && f.server_restarts < o.server_restarts &&
+        (f.kills + 1) * (o.server_restarts + 1) >= (f.server_restarts + 1) * o.kills) {
+      if (std::string e = RestartServerMidDownload(h, o, *d, &f); !e.empty()) {
+        f.error = e + ": " + ReadFile((h.dir() / "daemon.stderr").string());
+        return f;
+      }
+    }
     const int hi = static_cast<int>(ceiling);
     const int delay = std::uniform_int_distribution<int>(std::max(o.delay_min_ms, hi / 4), hi)(rng);
     // Waiting for an exit that must not come: returns at the kill moment (or early, a failure).
@@ -272,7 +385,7 @@ ChaosFigures RunChaos(const ChaosOptions& o) {
     d->Wait(5s);
     ++f.kills;
     std::map<std::string, int64_t> now;
-    phases.Count(h, o.store, life_start_ms, &now);
+    phases.Count(h, o, life_start_ms, &now);
     for (const auto& [k, v] : now) f.phases[k] += v;
     const int64_t remaining = Remaining(h, total);
     if (o.verbose) {
@@ -307,6 +420,10 @@ ChaosFigures RunChaos(const ChaosOptions& o) {
               "): " + h.last_run().err;
     return f;
   }
+  const std::string log = h.Log();
+  for (size_t at = 0; (at = log.find("store is unreachable", at)) != std::string::npos; ++at) {
+    ++f.unreachable_said;
+  }
   std::string stats_error;
   f.faults = InjectedFaults(h.SandboxUrl(), &stats_error);
 
@@ -315,6 +432,7 @@ ChaosFigures RunChaos(const ChaosOptions& o) {
   co.faults.clear();
   co.job_delay = "0ms";
   co.concurrency = 16;
+  co.pg_schema = "p2p_clean";
   DaemonHarness clean(co);
   if (std::string e = clean.Start(); !e.empty()) {
     f.error = "clean harness: " + e;
@@ -333,7 +451,11 @@ ChaosFigures RunChaos(const ChaosOptions& o) {
   std::string store_ok;
   StoreSnapshot got, base;
   std::string load_error;
-  if (o.store == "sqlite") {
+  if (o.store == "postgres") {
+    store_ok = PgIntegrity(*o.pg, "p2p");
+    got = LoadPostgresSnapshot(*o.pg, "p2p", &load_error);
+    base = LoadPostgresSnapshot(*o.pg, "p2p_clean", &load_error);
+  } else if (o.store == "sqlite") {
     store_ok = Integrity(h.store_path());
     got = LoadSqliteSnapshot(h.store_path(), &load_error);
     base = LoadSqliteSnapshot(clean.store_path(), &load_error);

@@ -15,6 +15,11 @@
 // mark (ndjson `unmarked_append`: killed inside a store commit); pending files whose rows are
 // already committed (sqlite `rows_before_done`). Those are the `phases` figures.
 //
+// With the PostgreSQL store (ChaosOptions::pg), the run also restarts the server (fast shutdown,
+// then start) `server_restarts` times, spread over the kills, each while the daemon of that life
+// is downloading; the daemon must go on storing afterwards without a kill (`resumed`). The clean
+// run uses schema p2p_clean of the same cluster; `rows_before_done` is read from the tables.
+//
 // Not thread-safe; runs child processes and blocks. Errors (a daemon that will not start, a DB
 // that cannot be read) come back in ChaosFigures::error; the figures never hold PHI.
 #pragma once
@@ -31,7 +36,9 @@ namespace p2p::testing {
 struct ChaosOptions {
   int members = 150;
   uint64_t seed = 1;  // kill-moment PRNG; also the sandbox --seed (data set)
-  std::string store = "sqlite";
+  std::string store = "sqlite";  // sqlite | ndjson | postgres (needs `pg`)
+  test::PgCluster* pg = nullptr;
+  int server_restarts = 0;  // postgres: server restarts mid-run (see above)
   int kills = 24;  // SIGKILLs wanted before the final drain
   int concurrency = 8;
   std::string job_delay = "60ms";  // sandbox export duration: keeps members in `polling` a while
@@ -52,6 +59,9 @@ struct ChaosFigures {
   uint64_t seed = 0;
   std::string store;
   int kills = 0;
+  int server_restarts = 0;   // done, each while a member was downloading
+  int resumed = 0;           // restarts after which the same daemon stored files again
+  int unreachable_said = 0;  // "store is unreachable" lines in the daemon's log (all lives)
   std::map<std::string, int64_t> phases;   // what killed daemons were doing, summed
   std::map<std::string, uint64_t> faults;  // injected by kind (sandbox /admin/stats)
   int64_t members = 0;                     // in expected.json
@@ -76,6 +86,12 @@ struct ChaosFigures {
 // Runs the whole thing in temp dirs (two sandboxes, two daemons' worth of files) and returns the
 // figures. The caller asserts on them.
 ChaosFigures RunChaos(const ChaosOptions& options);
+
+// The gtest expectations every chaos run must meet (prints the figures line first): the run
+// worked, at least min(20, kills) kills, nothing lost, duplicated, extra or different, every
+// outcome as expected, no orphan, integrity ok, a kill in every phase of a job, every fault kind
+// injected.
+void ExpectSurvived(const ChaosFigures& f, const ChaosOptions& o);
 
 // ChaosOptions from the environment over `defaults`: P2P_CHAOS_SEED, P2P_CHAOS_MEMBERS,
 // P2P_CHAOS_KILLS, P2P_CHAOS_CONCURRENCY, P2P_CHAOS_VERBOSE (scripts/soak sets them).

@@ -94,6 +94,17 @@ StoreSnapshot LoadSqliteSnapshot(const std::string& path, std::string* error) {
   return snap;
 }
 
+StoreSnapshot LoadPostgresSnapshot(const test::PgCluster& pg, const std::string& schema,
+                                   std::string* error) {
+  StoreSnapshot snap;
+  // md5 of jsonb's own text form: the same resource gives the same text in two schemas.
+  auto rows = PgStoreRows(pg, schema, "md5(resource::text)", error);
+  if (!rows) return snap;
+  for (PgStoreRow& r : *rows)
+    Add(snap, r.type, std::move(r.member_key), std::move(r.id), r.extra, "row");
+  return snap;
+}
+
 StoreSnapshot LoadNdjsonSnapshot(const std::string& dir, const std::string& state_path,
                                  std::string* integrity) {
   StoreSnapshot snap;

@@ -9,6 +9,8 @@
 // safety bug); lines from different exports of the job (a re-kick after the files expired) are
 // `rekick_copies`, which the store never writes (a re-kicked export's staged lines are dropped)
 // and which only a run with refreshes may show. SQLite: any second row is `duplicated`.
+// PostgreSQL: read by SQL as the superuser; its primary key (payer, id) makes a second row
+// impossible, so `lost` is what tells a file's rows that never landed.
 //
 // Test code: throws nothing, reports problems in strings; not thread-safe.
 #pragma once
@@ -59,6 +61,10 @@ struct StoreSnapshot {
 
 // *error set when the database cannot be read.
 StoreSnapshot LoadSqliteSnapshot(const std::string& path, std::string* error);
+// The type tables of `schema` in the cluster; *error set when psql fails. The hash is of
+// md5(resource::text) (jsonb's normalized text), comparable between two PostgreSQL stores only.
+StoreSnapshot LoadPostgresSnapshot(const test::PgCluster& pg, const std::string& schema,
+                                   std::string* error);
 // *integrity: "ok", or the first structural complaint (file:offset: what).
 StoreSnapshot LoadNdjsonSnapshot(const std::string& dir, const std::string& state_path,
                                  std::string* integrity);

@@ -10,7 +10,6 @@
 // Replay: P2P_CHAOS_SEED=<seed printed>; scale: P2P_CHAOS_MEMBERS, P2P_CHAOS_KILLS (scripts/soak).
 #include <gtest/gtest.h>
 
-#include <cstdio>
 #include <map>
 #include <string>
 
@@ -18,34 +17,6 @@
 
 namespace p2p::testing {
 namespace {
-
-constexpr int kMinKills = 20;
-
-void ExpectSurvived(const ChaosFigures& f, const ChaosOptions& o) {
-  std::printf("%s\n", f.Line().c_str());
-  std::fflush(stdout);
-  ASSERT_EQ(f.error, "") << f.Line();
-  EXPECT_GE(f.kills, std::min(kMinKills, o.kills)) << "the work ended before the kills did";
-  EXPECT_EQ(f.lost, 0) << f.first_problems;
-  EXPECT_EQ(f.duplicated, 0) << f.first_problems;
-  EXPECT_EQ(f.compacted_duplicates, 0) << f.first_problems;
-  EXPECT_EQ(f.extra, 0) << f.first_problems;
-  EXPECT_EQ(f.mismatched, 0) << f.first_problems;
-  EXPECT_EQ(f.outcome_diffs, 0) << f.first_problems;
-  EXPECT_EQ(f.clean_diffs, 0) << f.first_problems;
-  EXPECT_EQ(f.orphans, 0) << f.first_problems;
-  EXPECT_EQ(f.integrity, "state:ok/store:ok");
-  EXPECT_GT(f.resources, 0);
-  // The kills landed in every phase of a job, as the state DB saw it at each kill.
-  for (const char* phase : {"matching", "exporting", "polling", "downloading"}) {
-    EXPECT_GT(f.phases.count(phase) ? f.phases.at(phase) : 0, 0) << "no kill while " << phase;
-  }
-  // Every fault kind was really injected.
-  for (const char* kind :
-       {"500", "503", "429", "404", "410", "reset", "cut", "badjson", "fail", "delay", "expire"}) {
-    EXPECT_GT(f.faults.count(kind) ? f.faults.at(kind) : 0, 0u) << "no " << kind << " fault";
-  }
-}
 
 TEST(Chaos, SqliteStoreSurvivesKillsAndFaults) {
   ChaosOptions o;

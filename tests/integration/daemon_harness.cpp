@@ -6,10 +6,15 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <regex>
+#include <sstream>
 #include <stdexcept>
+#include <thread>
 
 #include "config/options.h"
 #include "store/resource_store.h"
+#include "support/http_client.h"
+#include "support/pg_cluster.h"
 #include "support/sandbox_process.h"
 
 namespace p2p::testing {
@@ -45,16 +50,33 @@ std::string DaemonHarness::Start() {
   if (roster.exit_code != 0) return "roster: " + roster.err;
 
   fs::create_directories(inbox());
-  {
-    std::ofstream s(tmp_.path() / "secret");
-    s << "sandbox-secret\n";
+  auto secret_file = [&](const char* name, const std::string& text) {
+    std::ofstream(tmp_.path() / name) << text << "\n";
+    ::chmod((tmp_.path() / name).c_str(), 0600);
+  };
+  secret_file("secret", "sandbox-secret");
+  std::ostringstream store;
+  store << "store:\n  kind: " << o_.store << "\n";
+  if (o_.store == "postgres") {
+    if (o_.pg == nullptr) return "store postgres: HarnessOptions::pg is not set";
+    std::string err;
+    if (o_.pg_schema != "p2p" && !o_.pg->Psql("CREATE SCHEMA IF NOT EXISTS " + o_.pg_schema +
+                                                  " AUTHORIZATION " + o_.pg->user(),
+                                              &err)) {
+      return "schema " + o_.pg_schema + ": " + err;
+    }
+    secret_file("pg-password", o_.pg->password());
+    store << "  dsn: \"" << o_.pg->Dsn() << " connect_timeout=5\"\n  schema: " << o_.pg_schema
+          << "\n  password_file: pg-password\n";
+  } else {
+    store << "  path: " << store_path() << "\n";
   }
-  ::chmod((tmp_.path() / "secret").c_str(), 0600);
-  std::string host = sandbox_url_.substr(sandbox_url_.find("://") + 3);
+  if (!o_.store_retry_interval.empty()) {
+    store << "  full_retry_interval: " << o_.store_retry_interval << "\n";
+  }
   std::ofstream c(config_path());
   c << "state:\n  path: state.db\n"
-    << "store:\n  kind: " << o_.store << "\n  path: " << store_path() << "\n"
-    << "log:\n  dir: log\n  level: debug\n"
+    << store.str() << "log:\n  dir: log\n  level: debug\n"
     << "status:\n  listen: \"" << o_.status_listen << "\"\n"
     << "source:\n  kind: directory\n  path: inbox\n  poll_interval: 100ms\n"
     << "payers:\n"
@@ -82,7 +104,6 @@ std::string DaemonHarness::Start() {
     << "\n      base_delay: 10ms\n      max_delay: 200ms\n"
     << "    poll:\n      min_interval: 20ms\n      max_interval: 200ms\n      timeout: 2m\n"
     << "    request_timeout: 5s\n";
-  (void)host;
   return "";
 }
 
@@ -192,6 +213,14 @@ int64_t DaemonHarness::CountRows(const std::string& sql) const {
 
 Expected DaemonHarness::LoadStore() const {
   Expected e;
+  if (o_.store == "postgres") {
+    // Straight from the tables: (payer, id) is the primary key, so no duplicate can hide in a set.
+    std::string err;
+    auto rows = PgStoreRows(*o_.pg, o_.pg_schema, "", &err);
+    if (!rows) throw std::runtime_error(err);
+    for (const PgStoreRow& r : *rows) e.resources[r.type].insert({r.member_key, r.id});
+    return e;
+  }
   if (o_.store == "sqlite") {
     Db db(store_path());
     std::vector<std::string> tables;
@@ -224,6 +253,103 @@ Expected DaemonHarness::LoadStore() const {
     }
   }
   return e;
+}
+
+std::string DiffFromExpected(const DaemonHarness& h) {
+  Expected want = h.LoadExpected();
+  std::map<std::string, std::string> states = h.MemberStates();
+  Expected got = h.LoadStore();
+  std::string out;
+  int shown = 0;
+  for (const auto& [key, outcome] : want.outcome) {
+    auto it = states.find(key);
+    std::string have = it == states.end() ? "(missing)" : it->second;
+    if (have != outcome && shown++ < 10) out += key + ": want " + outcome + ", have " + have + "\n";
+  }
+  if (states.size() != want.outcome.size()) {
+    out += "members in state DB: " + std::to_string(states.size()) + ", expected " +
+           std::to_string(want.outcome.size()) + "\n";
+  }
+  for (const auto& [k, v] : got.outcome) out += k + ": " + v + " duplicated lines\n";
+  std::set<std::string> types;
+  for (const auto& [t, s] : want.resources) types.insert(t);
+  for (const auto& [t, s] : got.resources) types.insert(t);
+  for (const auto& t : types) {
+    const auto& w = want.resources[t];
+    const auto& g = got.resources[t];
+    if (w == g) continue;
+    size_t missing = 0, extra = 0;
+    for (const auto& x : w) missing += g.count(x) == 0;
+    for (const auto& x : g) extra += w.count(x) == 0;
+    out += t + ": " + std::to_string(missing) + " missing, " + std::to_string(extra) +
+           " extra (of " + std::to_string(w.size()) + ")\n";
+  }
+  return out;
+}
+
+std::string DaemonHarness::Log() const {
+  return ReadFile((tmp_.path() / "log" / "p2p-ingestd.log").string());
+}
+
+std::string DaemonHarness::StatusBase(std::chrono::milliseconds timeout) const {
+  std::string url;
+  WaitUntil(
+      [&] {
+        std::smatch m;
+        const std::string log = Log();
+        if (std::regex_search(log, m, std::regex("status endpoint on (http://[0-9.:]+)/status"))) {
+          url = m[1];
+        }
+        return !url.empty();
+      },
+      timeout);
+  return url;
+}
+
+bool WaitUntil(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
+}
+
+std::string StatusJson(const std::string& base) {
+  HttpClient c(base);
+  return c.Get("/status").body;
+}
+
+std::optional<std::vector<PgStoreRow>> PgStoreRows(const test::PgCluster& pg,
+                                                   const std::string& schema,
+                                                   const std::string& extra, std::string* error) {
+  // The type tables (named as FHIR types), then all their rows in one query.
+  auto tables = pg.Psql("SELECT tablename FROM pg_tables WHERE schemaname = '" + schema +
+                            "' AND tablename ~ '^[A-Z][A-Za-z]+$' ORDER BY 1",
+                        error);
+  if (!tables) return std::nullopt;
+  std::vector<PgStoreRow> out;
+  std::istringstream names(*tables);
+  std::string sql;
+  for (std::string t; std::getline(names, t);) {
+    sql += std::string(sql.empty() ? "" : " UNION ALL ") + "SELECT '" + t + "', member_key, id, " +
+           (extra.empty() ? "''" : extra) + " FROM " + schema + ".\"" + t + "\"";
+  }
+  if (sql.empty()) return out;
+  auto rows = pg.Psql(sql, error);
+  if (!rows) return std::nullopt;
+  std::istringstream lines(*rows);
+  for (std::string line; std::getline(lines, line);) {
+    // psql -At: fields joined by '|'; FHIR type names, member keys and ids hold none.
+    PgStoreRow r;
+    std::istringstream fields(line);
+    std::getline(fields, r.type, '|');
+    std::getline(fields, r.member_key, '|');
+    std::getline(fields, r.id, '|');
+    std::getline(fields, r.extra);
+    out.push_back(std::move(r));
+  }
+  return out;
 }
 
 }  // namespace p2p::testing

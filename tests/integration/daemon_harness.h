@@ -1,10 +1,14 @@
 // Test harness: p2p-sandbox + p2p-ingestd in a temp dir, and the comparison of the daemon's
 // outcome with the roster's expected.json (outcome per member, ids per type per member).
+// With HarnessOptions::pg, the store is a PostgreSQL schema of that throwaway cluster
+// (support/pg_cluster.h), read back by SQL as the superuser.
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <utility>
@@ -12,6 +16,10 @@
 
 #include "support/child_process.h"
 #include "support/temp_dir.h"
+
+namespace p2p::test {
+class PgCluster;
+}
 
 namespace p2p::testing {
 
@@ -25,7 +33,13 @@ struct HarnessOptions {
   int members = 200;
   int seed = 7;
   std::string flavor = "1up";
-  std::string store = "sqlite";
+  std::string store = "sqlite";  // sqlite | ndjson | postgres (needs `pg`)
+  // store "postgres": the cluster (it outlives the harness) and the schema the store uses; a
+  // schema other than p2p is created for the application role. The password goes in a 0600 file
+  // (store.password_file).
+  const test::PgCluster* pg = nullptr;
+  std::string pg_schema = "p2p";
+  std::string store_retry_interval;  // store.full_retry_interval; "" = the default (30s)
   std::string faults;  // sandbox --faults
   std::string job_delay = "50ms";
   int concurrency = 16;
@@ -59,6 +73,12 @@ class DaemonHarness {
   Expected LoadStore() const;                                // outcome: unused
   std::string SandboxUrl() const { return sandbox_url_; }
 
+  // The daemon's log file (log/p2p-ingestd.log), "" before it exists.
+  std::string Log() const;
+  // The status endpoint's base URL ("http://H:P") from the log's "status endpoint on" line,
+  // waiting up to `timeout` for it; "" when it does not come.
+  std::string StatusBase(std::chrono::milliseconds timeout = std::chrono::seconds(20)) const;
+
   const std::filesystem::path& dir() const { return tmp_.path(); }
   std::string config_path() const { return (tmp_.path() / "p2p.yaml").string(); }
   std::string state_path() const { return (tmp_.path() / "state.db").string(); }
@@ -72,5 +92,26 @@ class DaemonHarness {
   std::string sandbox_url_;
   CommandResult last_;
 };
+
+// Outcomes (state DB) and stored ids per type per member (the store) against expected.json: a
+// readable diff, "" when they are equal.
+std::string DiffFromExpected(const DaemonHarness& h);
+
+// Waits (polling the other processes' state every 20 ms) until `done` holds or `timeout` passes.
+bool WaitUntil(const std::function<bool()>& done, std::chrono::milliseconds timeout);
+
+// GET `base` + /status: the body, "" when it does not answer.
+std::string StatusJson(const std::string& base);
+
+// One row of a PostgreSQL store's type table, read as the superuser.
+struct PgStoreRow {
+  std::string type, member_key, id;
+  std::string extra;  // the value of PgStoreRows' `extra` expression
+};
+// Every row of the type tables in `schema`, with `extra` (an SQL expression over the row, e.g.
+// "md5(resource::text)"; "" for none); nullopt and *error when psql fails.
+std::optional<std::vector<PgStoreRow>> PgStoreRows(const test::PgCluster& pg,
+                                                   const std::string& schema,
+                                                   const std::string& extra, std::string* error);
 
 }  // namespace p2p::testing

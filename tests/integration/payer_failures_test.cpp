@@ -32,16 +32,6 @@ void EditConfig(const DaemonHarness& h, const std::string& from, const std::stri
   std::ofstream(h.config_path(), std::ios::trunc) << text << tail;
 }
 
-// Waits (polling the other processes' state) until `done` holds or `timeout` passes.
-bool WaitUntil(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(20ms);
-  }
-  return true;
-}
-
 // A number from the sandbox's /admin/stats, e.g. "\"export\":" or "\"jobs_cancelled\":".
 int64_t Stat(const DaemonHarness& h, const std::string& key) {
   HttpClient c(h.SandboxUrl());

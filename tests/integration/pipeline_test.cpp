@@ -16,45 +16,12 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// Compares outcomes and stored ids with expected.json; returns a readable diff ("" when equal).
-std::string Diff(const DaemonHarness& h) {
-  Expected want = h.LoadExpected();
-  std::map<std::string, std::string> states = h.MemberStates();
-  Expected got = h.LoadStore();
-  std::string out;
-  int shown = 0;
-  for (const auto& [key, outcome] : want.outcome) {
-    auto it = states.find(key);
-    std::string have = it == states.end() ? "(missing)" : it->second;
-    if (have != outcome && shown++ < 10) out += key + ": want " + outcome + ", have " + have + "\n";
-  }
-  if (states.size() != want.outcome.size()) {
-    out += "members in state DB: " + std::to_string(states.size()) + ", expected " +
-           std::to_string(want.outcome.size()) + "\n";
-  }
-  for (const auto& [k, v] : got.outcome) out += k + ": " + v + " duplicated lines\n";
-  std::set<std::string> types;
-  for (const auto& [t, s] : want.resources) types.insert(t);
-  for (const auto& [t, s] : got.resources) types.insert(t);
-  for (const auto& t : types) {
-    const auto& w = want.resources[t];
-    const auto& g = got.resources[t];
-    if (w == g) continue;
-    size_t missing = 0, extra = 0;
-    for (const auto& x : w) missing += g.count(x) == 0;
-    for (const auto& x : g) extra += w.count(x) == 0;
-    out += t + ": " + std::to_string(missing) + " missing, " + std::to_string(extra) + " extra (of " +
-           std::to_string(w.size()) + ")\n";
-  }
-  return out;
-}
-
 void RunAndCompare(HarnessOptions o) {
   DaemonHarness h(o);
   ASSERT_EQ(h.Start(), "");
   h.DropRoster("members.csv");
   ASSERT_EQ(h.RunOnce(), 0) << h.last_run().err;
-  EXPECT_EQ(Diff(h), "") << h.last_run().out;
+  EXPECT_EQ(DiffFromExpected(h), "") << h.last_run().out;
   EXPECT_TRUE(std::filesystem::exists(h.inbox() / "processed" / "members.csv"));
 }
 
@@ -93,7 +60,7 @@ TEST(Pipeline, DroppingTheSameFileAgainAddsNothing) {
   EXPECT_EQ(retried, terminal_failures);
   EXPECT_GE(h.CountRows("SELECT COUNT(*) FROM events"), events);
   EXPECT_EQ(h.LoadStore().resources, before.resources);
-  EXPECT_EQ(Diff(h), "");
+  EXPECT_EQ(DiffFromExpected(h), "");
 }
 
 TEST(Pipeline, SameStoreWithEveryFaultKindAtAModerateRate) {
@@ -110,7 +77,7 @@ TEST(Pipeline, SameStoreWithEveryFaultKindAtAModerateRate) {
   ASSERT_EQ(h.Start(), "");
   h.DropRoster("members.csv");
   ASSERT_EQ(h.RunOnce(), 0) << h.last_run().err;
-  EXPECT_EQ(Diff(h), "") << h.last_run().out;
+  EXPECT_EQ(DiffFromExpected(h), "") << h.last_run().out;
   // Every fault kind was really met: the sandbox counts what it injected.
   HttpClient admin(h.SandboxUrl());
   HttpResponse stats = admin.Get("/admin/stats");
@@ -154,7 +121,7 @@ TEST(Pipeline, SigkillMidRunThenRestartGivesTheSameStore) {
     d->Wait(5s);
   }
   ASSERT_EQ(h.RunOnce(), 0) << h.last_run().err;
-  EXPECT_EQ(Diff(h), "") << h.last_run().out;
+  EXPECT_EQ(DiffFromExpected(h), "") << h.last_run().out;
 }
 
 // Large files (several MiB, past fhir::ChunkChecker::kInlineBytes): the download path with the
@@ -233,7 +200,7 @@ TEST(Pipeline, BadLinesAreRecordedWithoutStoppingTheFile) {
   ASSERT_EQ(h.Start(), "");
   h.DropRoster("members.csv");
   ASSERT_EQ(h.RunOnce(), 0) << h.last_run().err;
-  EXPECT_EQ(Diff(h), "");
+  EXPECT_EQ(DiffFromExpected(h), "");
   int64_t bad = h.CountRows("SELECT COUNT(*) FROM bad_lines");
   EXPECT_GT(bad, 0);
   EXPECT_EQ(h.CountRows("SELECT SUM(bad_lines) FROM files"), bad);
@@ -274,7 +241,7 @@ TEST(Pipeline, SigtermExitsZeroWithinTenSecondsAndTheNextStartResumes) {
   ASSERT_TRUE(code.has_value()) << "p2p-ingestd did not stop within 10 s of SIGTERM";
   EXPECT_EQ(*code, 0);
   ASSERT_EQ(h.RunOnce(), 0) << h.last_run().err;
-  EXPECT_EQ(Diff(h), "");
+  EXPECT_EQ(DiffFromExpected(h), "");
 }
 
 }  // namespace

@@ -12,7 +12,6 @@
 #include <chrono>
 #include <fstream>
 #include <functional>
-#include <regex>
 #include <thread>
 
 #include "integration/daemon_harness.h"
@@ -23,15 +22,6 @@ namespace {
 
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
-
-bool WaitUntil(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(20ms);
-  }
-  return true;
-}
 
 // Mounts happen in a mount namespace of this process only. "" or why it is not possible.
 std::string PrivateMounts() {
@@ -45,23 +35,6 @@ std::string PrivateMounts() {
   return result;
 }
 
-std::string DaemonLog(const DaemonHarness& h) {
-  return ReadFile((h.dir() / "log" / "p2p-ingestd.log").string());
-}
-
-// The status endpoint's address from the daemon's log ("status endpoint on http://H:P/status").
-std::string StatusBase(const DaemonHarness& h) {
-  std::smatch m;
-  const std::string log = DaemonLog(h);
-  if (!std::regex_search(log, m, std::regex("status endpoint on (http://[0-9.:]+)/status"))) return "";
-  return m[1];
-}
-
-std::string StatusJson(const std::string& base) {
-  HttpClient c(base);
-  return c.Get("/status").body;
-}
-
 class ResourceLimits : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -71,11 +44,9 @@ class ResourceLimits : public ::testing::Test {
     o.store = "ndjson";
     o.job_delay = "1s";  // downloads start a second after the kick-off
     o.status_listen = "127.0.0.1:0";
+    o.store_retry_interval = "50ms";
     h_ = std::make_unique<DaemonHarness>(o);
     ASSERT_EQ(h_->Start(), "");
-    std::string text = ReadFile(h_->config_path());
-    text.replace(text.find("store:\n"), 7, "store:\n  full_retry_interval: 50ms\n");
-    std::ofstream(h_->config_path(), std::ios::trunc) << text;
     fs::create_directories(h_->store_path());
     ASSERT_EQ(::mount("tmpfs", h_->store_path().c_str(), "tmpfs", 0, "size=8m,mode=0700"), 0);
     mounted_ = true;
@@ -95,14 +66,14 @@ class ResourceLimits : public ::testing::Test {
     std::string error;
     daemon_ = h_->StartDaemon(&error);
     ASSERT_TRUE(daemon_) << error;
-    ASSERT_TRUE(WaitUntil([&] { return !StatusBase(*h_).empty(); }, 10s)) << DaemonLog(*h_);
+    ASSERT_NE(h_->StatusBase(10s), "") << h_->Log();
   }
 
   // Every member at its expected outcome, the store exactly as expected.
   void ExpectAllDone() {
     ASSERT_TRUE(WaitUntil(
         [&] { return h_->CountRows("SELECT COUNT(*) FROM members WHERE state<=5") == 0; }, 30s))
-        << DaemonLog(*h_);
+        << h_->Log();
     const Expected want = h_->LoadExpected();
     const auto states = h_->MemberStates();
     for (const auto& [key, outcome] : want.outcome) EXPECT_EQ(states.at(key), outcome) << key;
@@ -126,11 +97,10 @@ TEST_F(ResourceLimits, AFullStorePausesDownloadsSaysSoAndResumesWhenSpaceReturns
   }
   h_->DropRoster("members.csv");
   StartDaemon();
-  ASSERT_TRUE(WaitUntil([&] { return DaemonLog(*h_).find("store is full: downloads paused") !=
-                                     std::string::npos; },
-                        20s))
-      << DaemonLog(*h_);
-  const std::string base = StatusBase(*h_);
+  ASSERT_TRUE(WaitUntil(
+      [&] { return h_->Log().find("store is full: downloads paused") != std::string::npos; }, 20s))
+      << h_->Log();
+  const std::string base = h_->StatusBase();
   EXPECT_NE(StatusJson(base).find(R"("storage":{"state":"disk_full","since_s":)"),
             std::string::npos)
       << StatusJson(base);
@@ -144,7 +114,7 @@ TEST_F(ResourceLimits, AFullStorePausesDownloadsSaysSoAndResumesWhenSpaceReturns
   ExpectAllDone();
   EXPECT_NE(StatusJson(base).find(R"("storage":{"state":"ok"})"), std::string::npos);
   StopDaemon();  // flushes the log
-  EXPECT_NE(DaemonLog(*h_).find("store takes writes again: downloads resume"), std::string::npos);
+  EXPECT_NE(h_->Log().find("store takes writes again: downloads resume"), std::string::npos);
 }
 
 TEST_F(ResourceLimits, AReadOnlyStorePausesDownloadsSaysSoAndResumesWhenWritable) {
@@ -152,11 +122,11 @@ TEST_F(ResourceLimits, AReadOnlyStorePausesDownloadsSaysSoAndResumesWhenWritable
   h_->DropRoster("members.csv");
   StartDaemon();
   ASSERT_EQ(::mount(nullptr, h_->store_path().c_str(), nullptr, MS_REMOUNT | MS_RDONLY, nullptr), 0);
-  ASSERT_TRUE(WaitUntil([&] { return DaemonLog(*h_).find("store is read-only: downloads paused") !=
-                                     std::string::npos; },
-                        20s))
-      << DaemonLog(*h_);
-  const std::string base = StatusBase(*h_);
+  ASSERT_TRUE(WaitUntil(
+      [&] { return h_->Log().find("store is read-only: downloads paused") != std::string::npos; },
+      20s))
+      << h_->Log();
+  const std::string base = h_->StatusBase();
   EXPECT_NE(StatusJson(base).find(R"("storage":{"state":"read_only","since_s":)"),
             std::string::npos)
       << StatusJson(base);
@@ -164,7 +134,7 @@ TEST_F(ResourceLimits, AReadOnlyStorePausesDownloadsSaysSoAndResumesWhenWritable
   ASSERT_EQ(::mount(nullptr, h_->store_path().c_str(), nullptr, MS_REMOUNT, "size=8m"), 0);
   ExpectAllDone();
   StopDaemon();
-  EXPECT_NE(DaemonLog(*h_).find("store takes writes again: downloads resume"), std::string::npos);
+  EXPECT_NE(h_->Log().find("store takes writes again: downloads resume"), std::string::npos);
 }
 
 // An operator's sqlite3 holding a write transaction on the state DB while the daemon runs: the

@@ -25,31 +25,6 @@ using namespace std::chrono_literals;
 constexpr int kComplete = 6;
 constexpr int kFailed = 10;
 
-bool WaitUntil(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(25ms);
-  }
-  return true;
-}
-
-// The status endpoint's base URL from the daemon's log ("status endpoint on http://H:P/status").
-std::string StatusBase(const DaemonHarness& h) {
-  std::string url;
-  WaitUntil(
-      [&] {
-        std::smatch m;
-        const std::string log = ReadFile((h.dir() / "log" / "p2p-ingestd.log").string());
-        if (std::regex_search(log, m, std::regex("status endpoint on (http://[0-9.:]+)/status"))) {
-          url = m[1];
-        }
-        return !url.empty();
-      },
-      20s);
-  return url;
-}
-
 // A number after `key` in the sandbox's /admin/stats, e.g. "\"refused\":"; -1 when absent.
 int64_t Stat(const DaemonHarness& h, const std::string& key) {
   HttpClient c(h.SandboxUrl());
@@ -140,7 +115,7 @@ TEST_P(BlockTest, EveryMemberCompletesAndNoAttemptIsCounted) {
   std::string err;
   auto daemon = h.StartDaemon(&err);
   ASSERT_NE(daemon, nullptr) << err;
-  const std::string base = StatusBase(h);
+  const std::string base = h.StatusBase();
   ASSERT_FALSE(base.empty());
 
   // Members the roster says complete: all of bison's, and of otter's (its first kOtter rows).
@@ -253,7 +228,7 @@ TEST_P(CredentialsTest, AreShownAsRejectedAndStopRunOnceWithExit70) {
   std::string err;
   auto daemon = h.StartDaemon(&err);
   ASSERT_NE(daemon, nullptr) << err;
-  const std::string base = StatusBase(h);
+  const std::string base = h.StatusBase();
   ASSERT_FALSE(base.empty());
   HttpClient c(base);
   ASSERT_TRUE(WaitUntil([&] { return Condition(c.Get("/status").body, "bison").first == "rejected"; },
@@ -301,7 +276,7 @@ TEST(Credentials, AFixedSecretAndASighupCompleteTheWaitingMembers) {
   std::string err;
   auto daemon = h.StartDaemon(&err);
   ASSERT_NE(daemon, nullptr) << err;
-  const std::string base = StatusBase(h);
+  const std::string base = h.StatusBase();
   ASSERT_FALSE(base.empty());
   HttpClient c(base);
   ASSERT_TRUE(WaitUntil([&] { return Condition(c.Get("/status").body, "bison").first == "rejected"; },

@@ -1,0 +1,48 @@
+// The daemon end to end against p2p-sandbox with the PostgreSQL store (store.kind: postgres), both
+// flavors, 200 members: every member reaches the outcome expected.json gives and the type
+// tables hold exactly the expected (member_key, id) pairs per type, read by SQL as the
+// superuser; the same roster dropped again adds no row.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <string>
+
+#include "postgres/pg_daemon_test.h"
+
+namespace p2p::testing {
+namespace {
+
+class PgPipeline : public PgDaemonTest {
+ protected:
+  // Runs the roster once, compares with expected.json, then drops the same file again.
+  void RunTwiceAndCompare(const std::string& flavor) {
+    HarnessOptions o = Options();
+    o.flavor = flavor;
+    DaemonHarness h(o);
+    ASSERT_EQ(h.Start(), "");
+    h.DropRoster("members.csv");
+    ASSERT_EQ(h.RunOnce(), 0) << h.last_run().err;
+    EXPECT_EQ(DiffFromExpected(h), "") << h.last_run().out;
+    const int64_t rows = StoredRows();
+    EXPECT_GT(rows, 1000);
+    const Expected before = h.LoadStore();
+
+    h.DropRoster("members-again.csv");
+    ASSERT_EQ(h.RunOnce(), 0) << h.last_run().err;
+    EXPECT_TRUE(std::filesystem::exists(h.inbox() / "processed" / "members-again.csv"));
+    EXPECT_EQ(StoredRows(), rows);
+    EXPECT_TRUE(h.LoadStore().resources == before.resources);
+    EXPECT_EQ(DiffFromExpected(h), "");
+  }
+};
+
+TEST_F(PgPipeline, OneUpFlavorMatchesExpectedExactlyAndTheSameDropAgainAddsNoRow) {
+  RunTwiceAndCompare("1up");
+}
+
+TEST_F(PgPipeline, BulkV2FlavorMatchesExpectedExactlyAndTheSameDropAgainAddsNoRow) {
+  RunTwiceAndCompare("bulk-v2");
+}
+
+}  // namespace
+}  // namespace p2p::testing
