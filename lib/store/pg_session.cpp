@@ -61,7 +61,12 @@ Result<void> PgSession::Connect(const StoreOptions& options) {
   values.push_back(nullptr);
   conn_ = PQconnectdbParams(keys.data(), values.data(), /*expand_dbname=*/1);
   if (conn_ == nullptr) return MakeError(ErrorKind::kInternal, "store: out of memory connecting");
-  if (PQstatus(conn_) == CONNECTION_OK) return Ok();
+  if (PQstatus(conn_) == CONNECTION_OK) {
+    // libpq prints the server's notices (CREATE ... IF NOT EXISTS "skipping" at every start) on
+    // stderr by default: nothing the operator must see, and not through the daemon's log.
+    PQsetNoticeProcessor(conn_, [](void*, const char*) {}, nullptr);
+    return Ok();
+  }
   const std::string why = FirstLine(PQerrorMessage(conn_));
   Close();
   // libpq reports refused passwords and unknown roles in its message only (no SQLSTATE).
