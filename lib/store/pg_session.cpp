@@ -105,9 +105,17 @@ Result<int> PgSession::PrepareSchema(const std::string& schema) {
   auto exists = Exec("schema lookup", "SELECT 1 FROM pg_namespace WHERE nspname = $1",
                      {schema.c_str()}, PGRES_TUPLES_OK);
   if (!exists) return std::move(exists).error();
+  const std::string lock =
+      "SELECT pg_advisory_xact_lock(hashtext('p2p-store-migrations:' || $1))";
   if (PQntuples(exists->get()) == 0) {
-    auto made = Exec("create schema", "CREATE SCHEMA IF NOT EXISTS \"" + schema + "\"");
+    // Under the migrations' lock: of two concurrent CREATE SCHEMA IF NOT EXISTS, the second
+    // fails on pg_namespace's unique index instead of skipping.
+    Result<PgResult> made = Exec("begin", "BEGIN");
+    if (made) made = Exec("migration lock", lock, {schema.c_str()}, PGRES_TUPLES_OK);
+    if (made) made = Exec("create schema", "CREATE SCHEMA IF NOT EXISTS \"" + schema + "\"");
+    if (made) made = Exec("commit", "COMMIT");
     if (!made) {
+      PgResult rollback(PQexec(conn_, "ROLLBACK"));
       Error e = std::move(made).error();
       if (e.kind == ErrorKind::kInvalid) {
         e.message = "store: store.schema " + schema +
@@ -129,8 +137,6 @@ Result<int> PgSession::PrepareSchema(const std::string& schema) {
                          " TO <role>, or make the role its owner)");
   }
   const std::string versions = PgQualified(schema, "p2p_store_migrations");
-  const std::string lock =
-      "SELECT pg_advisory_xact_lock(hashtext('p2p-store-migrations:' || $1))";
   const auto& migrations = EmbeddedPgStoreMigrations();
   const int newest = migrations.empty() ? 0 : migrations.back().version;
   int version = 0;
