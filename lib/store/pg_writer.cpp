@@ -65,6 +65,7 @@ PgWriter::~PgWriter() {
 
 Result<int> PgWriter::Connect() {
   auto r = Call([](PgSession&) -> Result<void> { return Ok(); });
+  Enqueue(Task{nullptr, [this] { opened_ = true; }});
   if (!r) return std::move(r).error();
   return schema_version_.load();
 }
@@ -256,16 +257,15 @@ Result<void> PgWriter::EnsureSession() {
   copy_files_.clear();
   auto fail = [&](Error e) -> Result<void> {
     session_.Close();
+    // Once the store is open (Open reports these itself), a refused login (a password rotated
+    // at the server, a role being recreated, or wrong all along when the server was down at
+    // Open) or a missing privilege pauses the writes like an outage until an operator acts:
+    // failing files would fail jobs, and kAuth would read as the payer's token endpoint.
+    if (opened_) e.kind = ErrorKind::kUnavailable;
     last_connect_error_ = e;
     return e;
   };
-  if (auto c = session_.Connect(options_); !c) {
-    Error e = std::move(c).error();
-    // Once the store has worked, a refused login (a password rotated at the server, a role
-    // being recreated) pauses the writes like an outage instead of failing files.
-    if (prepared_) e.kind = ErrorKind::kUnavailable;
-    return fail(std::move(e));
-  }
+  if (auto c = session_.Connect(options_); !c) return fail(std::move(c).error());
   if (!prepared_) {
     auto v = session_.PrepareSchema(options_.schema);
     if (!v) return fail(std::move(v).error());

@@ -62,7 +62,8 @@ class PgWriter {
   PgWriter(const PgWriter&) = delete;
   PgWriter& operator=(const PgWriter&) = delete;
 
-  // Connects and prepares the schema now, waiting (Open, Check).
+  // Connects and prepares the schema now, waiting (Open). Its errors keep their kind; after it,
+  // every failure to connect or prepare is kUnavailable.
   Result<int> Connect();
   // One resource of `file` (copied into the buffer). Errors: kInvalid for a resource jsonb cannot
   // hold; the file's earlier failure. May wait while the thread is two buffers behind.
@@ -118,6 +119,7 @@ class PgWriter {
   PgSession session_;
   uint64_t generation_ = 0;
   bool prepared_ = false;  // the schema was prepared once (by the first connection)
+  bool opened_ = false;    // Connect() (Open) is done: later connection failures pause writes
   std::atomic<int> schema_version_{0};
   bool copying_ = false;
   std::vector<std::shared_ptr<PgFile>> copy_files_;  // files with rows in the open COPY

@@ -25,7 +25,9 @@
 // Failures: a server that cannot be reached, restarts or fails over (PgSession's kUnavailable)
 // fails the writers whose staged rows it lost, with kUnavailable (the pipeline pauses downloads
 // and retries: ClassifyStorageError); the next use reconnects, at most once per
-// Tuning::reconnect_interval_ms (kUnavailable with the last reason in between). A resource
+// Tuning::reconnect_interval_ms (kUnavailable with the last reason in between). Once open, a
+// login the server refuses or a missing privilege is kUnavailable too (with its reason): the
+// writes pause until an operator fixes it, no job fails for it. A resource
 // PostgreSQL's jsonb cannot hold (a \u0000 escape) fails its file with kInvalid. Errors name the
 // table and the server's message, never row content.
 //
