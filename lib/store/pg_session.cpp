@@ -60,7 +60,7 @@ Result<void> PgSession::Connect(const StoreOptions& options) {
   keys.push_back(nullptr);
   values.push_back(nullptr);
   conn_ = PQconnectdbParams(keys.data(), values.data(), /*expand_dbname=*/1);
-  if (conn_ == nullptr) return MakeError(ErrorKind::kInternal, "store: out of memory connecting");
+  if (conn_ == nullptr) return MakeError(ErrorKind::kInternal, "out of memory connecting");
   if (PQstatus(conn_) == CONNECTION_OK) {
     // libpq prints the server's notices (CREATE ... IF NOT EXISTS "skipping" at every start) on
     // stderr by default: nothing the operator must see, and not through the daemon's log.
@@ -75,9 +75,9 @@ Result<void> PgSession::Connect(const StoreOptions& options) {
                     why.find("does not exist") != std::string::npos ||
                     why.find("no pg_hba.conf entry") != std::string::npos;
   const bool bad_dsn = why.find("invalid") == 0 || why.find("missing \"=\"") != std::string::npos;
-  if (bad_dsn) return MakeError(ErrorKind::kInvalid, "store: store.dsn: " + why);
+  if (bad_dsn) return MakeError(ErrorKind::kInvalid, "store.dsn: " + why);
   return MakeError(auth ? ErrorKind::kAuth : ErrorKind::kUnavailable,
-                   std::string("store: ") + (auth ? "login refused: " : "server unreachable: ") + why);
+                   std::string(auth ? "login refused: " : "server unreachable: ") + why);
 }
 
 Error PgSession::Classify(std::string_view what, const PGresult* res) const {
@@ -89,12 +89,12 @@ Error PgSession::Classify(std::string_view what, const PGresult* res) const {
   if (conn_ == nullptr || PQstatus(conn_) != CONNECTION_OK) kind = ErrorKind::kUnavailable;
   if (state != nullptr) msg += std::string(" (SQLSTATE ") + state + ")";
   if (kind == ErrorKind::kUnavailable) msg = "server unreachable: " + msg;
-  return Error{kind, "store: " + std::string(what) + ": " + msg, 0};
+  return Error{kind, std::string(what) + ": " + msg, 0};
 }
 
 Result<PgResult> PgSession::Exec(std::string_view what, const std::string& sql,
                                  const std::vector<const char*>& params, ExecStatusType want) {
-  if (conn_ == nullptr) return MakeError(ErrorKind::kUnavailable, "store: not connected");
+  if (conn_ == nullptr) return MakeError(ErrorKind::kUnavailable, "not connected to the server");
   PgResult res(PQexecParams(conn_, sql.c_str(), static_cast<int>(params.size()), nullptr,
                             params.data(), nullptr, nullptr, 0));
   if (res && PQresultStatus(res.get()) == want) return res;
@@ -118,7 +118,7 @@ Result<int> PgSession::PrepareSchema(const std::string& schema) {
       PgResult rollback(PQexec(conn_, "ROLLBACK"));
       Error e = std::move(made).error();
       if (e.kind == ErrorKind::kInvalid) {
-        e.message = "store: store.schema " + schema +
+        e.message = "store.schema " + schema +
                     " does not exist and this role may not create it (CREATE SCHEMA " + schema +
                     " AUTHORIZATION <role>, as an administrator): " + e.message;
       }
@@ -131,10 +131,9 @@ Result<int> PgSession::PrepareSchema(const std::string& schema) {
   if (!priv) return std::move(priv).error();
   if (std::strcmp(PQgetvalue(priv->get(), 0, 0), "t") != 0 ||
       std::strcmp(PQgetvalue(priv->get(), 0, 1), "t") != 0) {
-    return MakeError(ErrorKind::kInvalid,
-                     "store: this role lacks CREATE or USAGE on schema " + schema +
-                         " (GRANT USAGE, CREATE ON SCHEMA " + schema +
-                         " TO <role>, or make the role its owner)");
+    return MakeError(ErrorKind::kInvalid, "this role lacks CREATE or USAGE on schema " + schema +
+                                              " (GRANT USAGE, CREATE ON SCHEMA " + schema +
+                                              " TO <role>, or make the role its owner)");
   }
   const std::string versions = PgQualified(schema, "p2p_store_migrations");
   const auto& migrations = EmbeddedPgStoreMigrations();
@@ -164,7 +163,7 @@ Result<int> PgSession::PrepareSchema(const std::string& schema) {
     version = std::atoi(PQgetvalue(v->get(), 0, 0));
     if (version > newest) {
       return fail(MakeError(ErrorKind::kInvalid,
-                            "store: schema " + schema + " is at store migration " +
+                            "schema " + schema + " is at store migration " +
                                 std::to_string(version) + ", newer than this binary's " +
                                 std::to_string(newest) + ": refusing to write to it"));
     }

@@ -43,7 +43,7 @@ bool HasNulEscape(std::string_view line) {
 
 Error LostRows() {
   return MakeError(ErrorKind::kUnavailable,
-                   "store: the connection to the server was lost with rows of this file staged");
+                   "the connection to the server was lost with rows of this file staged");
 }
 
 }  // namespace
@@ -73,11 +73,11 @@ Result<int> PgWriter::Connect() {
 Result<void> PgWriter::Add(const std::shared_ptr<PgFile>& file, std::string_view member_key,
                            std::string_view id, std::string_view line) {
   if (const int kind = file->failed_kind.load(std::memory_order_relaxed); kind != 0) {
-    return MakeError(static_cast<ErrorKind>(kind), "store: an earlier write of this file failed");
+    return MakeError(static_cast<ErrorKind>(kind), "an earlier write of this file failed");
   }
   if (HasNulEscape(line)) {
     return MakeError(ErrorKind::kInvalid,
-                     "store: resource " + std::string(id) +
+                     "resource " + std::string(id) +
                          " holds a \\u0000 escape, which PostgreSQL's jsonb cannot store");
   }
   Buffer& b = *filling_;
@@ -138,7 +138,7 @@ void PgWriter::Abort(std::shared_ptr<PgFile> file) {
                  PgFile& f = *file;
                  const bool staged = !f.error && f.staged_rows > 0 && f.generation == generation_ &&
                                      session_.connected();
-                 f.error = MakeError(ErrorKind::kCancelled, "store: file aborted");
+                 f.error = MakeError(ErrorKind::kCancelled, "file aborted");
                  f.failed_kind.store(static_cast<int>(ErrorKind::kCancelled));
                  if (!staged || !EndCopy()) return;
                  const std::string tag = std::to_string(f.tag);
