@@ -23,7 +23,8 @@ ErrorKind KindOfSqlState(std::string_view state) {
   }
   if (state == "53100") return ErrorKind::kDiskFull;
   if (state.substr(0, 2) == "28") return ErrorKind::kAuth;
-  if (state == "42501" || state == "3F000") return ErrorKind::kInvalid;
+  if (state.substr(0, 2) == "22" || state == "42501" || state == "3F000")
+    return ErrorKind::kInvalid;
   return ErrorKind::kIo;
 }
 
