@@ -3,6 +3,7 @@
 #include <cctype>
 #include <charconv>
 #include <optional>
+#include <set>
 
 #include <libpq-fe.h>
 
@@ -370,6 +371,33 @@ void CheckPayer(Checker& c, const PayerOptions& payer, const std::string& p) {
   c.Positive(payer.request_timeout, p + ".request_timeout");
 }
 
+// libpq's reason for a dsn it cannot read, without the dsn's text: libpq quotes the whole URI
+// (user:password included) or a part of it. Quoted text other than a connection keyword or a
+// single character becomes "...".
+std::string DsnProblemWithoutItsText(std::string why, const std::string& dsn) {
+  for (size_t at; !dsn.empty() && (at = why.find(dsn)) != std::string::npos;) {
+    why.replace(at, dsn.size(), "...");
+  }
+  std::set<std::string> keywords;
+  if (PQconninfoOption* all = PQconninfoParse("", nullptr); all != nullptr) {
+    for (PQconninfoOption* o = all; o->keyword != nullptr; ++o) keywords.insert(o->keyword);
+    PQconninfoFree(all);
+  }
+  std::string out;
+  size_t at = 0;
+  for (size_t open; (open = why.find('"', at)) != std::string::npos;) {
+    const size_t close = why.find('"', open + 1);
+    if (close == std::string::npos) break;  // the rest is dropped with the unpaired quote
+    const std::string quoted = why.substr(open + 1, close - open - 1);
+    out.append(why, at, open + 1 - at)
+        .append(quoted.size() <= 1 || keywords.count(quoted) != 0 ? quoted : "...")
+        .append("\"");
+    at = close + 1;
+  }
+  if (why.find('"', at) == std::string::npos) out.append(why, at);
+  return out;
+}
+
 // store.kind postgres: a parseable dsn without a password, a plain schema name, at most one
 // password source. The other kinds need store.path.
 void CheckStore(Checker& c, const StoreOptions& store) {
@@ -384,19 +412,22 @@ void CheckStore(Checker& c, const StoreOptions& store) {
   const bool schema_ok =
       !store.schema.empty() && store.schema.size() <= 63 &&
       (std::islower(static_cast<unsigned char>(store.schema[0])) || store.schema[0] == '_') &&
-      std::all_of(store.schema.begin(), store.schema.end(), [](unsigned char ch) {
-        return std::islower(ch) || std::isdigit(ch) || ch == '_';
-      });
-  if (!schema_ok) c.Add("store.schema", "must be a lower-case SQL name ([a-z_][a-z0-9_]*, 63 at most)");
+      std::all_of(
+          store.schema.begin(), store.schema.end(),
+          [](unsigned char ch) { return std::islower(ch) || std::isdigit(ch) || ch == '_'; }) &&
+      store.schema.rfind("pg_", 0) != 0;  // PostgreSQL reserves pg_* for its own schemas
+  if (!schema_ok) {
+    c.Add("store.schema", "must be a lower-case SQL name ([a-z_][a-z0-9_]*, 63 at most, not pg_*)");
+  }
   if (store.dsn.empty()) return c.Add("store.dsn", "is required for store.kind: postgres");
   char* err = nullptr;
   PQconninfoOption* opts = PQconninfoParse(store.dsn.c_str(), &err);
   if (opts == nullptr) {
-    // libpq's message quotes the option it could not read, never a value.
     std::string why = err != nullptr ? err : "cannot be parsed";
     PQfreemem(err);
     while (!why.empty() && why.back() == '\n') why.pop_back();
-    return c.Add("store.dsn", "not a libpq connection string: " + why);
+    return c.Add("store.dsn",
+                 "not a libpq connection string: " + DsnProblemWithoutItsText(why, store.dsn));
   }
   for (PQconninfoOption* o = opts; o->keyword != nullptr; ++o) {
     if (o->val == nullptr) continue;

@@ -24,7 +24,8 @@ ErrorKind KindOfSqlState(std::string_view state) {
   }
   if (state == "53100") return ErrorKind::kDiskFull;
   if (state.substr(0, 2) == "28") return ErrorKind::kAuth;
-  if (state == "42501" || state == "3F000") return ErrorKind::kInvalid;
+  if (state.substr(0, 2) == "22" || state == "42501" || state == "3F000")
+    return ErrorKind::kInvalid;
   return ErrorKind::kIo;
 }
 
@@ -68,8 +69,13 @@ Result<void> PgSession::Connect(const StoreOptions& options) {
   keys.push_back(nullptr);
   values.push_back(nullptr);
   conn_ = PQconnectdbParams(keys.data(), values.data(), /*expand_dbname=*/1);
-  if (conn_ == nullptr) return MakeError(ErrorKind::kInternal, "store: out of memory connecting");
-  if (PQstatus(conn_) == CONNECTION_OK) return Ok();
+  if (conn_ == nullptr) return MakeError(ErrorKind::kInternal, "out of memory connecting");
+  if (PQstatus(conn_) == CONNECTION_OK) {
+    // libpq prints the server's notices (CREATE ... IF NOT EXISTS "skipping" at every start) on
+    // stderr by default: nothing the operator must see, and not through the daemon's log.
+    PQsetNoticeProcessor(conn_, [](void*, const char*) {}, nullptr);
+    return Ok();
+  }
   const std::string why = FirstLine(PQerrorMessage(conn_));
   Close();
   // libpq reports refused passwords and unknown roles in its message only (no SQLSTATE).
@@ -78,9 +84,9 @@ Result<void> PgSession::Connect(const StoreOptions& options) {
                     why.find("does not exist") != std::string::npos ||
                     why.find("no pg_hba.conf entry") != std::string::npos;
   const bool bad_dsn = why.find("invalid") == 0 || why.find("missing \"=\"") != std::string::npos;
-  if (bad_dsn) return MakeError(ErrorKind::kInvalid, "store: store.dsn: " + why);
+  if (bad_dsn) return MakeError(ErrorKind::kInvalid, "store.dsn: " + why);
   return MakeError(auth ? ErrorKind::kAuth : ErrorKind::kUnavailable,
-                   std::string("store: ") + (auth ? "login refused: " : "server unreachable: ") + why);
+                   std::string(auth ? "login refused: " : "server unreachable: ") + why);
 }
 
 Error PgSession::Classify(std::string_view what, const PGresult* res) const {
@@ -92,12 +98,12 @@ Error PgSession::Classify(std::string_view what, const PGresult* res) const {
   if (conn_ == nullptr || PQstatus(conn_) != CONNECTION_OK) kind = ErrorKind::kUnavailable;
   if (state != nullptr) msg += std::string(" (SQLSTATE ") + state + ")";
   if (kind == ErrorKind::kUnavailable) msg = "server unreachable: " + msg;
-  return Error{kind, "store: " + std::string(what) + ": " + msg, 0};
+  return Error{kind, std::string(what) + ": " + msg, 0};
 }
 
 Result<PgResult> PgSession::Exec(std::string_view what, const std::string& sql,
                                  const std::vector<const char*>& params, ExecStatusType want) {
-  if (conn_ == nullptr) return MakeError(ErrorKind::kUnavailable, "store: not connected");
+  if (conn_ == nullptr) return MakeError(ErrorKind::kUnavailable, "not connected to the server");
   PgResult res(PQexecParams(conn_, sql.c_str(), static_cast<int>(params.size()), nullptr,
                             params.data(), nullptr, nullptr, 0));
   if (res && PQresultStatus(res.get()) == want) return res;
@@ -108,12 +114,20 @@ Result<int> PgSession::PrepareSchema(const std::string& schema) {
   auto exists = Exec("schema lookup", "SELECT 1 FROM pg_namespace WHERE nspname = $1",
                      {schema.c_str()}, PGRES_TUPLES_OK);
   if (!exists) return std::move(exists).error();
+  const std::string lock =
+      "SELECT pg_advisory_xact_lock(hashtext('p2p-store-migrations:' || $1))";
   if (PQntuples(exists->get()) == 0) {
-    auto made = Exec("create schema", "CREATE SCHEMA IF NOT EXISTS \"" + schema + "\"");
+    // Under the migrations' lock: of two concurrent CREATE SCHEMA IF NOT EXISTS, the second
+    // fails on pg_namespace's unique index instead of skipping.
+    Result<PgResult> made = Exec("begin", "BEGIN");
+    if (made) made = Exec("migration lock", lock, {schema.c_str()}, PGRES_TUPLES_OK);
+    if (made) made = Exec("create schema", "CREATE SCHEMA IF NOT EXISTS \"" + schema + "\"");
+    if (made) made = Exec("commit", "COMMIT");
     if (!made) {
+      PgResult rollback(PQexec(conn_, "ROLLBACK"));
       Error e = std::move(made).error();
       if (e.kind == ErrorKind::kInvalid) {
-        e.message = "store: store.schema " + schema +
+        e.message = "store.schema " + schema +
                     " does not exist and this role may not create it (CREATE SCHEMA " + schema +
                     " AUTHORIZATION <role>, as an administrator): " + e.message;
       }
@@ -126,14 +140,11 @@ Result<int> PgSession::PrepareSchema(const std::string& schema) {
   if (!priv) return std::move(priv).error();
   if (std::strcmp(PQgetvalue(priv->get(), 0, 0), "t") != 0 ||
       std::strcmp(PQgetvalue(priv->get(), 0, 1), "t") != 0) {
-    return MakeError(ErrorKind::kInvalid,
-                     "store: this role lacks CREATE or USAGE on schema " + schema +
-                         " (GRANT USAGE, CREATE ON SCHEMA " + schema +
-                         " TO <role>, or make the role its owner)");
+    return MakeError(ErrorKind::kInvalid, "this role lacks CREATE or USAGE on schema " + schema +
+                                              " (GRANT USAGE, CREATE ON SCHEMA " + schema +
+                                              " TO <role>, or make the role its owner)");
   }
   const std::string versions = PgQualified(schema, "p2p_store_migrations");
-  const std::string lock =
-      "SELECT pg_advisory_xact_lock(hashtext('p2p-store-migrations:' || $1))";
   const auto& migrations = EmbeddedPgStoreMigrations();
   const int newest = migrations.empty() ? 0 : migrations.back().version;
   int version = 0;
@@ -161,7 +172,7 @@ Result<int> PgSession::PrepareSchema(const std::string& schema) {
     version = static_cast<int>(PgInt(PQgetvalue(v->get(), 0, 0)));
     if (version > newest) {
       return fail(MakeError(ErrorKind::kInvalid,
-                            "store: schema " + schema + " is at store migration " +
+                            "schema " + schema + " is at store migration " +
                                 std::to_string(version) + ", newer than this binary's " +
                                 std::to_string(newest) + ": refusing to write to it"));
     }

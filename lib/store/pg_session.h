@@ -7,8 +7,9 @@
 // Error classes (Classify): a connection that is gone or cannot be made (SQLSTATE class 08,
 // 57P01..57P03 shutdown/cannot-connect-now, 25006 on a standby after a failover, or a bad
 // connection status) -> kUnavailable: the store is unreachable, writes pause and are retried;
-// 53100 disk_full -> kDiskFull; 28xxx (bad password, no such role) -> kAuth; 42501 (a missing
-// privilege) and 3F000 (no such schema) -> kInvalid; anything else kIo. Messages carry the server's
+// 53100 disk_full -> kDiskFull; 28xxx (bad password, no such role) -> kAuth; 22xxx (data the
+// server refuses, e.g. a number jsonb cannot hold), 42501 (a missing privilege) and 3F000 (no
+// such schema) -> kInvalid; anything else kIo. Messages carry the server's
 // primary message (first line) and SQLSTATE, never a row: the store's SQL sends data only as
 // parameters or COPY data, which PostgreSQL does not quote in its errors, except for key values
 // in unique violations, which cannot happen here (every write is an upsert).

@@ -1,5 +1,6 @@
 #include "store/pg_writer.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <future>
@@ -43,7 +44,7 @@ bool HasNulEscape(std::string_view line) {
 
 Error LostRows() {
   return MakeError(ErrorKind::kUnavailable,
-                   "store: the connection to the server was lost with rows of this file staged");
+                   "the connection to the server was lost with rows of this file staged");
 }
 
 }  // namespace
@@ -65,6 +66,7 @@ PgWriter::~PgWriter() {
 
 Result<int> PgWriter::Connect() {
   auto r = Call([](PgSession&) -> Result<void> { return Ok(); });
+  Enqueue(Task{nullptr, [this] { opened_ = true; }});
   if (!r) return std::move(r).error();
   return schema_version_.load();
 }
@@ -72,11 +74,11 @@ Result<int> PgWriter::Connect() {
 Result<void> PgWriter::Add(const std::shared_ptr<PgFile>& file, std::string_view member_key,
                            std::string_view id, std::string_view line) {
   if (const int kind = file->failed_kind.load(std::memory_order_relaxed); kind != 0) {
-    return MakeError(static_cast<ErrorKind>(kind), "store: an earlier write of this file failed");
+    return MakeError(static_cast<ErrorKind>(kind), "an earlier write of this file failed");
   }
   if (HasNulEscape(line)) {
     return MakeError(ErrorKind::kInvalid,
-                     "store: resource " + std::string(id) +
+                     "resource " + std::string(id) +
                          " holds a \\u0000 escape, which PostgreSQL's jsonb cannot store");
   }
   Buffer& b = *filling_;
@@ -137,14 +139,9 @@ void PgWriter::Abort(std::shared_ptr<PgFile> file) {
                  PgFile& f = *file;
                  const bool staged = !f.error && f.staged_rows > 0 && f.generation == generation_ &&
                                      session_.connected();
-                 f.error = MakeError(ErrorKind::kCancelled, "store: file aborted");
+                 f.error = MakeError(ErrorKind::kCancelled, "file aborted");
                  f.failed_kind.store(static_cast<int>(ErrorKind::kCancelled));
-                 if (!staged || !EndCopy()) return;
-                 const std::string tag = std::to_string(f.tag);
-                 auto r = session_.Exec("drop staged rows",
-                                        "DELETE FROM pg_temp.p2p_stage WHERE w = $1",
-                                        {tag.c_str()});
-                 if (!r && r.error().kind == ErrorKind::kUnavailable) LoseSession();
+                 if (staged && EndCopy()) DropStaged(f);
                }});
 }
 
@@ -208,6 +205,8 @@ void PgWriter::ApplyBuffer(Buffer& b) {
     ApplySegment(s.file, std::string_view(b.bytes).substr(begin, s.end - begin), s.line_bytes);
     begin = s.end;
   }
+  // A COPY ends with its buffer, which Restage may then still read (errors: in the files).
+  (void)EndCopy();
 }
 
 void PgWriter::ApplySegment(const std::shared_ptr<PgFile>& file, std::string_view data,
@@ -222,10 +221,10 @@ void PgWriter::ApplySegment(const std::shared_ptr<PgFile>& file, std::string_vie
     if (ok) {
       if (PQputCopyData(session_.conn(), data.data(), static_cast<int>(data.size())) == 1) break;
       ok = session_.Classify("COPY into staging", nullptr);
-      for (auto& other : copy_files_) {  // the COPY's other files lost their rows too
-        if (other != file) Fail(*other, LostRows());
+      for (auto& piece : copy_pieces_) {  // the COPY's other files lost their rows too
+        if (piece.file != file) Fail(*piece.file, LostRows());
       }
-      copy_files_.clear();
+      copy_pieces_.clear();
       copying_ = false;
     }
     if (ok.error().kind == ErrorKind::kUnavailable) LoseSession();
@@ -234,11 +233,7 @@ void PgWriter::ApplySegment(const std::shared_ptr<PgFile>& file, std::string_vie
       return Fail(f, std::move(ok).error());
     }
   }
-  if (copy_files_.empty() || copy_files_.back() != file) {
-    bool listed = false;
-    for (const auto& other : copy_files_) listed = listed || other == file;
-    if (!listed) copy_files_.push_back(file);
-  }
+  copy_pieces_.push_back({file, data});
   f.generation = generation_;
   f.staged_rows += 1;
   f.staged_bytes += line_bytes;
@@ -253,19 +248,18 @@ Result<void> PgWriter::EnsureSession() {
   }
   last_attempt_ms_ = now;
   copying_ = false;
-  copy_files_.clear();
+  copy_pieces_.clear();
   auto fail = [&](Error e) -> Result<void> {
     session_.Close();
+    // Once the store is open (Open reports these itself), a refused login (a password rotated
+    // at the server, a role being recreated, or wrong all along when the server was down at
+    // Open) or a missing privilege pauses the writes like an outage until an operator acts:
+    // failing files would fail jobs, and kAuth would read as the payer's token endpoint.
+    if (opened_) e.kind = ErrorKind::kUnavailable;
     last_connect_error_ = e;
     return e;
   };
-  if (auto c = session_.Connect(options_); !c) {
-    Error e = std::move(c).error();
-    // Once the store has worked, a refused login (a password rotated at the server, a role
-    // being recreated) pauses the writes like an outage instead of failing files.
-    if (prepared_) e.kind = ErrorKind::kUnavailable;
-    return fail(std::move(e));
-  }
+  if (auto c = session_.Connect(options_); !c) return fail(std::move(c).error());
   if (!prepared_) {
     auto v = session_.PrepareSchema(options_.schema);
     if (!v) return fail(std::move(v).error());
@@ -296,31 +290,76 @@ Result<void> PgWriter::StartCopy() {
   return Ok();
 }
 
-Result<void> PgWriter::EndCopy() {
-  if (!copying_) return Ok();
+Result<void> PgWriter::FinishCopy() {
   copying_ = false;
-  std::vector<std::shared_ptr<PgFile>> files = std::move(copy_files_);
-  copy_files_.clear();
-  Result<void> out = Ok();
   PGconn* conn = session_.conn();
   if (PQputCopyData(conn, kCopyTrailer, 2) != 1 || PQputCopyEnd(conn, nullptr) != 1) {
-    out = session_.Classify("COPY into staging", nullptr);
-  } else {
-    bool first = true;
-    while (PGresult* raw = PQgetResult(conn)) {
-      PgResult res(raw);
-      if (first && PQresultStatus(raw) != PGRES_COMMAND_OK) {
-        out = session_.Classify("COPY into staging", raw);
-      }
-      first = false;
-    }
+    return session_.Classify("COPY into staging", nullptr);
   }
-  if (!out) {
-    for (auto& f : files) Fail(*f, out.error().kind == ErrorKind::kUnavailable ? LostRows()
-                                                                                : out.error());
-    if (out.error().kind == ErrorKind::kUnavailable) LoseSession();
+  Result<void> out = Ok();
+  bool first = true;
+  while (PGresult* raw = PQgetResult(conn)) {
+    PgResult res(raw);
+    if (first && PQresultStatus(raw) != PGRES_COMMAND_OK) {
+      out = session_.Classify("COPY into staging", raw);
+    }
+    first = false;
   }
   return out;
+}
+
+Result<void> PgWriter::EndCopy() {
+  if (!copying_) return Ok();
+  const std::vector<Piece> pieces = std::move(copy_pieces_);
+  copy_pieces_.clear();
+  Result<void> out = FinishCopy();
+  if (!out && out.error().kind == ErrorKind::kInvalid) out = Restage(pieces, out.error());
+  if (!out) {
+    const bool lost = out.error().kind == ErrorKind::kUnavailable;
+    for (const Piece& p : pieces) Fail(*p.file, lost ? LostRows() : out.error());
+    if (lost) LoseSession();
+  }
+  return out;
+}
+
+Result<void> PgWriter::Restage(const std::vector<Piece>& pieces, const Error& refused) {
+  std::vector<PgFile*> files;  // in the order of their first rows
+  for (const Piece& p : pieces) {
+    if (std::find(files.begin(), files.end(), p.file.get()) == files.end()) {
+      files.push_back(p.file.get());
+    }
+  }
+  if (files.size() == 1) {
+    Fail(*files[0], refused);
+    DropStaged(*files[0]);
+    return Ok();
+  }
+  for (PgFile* f : files) {
+    if (f->error) continue;
+    if (auto s = StartCopy(); !s) return s;
+    for (const Piece& p : pieces) {
+      if (p.file.get() != f) continue;
+      if (PQputCopyData(session_.conn(), p.data.data(), static_cast<int>(p.data.size())) != 1) {
+        copying_ = false;
+        return session_.Classify("COPY into staging", nullptr);
+      }
+    }
+    Result<void> r = FinishCopy();
+    if (!r && r.error().kind != ErrorKind::kInvalid) return r;
+    if (!r) {
+      Fail(*f, std::move(r).error());
+      DropStaged(*f);
+    }
+  }
+  return Ok();
+}
+
+void PgWriter::DropStaged(PgFile& f) {
+  if (f.staged_rows == 0 || f.generation != generation_ || !session_.connected()) return;
+  const std::string tag = std::to_string(f.tag);
+  auto r = session_.Exec("drop staged rows", "DELETE FROM pg_temp.p2p_stage WHERE w = $1",
+                         {tag.c_str()});
+  if (!r && r.error().kind == ErrorKind::kUnavailable) LoseSession();
 }
 
 void PgWriter::Merge(PgFile& f) {
@@ -388,13 +427,8 @@ void PgWriter::Fail(PgFile& f, Error e) {
 void PgWriter::LoseSession() {
   session_.Close();  // also when still up (a standby after a failover): the next use reconnects
   copying_ = false;
-  for (auto& f : copy_files_) {
-    if (!f->error) {
-      f->failed_kind.store(static_cast<int>(ErrorKind::kUnavailable), std::memory_order_relaxed);
-      f->error = LostRows();
-    }
-  }
-  copy_files_.clear();
+  for (const Piece& p : copy_pieces_) Fail(*p.file, LostRows());
+  copy_pieces_.clear();
 }
 
 }  // namespace p2p::store

@@ -2,8 +2,12 @@
 // writes. The caller encodes each resource as one row of PostgreSQL binary COPY data
 // (writer tag, member_key, id, resource as jsonb) into the buffer being filled; full buffers,
 // commits, aborts and calls are queued, in order, to the thread, which owns the one PgSession:
-// it streams the rows into pg_temp.p2p_stage (one COPY across files), merges a file's rows into
-// its type's table at Commit (and every chunk_bytes), and runs the calls.
+// it streams the rows into pg_temp.p2p_stage (one COPY per buffer, across files), merges a
+// file's rows into its type's table at Commit (and every chunk_bytes), and runs the calls.
+//
+// Refused rows: a COPY the server refuses for a row's data (a resource the line checker
+// accepts and jsonb cannot hold, e.g. the number 1e-20000) stages none of its rows; its files'
+// rows go again, one file per COPY, so that only the file with that resource fails (kInvalid).
 //
 // Lost sessions: every connection has a generation; a file whose staged rows were in a session
 // that is gone fails with kUnavailable (its rows are not in the table: the file is downloaded
@@ -62,7 +66,8 @@ class PgWriter {
   PgWriter(const PgWriter&) = delete;
   PgWriter& operator=(const PgWriter&) = delete;
 
-  // Connects and prepares the schema now, waiting (Open, Check).
+  // Connects and prepares the schema now, waiting (Open). Its errors keep their kind; after it,
+  // every failure to connect or prepare is kUnavailable.
   Result<int> Connect();
   // One resource of `file` (copied into the buffer). Errors: kInvalid for a resource jsonb cannot
   // hold; the file's earlier failure. May wait while the thread is two buffers behind.
@@ -85,6 +90,11 @@ class PgWriter {
     size_t end = 0;  // in the buffer's bytes
     int64_t line_bytes = 0;
   };
+  // One segment's rows in the open COPY: a COPY ends with the buffer that holds them.
+  struct Piece {
+    std::shared_ptr<PgFile> file;
+    std::string_view data;
+  };
   struct Buffer {
     std::string bytes;
     std::vector<Segment> segments;
@@ -102,7 +112,13 @@ class PgWriter {
                     int64_t line_bytes);
   Result<void> EnsureSession();   // thread: connected, prepared, staging table there
   Result<void> StartCopy();
-  Result<void> EndCopy();         // ends the open COPY; its files fail with its error
+  Result<void> FinishCopy();  // ends the open COPY: its result
+  // Ends the open COPY. A COPY refused for a row (kInvalid: a resource jsonb cannot hold) goes
+  // again one file at a time (Restage): only that row's file fails. Otherwise its files fail
+  // with its error.
+  Result<void> EndCopy();
+  Result<void> Restage(const std::vector<Piece>& pieces, const Error& refused);
+  void DropStaged(PgFile& f);  // deletes the file's staged rows (the session is its own)
   void Merge(PgFile& f);
   void Fail(PgFile& f, Error e);
   void LoseSession();
@@ -118,9 +134,10 @@ class PgWriter {
   PgSession session_;
   uint64_t generation_ = 0;
   bool prepared_ = false;  // the schema was prepared once (by the first connection)
+  bool opened_ = false;    // Connect() (Open) is done: later connection failures pause writes
   std::atomic<int> schema_version_{0};
   bool copying_ = false;
-  std::vector<std::shared_ptr<PgFile>> copy_files_;  // files with rows in the open COPY
+  std::vector<Piece> copy_pieces_;                    // the rows in the open COPY
   std::set<std::string> tables_;                      // types whose table is known to exist
   int64_t last_attempt_ms_ = 0;
   std::optional<Error> last_connect_error_;

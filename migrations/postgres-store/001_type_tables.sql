@@ -14,6 +14,9 @@
 CREATE FUNCTION p2p_create_type_table(schema_name text, type_name text) RETURNS void
 LANGUAGE plpgsql AS $fn$
 BEGIN
+  -- Daemons writing a new type at once take turns (until their transaction ends): of two
+  -- concurrent CREATE TABLE IF NOT EXISTS, the second fails on pg_type's unique index.
+  PERFORM pg_advisory_xact_lock(hashtext('p2p-store-table:' || schema_name || '.' || type_name));
   EXECUTE format('CREATE TABLE IF NOT EXISTS %I.%I ('
                  'payer text NOT NULL, '
                  'id text NOT NULL, '

@@ -239,7 +239,8 @@ TEST(ParseOptions, ReportsEachBadKey) {
        "cfg.yaml:21: payers[0].auth: one of client_secret_file, client_secret_env or "
        "client_secret_credential is required"},
       // enums and types
-      {"  kind: sqlite", "  kind: postgres", "cfg.yaml:4: store.kind: must be sqlite or ndjson"},
+      {"  kind: sqlite", "  kind: mysql",
+       "cfg.yaml:4: store.kind: must be sqlite, ndjson or postgres"},
       {"  level: info", "  level: verbose",
        "cfg.yaml:8: log.level: must be one of trace, debug, info, warn, error"},
       {"  level: info", "  level: [info]", "cfg.yaml:8: log.level: expected a string"},
@@ -488,7 +489,7 @@ payers:
       "cfg.yaml:1: state.path: is required\n"
       "cfg.yaml:2: state.paht: unknown key\n"
       "cfg.yaml:3: store.path: is required\n"
-      "cfg.yaml:4: store.kind: must be sqlite or ndjson\n"
+      "cfg.yaml:4: store.kind: must be sqlite, ndjson or postgres\n"
       "cfg.yaml:6: log.level: must be one of trace, debug, info, warn, error\n"
       "cfg.yaml:9: source.poll_interval: expected a duration such as 500ms, 10s, 5m, 24h or 1d\n"
       "cfg.yaml:11: payers[0].id: must be 1 to 64 characters of A-Z, a-z, 0-9, _ and -\n"
