@@ -296,10 +296,15 @@ TEST(SqliteStore, RecoverCompactAndTheJobHooksAreNoOps) {
 
 TEST(ResourceStore, OpenPicksTheKind) {
   TempDir dir;
-  auto sqlite = ResourceStore::Open(StoreOptions{StoreKind::kSqlite, dir / "store.db"});
+  StoreOptions options;
+  options.kind = StoreKind::kSqlite;
+  options.path = dir / "store.db";
+  auto sqlite = ResourceStore::Open(options);
   ASSERT_TRUE(sqlite.ok()) << sqlite.error().message;
   EXPECT_NE(dynamic_cast<SqliteStore*>(sqlite->get()), nullptr);
-  auto ndjson = ResourceStore::Open(StoreOptions{StoreKind::kNdjson, dir / "nd"});
+  options.kind = StoreKind::kNdjson;
+  options.path = dir / "nd";
+  auto ndjson = ResourceStore::Open(options);
   ASSERT_TRUE(ndjson.ok()) << ndjson.error().message;
   EXPECT_EQ(dynamic_cast<SqliteStore*>(ndjson->get()), nullptr);
   EXPECT_TRUE(testing::Exists(dir / "nd/.staging"));
