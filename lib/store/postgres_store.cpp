@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <future>
 #include <map>
+#include <optional>
 
 #include "store/pg_session.h"
 #include "store/pg_writer.h"
@@ -190,39 +191,26 @@ Result<DeleteOutcome> PostgresStore::Delete(std::string_view payer, int64_t job_
     std::string& list = by_type[ref.type];
     list.append(list.empty() ? "{" : ",").append(ref.id);
   }
-  DeleteOutcome out;
-  if (by_type.empty()) return out;
-  const std::string& schema = writer_->options().schema;
+  if (by_type.empty()) return DeleteOutcome{};
   const std::string payer_text(payer);
-  auto r = writer_->Call([&](PgSession& s) -> Result<void> {
-    out.removed = 0;
-    auto tables = TypeTables(s, schema);
-    if (!tables) return std::move(tables).error();
-    if (auto b = s.Exec("begin", "BEGIN"); !b) return std::move(b).error();
-    for (auto& [type, ids] : by_type) {
-      if (std::find(tables->begin(), tables->end(), type) == tables->end()) continue;
-      const std::string array = ids + "}";
-      auto d = s.Exec("delete from " + type,
-                      "DELETE FROM " + PgQualified(schema, type) +
-                          " WHERE payer = $1 AND id = ANY($2::text[])",
-                      {payer_text.c_str(), array.c_str()});
-      if (!d) {
-        PgResult rollback(PQexec(s.conn(), "ROLLBACK"));
-        return std::move(d).error();
-      }
-      out.removed += PgInt(PQcmdTuples(d->get()));
-    }
-    if (auto c = s.Exec("commit", "COMMIT"); !c) return std::move(c).error();
-    return Ok();
+  return DeleteRows("delete from ", [&](const std::string& type) -> std::optional<DeleteSql> {
+    auto it = by_type.find(type);
+    if (it == by_type.end()) return std::nullopt;
+    return DeleteSql{"payer = $1 AND id = ANY($2::text[])", {payer_text, it->second + "}"}};
   });
-  if (!r) return std::move(r).error();
-  return out;
 }
 
 Result<DeleteOutcome> PostgresStore::PurgeMember(std::string_view payer,
                                                  std::string_view member_key) {
-  const std::string& schema = writer_->options().schema;
   const std::string payer_text(payer), key(member_key);
+  return DeleteRows("purge from ", [&](const std::string&) -> std::optional<DeleteSql> {
+    return DeleteSql{"payer = $1 AND member_key = $2", {payer_text, key}};
+  });
+}
+
+Result<DeleteOutcome> PostgresStore::DeleteRows(
+    std::string_view what, const std::function<std::optional<DeleteSql>(const std::string&)>& sql) {
+  const std::string& schema = writer_->options().schema;
   DeleteOutcome out;
   auto r = writer_->Call([&](PgSession& s) -> Result<void> {
     out.removed = 0;
@@ -230,10 +218,12 @@ Result<DeleteOutcome> PostgresStore::PurgeMember(std::string_view payer,
     if (!tables) return std::move(tables).error();
     if (auto b = s.Exec("begin", "BEGIN"); !b) return std::move(b).error();
     for (const std::string& type : *tables) {
-      auto d = s.Exec("purge from " + type,
-                      "DELETE FROM " + PgQualified(schema, type) +
-                          " WHERE payer = $1 AND member_key = $2",
-                      {payer_text.c_str(), key.c_str()});
+      const std::optional<DeleteSql> q = sql(type);
+      if (!q) continue;
+      std::vector<const char*> params;
+      for (const std::string& p : q->params) params.push_back(p.c_str());
+      auto d = s.Exec(std::string(what) + type,
+                      "DELETE FROM " + PgQualified(schema, type) + " WHERE " + q->where, params);
       if (!d) {
         PgResult rollback(PQexec(s.conn(), "ROLLBACK"));
         return std::move(d).error();

@@ -36,9 +36,13 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "config/options.h"
 #include "store/resource_store.h"
@@ -82,6 +86,15 @@ class PostgresStore final : public ResourceStore {
 
  private:
   explicit PostgresStore(std::unique_ptr<PgWriter> writer);
+  // One DELETE per type table, all in one transaction: `sql` gives the WHERE clause and its
+  // parameters for a type, or nullopt to leave the type alone; `removed` counts the rows.
+  struct DeleteSql {
+    std::string where;
+    std::vector<std::string> params;
+  };
+  Result<DeleteOutcome> DeleteRows(
+      std::string_view what,
+      const std::function<std::optional<DeleteSql>(const std::string&)>& sql);
   std::unique_ptr<PgWriter> writer_;
   int64_t next_writer_ = 1;
 };
