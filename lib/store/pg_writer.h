@@ -3,7 +3,8 @@
 // (writer tag, member_key, id, resource as jsonb) into the buffer being filled; full buffers,
 // commits, aborts and calls are queued, in order, to the thread, which owns the one PgSession:
 // it streams the rows into pg_temp.p2p_stage (one COPY across files), merges a file's rows into
-// its type's table at Commit (and every chunk_bytes), and runs the calls.
+// its type's table at Commit (and every chunk_bytes), vacuums the staging table every
+// chunk_bytes merged (so its size stays bounded over a long session), and runs the calls.
 //
 // Lost sessions: every connection has a generation; a file whose staged rows were in a session
 // that is gone fails with kUnavailable (its rows are not in the table: the file is downloaded
@@ -104,6 +105,7 @@ class PgWriter {
   Result<void> StartCopy();
   Result<void> EndCopy();         // ends the open COPY; its files fail with its error
   void Merge(PgFile& f);
+  void VacuumStaging();           // thread: after every chunk_bytes merged
   void Fail(PgFile& f, Error e);
   void LoseSession();
   void ReturnBuffer(std::unique_ptr<Buffer> b);
@@ -122,6 +124,7 @@ class PgWriter {
   bool copying_ = false;
   std::vector<std::shared_ptr<PgFile>> copy_files_;  // files with rows in the open COPY
   std::set<std::string> tables_;                      // types whose table is known to exist
+  int64_t merged_since_vacuum_ = 0;  // line bytes merged since the staging table's last VACUUM
   int64_t last_attempt_ms_ = 0;
   std::optional<Error> last_connect_error_;
 
