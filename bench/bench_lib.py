@@ -262,9 +262,10 @@ def curl_download(export: Export, out_dir: str | None, compressed: bool = False)
 
 def write_daemon_config(work: str, sandbox_url: str, store: str, concurrency: int = 4,
                         rps: int = 10000, export_query: str = "", log_level: str = "info",
-                        accept_gzip: bool = False) -> str:
+                        accept_gzip: bool = False, pg: dict | None = None) -> str:
     """A config like tests/integration/daemon_harness.cpp's; returns its path. The store is
-    work/resources.db (sqlite) or work/resources/ (ndjson); state work/state.db; inbox work/inbox.
+    work/resources.db (sqlite), work/resources/ (ndjson) or, for postgres, pg's dsn,
+    password_file and schema; state work/state.db; inbox work/inbox.
     accept_gzip (payers[].download.accept_gzip) is off by default: on loopback the daemon then
     gets the same identity bytes as the `curl -s -o FILE` baseline, and the sandbox does not
     spend one of the two shared cores compressing what the daemon spends the other inflating."""
@@ -273,12 +274,16 @@ def write_daemon_config(work: str, sandbox_url: str, store: str, concurrency: in
         f.write(CLIENT_SECRET + "\n")
     os.chmod(secret, 0o600)
     os.makedirs(os.path.join(work, "inbox"), exist_ok=True)
-    store_path = "resources.db" if store == "sqlite" else "resources"
+    if store == "postgres":
+        where = (f'  dsn: "{pg["dsn"]}"\n  password_file: {pg["password_file"]}\n'
+                 f'  schema: {pg["schema"]}')
+    else:
+        where = f'  path: {"resources.db" if store == "sqlite" else "resources"}'
     text = f"""state:
   path: state.db
 store:
   kind: {store}
-  path: {store_path}
+{where}
 log:
   level: {log_level}
 status:
@@ -335,6 +340,7 @@ class DaemonRun:
     sandbox_cpu: float = 0.0    # the sandbox's CPU seconds during the run
     profile: str = ""
     stopped: bool = False       # stopped by SIGTERM at the deadline
+    staging_peak: int = 0       # postgres store: the server's temp tables at most, bytes
 
     @property
     def cpu(self) -> float:

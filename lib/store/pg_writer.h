@@ -3,7 +3,9 @@
 // (writer tag, member_key, id, resource as jsonb) into the buffer being filled; full buffers,
 // commits, aborts and calls are queued, in order, to the thread, which owns the one PgSession:
 // it streams the rows into pg_temp.p2p_stage (one COPY per buffer, across files), merges a
-// file's rows into its type's table at Commit (and every chunk_bytes), and runs the calls.
+// file's rows into its type's table at Commit (and every chunk_bytes), vacuums the staging table
+// every chunk_bytes merged (autovacuum never reaches a temporary table: without it the table
+// would grow for as long as the session lasts), and runs the calls.
 //
 // Refused rows: a COPY the server refuses for a row's data (a resource the line checker
 // accepts and jsonb cannot hold, e.g. the number 1e-20000) stages none of its rows; its files'
@@ -120,6 +122,7 @@ class PgWriter {
   Result<void> Restage(const std::vector<Piece>& pieces, const Error& refused);
   void DropStaged(PgFile& f);  // deletes the file's staged rows (the session is its own)
   void Merge(PgFile& f);
+  void VacuumStaging();           // thread: after every chunk_bytes merged
   void Fail(PgFile& f, Error e);
   void LoseSession();
   void ReturnBuffer(std::unique_ptr<Buffer> b);
@@ -139,6 +142,7 @@ class PgWriter {
   bool copying_ = false;
   std::vector<Piece> copy_pieces_;                    // the rows in the open COPY
   std::set<std::string> tables_;                      // types whose table is known to exist
+  int64_t merged_since_vacuum_ = 0;  // line bytes merged since the staging table's last VACUUM
   int64_t last_attempt_ms_ = 0;
   std::optional<Error> last_connect_error_;
 

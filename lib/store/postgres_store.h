@@ -14,7 +14,8 @@
 //   WHERE <table>.tx_time <= EXCLUDED.tx_time
 // so a resource sent again replaces its row, the last copy in a file wins, and an older
 // export's copy never overwrites a newer one. A big file is merged every Tuning::chunk_bytes as
-// well (each chunk its own transaction: a crash between chunks repeats idempotent upserts).
+// well (each chunk its own transaction: a crash between chunks repeats idempotent upserts), and
+// the staging table is vacuumed every chunk_bytes merged (nothing else vacuums a temporary table).
 // Memory is bounded by Tuning::handoff_bytes (three buffers at most), not by the file.
 //
 // Event loop: Put() only encodes into a buffer (it waits only when the thread is two buffers

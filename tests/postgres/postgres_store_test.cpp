@@ -140,6 +140,37 @@ TEST_F(PgStoreTest, BigFileIsMergedInChunksAndEndsComplete) {
             std::to_string(kRows - 1));
 }
 
+// Autovacuum never reaches a temporary table: without the store's own VACUUM its staging table
+// would keep every merged row's dead tuple for as long as the session lasts.
+TEST_F(PgStoreTest, TheStagingTableStaysSmallOverManyMerges) {
+  PostgresStore::Tuning tuning;
+  tuning.handoff_bytes = 16 * 1024;
+  tuning.chunk_bytes = 32 * 1024;
+  auto store = Open(tuning);
+  ASSERT_NE(store, nullptr);
+  const std::string pad(900, 'x');
+  constexpr int kFiles = 8, kRows = 400;  // about 3 MiB through the staging table
+  int64_t peak = 0;
+  for (int f = 0; f < kFiles; ++f) {
+    auto w = store->Begin(FileCtx("Observation", kT1, 1 + f));
+    ASSERT_TRUE(w) << ErrorText(w);
+    for (int i = 0; i < kRows; ++i) {
+      const std::string id = "o" + std::to_string(f) + "-" + std::to_string(i);
+      ASSERT_EQ(ErrorText((*w)->Put(id, Resource("Observation", id, pad))), "ok");
+      if (i % 100 == 99) {  // mid-file: a chunk's rows staged, the dead ones of earlier merges
+        const std::string bytes = Sql(
+            "SELECT coalesce(sum(pg_relation_size(oid)), 0) FROM pg_class "
+            "WHERE relpersistence = 't' AND relname = 'p2p_stage'");
+        peak = std::max<int64_t>(peak, std::stoll(bytes));
+      }
+    }
+    ASSERT_EQ(ErrorText((*w)->Commit()), "ok");
+  }
+  EXPECT_EQ(Counts(*store), (std::map<std::string, int64_t>{{"Observation", kFiles * kRows}}));
+  EXPECT_GT(peak, 0);  // the query sees the staging table
+  EXPECT_LT(peak, 1 << 20) << "staging table bytes";
+}
+
 TEST_F(PgStoreTest, AbortDropsTheUnmergedRowsOfThatFileOnly) {
   PostgresStore::Tuning tuning;
   tuning.handoff_bytes = 512;  // buffers that hold both files' rows
