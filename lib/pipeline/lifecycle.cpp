@@ -45,16 +45,7 @@ IntakeSplit SplitIntake(std::vector<std::pair<uint64_t, MemberRow>>& rows, int64
       out.revoked.emplace_back(row.prior_payer, row.member_key);
       continue;
     }
-    const int64_t start = ParseCivilDate(row.consent_start).value_or(0);
-    if (!row.IsConcurrent() && start <= today_days) continue;
-    state::LifecycleIntake l;
-    l.payer = row.prior_payer;
-    l.member_key = row.member_key;
-    l.concurrent = row.IsConcurrent();
-    l.consent_start_days = start;
-    l.consent_end_days = ParseCivilDate(row.consent_end).value_or(0);
-    if (!row.coverage_end.empty()) l.coverage_end_days = ParseCivilDate(row.coverage_end);
-    out.lifecycle.push_back(std::move(l));
+    if (auto l = LifecycleOf(row, today_days)) out.lifecycle.push_back(std::move(*l));
   }
   if (!out.revoked.empty()) {
     rows.erase(std::remove_if(rows.begin(), rows.end(),
@@ -62,6 +53,19 @@ IntakeSplit SplitIntake(std::vector<std::pair<uint64_t, MemberRow>>& rows, int64
                rows.end());
   }
   return out;
+}
+
+std::optional<state::LifecycleIntake> LifecycleOf(const MemberRow& row, int64_t today_days) {
+  const int64_t start = ParseCivilDate(row.consent_start).value_or(0);
+  if (!row.IsConcurrent() && start <= today_days) return std::nullopt;
+  state::LifecycleIntake l;
+  l.payer = row.prior_payer;
+  l.member_key = row.member_key;
+  l.concurrent = row.IsConcurrent();
+  l.consent_start_days = start;
+  l.consent_end_days = ParseCivilDate(row.consent_end).value_or(0);
+  if (!row.coverage_end.empty()) l.coverage_end_days = ParseCivilDate(row.coverage_end);
+  return l;
 }
 
 Result<void> ApplyIntake(state::StateDb& db, const IntakeSplit& split,

@@ -57,6 +57,8 @@ struct IntakeSplit {
   std::vector<state::LifecycleIntake> lifecycle;
 };
 IntakeSplit SplitIntake(std::vector<std::pair<uint64_t, MemberRow>>& rows, int64_t today_days);
+// One row's part of that split when it is not a revocation: its lifecycle row, if any.
+std::optional<state::LifecycleIntake> LifecycleOf(const MemberRow& row, int64_t today_days);
 
 // --- steps ---
 

@@ -11,6 +11,7 @@
 
 #include "core/civil_date.h"
 #include "pipeline/lifecycle.h"
+#include "pipeline/member_intake.h"
 #include "pipeline/member_record.h"
 
 namespace p2p::pipeline {
@@ -112,55 +113,24 @@ Result<void> Scheduler::Intake() {
   if (!files) return std::move(files).error();
   for (const auto& file : *files) {
     const std::string name = file.filename().string();
-    auto parsed = source_.Read(file);
-    if (!parsed) {
-      spdlog::error("source: {}: {}", name, parsed.error().message);
+    // A file that cannot be read is left in the inbox (and retried on the next scan).
+    if (auto readable = source_.Identify(file); !readable) {
+      spdlog::error("source: {}: {}", name, readable.error().message);
       continue;
     }
-    // Revocations and lifecycle columns (pipeline/lifecycle.h): applied after TakeIn.
-    const lifecycle::IntakeSplit split =
-        lifecycle::SplitIntake(parsed->rows, DaysFromUnix(NowMs() / 1000));
-    auto taken = db_.SourceFileTaken(name);
+    auto taken = TakeInFile(db_, source_, file, options_.consent, NowMs());
     if (!taken) return std::move(taken).error();
-    state::IntakeCounts counts;
-    if (!*taken) {
-      // Each row becomes a NewMember only as it is inserted, and is released right after: the
-      // file's rows are never held twice (measured: RSS grew ~1 KB per member at 100k members).
-      auto& rows = parsed->rows;
-      auto make = [&rows](size_t i, state::NewMember* m) {
-        auto& [line, row] = rows[i];
-        m->member_key = row.member_key;
-        m->payer = row.prior_payer;
-        m->row_json = EncodeMemberRow(row);
-        auto cov = ParseCivilDate(row.coverage_start);
-        auto opt = ParseCivilDate(row.opt_in_date);
-        auto end = ParseCivilDate(row.consent_end);
-        m->deadline = RequestDeadlineUnix(cov.value_or(0), opt.value_or(0));
-        m->consent_end_days = end.value_or(0);
-        m->source_line = static_cast<int64_t>(line);
-        row = MemberRow{};
-      };
-      auto r = db_.TakeIn(name, rows.size(), make, static_cast<int>(parsed->problems.size()),
-                          NowMs());
-      std::vector<std::pair<uint64_t, MemberRow>>().swap(rows);
-      if (!r) return std::move(r).error();
-      counts = *r;
-    }
-    if (auto l = lifecycle::ApplyIntake(db_, split, options_.consent, NowMs()); !l) {
-      return std::move(l).error();
-    }
-    auto fin = source_.Finish(file, *parsed);
-    if (!fin) return std::move(fin).error();
+    const state::IntakeCounts& counts = taken->counts;
     intake_.files += 1;
     intake_.rows_taken += counts.inserted;
     intake_.rows_already_known += counts.already_known;
-    intake_.rows_rejected += static_cast<int64_t>(parsed->problems.empty() ? 0 : parsed->problems.size());
-    if (parsed->problems.empty()) {
+    intake_.rows_rejected += static_cast<int64_t>(taken->problems);
+    if (taken->problems == 0) {
       spdlog::info("source: {}: {} members taken in, {} already known", name, counts.inserted,
                    counts.already_known);
     } else {
       spdlog::warn("source: {}: {} members taken in, {} already known, {} problems (see {}/{}.errors)",
-                   name, counts.inserted, counts.already_known, parsed->problems.size(),
+                   name, counts.inserted, counts.already_known, taken->problems,
                    source_.rejected_dir().string(), name);
     }
   }

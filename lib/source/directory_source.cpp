@@ -1,6 +1,7 @@
 #include "source/directory_source.h"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -210,7 +211,70 @@ Result<ParsedMembers> DirectorySource::Read(const fs::path& file) const {
   return ParseMemberCsv(text, known_payers_);
 }
 
-Result<void> DirectorySource::Finish(const fs::path& file, const ParsedMembers& parsed) const {
+Result<MemberFileIdentity> DirectorySource::Identify(const fs::path& file) const {
+  const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return IoError("open", file, errno);
+  struct stat st {};
+  const int rc = ::fstat(fd, &st);
+  const int err = errno;
+  ::close(fd);
+  if (rc != 0) return IoError("stat", file, err);
+  return MemberFileIdentity{static_cast<int64_t>(st.st_size),
+                            static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 +
+                                st.st_mtim.tv_nsec};
+}
+
+// Pages behind the parse are released in steps of this size: the mapped part of the file that
+// counts in the daemon's RSS stays under it (plus one row).
+constexpr size_t kReleaseStep = size_t{4} << 20;
+
+Result<void> DirectorySource::Visit(const fs::path& file, const RowVisitor& visitor) const {
+  const std::string name = file.filename().string();
+  const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return IoError("open", file, errno);
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    const int err = errno;
+    ::close(fd);
+    return IoError("stat", file, err);
+  }
+  if (static_cast<uintmax_t>(st.st_size) > kMaxFileBytes) {
+    ::close(fd);
+    visitor.problem(RowProblem{0, "", "file larger than 1 GiB"});
+    return Ok();
+  }
+  const size_t size = static_cast<size_t>(st.st_size);
+  void* map = nullptr;
+  if (size > 0) {
+    map = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (map == MAP_FAILED) {
+      const int err = errno;
+      ::close(fd);
+      return IoError("map", file, err);
+    }
+    (void)::madvise(map, size, MADV_SEQUENTIAL);
+  }
+  ::close(fd);
+  const std::string_view text(static_cast<const char*>(map), size);
+  const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+  size_t released = 0;
+  RowVisitor streaming = visitor;
+  streaming.row = [&](uint64_t line, MemberRow&& row, size_t consumed) -> Result<void> {
+    if (consumed >= released + kReleaseStep) {
+      const size_t upto = consumed / page * page;
+      (void)::madvise(static_cast<char*>(map) + released, upto - released, MADV_DONTNEED);
+      released = upto;
+    }
+    return visitor.row(line, std::move(row), consumed);
+  };
+  auto r = IsNdjson(name) ? VisitMemberNdjson(text, known_payers_, streaming)
+                          : VisitMemberCsv(text, known_payers_, streaming);
+  if (map != nullptr) ::munmap(map, size);
+  return r;
+}
+
+Result<void> DirectorySource::Finish(const fs::path& file,
+                                     const std::vector<RowProblem>& problems) const {
   const std::string name = file.filename().string();
   const fs::path source = root_ / name;
   std::error_code ec;
@@ -225,9 +289,9 @@ Result<void> DirectorySource::Finish(const fs::path& file, const ParsedMembers& 
     target = name + "." + std::to_string(i);
   }
   if (ec) return IoError("stat", processed_ / target, ec.value());
-  if (!parsed.problems.empty()) {
+  if (!problems.empty()) {
     if (auto r = WriteFileAtomically(rejected_ / (target + ".errors"),
-                                     FormatProblems(name, parsed.problems));
+                                     FormatProblems(name, problems));
         !r) {
       return r;
     }

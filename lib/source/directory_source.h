@@ -9,6 +9,9 @@
 //   "<file>:<line>: <field>: <reason>", mode 0600) and the file is moved to processed/<file>
 //   (a name already there gets a numeric suffix).
 //
+//   Visit() is the daemon's way in: the file is mapped and parsed as a stream, and the pages
+//   behind the parse are given back as it goes, so memory does not grow with the file's size.
+//
 // Threading: used from the daemon's loop thread only.
 #pragma once
 
@@ -21,6 +24,12 @@
 #include "source/member_file.h"
 
 namespace p2p::source {
+
+// What identifies a file between two runs (a crash mid-file resumes only the same file).
+struct MemberFileIdentity {
+  int64_t size = 0;
+  int64_t mtime_ns = 0;
+};
 
 class DirectorySource {
  public:
@@ -35,9 +44,21 @@ class DirectorySource {
   // Reads and decodes one file (files over 1 GiB are rejected whole with one problem).
   Result<ParsedMembers> Read(const std::filesystem::path& file) const;
 
-  // Writes rejected/<name>.errors when `parsed.problems` is non-empty, then moves the file to
+  // kIo when the file cannot be opened for reading.
+  Result<MemberFileIdentity> Identify(const std::filesystem::path& file) const;
+  // Streams one file through VisitMemberCsv / VisitMemberNdjson (by extension) without holding
+  // it: the file is mapped read-only and the pages behind the parse are released every few MiB.
+  // A file over 1 GiB gets one problem and no rows. kIo when it cannot be opened or mapped;
+  // a visitor's error is returned as is.
+  Result<void> Visit(const std::filesystem::path& file, const RowVisitor& visitor) const;
+
+  // Writes rejected/<name>.errors when `problems` is non-empty, then moves the file to
   // processed/. Idempotent when called again for a file already moved.
-  Result<void> Finish(const std::filesystem::path& file, const ParsedMembers& parsed) const;
+  Result<void> Finish(const std::filesystem::path& file,
+                      const std::vector<RowProblem>& problems) const;
+  Result<void> Finish(const std::filesystem::path& file, const ParsedMembers& parsed) const {
+    return Finish(file, parsed.problems);
+  }
 
   const std::filesystem::path& processed_dir() const { return processed_; }
   const std::filesystem::path& rejected_dir() const { return rejected_; }

@@ -53,11 +53,14 @@ std::string* RowField(MemberRow& row, std::string_view name) {
 // Validates, then keeps the first row per (member_key, prior_payer).
 class RowSink {
  public:
-  RowSink(const std::vector<std::string>& known_payers, ParsedMembers& out)
-      : known_payers_(known_payers), out_(out) {}
+  RowSink(const std::vector<std::string>& known_payers, const RowVisitor& visitor)
+      : known_payers_(known_payers), visitor_(visitor) {}
 
-  void Add(uint64_t line, MemberRow row) {
-    if (!ValidateMemberRow(row, line, known_payers_, out_.problems)) return;
+  Result<void> Add(uint64_t line, MemberRow row, size_t consumed) {
+    problems_.clear();
+    const bool valid = ValidateMemberRow(row, line, known_payers_, problems_);
+    for (RowProblem& p : problems_) visitor_.problem(std::move(p));
+    if (!valid) return Ok();
     std::string key = row.member_key;
     key += '\0';
     key += row.prior_payer;
@@ -65,22 +68,37 @@ class RowSink {
       key += '\0';
       key += "revoked";
     }
-    auto [it, inserted] = first_line_.emplace(std::move(key), line);
-    if (!inserted) {
-      Problem(line, "", "duplicate of line " + std::to_string(it->second));
-      return;
+    auto first = visitor_.first_line(key, line);
+    if (!first) return std::move(first).error();
+    if (*first != line) {
+      Problem(line, "", "duplicate of line " + std::to_string(*first));
+      return Ok();
     }
-    out_.rows.emplace_back(line, std::move(row));
+    return visitor_.row(line, std::move(row), consumed);
   }
   void Problem(uint64_t line, std::string_view field, std::string reason) {
-    out_.problems.push_back(RowProblem{line, std::string(field), std::move(reason)});
+    visitor_.problem(RowProblem{line, std::string(field), std::move(reason)});
   }
 
  private:
   const std::vector<std::string>& known_payers_;
-  ParsedMembers& out_;
-  std::unordered_map<std::string, uint64_t> first_line_;
+  const RowVisitor& visitor_;
+  std::vector<RowProblem> problems_;
 };
+
+// The visitor behind the whole-file parsers: rows and problems into `out`, keys in memory.
+RowVisitor CollectInto(ParsedMembers& out, std::unordered_map<std::string, uint64_t>& first) {
+  RowVisitor v;
+  v.row = [&out](uint64_t line, MemberRow&& row, size_t) -> Result<void> {
+    out.rows.emplace_back(line, std::move(row));
+    return Ok();
+  };
+  v.problem = [&out](RowProblem&& p) { out.problems.push_back(std::move(p)); };
+  v.first_line = [&first](const std::string& key, uint64_t line) -> Result<uint64_t> {
+    return first.emplace(key, line).first->second;
+  };
+  return v;
+}
 
 bool IsValidUtf8(std::string_view s) { return simdjson::validate_utf8(s.data(), s.size()); }
 
@@ -149,6 +167,7 @@ class CsvReader {
     rec.bytes = std::min(end, s_.size()) - start;
     return true;
   }
+  size_t consumed() const { return pos_; }
 
  private:
   std::string_view s_;
@@ -171,9 +190,10 @@ std::string_view StripBom(std::string_view text) {
 
 }  // namespace
 
-ParsedMembers ParseMemberCsv(std::string_view text, const std::vector<std::string>& known_payers) {
-  ParsedMembers out;
-  RowSink sink(known_payers, out);
+Result<void> VisitMemberCsv(std::string_view text, const std::vector<std::string>& known_payers,
+                            const RowVisitor& visitor) {
+  RowSink sink(known_payers, visitor);
+  const size_t bom = text.size() - StripBom(text).size();
   text = StripBom(text);
   CsvReader reader(text);
   CsvRecord rec;
@@ -187,12 +207,12 @@ ParsedMembers ParseMemberCsv(std::string_view text, const std::vector<std::strin
   }
   if (!have_header) {
     sink.Problem(0, "", "empty file");
-    return out;
+    return Ok();
   }
   const uint64_t header_line = rec.line;
   if (rec.bytes > kMaxRowBytes || rec.malformed || rec.unterminated) {
     sink.Problem(header_line, "", "unreadable header row");
-    return out;
+    return Ok();
   }
   const size_t field_count = rec.fields.size();
   // column index per AllColumns() entry, or npos
@@ -212,7 +232,7 @@ ParsedMembers ParseMemberCsv(std::string_view text, const std::vector<std::strin
   }
   if (!missing.empty()) {
     sink.Problem(header_line, "", "missing columns: " + missing);
-    return out;
+    return Ok();
   }
 
   while (reader.Next(rec)) {
@@ -247,15 +267,16 @@ ParsedMembers ParseMemberCsv(std::string_view text, const std::vector<std::strin
       }
       *RowField(row, columns[k]) = std::move(value);
     }
-    if (utf8_ok) sink.Add(rec.line, std::move(row));
+    if (!utf8_ok) continue;
+    if (auto r = sink.Add(rec.line, std::move(row), bom + reader.consumed()); !r) return r;
   }
-  return out;
+  return Ok();
 }
 
-ParsedMembers ParseMemberNdjson(std::string_view text,
-                                const std::vector<std::string>& known_payers) {
-  ParsedMembers out;
-  RowSink sink(known_payers, out);
+Result<void> VisitMemberNdjson(std::string_view text, const std::vector<std::string>& known_payers,
+                               const RowVisitor& visitor) {
+  RowSink sink(known_payers, visitor);
+  const size_t bom = text.size() - StripBom(text).size();
   text = StripBom(text);
   simdjson::dom::parser parser;
   std::string buffer;  // one line plus simdjson's padding, reused
@@ -307,9 +328,25 @@ ParsedMembers ParseMemberNdjson(std::string_view text,
       }
       target->assign(str);
     }
-    if (types_ok) sink.Add(line_no, std::move(row));
+    if (!types_ok) continue;
+    if (auto r = sink.Add(line_no, std::move(row), bom + std::min(pos, text.size())); !r) return r;
   }
   if (!any_line) sink.Problem(0, "", "empty file");
+  return Ok();
+}
+
+ParsedMembers ParseMemberCsv(std::string_view text, const std::vector<std::string>& known_payers) {
+  ParsedMembers out;
+  std::unordered_map<std::string, uint64_t> first;
+  (void)VisitMemberCsv(text, known_payers, CollectInto(out, first));  // its callbacks never fail
+  return out;
+}
+
+ParsedMembers ParseMemberNdjson(std::string_view text,
+                                const std::vector<std::string>& known_payers) {
+  ParsedMembers out;
+  std::unordered_map<std::string, uint64_t> first;
+  (void)VisitMemberNdjson(text, known_payers, CollectInto(out, first));
   return out;
 }
 

@@ -3,12 +3,14 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
 #include "core/member.h"
+#include "core/result.h"
 
 namespace p2p::source {
 
@@ -28,5 +30,21 @@ struct ParsedMembers {
 ParsedMembers ParseMemberCsv(std::string_view text, const std::vector<std::string>& known_payers);
 // Same for NDJSON: one JSON object per line with the same field names (string values).
 ParsedMembers ParseMemberNdjson(std::string_view text, const std::vector<std::string>& known_payers);
+
+// Streaming form of the two parsers, for files too big to hold as rows: the same rules, but each
+// good row goes to `row` as it is read and each problem to `problem`; the duplicate check asks
+// `first_line(key, line)`: the line of an earlier good row with that key, or `line` itself after
+// remembering it (keys are opaque: member_key, prior_payer and a revocation mark). `consumed` is
+// how many bytes of `text` are behind the row. A callback's error stops the parse and is
+// returned. Pure apart from what the callbacks do.
+struct RowVisitor {
+  std::function<Result<void>(uint64_t line, MemberRow&& row, size_t consumed)> row;
+  std::function<void(RowProblem&& problem)> problem;
+  std::function<Result<uint64_t>(const std::string& key, uint64_t line)> first_line;
+};
+Result<void> VisitMemberCsv(std::string_view text, const std::vector<std::string>& known_payers,
+                            const RowVisitor& visitor);
+Result<void> VisitMemberNdjson(std::string_view text, const std::vector<std::string>& known_payers,
+                               const RowVisitor& visitor);
 
 }  // namespace p2p::source

@@ -54,6 +54,12 @@ Result<void> RecordLifecycle(StateDb& db, const std::vector<LifecycleIntake>& ro
   if (rows.empty()) return Ok();
   Transaction tx(db.handle());
   LC_TRY(tx.Begin());
+  LC_TRY(RecordLifecycleInTransaction(db, rows));
+  return tx.Commit();
+}
+
+Result<void> RecordLifecycleInTransaction(StateDb& db, const std::vector<LifecycleIntake>& rows) {
+  if (rows.empty()) return Ok();
   auto st = Stmt::Prepare(
       db.handle(),
       "INSERT INTO member_lifecycle(payer, member_key, concurrent, consent_start, consent_end, "
@@ -71,7 +77,7 @@ Result<void> RecordLifecycle(StateDb& db, const std::vector<LifecycleIntake>& ro
     BindOpt(*st, 6, r.coverage_end_days);
     LC_TRY(st->Run("record member lifecycle"));
   }
-  return tx.Commit();
+  return Ok();
 }
 
 Result<std::optional<LifecycleRow>> LoadLifecycle(StateDb& db, const std::string& payer,

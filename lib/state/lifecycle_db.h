@@ -46,6 +46,8 @@ struct LifecycleRow {
 // Upserts the rows (one transaction): concurrent, consent and coverage dates are replaced by the
 // newer source row's; the refresh schedule, revocation and purge columns are kept.
 Result<void> RecordLifecycle(StateDb& db, const std::vector<LifecycleIntake>& rows);
+// The same inside the caller's open Transaction (REQUIRES: one is open on db.handle()).
+Result<void> RecordLifecycleInTransaction(StateDb& db, const std::vector<LifecycleIntake>& rows);
 Result<std::optional<LifecycleRow>> LoadLifecycle(StateDb& db, const std::string& payer,
                                                   const std::string& member_key);
 

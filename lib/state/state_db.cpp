@@ -223,24 +223,7 @@ Result<IntakeCounts> StateDb::TakeIn(const std::string& file_name, size_t count,
   NewMember m;  // reused: its strings keep their capacity from one member to the next
   for (size_t i = 0; i < count; ++i) {
     make(i, &m);
-    find_active_.Bind(1, m.member_key).Bind(2, m.payer);
-    auto found = find_active_.Step("look up member");
-    find_active_.Reset();
-    if (!found) return std::move(found).error();
-    if (*found) {
-      ++counts.already_known;
-      continue;
-    }
-    insert_member_.Bind(1, m.member_key)
-        .Bind(2, m.payer)
-        .Bind(3, m.row_json)
-        .Bind(4, m.deadline)
-        .Bind(5, m.consent_end_days)
-        .Bind(6, file_name)
-        .Bind(7, m.source_line)
-        .Bind(8, now_ms);
-    P2P_TRY(insert_member_.Run("insert member"));
-    ++counts.inserted;
+    P2P_TRY(InsertMemberInTransaction(file_name, m, now_ms, counts));
   }
   auto rec = Stmt::Prepare(
       db_, "INSERT OR REPLACE INTO source_files(name, rows_ok, rows_bad, taken_ms) VALUES (?1,?2,?3,?4)");
@@ -252,6 +235,29 @@ Result<IntakeCounts> StateDb::TakeIn(const std::string& file_name, size_t count,
   P2P_TRY(rec->Run("record source file"));
   P2P_TRY(tx.Commit());
   return counts;
+}
+
+Result<void> StateDb::InsertMemberInTransaction(const std::string& file_name, const NewMember& m,
+                                                int64_t now_ms, IntakeCounts& counts) {
+  find_active_.Bind(1, m.member_key).Bind(2, m.payer);
+  auto found = find_active_.Step("look up member");
+  find_active_.Reset();
+  if (!found) return std::move(found).error();
+  if (*found) {
+    ++counts.already_known;
+    return Ok();
+  }
+  insert_member_.Bind(1, m.member_key)
+      .Bind(2, m.payer)
+      .Bind(3, m.row_json)
+      .Bind(4, m.deadline)
+      .Bind(5, m.consent_end_days)
+      .Bind(6, file_name)
+      .Bind(7, m.source_line)
+      .Bind(8, now_ms);
+  P2P_TRY(insert_member_.Run("insert member"));
+  ++counts.inserted;
+  return Ok();
 }
 
 Result<std::vector<int64_t>> StateDb::Runnable(const std::string& payer, int64_t now_ms, int limit) {

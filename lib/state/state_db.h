@@ -160,6 +160,10 @@ class StateDb {
   Result<IntakeCounts> TakeIn(const std::string& file_name, size_t count,
                               const std::function<void(size_t, NewMember*)>& make, int rows_bad,
                               int64_t now_ms);
+  // One member of `file_name` inside the caller's open Transaction (REQUIRES: one is open on
+  // handle()): inserted unless an active or complete job exists; counted in `counts`.
+  Result<void> InsertMemberInTransaction(const std::string& file_name, const NewMember& m,
+                                         int64_t now_ms, IntakeCounts& counts);
 
   // --- scheduling ---
   // Ids of non-terminal jobs of `payer` with next_ms <= now, earliest deadline first.

@@ -1,0 +1,77 @@
+#include "pipeline/member_intake.h"
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/civil_date.h"
+#include "pipeline/lifecycle.h"
+#include "pipeline/member_record.h"
+#include "state/file_intake.h"
+
+namespace p2p::pipeline {
+
+Result<FileIntakeResult> TakeInFile(state::StateDb& db, const source::DirectorySource& source,
+                                    const std::filesystem::path& file,
+                                    const ConsentOptions& consent, int64_t now_ms,
+                                    const FileIntakeSettings& settings) {
+  const std::string name = file.filename().string();
+  auto id = source.Identify(file);
+  if (!id) return std::move(id).error();
+  auto opened = state::FileIntake::Open(db, name, id->size, id->mtime_ns);
+  if (!opened) return std::move(opened).error();
+  state::FileIntake& intake = **opened;
+
+  const int64_t today = DaysFromUnix(now_ms / 1000);
+  std::vector<RowProblem> problems;
+  lifecycle::IntakeSplit late;  // revocations, applied after the last batch
+  std::vector<state::LifecycleIntake> batch_lifecycle;
+  size_t batch = 0;
+  int64_t last_line = intake.done_line();
+  state::NewMember m;  // reused: its strings keep their capacity
+
+  auto commit = [&](int64_t line) -> Result<void> {
+    if (auto r = intake.Commit(line, batch_lifecycle); !r) return r;
+    batch_lifecycle.clear();
+    batch = 0;
+    if (settings.after_batch) return settings.after_batch(line);
+    return Ok();
+  };
+  source::RowVisitor visitor;
+  visitor.problem = [&problems](RowProblem&& p) { problems.push_back(std::move(p)); };
+  visitor.first_line = [&intake](const std::string& key, uint64_t line) {
+    return intake.FirstLine(key, line);
+  };
+  visitor.row = [&](uint64_t line, MemberRow&& row, size_t) -> Result<void> {
+    if (row.IsConsentRevoked()) {
+      late.revoked.emplace_back(row.prior_payer, row.member_key);
+      return Ok();
+    }
+    if (static_cast<int64_t>(line) <= intake.done_line()) return Ok();  // committed earlier
+    if (auto l = lifecycle::LifecycleOf(row, today)) batch_lifecycle.push_back(std::move(*l));
+    m.member_key = row.member_key;
+    m.payer = row.prior_payer;
+    m.row_json = EncodeMemberRow(row);
+    m.deadline = RequestDeadlineUnix(ParseCivilDate(row.coverage_start).value_or(0),
+                                     ParseCivilDate(row.opt_in_date).value_or(0));
+    m.consent_end_days = ParseCivilDate(row.consent_end).value_or(0);
+    m.source_line = static_cast<int64_t>(line);
+    if (auto r = intake.Add(m, now_ms); !r) return r;
+    last_line = static_cast<int64_t>(line);
+    if (++batch >= settings.batch_rows) return commit(last_line);
+    return Ok();
+  };
+  if (auto r = source.Visit(file, visitor); !r) return std::move(r).error();
+  if (batch > 0 || !intake.taken()) {
+    if (auto r = commit(last_line); !r) return std::move(r).error();
+  }
+  if (auto r = lifecycle::ApplyIntake(db, late, consent, now_ms); !r) return std::move(r).error();
+  if (auto r = intake.Finish(static_cast<int>(problems.size()), now_ms); !r) {
+    return std::move(r).error();
+  }
+  if (auto r = source.Finish(file, problems); !r) return std::move(r).error();
+  if (auto r = state::FileIntake::DropKeys(db, name); !r) return std::move(r).error();
+  return FileIntakeResult{intake.counts(), problems.size()};
+}
+
+}  // namespace p2p::pipeline
