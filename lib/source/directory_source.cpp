@@ -12,6 +12,7 @@
 #include <ctime>
 #include <string_view>
 #include <system_error>
+#include <unordered_map>
 
 namespace p2p::source {
 namespace {
@@ -177,38 +178,10 @@ Result<std::vector<fs::path>> DirectorySource::ListReady() const {
 }
 
 Result<ParsedMembers> DirectorySource::Read(const fs::path& file) const {
-  const std::string name = file.filename().string();
-  const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return IoError("open", file, errno);
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    const int err = errno;
-    ::close(fd);
-    return IoError("stat", file, err);
-  }
-  if (static_cast<uintmax_t>(st.st_size) > kMaxFileBytes) {
-    ::close(fd);
-    ParsedMembers parsed;
-    parsed.problems.push_back(RowProblem{0, "", "file larger than 1 GiB"});
-    return parsed;
-  }
-  std::string text(static_cast<size_t>(st.st_size), '\0');
-  size_t done = 0;
-  while (done < text.size()) {
-    const ssize_t n = ::read(fd, text.data() + done, text.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const int err = errno;
-      ::close(fd);
-      return IoError("read", file, err);
-    }
-    if (n == 0) break;  // shrank under us: parse what is there
-    done += static_cast<size_t>(n);
-  }
-  ::close(fd);
-  text.resize(done);
-  if (IsNdjson(name)) return ParseMemberNdjson(text, known_payers_);
-  return ParseMemberCsv(text, known_payers_);
+  ParsedMembers parsed;
+  std::unordered_map<std::string, uint64_t> first;
+  if (auto r = Visit(file, CollectInto(parsed, first)); !r) return std::move(r).error();
+  return parsed;
 }
 
 Result<MemberFileIdentity> DirectorySource::Identify(const fs::path& file) const {

@@ -86,20 +86,6 @@ class RowSink {
   std::vector<RowProblem> problems_;
 };
 
-// The visitor behind the whole-file parsers: rows and problems into `out`, keys in memory.
-RowVisitor CollectInto(ParsedMembers& out, std::unordered_map<std::string, uint64_t>& first) {
-  RowVisitor v;
-  v.row = [&out](uint64_t line, MemberRow&& row, size_t) -> Result<void> {
-    out.rows.emplace_back(line, std::move(row));
-    return Ok();
-  };
-  v.problem = [&out](RowProblem&& p) { out.problems.push_back(std::move(p)); };
-  v.first_line = [&first](const std::string& key, uint64_t line) -> Result<uint64_t> {
-    return first.emplace(key, line).first->second;
-  };
-  return v;
-}
-
 bool IsValidUtf8(std::string_view s) { return simdjson::validate_utf8(s.data(), s.size()); }
 
 // One CSV record (RFC 4180). Reading never fails: malformed quoting is flagged and the
@@ -333,6 +319,19 @@ Result<void> VisitMemberNdjson(std::string_view text, const std::vector<std::str
   }
   if (!any_line) sink.Problem(0, "", "empty file");
   return Ok();
+}
+
+RowVisitor CollectInto(ParsedMembers& out, std::unordered_map<std::string, uint64_t>& first) {
+  RowVisitor v;
+  v.row = [&out](uint64_t line, MemberRow&& row, size_t) -> Result<void> {
+    out.rows.emplace_back(line, std::move(row));
+    return Ok();
+  };
+  v.problem = [&out](RowProblem&& p) { out.problems.push_back(std::move(p)); };
+  v.first_line = [&first](const std::string& key, uint64_t line) -> Result<uint64_t> {
+    return first.emplace(key, line).first->second;
+  };
+  return v;
 }
 
 ParsedMembers ParseMemberCsv(std::string_view text, const std::vector<std::string>& known_payers) {

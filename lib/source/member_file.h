@@ -6,6 +6,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -42,6 +43,8 @@ struct RowVisitor {
   std::function<void(RowProblem&& problem)> problem;
   std::function<Result<uint64_t>(const std::string& key, uint64_t line)> first_line;
 };
+// The visitor the whole-file parsers use: rows and problems into `out`, keys in `first`.
+RowVisitor CollectInto(ParsedMembers& out, std::unordered_map<std::string, uint64_t>& first);
 Result<void> VisitMemberCsv(std::string_view text, const std::vector<std::string>& known_payers,
                             const RowVisitor& visitor);
 Result<void> VisitMemberNdjson(std::string_view text, const std::vector<std::string>& known_payers,

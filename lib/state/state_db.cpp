@@ -209,27 +209,17 @@ Result<bool> StateDb::SourceFileTaken(const std::string& name) {
 Result<IntakeCounts> StateDb::TakeIn(const std::string& file_name,
                                      const std::vector<NewMember>& members, int rows_bad,
                                      int64_t now_ms) {
-  return TakeIn(
-      file_name, members.size(), [&](size_t i, NewMember* m) { *m = members[i]; }, rows_bad,
-      now_ms);
-}
-
-Result<IntakeCounts> StateDb::TakeIn(const std::string& file_name, size_t count,
-                                     const std::function<void(size_t, NewMember*)>& make,
-                                     int rows_bad, int64_t now_ms) {
   IntakeCounts counts;
   Transaction tx(db_);
   P2P_TRY(tx.Begin());
-  NewMember m;  // reused: its strings keep their capacity from one member to the next
-  for (size_t i = 0; i < count; ++i) {
-    make(i, &m);
+  for (const NewMember& m : members) {
     P2P_TRY(InsertMemberInTransaction(file_name, m, now_ms, counts));
   }
   auto rec = Stmt::Prepare(
       db_, "INSERT OR REPLACE INTO source_files(name, rows_ok, rows_bad, taken_ms) VALUES (?1,?2,?3,?4)");
   if (!rec) return std::move(rec).error();
   rec->Bind(1, file_name)
-      .Bind(2, static_cast<int64_t>(count))
+      .Bind(2, static_cast<int64_t>(members.size()))
       .Bind(3, static_cast<int64_t>(rows_bad))
       .Bind(4, now_ms);
   P2P_TRY(rec->Run("record source file"));

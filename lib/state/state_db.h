@@ -152,14 +152,9 @@ class StateDb {
   // True when a source file of this name was already committed (crash between commit and move).
   Result<bool> SourceFileTaken(const std::string& name);
   // Inserts the file's members (skipping those with an active or complete job) and records the
-  // file, in one transaction.
+  // file, in one transaction. The daemon's intake streams instead (state/file_intake.h).
   Result<IntakeCounts> TakeIn(const std::string& file_name, const std::vector<NewMember>& members,
                               int rows_bad, int64_t now_ms);
-  // The same for `count` members made one at a time by `make(i, &member)` inside the
-  // transaction, so intake never holds a second copy of a file's rows (to keep RSS down).
-  Result<IntakeCounts> TakeIn(const std::string& file_name, size_t count,
-                              const std::function<void(size_t, NewMember*)>& make, int rows_bad,
-                              int64_t now_ms);
   // One member of `file_name` inside the caller's open Transaction (REQUIRES: one is open on
   // handle()): inserted unless an active or complete job exists; counted in `counts`.
   Result<void> InsertMemberInTransaction(const std::string& file_name, const NewMember& m,
