@@ -117,8 +117,9 @@ class JobRunnerTest : public ::testing::Test {
     auto db = state::StateDb::Open(dir_.File("state" + n + ".db"));
     EXPECT_TRUE(db) << db.error().message;
     db_ = std::move(db).value();
-    auto store =
-        store::ResourceStore::Open({StoreKind::kSqlite, dir_.File("resources" + n + ".db")});
+    StoreOptions store_options;
+    store_options.path = dir_.File("resources" + n + ".db");
+    auto store = store::ResourceStore::Open(store_options);
     EXPECT_TRUE(store) << store.error().message;
     store_ = std::move(store).value();
     state::NewMember m;
