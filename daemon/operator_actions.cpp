@@ -16,7 +16,7 @@
 #include "fhir/ndjson.h"
 #include "source/member_file.h"
 #include "state/bulk_match_db.h"
-#include "state/sqlite_util.h"
+#include "state/sql.h"
 
 namespace p2p::daemon {
 
@@ -38,7 +38,7 @@ std::string Describe(const JobRef& j) {
 }
 
 // Jobs of a member (optionally one payer), oldest first.
-Result<std::vector<JobRef>> JobsOf(sqlite3* db, const std::string& key, const std::string& payer) {
+Result<std::vector<JobRef>> JobsOf(state::Conn* db, const std::string& key, const std::string& payer) {
   auto st = state::Stmt::Prepare(
       db, payer.empty() ? "SELECT id, member_key, payer, state FROM members WHERE member_key=?1 "
                           "ORDER BY id"
@@ -75,7 +75,7 @@ std::vector<JobRef> NewestPerPayer(const std::vector<JobRef>& jobs) {
 // Writes the state change and its event. REQUIRES: inside a transaction.
 class JobWriter {
  public:
-  static Result<JobWriter> Prepare(sqlite3* db) {
+  static Result<JobWriter> Prepare(state::Conn* db) {
     JobWriter w;
     // Back to the start: the export is requested again, so the manifest and its bad lines go.
     // requested_ms (the first $member-match, for the SLA) and created_ms stay.

@@ -10,7 +10,7 @@
 #include "operator_cli.h"
 #include "operator_commands.h"
 #include "state/lifecycle_db.h"
-#include "state/sqlite_util.h"
+#include "state/sql.h"
 
 namespace p2p::daemon {
 

@@ -1,6 +1,6 @@
 #include "state/bulk_match_db.h"
 
-#include "state/sqlite_util.h"
+#include "state/sql.h"
 
 namespace p2p::state {
 
@@ -48,7 +48,7 @@ Result<void> BulkMatchDb::Transition(int64_t job_id, JobState from, JobState to,
       .Bind(5, error_class)
       .Bind(6, detail);
   BM_TRY(up->Run("bulk match: member transition"));
-  if (sqlite3_changes(db_.handle()) != 1) return Ok();  // an operator changed it: theirs stands
+  if (db_.handle()->Changes() != 1) return Ok();  // an operator changed it: theirs stands
   auto ev = Stmt::Prepare(db_.handle(),
                           "INSERT INTO events(job_id, at_ms, from_state, to_state, error_class) "
                           "VALUES (?1, ?2, ?3, ?4, NULLIF(?5,''))");
@@ -59,7 +59,7 @@ Result<void> BulkMatchDb::Transition(int64_t job_id, JobState from, JobState to,
 
 Result<int64_t> BulkMatchDb::Join(const Job& member, int batch_size, int64_t wait_ms,
                                   int64_t now_ms) {
-  sqlite3* h = db_.handle();
+  Conn* h = db_.handle();
   Transaction txn(h);
   BM_TRY(txn.Begin());
   auto open = Stmt::Prepare(h,
@@ -86,7 +86,7 @@ Result<int64_t> BulkMatchDb::Join(const Job& member, int batch_size, int64_t wai
     auto ins = Stmt::Prepare(h,
                              "INSERT INTO members(member_key, payer, state, row_json, deadline, "
                              "consent_end, created_ms, "
-                             "updated_ms, next_ms) VALUES (?1, ?2, 0, '{}', ?3, ?4, ?5, ?5, ?6)");
+                             "updated_ms, next_ms) VALUES (?1, ?2, 0, '{}', ?3, ?4, ?5, ?5, ?6) RETURNING id");
     if (!ins) return std::move(ins).error();
     ins->Bind(1, key)
         .Bind(2, member.payer)
@@ -94,8 +94,10 @@ Result<int64_t> BulkMatchDb::Join(const Job& member, int batch_size, int64_t wai
         .Bind(4, kPseudoConsentEndDays)
         .Bind(5, now_ms)
         .Bind(6, now_ms + wait_ms);
-    BM_TRY(ins->Run("bulk match: new batch"));
-    batch = sqlite3_last_insert_rowid(h);
+    auto made = ins->Step("bulk match: new batch");
+    if (!made) return std::move(made).error();
+    batch = ins->Int(0);
+    ins->Reset();
     auto g = Stmt::Prepare(h, "INSERT INTO group_exports(job_id, payer, kind) VALUES (?1, ?2, 1)");
     if (!g) return std::move(g).error();
     g->Bind(1, batch).Bind(2, member.payer);
@@ -107,7 +109,7 @@ Result<int64_t> BulkMatchDb::Join(const Job& member, int batch_size, int64_t wai
   if (!park) return std::move(park).error();
   park->Bind(1, member.id).Bind(2, kParkedMs).Bind(3, now_ms);
   BM_TRY(park->Run("bulk match: park member"));
-  if (sqlite3_changes(h) != 1) {
+  if (h->Changes() != 1) {
     return MakeError(ErrorKind::kCancelled,
                      "job " + std::to_string(member.id) + " was changed by an operator");
   }
@@ -118,8 +120,10 @@ Result<int64_t> BulkMatchDb::Join(const Job& member, int batch_size, int64_t wai
   ev->Bind(1, member.id).Bind(2, now_ms);
   BM_TRY(ev->Run("bulk match: record transition"));
   auto add = Stmt::Prepare(h,
-                           "INSERT OR REPLACE INTO bulk_batch_members(member_job_id, batch_job_id, "
-                           "outcome, patient_id) VALUES (?1, ?2, 0, NULL)");
+                           "INSERT INTO bulk_batch_members(member_job_id, batch_job_id, outcome, "
+                           "patient_id) VALUES (?1, ?2, 0, NULL) ON CONFLICT(member_job_id) DO "
+                           "UPDATE SET batch_job_id=excluded.batch_job_id, outcome=0, "
+                           "patient_id=NULL");
   if (!add) return std::move(add).error();
   add->Bind(1, member.id).Bind(2, batch);
   BM_TRY(add->Run("bulk match: add member"));
@@ -155,7 +159,7 @@ Result<std::vector<BatchMember>> BulkMatchDb::Waiting(int64_t batch_job_id) {
 }
 
 Result<void> BulkMatchDb::Seal(const Job& batch, JobState previous, int64_t now_ms) {
-  sqlite3* h = db_.handle();
+  Conn* h = db_.handle();
   Transaction txn(h);
   BM_TRY(txn.Begin());
   BM_TRY(db_.SaveJobInTransaction(batch, previous, now_ms));
@@ -170,7 +174,7 @@ Result<void> BulkMatchDb::Seal(const Job& batch, JobState previous, int64_t now_
 
 Result<void> BulkMatchDb::Apply(const Job& batch, JobState previous,
                                 const std::vector<MemberVerdict>& verdicts, int64_t now_ms) {
-  sqlite3* h = db_.handle();
+  Conn* h = db_.handle();
   Transaction txn(h);
   BM_TRY(txn.Begin());
   BM_TRY(db_.SaveJobInTransaction(batch, previous, now_ms));
@@ -202,7 +206,7 @@ Result<void> BulkMatchDb::Apply(const Job& batch, JobState previous,
       case BulkOutcome::kMatched:
         matched->Bind(1, v.job_id).Bind(2, batch.group_id).Bind(3, now_ms).Bind(4, kParkedMs);
         BM_TRY(matched->Run("bulk match: matched"));
-        if (sqlite3_changes(h) == 1) {
+        if (h->Changes() == 1) {
           ev->Bind(1, v.job_id).Bind(2, now_ms);
           BM_TRY(ev->Run("bulk match: record transition"));
         }
@@ -231,7 +235,7 @@ Result<void> BulkMatchDb::Apply(const Job& batch, JobState previous,
 }
 
 Result<int64_t> BulkMatchDb::Settle(int64_t batch_job_id, int64_t now_ms) {
-  sqlite3* h = db_.handle();
+  Conn* h = db_.handle();
   auto batch = db_.LoadJob(batch_job_id);
   if (!batch) return std::move(batch).error();
   if (!IsTerminal(batch->state)) return int64_t{0};
@@ -290,7 +294,7 @@ Result<int64_t> BulkMatchDb::SettleAll(int64_t now_ms) {
 
 Result<int64_t> BulkMatchDb::EnqueueGroupExport(const std::string& payer,
                                                 const std::string& group_id, int64_t now_ms) {
-  sqlite3* h = db_.handle();
+  Conn* h = db_.handle();
   Transaction txn(h);
   BM_TRY(txn.Begin());
   const std::string key = "group:" + group_id;
@@ -317,7 +321,7 @@ Result<int64_t> BulkMatchDb::EnqueueGroupExport(const std::string& payer,
       h,
       "INSERT INTO members(member_key, payer, state, row_json, deadline, consent_end, created_ms, "
       "updated_ms, requested_ms, next_ms, group_id) VALUES (?1, ?2, 2, '{}', ?3, ?4, ?5, ?5, ?5, "
-      "0, ?6)");
+      "0, ?6) RETURNING id");
   if (!ins) return std::move(ins).error();
   ins->Bind(1, key)
       .Bind(2, payer)
@@ -325,8 +329,10 @@ Result<int64_t> BulkMatchDb::EnqueueGroupExport(const std::string& payer,
       .Bind(4, kPseudoConsentEndDays)
       .Bind(5, now_ms)
       .Bind(6, group_id);
-  BM_TRY(ins->Run("group export: insert"));
-  const int64_t id = sqlite3_last_insert_rowid(h);
+  auto made = ins->Step("group export: insert");
+  if (!made) return std::move(made).error();
+  const int64_t id = ins->Int(0);
+  ins->Reset();
   auto g = Stmt::Prepare(h, "INSERT INTO group_exports(job_id, payer, kind) VALUES (?1, ?2, 2)");
   if (!g) return std::move(g).error();
   g->Bind(1, id).Bind(2, payer);

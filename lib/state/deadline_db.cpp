@@ -5,7 +5,7 @@
 #include <utility>
 #include <vector>
 
-#include "state/sqlite_util.h"
+#include "state/sql.h"
 #include "state/state_db.h"
 
 namespace p2p::state {
@@ -42,17 +42,8 @@ Result<std::vector<DeadlineCounts>> StateDb::DeadlineReport(int64_t now_s,
   std::vector<DeadlineCounts> out;
   // One read transaction so both counts describe the same moment (the caller's, if it has one:
   // the status server reads all its numbers in one).
-  const bool own_txn = sqlite3_get_autocommit(db_) != 0;
-  if (own_txn) {
-    if (auto r = Exec(db_, "BEGIN", "deadline report: begin"); !r) return std::move(r).error();
-  }
-  struct EndTxn {
-    sqlite3* db;
-    bool own;
-    ~EndTxn() {
-      if (own) sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr);  // read-only: cannot fail
-    }
-  } end_txn{db_, own_txn};
+  ReadSnapshot snapshot(db_);
+  if (auto r = snapshot.Begin(); !r) return std::move(r).error().Context("deadline report");
 
   auto requested = Stmt::Prepare(db_, kRequestedSql);
   if (!requested) return std::move(requested).error();

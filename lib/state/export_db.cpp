@@ -12,7 +12,7 @@ namespace {
     if (!_r) return std::move(_r).error(); \
   } while (0)
 
-Result<void> WritePage(sqlite3* db, int64_t job_id, const ExportPage& page) {
+Result<void> WritePage(Conn* db, int64_t job_id, const ExportPage& page) {
   auto st = Stmt::Prepare(db,
                           "INSERT INTO export_pages(job_id, expires_ms, next_url, pages) "
                           "VALUES (?1,?2,?3,?4) ON CONFLICT(job_id) DO UPDATE SET "
@@ -74,8 +74,11 @@ Result<void> StateDb::ErrorFileDone(const FileRow& file, const std::vector<Expor
   Transaction tx(db_);
   P2P_TRY(tx.Begin());
   auto ins = Stmt::Prepare(db_,
-                           "INSERT OR REPLACE INTO export_issues(job_id, file_idx, line_no, "
-                           "issue_no, severity, code, diagnostics) VALUES (?1,?2,?3,?4,?5,?6,?7)");
+                           "INSERT INTO export_issues(job_id, file_idx, line_no, issue_no, "
+                           "severity, code, diagnostics) VALUES (?1,?2,?3,?4,?5,?6,?7) "
+                           "ON CONFLICT(job_id, file_idx, line_no, issue_no) DO UPDATE SET "
+                           "severity=excluded.severity, code=excluded.code, "
+                           "diagnostics=excluded.diagnostics");
   if (!ins) return std::move(ins).error();
   for (const ExportIssue& i : issues) {
     ins->Bind(1, file.job_id)

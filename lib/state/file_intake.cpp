@@ -11,7 +11,7 @@ namespace {
     if (!_r) return std::move(_r).error(); \
   } while (0)
 
-Result<void> Run(sqlite3* db, std::string_view sql, const std::string& name,
+Result<void> Run(Conn* db, std::string_view sql, const std::string& name,
                  std::string_view what) {
   auto st = Stmt::Prepare(db, sql);
   if (!st) return std::move(st).error();
@@ -59,8 +59,10 @@ Result<std::unique_ptr<FileIntake>> FileIntake::Open(StateDb& db, const std::str
   FI_TRY(tx.Begin());
   FI_TRY(Run(db.handle(), "DELETE FROM source_keys WHERE name=?1", name, "reset source keys"));
   auto put = Stmt::Prepare(db.handle(),
-                           "INSERT OR REPLACE INTO source_intake(name, size, mtime_ns, done_line, "
-                           "inserted, already_known) VALUES (?1,?2,?3,0,0,0)");
+                           "INSERT INTO source_intake(name, size, mtime_ns, done_line, inserted, "
+                           "already_known) VALUES (?1,?2,?3,0,0,0) ON CONFLICT(name) DO UPDATE "
+                           "SET size=excluded.size, mtime_ns=excluded.mtime_ns, done_line=0, "
+                           "inserted=0, already_known=0");
   if (!put) return std::move(put).error();
   FI_TRY(put->Bind(1, name).Bind(2, size).Bind(3, mtime_ns).Run("record source intake"));
   FI_TRY(tx.Commit());
@@ -124,8 +126,10 @@ Result<void> FileIntake::Finish(int rows_bad, int64_t now_ms) {
   Transaction tx(db_.handle());
   FI_TRY(tx.Begin());
   auto rec = Stmt::Prepare(db_.handle(),
-                           "INSERT OR REPLACE INTO source_files(name, rows_ok, rows_bad, taken_ms) "
-                           "VALUES (?1,?2,?3,?4)");
+                           "INSERT INTO source_files(name, rows_ok, rows_bad, taken_ms) "
+                           "VALUES (?1,?2,?3,?4) ON CONFLICT(name) DO UPDATE SET "
+                           "rows_ok=excluded.rows_ok, rows_bad=excluded.rows_bad, "
+                           "taken_ms=excluded.taken_ms");
   if (!rec) return std::move(rec).error();
   FI_TRY(rec->Bind(1, name_)
              .Bind(2, static_cast<int64_t>(counts_.inserted + counts_.already_known))

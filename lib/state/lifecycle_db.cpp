@@ -21,7 +21,7 @@ Stmt& BindOpt(Stmt& s, int i, std::optional<int64_t> v) {
   return v ? s.Bind(i, *v) : s.BindNull(i);
 }
 
-Result<void> RecordEvent(sqlite3* db, int64_t job_id, int64_t now_ms, JobState from, JobState to,
+Result<void> RecordEvent(Conn* db, int64_t job_id, int64_t now_ms, JobState from, JobState to,
                          std::string_view error_class) {
   auto st = Stmt::Prepare(db,
                           "INSERT INTO events(job_id, at_ms, from_state, to_state, error_class) "
@@ -35,7 +35,7 @@ Result<void> RecordEvent(sqlite3* db, int64_t job_id, int64_t now_ms, JobState f
       .Run("record lifecycle event");
 }
 
-Result<void> UpsertTombstoneMarks(sqlite3* db,
+Result<void> UpsertTombstoneMarks(Conn* db,
                                   const std::vector<std::pair<std::string, int64_t>>& marks) {
   if (marks.empty()) return Ok();
   auto st = Stmt::Prepare(db,
@@ -159,7 +159,7 @@ Result<bool> StartRefresh(StateDb& db, int64_t job_id, const std::string& payer,
              .Bind(3, now_ms)
              .Bind(4, static_cast<int64_t>(JobState::kComplete))
              .Run("start refresh"));
-  if (sqlite3_changes(db.handle()) != 1) return false;
+  if (db.handle()->Changes() != 1) return false;
   for (const char* sql : {"DELETE FROM files WHERE job_id = ?1",
                           "DELETE FROM bad_lines WHERE job_id = ?1"}) {
     auto del = Stmt::Prepare(db.handle(), sql);

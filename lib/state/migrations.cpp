@@ -1,10 +1,10 @@
 #include "state/migrations.h"
 
-#include "state/sqlite_util.h"
+#include "state/sql.h"
 
 namespace p2p::state {
 
-Result<int> ApplyMigrations(sqlite3* db, const std::vector<Migration>& migrations) {
+Result<int> ApplyMigrations(Conn* db, const std::vector<Migration>& migrations) {
   if (auto r = Exec(db,
                     "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
                     "name TEXT NOT NULL, applied_at TEXT NOT NULL DEFAULT (datetime('now')))",

@@ -2,7 +2,7 @@
 // time, applied in order, each in its own transaction, recorded in schema_migrations.
 #pragma once
 
-#include <sqlite3.h>
+#include "state/sql.h"
 
 #include <string>
 #include <vector>
@@ -23,6 +23,6 @@ const std::vector<Migration>& EmbeddedMigrations();
 // Applies every migration newer than the database's version. Refuses (kInvalid) a database
 // whose version is newer than the newest migration known: an older binary must not write to it.
 // Returns the resulting version.
-Result<int> ApplyMigrations(sqlite3* db, const std::vector<Migration>& migrations);
+Result<int> ApplyMigrations(Conn* db, const std::vector<Migration>& migrations);
 
 }  // namespace p2p::state

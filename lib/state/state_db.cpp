@@ -1,28 +1,13 @@
 #include "state/state_db.h"
 
-#include <fcntl.h>
 #include <sys/stat.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
 
 #include "state/migrations.h"
+#include "state/sqlite/sqlite_conn.h"
 
 namespace p2p::state {
 
 namespace {
-
-// Creates the file 0600 before SQLite opens it, so the PHI never sits in a wider-mode file.
-Result<void> CreatePrivateFile(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    return MakeError(ErrorKind::kIo, "state.path: " + path + ": " + std::strerror(errno));
-  }
-  ::fchmod(fd, 0600);
-  ::close(fd);
-  return Ok();
-}
 
 constexpr const char* kJobColumns =
     "id, member_key, payer, state, row_json, deadline, consent_end, created_ms, "
@@ -71,75 +56,27 @@ Job ReadJob(const Stmt& s) {
 }  // namespace
 
 Result<std::unique_ptr<StateDb>> StateDb::Open(const std::string& path) {
-  P2P_TRY(CreatePrivateFile(path));
-  sqlite3* db = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
-  if (rc != SQLITE_OK) {
-    Error e = SqliteError(db, rc, "open state DB " + path);
-    sqlite3_close(db);
-    return e;
-  }
-  std::unique_ptr<StateDb> s(new StateDb(db));
-  sqlite3_busy_timeout(db, 5000);
-  // auto_vacuum can only be chosen before the first table exists: a new file gets INCREMENTAL
-  // (Housekeep), an existing one keeps its mode.
-  bool empty = false;
-  {
-    auto pages = Stmt::Prepare(db, "PRAGMA page_count");
-    if (!pages) return std::move(pages).error().Context("state DB " + path);
-    auto row = pages->Step("read page count");
-    if (!row) return std::move(row).error().Context("state DB " + path);
-    empty = *row && pages->Int(0) == 0;
-  }
-  if (empty) P2P_TRY(Exec(db, "PRAGMA auto_vacuum=INCREMENTAL", "set auto_vacuum"));
-  P2P_TRY(Exec(db, "PRAGMA journal_mode=WAL", "set WAL mode"));
-  // synchronous=NORMAL (benchmark target 5): FULL cost one fdatasync per committed step (~13 per
-  // member), which capped small members at ~100/s on the loop thread. In WAL mode NORMAL still
-  // writes every commit to the WAL before COMMIT returns, so each state change is committed (and
-  // survives kill -9 of the daemon) before the next request is sent, exactly as before; the WAL
-  // is synced at each checkpoint. Only an OS crash or power loss can drop the newest commits,
-  // and then SQLite recovers a prefix of them: an earlier consistent state from which every step
-  // is safe to repeat ($member-match and downloads are idempotent, a repeated kick-off leaves a
-  // stray export at the payer). The stores stay exact: SqliteStore rows are upserts, and an
-  // NdjsonStore append is fsynced before its mark is recorded here, so a lost mark only makes
-  // Recover() cut that append and the file is downloaded again (see ReplaceStoreMarks for the
-  // one write that must be durable at once).
-  P2P_TRY(Exec(db, "PRAGMA synchronous=NORMAL", "set synchronous"));
-  // Each committed step rewrites the same few hot pages (member_counts, index leaves); a
-  // checkpoint every 8192 WAL pages (32 MiB) instead of 1000 writes them back to the DB file
-  // (and syncs) 8x less often. A 16 MiB page cache keeps the indexes of 100k members in memory
-  // (default 2 MiB: a pread per lookup once the DB outgrew it). Benchmark target 5.
-  P2P_TRY(Exec(db, "PRAGMA wal_autocheckpoint=8192", "set wal_autocheckpoint"));
-  P2P_TRY(Exec(db, "PRAGMA cache_size=-16384", "set cache_size"));
-  P2P_TRY(Exec(db, "PRAGMA foreign_keys=ON", "set foreign keys"));
-  auto v = ApplyMigrations(db, EmbeddedMigrations());
+  auto conn = SqliteConn::Open(path);
+  if (!conn) return std::move(conn).error();
+  auto v = ApplyMigrations(conn->get(), EmbeddedMigrations());
   if (!v) return std::move(v).error().Context("state DB " + path);
   // WAL and SHM files inherit nothing from the DB file's mode: tighten them too.
   ::chmod((path + "-wal").c_str(), 0600);
   ::chmod((path + "-shm").c_str(), 0600);
+  std::unique_ptr<StateDb> s(new StateDb(std::move(conn).value()));
   P2P_TRY(s->PrepareAll());
   return s;
 }
 
-StateDb::~StateDb() {
-  // Statements must be finalized before the connection closes.
-  load_job_ = Stmt();
-  save_job_ = Stmt();
-  insert_event_ = Stmt();
-  runnable_ = Stmt();
-  next_wake_ = Stmt();
-  next_due_ = Stmt();
-  insert_member_ = Stmt();
-  find_active_ = Stmt();
-  insert_file_ = Stmt();
-  delete_files_ = Stmt();
-  load_files_ = Stmt();
-  file_done_ = Stmt();
-  insert_bad_ = Stmt();
-  file_attempts_ = Stmt();
-  upsert_mark_ = Stmt();
-  sqlite3_close(db_);
+Result<std::unique_ptr<StateDb>> StateDb::OpenPostgres(PgConnOptions options) {
+  auto conn = PgConn::Open(std::move(options));
+  if (!conn) return std::move(conn).error().Context("state database");
+  std::unique_ptr<StateDb> s(new StateDb(std::move(conn).value()));
+  P2P_TRY(s->PrepareAll());
+  return s;
 }
+
+StateDb::~StateDb() = default;
 
 Result<void> StateDb::PrepareAll() {
   struct {
@@ -182,7 +119,8 @@ Result<void> StateDb::PrepareAll() {
        "UPDATE files SET state=?3, lines=?4, stored=?5, bad_lines=?6, bytes=?7, attempts=?8 "
        "WHERE job_id=?1 AND idx=?2"},
       {&insert_bad_,
-       "INSERT OR REPLACE INTO bad_lines(job_id, file_idx, line_no, reason) VALUES (?1,?2,?3,?4)"},
+       "INSERT INTO bad_lines(job_id, file_idx, line_no, reason) VALUES (?1,?2,?3,?4) "
+       "ON CONFLICT(job_id, file_idx, line_no) DO UPDATE SET reason=excluded.reason"},
       {&file_attempts_, "UPDATE files SET attempts=?3 WHERE job_id=?1 AND idx=?2"},
       {&upsert_mark_,
        "INSERT INTO store_marks(type, ndjson_end, index_end) VALUES (?1,?2,?3) "
@@ -216,7 +154,9 @@ Result<IntakeCounts> StateDb::TakeIn(const std::string& file_name,
     P2P_TRY(InsertMemberInTransaction(file_name, m, now_ms, counts));
   }
   auto rec = Stmt::Prepare(
-      db_, "INSERT OR REPLACE INTO source_files(name, rows_ok, rows_bad, taken_ms) VALUES (?1,?2,?3,?4)");
+      db_, "INSERT INTO source_files(name, rows_ok, rows_bad, taken_ms) VALUES (?1,?2,?3,?4) "
+           "ON CONFLICT(name) DO UPDATE SET rows_ok=excluded.rows_ok, "
+           "rows_bad=excluded.rows_bad, taken_ms=excluded.taken_ms");
   if (!rec) return std::move(rec).error();
   rec->Bind(1, file_name)
       .Bind(2, static_cast<int64_t>(members.size()))
@@ -294,7 +234,7 @@ Result<int64_t> StateDb::WakeWaiting(const std::string& payer, std::string_view 
   if (!st) return std::move(st).error();
   st->Bind(1, payer).Bind(2, std::string(error_class)).Bind(3, now_ms);
   if (auto r = st->Run("wake waiting jobs"); !r) return std::move(r).error();
-  return static_cast<int64_t>(sqlite3_changes(db_));
+  return static_cast<int64_t>(db_->Changes());
 }
 
 Result<int64_t> StateDb::ActiveCount() {
@@ -344,7 +284,7 @@ Result<void> StateDb::WriteJob(const Job& job, JobState previous, int64_t now_ms
       .Bind(20, job.expired_rekicks)
       .Bind(21, job.throttled_since_ms);
   P2P_TRY(save_job_.Run("save job"));
-  if (sqlite3_changes(db_) != 1) {
+  if (db_->Changes() != 1) {
     // Someone else (an operator's cancel or retry) changed the job since it was loaded.
     return MakeError(ErrorKind::kCancelled,
                      "job " + std::to_string(job.id) + " was changed by an operator");
@@ -480,9 +420,12 @@ Result<void> StateDb::ReplaceStoreMarks(const std::map<std::string, TypeMark>& m
   }
   P2P_TRY(tx.Commit());
   // Compaction rewrote the store files: the new marks must not roll back (synchronous=NORMAL,
-  // see Open), so the WAL is synced into the DB now.
-  int rc = sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_FULL, nullptr, nullptr);
-  if (rc != SQLITE_OK) return SqliteError(db_, rc, "sync store marks");
+  // see SqliteConn::Open), so the WAL is synced into the DB now. (PostgreSQL commits durably.)
+  if (auto* lite = dynamic_cast<SqliteConn*>(db_)) {
+    int rc = sqlite3_wal_checkpoint_v2(lite->raw(), nullptr, SQLITE_CHECKPOINT_FULL, nullptr,
+                                       nullptr);
+    if (rc != SQLITE_OK) return SqliteError(lite->raw(), rc, "sync store marks");
+  }
   return Ok();
 }
 
@@ -584,12 +527,17 @@ Result<int64_t> StateDb::Housekeep(int64_t older_than_ms, int max_jobs) {
     cursor = ids.back();
     if (ids.size() < static_cast<size_t>(max_jobs)) break;
   }
-  if (trimmed > 0) P2P_TRY(Exec(db_, "PRAGMA incremental_vacuum", "housekeep: vacuum"));
+  // SQLite gives the freed pages back to the file system; PostgreSQL's autovacuum reuses them.
+  if (trimmed > 0 && db_->dialect() == Dialect::kSqlite) {
+    P2P_TRY(Exec(db_, "PRAGMA incremental_vacuum", "housekeep: vacuum"));
+  }
   return trimmed;
 }
 
 void StateDb::Checkpoint() {
-  sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
+  if (auto* lite = dynamic_cast<SqliteConn*>(db_)) {
+    sqlite3_wal_checkpoint_v2(lite->raw(), nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
+  }
 }
 
 }  // namespace p2p::state

@@ -1,13 +1,13 @@
 // The state DB: every member job, its manifest files, bad lines, store marks and transitions.
-// SQLite in WAL mode (file 0600), schema from migrations/ (embedded). Every method that changes
-// state is one committed transaction when it returns Ok: the pipeline calls it before sending the
-// next request, so a crash at any instant resumes from the last committed step.
+// One interface over two backends (state/sql.h): SQLite in WAL mode (file 0600, schema from
+// migrations/, the embedded default) or PostgreSQL shared by several daemons (state.kind:
+// postgres, schema from migrations/postgres-state/). Every method that changes state is one
+// committed transaction when it returns Ok: the pipeline calls it before sending the next
+// request, so a crash at any instant resumes from the last committed step.
 //
 // Holds PHI (members.row_json); nothing read from here is logged except member_key and payer.
 // Threading: one StateDb per process, used from the daemon's loop thread only.
 #pragma once
-
-#include <sqlite3.h>
 
 #include <array>
 #include <cstdint>
@@ -21,7 +21,8 @@
 
 #include "core/job_state.h"
 #include "core/result.h"
-#include "state/sqlite_util.h"
+#include "state/postgres/pg_conn.h"
+#include "state/sql.h"
 
 namespace p2p::state {
 
@@ -144,6 +145,8 @@ class StateDb {
   // Housekeep() can return freed pages to the file system; a DB created before that keeps its
   // mode (SQLite can only change it with a full VACUUM), and Housekeep's vacuum is then a no-op.
   static Result<std::unique_ptr<StateDb>> Open(const std::string& path);
+  // The PostgreSQL state (PgConn::Open: connects, migrates under an advisory lock).
+  static Result<std::unique_ptr<StateDb>> OpenPostgres(PgConnOptions options);
   ~StateDb();
   StateDb(const StateDb&) = delete;
   StateDb& operator=(const StateDb&) = delete;
@@ -248,17 +251,19 @@ class StateDb {
   // Checkpoints the WAL (shutdown).
   void Checkpoint();
 
-  sqlite3* handle() { return db_; }
+  Conn* handle() { return db_; }
+  Dialect dialect() const { return db_->dialect(); }
 
  private:
-  explicit StateDb(sqlite3* db) : db_(db) {}
+  explicit StateDb(std::unique_ptr<Conn> conn) : conn_(std::move(conn)), db_(conn_.get()) {}
   Result<void> PrepareAll();
   // Writes the job row and its transition event; REQUIRES: inside a transaction.
   Result<void> WriteJob(const Job& job, JobState previous, int64_t now_ms);
   // Inserts `files` as job `job_id`'s manifest rows; REQUIRES: inside a transaction.
   Result<void> InsertFiles(int64_t job_id, const std::vector<FileRow>& files);
 
-  sqlite3* db_;
+  std::unique_ptr<Conn> conn_;  // declared first: destroyed after the statements
+  Conn* db_;
   Stmt load_job_, save_job_, insert_event_, runnable_, next_wake_, next_due_, insert_member_,
       find_active_, insert_file_, delete_files_, load_files_, file_done_, insert_bad_,
       file_attempts_, upsert_mark_;

@@ -1,6 +1,6 @@
 #include "state/store_marks_db.h"
 
-#include "state/sqlite_util.h"
+#include "state/sql.h"
 
 namespace p2p::state {
 
@@ -15,22 +15,23 @@ namespace {
 // PRAGMA synchronous=FULL for the transactions in its scope: the WAL is synced at their commit.
 class DurableCommits {
  public:
-  explicit DurableCommits(sqlite3* db) : db_(db) {}
+  explicit DurableCommits(Conn* db) : db_(db) {}
   ~DurableCommits() {
     if (on_) (void)Exec(db_, "PRAGMA synchronous=NORMAL", "set synchronous");
   }
   Result<void> Start() {
+    if (db_->dialect() != Dialect::kSqlite) return Ok();  // PostgreSQL commits durably
     SM_TRY(Exec(db_, "PRAGMA synchronous=FULL", "set synchronous"));
     on_ = true;
     return Ok();
   }
 
  private:
-  sqlite3* db_;
+  Conn* db_;
   bool on_ = false;
 };
 
-Result<void> Upsert(sqlite3* db, const std::vector<StoreMarkRow>& marks) {
+Result<void> Upsert(Conn* db, const std::vector<StoreMarkRow>& marks) {
   auto data =
       Stmt::Prepare(db,
                     "INSERT INTO store_marks(type, ndjson_end, index_end) VALUES (?1,?2,?3) "

@@ -38,7 +38,7 @@ std::vector<std::string_view> StatusQueries::Sql() {
 }
 
 Result<void> StatusQueries::Prepare() {
-  sqlite3* h = db_.handle();
+  state::Conn* h = db_.handle();
   struct Prep {
     state::Stmt* stmt;
     std::string_view sql;
@@ -67,18 +67,8 @@ Result<StatusSnapshot> StatusQueries::Read(const StatusServerSettings& settings)
   const int64_t now_s = snap.now_ms / 1000;
 
   // One read transaction so the numbers agree with each other.
-  const bool own_txn = sqlite3_get_autocommit(db_.handle()) != 0;
-  if (own_txn) {
-    if (auto r = state::Exec(db_.handle(), "BEGIN", "status: begin"); !r)
-      return std::move(r).error();
-  }
-  struct EndTxn {
-    sqlite3* db;
-    bool own;
-    ~EndTxn() {
-      if (own) sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr);
-    }
-  } end_txn{db_.handle(), own_txn};
+  state::ReadSnapshot snapshot(db_.handle());
+  if (auto r = snapshot.Begin(); !r) return std::move(r).error().Context("status");
 
   for (;;) {
     auto row = by_state_.Step("status: count by state");

@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "core/result.h"
-#include "state/sqlite_util.h"
+#include "state/sql.h"
 #include "status/status_server.h"
 
 namespace p2p {

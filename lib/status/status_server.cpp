@@ -185,8 +185,8 @@ http::response<http::string_body> StatusServer::Impl::Handle(
   } else if (path == "/healthz") {
     reply(http::status::ok, "ok");
   } else if (path == "/readyz") {
-    if (sqlite3_db_readonly(db.handle(), "main") != 0) {
-      reply(http::status::service_unavailable, "not ready: state database is read-only\n");
+    if (std::string problem = db.handle()->WriteProblem(); !problem.empty()) {
+      reply(http::status::service_unavailable, "not ready: " + problem + "\n");
     } else if (ready && !ready()) {
       reply(http::status::service_unavailable, "not ready: member source not ready\n");
     } else if (std::string refused = RejectedPayers(settings); !refused.empty()) {

@@ -6,6 +6,10 @@
 #include <future>
 
 namespace p2p::store {
+
+pg::PgMigrations StoreMigrations() {
+  return {&EmbeddedPgStoreMigrations(), "store", "store.schema"};
+}
 namespace {
 
 constexpr char kCopyHeader[] = "PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0";  // signature, flags, ext
@@ -259,9 +263,9 @@ Result<void> PgWriter::EnsureSession() {
     last_connect_error_ = e;
     return e;
   };
-  if (auto c = session_.Connect(options_); !c) return fail(std::move(c).error());
+  if (auto c = session_.Connect(options_.dsn, options_.password, "store.dsn"); !c) return fail(std::move(c).error());
   if (!prepared_) {
-    auto v = session_.PrepareSchema(options_.schema);
+    auto v = session_.PrepareSchema(options_.schema, StoreMigrations());
     if (!v) return fail(std::move(v).error());
     schema_version_.store(*v);
     prepared_ = true;

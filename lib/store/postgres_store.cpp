@@ -5,7 +5,6 @@
 #include <map>
 #include <optional>
 
-#include "store/pg_session.h"
 #include "store/pg_writer.h"
 #include "store/type_name.h"
 
@@ -100,8 +99,8 @@ Result<std::unique_ptr<PostgresStore>> PostgresStore::Open(const StoreOptions& o
 
 Result<std::string> PostgresStore::Check(const StoreOptions& options) {
   PgSession s;
-  if (auto c = s.Connect(options); !c) return std::move(c).error();
-  auto v = s.PrepareSchema(options.schema);
+  if (auto c = s.Connect(options.dsn, options.password, "store.dsn"); !c) return std::move(c).error();
+  auto v = s.PrepareSchema(options.schema, StoreMigrations());
   if (!v) return std::move(v).error();
   // The staging table is a temporary one: the role needs TEMPORARY on the database.
   if (auto t = s.Exec("temporary table privilege",

@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "pipeline/member_record.h"
-#include "state/sqlite_util.h"
+#include "state/sql.h"
 #include "support/run_sync.h"
 #include "support/scripted_server.h"
 #include "support/temp_dir.h"

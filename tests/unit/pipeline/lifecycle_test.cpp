@@ -4,7 +4,6 @@
 #include "pipeline/lifecycle.h"
 
 #include <gtest/gtest.h>
-#include <sqlite3.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -18,6 +17,8 @@
 
 namespace p2p::pipeline::lifecycle {
 namespace {
+
+bool IsRow(const Result<bool>& r) { return r.ok() && *r; }
 
 constexpr int64_t kDay = 24LL * 3600 * 1000;
 
@@ -177,10 +178,8 @@ class LifecycleDb : public ::testing::Test {
     auto ids = db_->Runnable("bisonx", 0, 1);  // (warm the statement; not used)
     (void)ids;
     int64_t id = 0;
-    sqlite3_stmt* st = nullptr;
-    sqlite3_prepare_v2(db_->handle(), "SELECT MAX(id) FROM members", -1, &st, nullptr);
-    if (sqlite3_step(st) == SQLITE_ROW) id = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
+    auto st = state::Stmt::Prepare(db_->handle(), "SELECT MAX(id) FROM members");
+    if (st && IsRow(st->Step("max id"))) id = st->Int(0);
     auto job = db_->LoadJob(id);
     EXPECT_TRUE(job.ok());
     JobState prev = job->state;
@@ -191,15 +190,12 @@ class LifecycleDb : public ::testing::Test {
   }
   std::string Plan(const std::string& sql) {
     std::string plan;
-    sqlite3_stmt* st = nullptr;
-    EXPECT_EQ(sqlite3_prepare_v2(db_->handle(), ("EXPLAIN QUERY PLAN " + sql).c_str(), -1, &st,
-                                 nullptr),
-              SQLITE_OK);
-    while (sqlite3_step(st) == SQLITE_ROW) {
-      plan += reinterpret_cast<const char*>(sqlite3_column_text(st, 3));
+    auto st = state::Stmt::Prepare(db_->handle(), "EXPLAIN QUERY PLAN " + sql);
+    EXPECT_TRUE(st) << sql;
+    while (st && IsRow(st->Step("plan"))) {
+      plan += st->Text(3);
       plan += "\n";
     }
-    sqlite3_finalize(st);
     return plan;
   }
   std::filesystem::path dir_;

@@ -4,7 +4,6 @@
 #include "pipeline/member_intake.h"
 
 #include <gtest/gtest.h>
-#include <sqlite3.h>
 
 #include <filesystem>
 #include <fstream>
@@ -16,6 +15,8 @@
 
 namespace p2p::pipeline {
 namespace {
+
+bool IsRow(const Result<bool>& r) { return r.ok() && *r; }
 
 namespace fs = std::filesystem;
 
@@ -39,11 +40,10 @@ std::string ReadFile(const fs::path& path) {
 }
 
 int64_t Count(state::StateDb& db, const std::string& sql) {
-  sqlite3_stmt* st = nullptr;
-  EXPECT_EQ(sqlite3_prepare_v2(db.handle(), sql.c_str(), -1, &st, nullptr), SQLITE_OK) << sql;
+  auto st = state::Stmt::Prepare(db.handle(), sql);
+  EXPECT_TRUE(st) << sql;
   int64_t n = -1;
-  if (sqlite3_step(st) == SQLITE_ROW) n = sqlite3_column_int64(st, 0);
-  sqlite3_finalize(st);
+  if (st && IsRow(st->Step("count"))) n = st->Int(0);
   return n;
 }
 

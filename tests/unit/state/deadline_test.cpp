@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "state/migrations.h"
-#include "state/sqlite_util.h"
+#include "state/sql.h"
 #include "state/state_db.h"
 #include "support/temp_dir.h"
 
@@ -132,7 +132,7 @@ TEST_F(DeadlineDbTest, TriggersKeepTheCountsEqualToARecountThroughEveryChange) {
   for (int64_t id = 1; id <= 40; id += 3) Save(id, JobState::kMatching, (kNowS - id * 3600) * 1000);
   for (int64_t id = 2; id <= 40; id += 5) Save(id, JobState::kFailed, 0);
   Save(4, JobState::kComplete, (kNowS - 3 * 3600) * 1000);
-  sqlite3* h = db_->handle();
+  Conn* h = db_->handle();
   ASSERT_TRUE(Exec(h, "UPDATE members SET payer='elk' WHERE id IN (5, 6)", "move payer"));
   ASSERT_TRUE(Exec(h, "UPDATE members SET deadline=deadline+86400 WHERE id IN (7, 10, 11)", "move"));
   ASSERT_TRUE(Exec(h, "DELETE FROM members WHERE id IN (8, 13, 14)", "delete"));
@@ -153,7 +153,7 @@ TEST_F(DeadlineDbTest, MigrationCountsTheMembersAlreadyThere) {
   Add("bison", kNowS + kDay);
   const std::vector<DeadlineCounts> before = Report();
   // Back to the schema before 007, then 007 again, as on an upgrade.
-  sqlite3* h = db_->handle();
+  Conn* h = db_->handle();
   ASSERT_TRUE(Exec(h,
                    "DROP TRIGGER deadline_counts_insert; DROP TRIGGER deadline_counts_update; "
                    "DROP TRIGGER deadline_counts_delete; DROP TABLE deadline_requested; "
@@ -171,7 +171,7 @@ TEST_F(DeadlineDbTest, MigrationCountsTheMembersAlreadyThere) {
 // A million members: the report reads the counts tables only (never the members rows or their
 // indexes, never a temporary sort), and the numbers are right.
 TEST_F(DeadlineDbTest, MillionMembersReadOnlyTheCountsTables) {
-  sqlite3* h = db_->handle();
+  Conn* h = db_->handle();
   const auto t0 = std::chrono::steady_clock::now();
   // Bulk-loaded without the per-row triggers and the members' own indexes (the report never
   // reads either), then counted once by migration 007's backfill, as an upgrade of a full

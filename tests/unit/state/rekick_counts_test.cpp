@@ -1,6 +1,7 @@
 // Re-kicks by cause (migrations/008_rekick_budgets.sql): the job row keeps the total and the
 // part caused by gone or expired files; both survive a save and a reload, and a database from
 // before the split attributes its re-kicks by the cause of the last one.
+#include <sqlite3.h>
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -8,7 +9,8 @@
 #include <vector>
 
 #include "state/migrations.h"
-#include "state/sqlite_util.h"
+#include "state/sql.h"
+#include "state/sqlite/sqlite_conn.h"
 #include "state/state_db.h"
 #include "support/temp_dir.h"
 
@@ -46,8 +48,9 @@ TEST(RekickCounts, AnOlderDatabaseAttributesItsReKicksToTheLastCause) {
   testing::TempDir dir;
   const std::string path = dir.File("state.db");
   {
-    sqlite3* raw = nullptr;
-    ASSERT_EQ(sqlite3_open(path.c_str(), &raw), SQLITE_OK);
+    auto conn = SqliteConn::Open(path);
+    ASSERT_TRUE(conn) << conn.error().message;
+    Conn* raw = conn->get();
     std::vector<Migration> before;
     for (const Migration& mig : EmbeddedMigrations()) {
       if (mig.version < 8) before.push_back(mig);
@@ -64,7 +67,7 @@ TEST(RekickCounts, AnOlderDatabaseAttributesItsReKicksToTheLastCause) {
                      "('M4','bison',4,'{}',1,1,0,0,3,'export_gone'), "
                      "('M5','bison',0,'{}',1,1,0,0,0,NULL)",
                      "version 7 members"));
-    sqlite3_close(raw);
+    conn->reset();
   }
   auto db = StateDb::Open(path);
   ASSERT_TRUE(db) << db.error().message;

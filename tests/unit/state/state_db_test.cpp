@@ -1,5 +1,6 @@
 #include "state/state_db.h"
 
+#include <sqlite3.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "state/migrations.h"
+#include "state/sqlite/sqlite_conn.h"
 
 namespace p2p::state {
 namespace {
@@ -218,14 +220,13 @@ TEST_F(StateDbTest, CommitsReachTheWalWithoutAnFsyncEach) {
   }
   // A commit is visible to another connection (another process) at once.
   ASSERT_TRUE((*db)->TakeIn("a.csv", {Member("a")}, 0, 1));
-  sqlite3* other = nullptr;
-  ASSERT_EQ(sqlite3_open_v2(path_.c_str(), &other, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
-  auto n = Stmt::Prepare(other, "SELECT COUNT(*) FROM members");
+  auto other = SqliteConn::Open(path_);  // another connection, as another process would have
+  ASSERT_TRUE(other);
+  auto n = Stmt::Prepare(other->get(), "SELECT COUNT(*) FROM members");
   ASSERT_TRUE(n);
   ASSERT_TRUE(*n->Step("count"));
   EXPECT_EQ(n->Int(0), 1);
   *n = Stmt();
-  sqlite3_close(other);
 }
 
 TEST_F(StateDbTest, ManifestFilesAndTheirDoneMarksCommitTogether) {
@@ -386,8 +387,15 @@ TEST_F(StateDbTest, MemberCountsFollowEveryInsertTransitionRedropAndDelete) {
 
 TEST_F(StateDbTest, AVersion1DatabaseUpgradesWithItsMembersCounted) {
   {
-    sqlite3* raw = nullptr;
-    ASSERT_EQ(sqlite3_open(path_.c_str(), &raw), SQLITE_OK);
+    // A file made by an older p2p-ingestd: no auto_vacuum (it came later).
+    sqlite3* old = nullptr;
+    ASSERT_EQ(sqlite3_open(path_.c_str(), &old), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(old, "CREATE TABLE t0(x); DROP TABLE t0;", nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    sqlite3_close(old);
+    auto conn = SqliteConn::Open(path_);
+    ASSERT_TRUE(conn) << conn.error().message;
+    Conn* raw = conn->get();
     ASSERT_EQ(EmbeddedMigrations().front().version, 1);
     auto v = ApplyMigrations(raw, {EmbeddedMigrations().front()});
     ASSERT_TRUE(v) << v.error().message;
@@ -398,7 +406,7 @@ TEST_F(StateDbTest, AVersion1DatabaseUpgradesWithItsMembersCounted) {
                      "('M1','bison',0,'{}',1,1,0,0), ('M2','bison',6,'{}',1,1,0,0), "
                      "('M3','bison',6,'{}',1,1,0,0), ('M4','elk',10,'{}',1,1,0,0)",
                      "v1 members"));
-    sqlite3_close(raw);
+    conn->reset();
   }
   auto db = StateDb::Open(path_);
   ASSERT_TRUE(db) << db.error().message;

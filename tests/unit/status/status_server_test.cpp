@@ -327,7 +327,7 @@ TEST(StatusServer, LoopbackHosts) {
 TEST_F(StatusServerTest, MillionMembersUseIndexedQueries) {
   // A per-row trigger would double the build time: the insert trigger is set aside for the bulk
   // insert and member_counts is computed once afterwards, as migration 002 does.
-  sqlite3* h = db_->handle();
+  state::Conn* h = db_->handle();
   auto trigger = state::Stmt::Prepare(
       h, "SELECT sql FROM sqlite_master WHERE type='trigger' AND name='member_counts_insert'");
   ASSERT_TRUE(trigger);

@@ -1,9 +1,9 @@
-#include "store/pg_session.h"
+#include "pg/pg_session.h"
 
 #include <cstdlib>
 #include <cstring>
 
-namespace p2p::store {
+namespace p2p::pg {
 namespace {
 
 // The first line of a libpq message, without its "ERROR:  " / "FATAL:  " prefix.
@@ -24,6 +24,8 @@ ErrorKind KindOfSqlState(std::string_view state) {
   }
   if (state == "53100") return ErrorKind::kDiskFull;
   if (state.substr(0, 2) == "28") return ErrorKind::kAuth;
+  // Serialization failures and deadlocks: the transaction may simply be tried again.
+  if (state == "40001" || state == "40P01") return ErrorKind::kBusy;
   if (state.substr(0, 2) == "22" || state == "42501" || state == "3F000")
     return ErrorKind::kInvalid;
   return ErrorKind::kIo;
@@ -54,17 +56,18 @@ void PgSession::Close() {
 
 bool PgSession::connected() const { return conn_ != nullptr && PQstatus(conn_) == CONNECTION_OK; }
 
-Result<void> PgSession::Connect(const StoreOptions& options) {
+Result<void> PgSession::Connect(const std::string& dsn, const std::string& password,
+                                std::string_view dsn_key) {
   Close();
   // Defaults first: the dsn (expanded from "dbname") overrides them, the password comes last.
   std::vector<const char*> keys = {"connect_timeout", "application_name", "keepalives_idle",
                                    "keepalives_interval", "keepalives_count", "tcp_user_timeout",
                                    "dbname"};
   std::vector<const char*> values = {"10", "p2p-ingestd", "30", "10", "3", "30000",
-                                     options.dsn.c_str()};
-  if (!options.password.empty()) {
+                                     dsn.c_str()};
+  if (!password.empty()) {
     keys.push_back("password");
-    values.push_back(options.password.c_str());
+    values.push_back(password.c_str());
   }
   keys.push_back(nullptr);
   values.push_back(nullptr);
@@ -84,7 +87,7 @@ Result<void> PgSession::Connect(const StoreOptions& options) {
                     why.find("does not exist") != std::string::npos ||
                     why.find("no pg_hba.conf entry") != std::string::npos;
   const bool bad_dsn = why.find("invalid") == 0 || why.find("missing \"=\"") != std::string::npos;
-  if (bad_dsn) return MakeError(ErrorKind::kInvalid, "store.dsn: " + why);
+  if (bad_dsn) return MakeError(ErrorKind::kInvalid, std::string(dsn_key) + ": " + why);
   return MakeError(auth ? ErrorKind::kAuth : ErrorKind::kUnavailable,
                    std::string(auth ? "login refused: " : "server unreachable: ") + why);
 }
@@ -110,12 +113,13 @@ Result<PgResult> PgSession::Exec(std::string_view what, const std::string& sql,
   return Classify(what, res.get());
 }
 
-Result<int> PgSession::PrepareSchema(const std::string& schema) {
+Result<int> PgSession::PrepareSchema(const std::string& schema, const PgMigrations& m) {
+  const std::string label(m.label);
   auto exists = Exec("schema lookup", "SELECT 1 FROM pg_namespace WHERE nspname = $1",
                      {schema.c_str()}, PGRES_TUPLES_OK);
   if (!exists) return std::move(exists).error();
   const std::string lock =
-      "SELECT pg_advisory_xact_lock(hashtext('p2p-store-migrations:' || $1))";
+      "SELECT pg_advisory_xact_lock(hashtext('p2p-" + label + "-migrations:' || $1))";
   if (PQntuples(exists->get()) == 0) {
     // Under the migrations' lock: of two concurrent CREATE SCHEMA IF NOT EXISTS, the second
     // fails on pg_namespace's unique index instead of skipping.
@@ -127,7 +131,7 @@ Result<int> PgSession::PrepareSchema(const std::string& schema) {
       PgResult rollback(PQexec(conn_, "ROLLBACK"));
       Error e = std::move(made).error();
       if (e.kind == ErrorKind::kInvalid) {
-        e.message = "store.schema " + schema +
+        e.message = std::string(m.schema_key) + " " + schema +
                     " does not exist and this role may not create it (CREATE SCHEMA " + schema +
                     " AUTHORIZATION <role>, as an administrator): " + e.message;
       }
@@ -144,8 +148,8 @@ Result<int> PgSession::PrepareSchema(const std::string& schema) {
                                               " (GRANT USAGE, CREATE ON SCHEMA " + schema +
                                               " TO <role>, or make the role its owner)");
   }
-  const std::string versions = PgQualified(schema, "p2p_store_migrations");
-  const auto& migrations = EmbeddedPgStoreMigrations();
+  const std::string versions = PgQualified(schema, "p2p_" + label + "_migrations");
+  const auto& migrations = *m.list;
   const int newest = migrations.empty() ? 0 : migrations.back().version;
   int version = 0;
   // One transaction for the lock, the version table and the version check; then one per
@@ -172,14 +176,14 @@ Result<int> PgSession::PrepareSchema(const std::string& schema) {
     version = static_cast<int>(PgInt(PQgetvalue(v->get(), 0, 0)));
     if (version > newest) {
       return fail(MakeError(ErrorKind::kInvalid,
-                            "schema " + schema + " is at store migration " +
+                            "schema " + schema + " is at " + label + " migration " +
                                 std::to_string(version) + ", newer than this binary's " +
                                 std::to_string(newest) + ": refusing to write to it"));
     }
     const PgMigration* next = nullptr;
-    for (const auto& m : migrations) {
-      if (m.version > version) {
-        next = &m;
+    for (const auto& mig : migrations) {
+      if (mig.version > version) {
+        next = &mig;
         break;
       }
     }
@@ -188,7 +192,7 @@ Result<int> PgSession::PrepareSchema(const std::string& schema) {
       if (auto s = Exec("migration search_path", path); !s) return fail(std::move(s).error());
       PgResult applied(PQexec(conn_, next->sql.c_str()));
       if (!applied || PQresultStatus(applied.get()) != PGRES_COMMAND_OK) {
-        return fail(Classify("store migration " + next->name, applied.get()));
+        return fail(Classify(label + " migration " + next->name, applied.get()));
       }
       const std::string ver = std::to_string(next->version);
       if (auto r = Exec("migration record",
@@ -205,4 +209,4 @@ Result<int> PgSession::PrepareSchema(const std::string& schema) {
   return version;
 }
 
-}  // namespace p2p::store
+}  // namespace p2p::pg
