@@ -22,6 +22,7 @@
 #include "cli.h"
 #include "operator_cli.h"
 #include "probe_command.h"
+#include "state_setup.h"
 #include "store_setup.h"
 #include "systemd_notifier.h"
 #include "core/job_state.h"
@@ -72,7 +73,7 @@ void PrintSummary(state::StateDb& db, store::ResourceStore& store, const Options
   std::printf("  this run: %lld files, %lld resources stored, %lld bad lines, %.1f MB downloaded\n",
               static_cast<long long>(c.files_done), static_cast<long long>(c.resources_stored),
               static_cast<long long>(c.bad_lines), static_cast<double>(c.bytes_downloaded) / 1e6);
-  std::printf("  state DB: %s\n  store (%s): %s\n", options.state.path.c_str(),
+  std::printf("  state DB: %s\n  store (%s): %s\n", StateLocation(options.state).c_str(),
               StoreKindName(options.store.kind), StoreLocation(options.store).c_str());
   std::fflush(stdout);
 }
@@ -193,6 +194,16 @@ int Run(const daemon::CommandLine& cl) {
       }
       store_check = "store server: " + *checked + "\n";
     }
+    if (options.state.kind == StateKind::kPostgres) {
+      // The same for the shared job state (connects and brings the schema up to date).
+      auto state_db = daemon::OpenStateDb(options.state);
+      if (!state_db) {
+        std::fprintf(stderr, "%s: state: %s\n", cl.config.c_str(),
+                     state_db.error().message.c_str());
+        return kExitConfig;
+      }
+      store_check += "state server: ok, schema " + options.state.schema + "\n";
+    }
     std::printf("%s: ok\n%s%s", cl.config.c_str(), DescribeOptions(options).c_str(),
                 store_check.c_str());
     return 0;
@@ -205,7 +216,7 @@ int Run(const daemon::CommandLine& cl) {
   }
   WarnInsecureHttp(options);
   for (const std::string& w : options.warnings) spdlog::warn("config: {}", w);
-  auto db = state::StateDb::Open(options.state.path);
+  auto db = daemon::OpenStateDb(options.state);
   if (!db) {
     spdlog::critical("{}", db.error().message);
     return kExitSoftware;
@@ -354,7 +365,7 @@ int Run(const daemon::CommandLine& cl) {
       },
       asio::detached);
   spdlog::info("p2p-ingestd {} started: {} payers, state {}, store {}", P2P_VERSION,
-               options.payers.size(), options.state.path, StoreLocation(options.store));
+               options.payers.size(), StateLocation(options.state), StoreLocation(options.store));
   notifier.Ready();
   io.run();
   (*store)->Quiesce();  // a commit still reporting posts to `io`: it must still be there

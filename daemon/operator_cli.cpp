@@ -14,6 +14,7 @@
 
 #include "config/config.h"
 #include "operator_commands.h"
+#include "state_setup.h"
 #include "state/lifecycle_db.h"
 
 namespace p2p::daemon {
@@ -191,7 +192,9 @@ int RunOperatorCommandAt(const std::vector<std::string>& args, std::FILE* out, s
   }
   const OperatorIo io{out, err, now_ms};
   struct stat st {};
-  const bool db_exists = ::stat(options->state.path.c_str(), &st) == 0;
+  // A PostgreSQL state is always there to connect to (its schema is made on first use).
+  const bool db_exists = options->state.kind == StateKind::kPostgres ||
+                         ::stat(options->state.path.c_str(), &st) == 0;
   if (a.command == "enqueue" && !db_exists) return CmdEnqueue(a, *options, nullptr, io);
   if (!db_exists && a.command != "export") {
     std::fprintf(err,
@@ -199,7 +202,7 @@ int RunOperatorCommandAt(const std::vector<std::string>& args, std::FILE* out, s
                  options->state.path.c_str());
     return kOpExitSoftware;
   }
-  auto db = state::StateDb::Open(options->state.path);
+  auto db = OpenStateDb(options->state);
   if (!db) {
     std::fprintf(err, "%s\n", db.error().message.c_str());
     return kOpExitSoftware;

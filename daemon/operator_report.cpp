@@ -65,7 +65,7 @@ int CmdStatus(const Options& options, state::StateDb& db, const OperatorIo& io) 
     total += (*by_state)[static_cast<size_t>(s)];
     if (!IsTerminal(static_cast<JobState>(s))) active += (*by_state)[static_cast<size_t>(s)];
   }
-  std::fprintf(io.out, "state DB %s at %s\n", options.state.path.c_str(),
+  std::fprintf(io.out, "state DB %s at %s\n", StateLocation(options.state).c_str(),
                FormatTimeMs(io.now_ms).c_str());
   std::fprintf(io.out, "members: %lld jobs, %lld in progress\n\n", static_cast<long long>(total),
                static_cast<long long>(active));

@@ -454,9 +454,20 @@ DecodedOptions DecodeOptions(std::string_view yaml_text, const std::string& base
                   {"state",
                    [&](const YAML::Node& v, const std::string& p) {
                      d.Mapping(v, p,
-                               {{"path", d.Path(&o.state.path)},
+                               {{"kind", d.Enum(&o.state.kind,
+                                                {{"sqlite", StateKind::kSqlite},
+                                                 {"postgres", StateKind::kPostgres}},
+                                                "must be sqlite or postgres")},
+                                {"path", d.Path(&o.state.path)},
+                                {"dsn", d.String(&o.state.dsn)},
+                                {"schema", d.String(&o.state.schema)},
+                                {"password_file", d.Path(&o.state.password_file)},
+                                {"password_env", d.String(&o.state.password_env)},
+                                {"password_credential", d.String(&o.state.password_credential)},
+                                {"lease_timeout", d.Duration(&o.state.lease_timeout)},
                                 {"migrations_dir", d.Path(&o.state.migrations_dir)},
-                                {"retention", d.Duration(&o.state.retention)}});
+                                {"retention", d.Duration(&o.state.retention)}},
+                               {{"password", kInlinePassword}});
                    }},
                   {"store",
                    [&](const YAML::Node& v, const std::string& p) {

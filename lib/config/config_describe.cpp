@@ -39,8 +39,13 @@ std::string DescribeOptions(const Options& o) {
   out << "config: " << o.config_path << "\n";
   out << "self: " << (o.self.name.empty() ? "" : o.self.name + ", ") << "identifier "
       << IdentifierText(o.self.identifier) << "\n";
-  out << "state: " << o.state.path << " (retention "
-      << (o.state.retention.count() == 0 ? "off" : FormatDuration(o.state.retention)) << ")\n";
+  out << "state: " << (o.state.kind == StateKind::kPostgres ? "postgres " : "")
+      << StateLocation(o.state) << " (retention "
+      << (o.state.retention.count() == 0 ? "off" : FormatDuration(o.state.retention));
+  if (o.state.kind == StateKind::kPostgres) {
+    out << ", lease timeout " << FormatDuration(o.state.lease_timeout);
+  }
+  out << ")\n";
   if (!o.state.migrations_dir.empty()) out << "migrations: " << o.state.migrations_dir << "\n";
   out << "store: " << StoreKindName(o.store.kind) << " " << StoreLocation(o.store) << "\n";
   out << "log: " << (o.log.dir.empty() ? "stderr only" : o.log.dir) << " (level " << o.log.level

@@ -55,6 +55,9 @@ std::vector<ConfigProblem> ResolveSecrets(Options& options, const Env& env) {
   StatusOptions& status = options.status;
   ResolveOne(env, "status", "token", status.token_file, status.token_env, status.token_credential,
              &status.token, problems);
+  StateOptions& state = options.state;
+  ResolveOne(env, "state", "password", state.password_file, state.password_env,
+             state.password_credential, &state.password, problems);
   StoreOptions& store = options.store;
   ResolveOne(env, "store", "password", store.password_file, store.password_env,
              store.password_credential, &store.password, problems);

@@ -398,8 +398,45 @@ std::string DsnProblemWithoutItsText(std::string why, const std::string& dsn) {
   return out;
 }
 
-// store.kind postgres: a parseable dsn without a password, a plain schema name, at most one
-// password source. The other kinds need store.path.
+// A PostgreSQL connection (store or state, `prefix`): a parseable dsn without a password, a
+// plain schema name, at most one password source.
+void CheckPgConnection(Checker& c, const std::string& prefix, const std::string& dsn,
+                       const std::string& schema, const std::string& password_file,
+                       const std::string& password_env, const std::string& password_credential,
+                       const std::string& kind_key) {
+  CheckSecretSources(c, prefix, "password", password_file, password_env, password_credential,
+                     false);
+  const bool schema_ok =
+      !schema.empty() && schema.size() <= 63 &&
+      (std::islower(static_cast<unsigned char>(schema[0])) || schema[0] == '_') &&
+      std::all_of(schema.begin(), schema.end(),
+                  [](unsigned char ch) { return std::islower(ch) || std::isdigit(ch) || ch == '_'; }) &&
+      schema.rfind("pg_", 0) != 0;  // PostgreSQL reserves pg_* for its own schemas
+  if (!schema_ok) {
+    c.Add(prefix + ".schema", "must be a lower-case SQL name ([a-z_][a-z0-9_]*, 63 at most, not pg_*)");
+  }
+  if (dsn.empty()) return c.Add(prefix + ".dsn", "is required for " + kind_key + ": postgres");
+  char* err = nullptr;
+  PQconninfoOption* opts = PQconninfoParse(dsn.c_str(), &err);
+  if (opts == nullptr) {
+    std::string why = err != nullptr ? err : "cannot be parsed";
+    PQfreemem(err);
+    while (!why.empty() && why.back() == '\n') why.pop_back();
+    return c.Add(prefix + ".dsn",
+                 "not a libpq connection string: " + DsnProblemWithoutItsText(why, dsn));
+  }
+  for (PQconninfoOption* o = opts; o->keyword != nullptr; ++o) {
+    if (o->val == nullptr) continue;
+    if (std::string_view(o->keyword) == "password") {
+      c.Add(prefix + ".dsn", "must not hold a password; use " + prefix + ".password_file, " +
+                                 prefix + ".password_env, " + prefix +
+                                 ".password_credential or libpq's passfile");
+    }
+  }
+  PQconninfoFree(opts);
+}
+
+// store.kind postgres: see CheckPgConnection. The other kinds need store.path.
 void CheckStore(Checker& c, const StoreOptions& store) {
   if (store.kind != StoreKind::kPostgres) {
     c.Required(store.path, "store.path");
@@ -407,37 +444,29 @@ void CheckStore(Checker& c, const StoreOptions& store) {
     return;
   }
   if (!store.path.empty()) c.Add("store.path", "not used by store.kind: postgres (set store.dsn)");
-  CheckSecretSources(c, "store", "password", store.password_file, store.password_env,
-                     store.password_credential, false);
-  const bool schema_ok =
-      !store.schema.empty() && store.schema.size() <= 63 &&
-      (std::islower(static_cast<unsigned char>(store.schema[0])) || store.schema[0] == '_') &&
-      std::all_of(
-          store.schema.begin(), store.schema.end(),
-          [](unsigned char ch) { return std::islower(ch) || std::isdigit(ch) || ch == '_'; }) &&
-      store.schema.rfind("pg_", 0) != 0;  // PostgreSQL reserves pg_* for its own schemas
-  if (!schema_ok) {
-    c.Add("store.schema", "must be a lower-case SQL name ([a-z_][a-z0-9_]*, 63 at most, not pg_*)");
+  CheckPgConnection(c, "store", store.dsn, store.schema, store.password_file, store.password_env,
+                    store.password_credential, "store.kind");
+}
+
+// state.kind sqlite needs state.path; postgres a connection (CheckPgConnection), a lease
+// timeout, and the PostgreSQL store: daemons on several hosts cannot share local files.
+void CheckState(Checker& c, const StateOptions& state, const StoreOptions& store) {
+  if (state.kind != StateKind::kPostgres) {
+    c.Required(state.path, "state.path");
+    if (!state.dsn.empty()) c.Add("state.dsn", "only for state.kind: postgres");
+    return;
   }
-  if (store.dsn.empty()) return c.Add("store.dsn", "is required for store.kind: postgres");
-  char* err = nullptr;
-  PQconninfoOption* opts = PQconninfoParse(store.dsn.c_str(), &err);
-  if (opts == nullptr) {
-    std::string why = err != nullptr ? err : "cannot be parsed";
-    PQfreemem(err);
-    while (!why.empty() && why.back() == '\n') why.pop_back();
-    return c.Add("store.dsn",
-                 "not a libpq connection string: " + DsnProblemWithoutItsText(why, store.dsn));
+  if (!state.path.empty()) c.Add("state.path", "not used by state.kind: postgres (set state.dsn)");
+  CheckPgConnection(c, "state", state.dsn, state.schema, state.password_file, state.password_env,
+                    state.password_credential, "state.kind");
+  if (state.lease_timeout < Millis(5000) || state.lease_timeout > Millis(600000)) {
+    c.Add("state.lease_timeout", "must be 5s..10m");
   }
-  for (PQconninfoOption* o = opts; o->keyword != nullptr; ++o) {
-    if (o->val == nullptr) continue;
-    if (std::string_view(o->keyword) == "password") {
-      c.Add("store.dsn",
-            "must not hold a password; use store.password_file, store.password_env, "
-            "store.password_credential or libpq's passfile");
-    }
+  if (store.kind != StoreKind::kPostgres) {
+    c.Add("state.kind", std::string("postgres requires store.kind: postgres (store.kind is ") +
+                            StoreKindName(store.kind) +
+                            "): daemons on several hosts cannot share local files");
   }
-  PQconninfoFree(opts);
 }
 
 }  // namespace
@@ -446,7 +475,7 @@ std::vector<ConfigProblem> ValidateOptions(const Options& o) {
   std::vector<ConfigProblem> problems;
   Checker c(problems);
   CheckIdentifier(c, o.self.identifier, "self.identifier");
-  c.Required(o.state.path, "state.path");
+  CheckState(c, o.state, o.store);
   CheckStore(c, o.store);
   c.Positive(o.store.full_retry_interval, "store.full_retry_interval");
   static constexpr std::string_view kLevels[] = {"trace", "debug", "info", "warn", "error"};

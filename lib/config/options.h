@@ -13,8 +13,23 @@ namespace p2p {
 
 using Millis = std::chrono::milliseconds;
 
+enum class StateKind { kSqlite, kPostgres };
+
 struct StateOptions {
-  std::string path;            // state.path (required): SQLite state DB, WAL mode, created 0600.
+  StateKind kind = StateKind::kSqlite;  // state.kind: sqlite | postgres
+  std::string path;  // state.path (required for sqlite): SQLite state DB, WAL mode, created 0600.
+  // state.kind postgres: state.dsn (required) is a libpq connection string without a password;
+  // state.schema (default p2p_state) holds the job state every daemon of the cluster shares.
+  std::string dsn;
+  std::string schema = "p2p_state";
+  // At most one, as for the store: the password of the dsn's role.
+  std::string password_file;        // state.password_file
+  std::string password_env;         // state.password_env
+  std::string password_credential;  // state.password_credential
+  std::string password;             // resolved; never printed
+  // state.lease_timeout (default 30s, 5s..10m): a job an instance runs is leased to it for this
+  // long and renewed every third of it; a daemon that dies loses its leases after this.
+  Millis lease_timeout{30000};
   std::string migrations_dir;  // state.migrations_dir: empty = the built-in/packaged directory
   // state.retention (default 90d; 0 = keep everything): completed jobs older than this keep their
   // summary row and lose their per-file rows.
@@ -56,6 +71,12 @@ inline const char* StoreKindName(StoreKind kind) {
 inline std::string StoreLocation(const StoreOptions& store) {
   if (store.kind == StoreKind::kPostgres) return store.dsn + " (schema " + store.schema + ")";
   return store.path;
+}
+
+// Where the job state is, for logs and summaries: the SQLite file, or the dsn and the schema.
+inline std::string StateLocation(const StateOptions& state) {
+  if (state.kind == StateKind::kPostgres) return state.dsn + " (schema " + state.schema + ")";
+  return state.path;
 }
 
 enum class LogFormat { kText, kJson };

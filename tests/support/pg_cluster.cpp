@@ -366,7 +366,9 @@ bool PgCluster::CreateRoleAndDatabase(std::string* why) {
                 " FROM PUBLIC;\n" + "GRANT CONNECT, TEMPORARY ON DATABASE " + database_ + " TO " +
                 user_ + ";\n",
             &err, "postgres") ||
-      !Psql("CREATE SCHEMA p2p AUTHORIZATION " + user_ + ";\n", &err, database_)) {
+      !Psql("CREATE SCHEMA p2p AUTHORIZATION " + user_ + ";\n" +
+                "CREATE SCHEMA p2p_state AUTHORIZATION " + user_ + ";\n",
+            &err, database_)) {
     *why = "PostgreSQL: creating role and database: " + err;
     return false;
   }

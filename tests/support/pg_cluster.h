@@ -10,7 +10,8 @@
 // Access: the superuser `postgres` logs in without a password over the Unix socket only (Psql);
 // over TCP only password logins (scram-sha-256) are accepted. The application role `p2p_ingest`
 // (LOGIN, a random password per cluster) may CONNECT to database `p2p` and create TEMPORARY
-// tables there, and owns schema `p2p` in it: the least privilege the daemon needs.
+// tables there, and owns schemas `p2p` (store) and `p2p_state` (job state) in it: the least
+// privilege the daemon needs.
 //
 // Failures return false / nullptr / nullopt with the reason in *why (the server log's tail when
 // the server was involved); a test FAILs with it, it never skips. Every PostgreSQL program runs

@@ -4,6 +4,7 @@
 #include "../../../daemon/operator_cli.cpp"
 #include "../../../daemon/operator_compact.cpp"
 #include "../../../daemon/operator_report.cpp"
+#include "../../../daemon/state_setup.cpp"
 #include "../../../daemon/store_setup.cpp"
 
 #include <gtest/gtest.h>
