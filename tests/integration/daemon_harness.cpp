@@ -75,8 +75,14 @@ std::string DaemonHarness::Start() {
     store << "  full_retry_interval: " << o_.store_retry_interval << "\n";
   }
   std::ofstream c(config_path());
-  c << "state:\n  path: state.db\n"
-    << store.str() << "log:\n  dir: log\n  level: debug\n"
+  if (o_.state == "postgres") {
+    if (o_.pg == nullptr) return "state postgres: HarnessOptions::pg is not set";
+    c << "state:\n  kind: postgres\n  dsn: \"" << o_.pg->Dsn()
+      << " connect_timeout=5\"\n  password_file: pg-password\n  lease_timeout: 5s\n";
+  } else {
+    c << "state:\n  path: state.db\n";
+  }
+  c << store.str() << "log:\n  dir: log\n  level: debug\n"
     << "status:\n  listen: \"" << o_.status_listen << "\"\n"
     << "source:\n  kind: directory\n  path: inbox\n  poll_interval: 100ms\n"
     << "payers:\n"
@@ -187,6 +193,26 @@ const char* kStateNames[] = {"pending",  "matching", "matched",         "exporti
 
 std::map<std::string, std::string> DaemonHarness::MemberStates() const {
   std::map<std::string, std::string> out;
+  if (o_.state == "postgres") {
+    std::string err;
+    auto rows = o_.pg->Psql(
+        "SELECT member_key, state, COALESCE(error_class,''), COALESCE(error_detail,'') "
+        "FROM p2p_state.members ORDER BY id",
+        &err);
+    EXPECT_TRUE(rows) << err;
+    std::istringstream in(rows ? *rows : "");
+    for (std::string line; std::getline(in, line);) {
+      std::vector<std::string> f;
+      std::istringstream cols(line);
+      for (std::string col; std::getline(cols, col, '|');) f.push_back(col);
+      if (f.size() < 2) continue;
+      const int s = std::atoi(f[1].c_str());
+      std::string name = (s >= 0 && s < 12) ? kStateNames[s] : "?";
+      if (name == "failed" && f.size() >= 4) name += " (" + f[2] + ": " + f[3] + ")";
+      out[f[0]] = name;
+    }
+    return out;
+  }
   Db db(state_path());
   db.Query("SELECT member_key, state, COALESCE(error_class,''), COALESCE(error_detail,'') FROM members "
            "ORDER BY id",
@@ -202,6 +228,10 @@ std::map<std::string, std::string> DaemonHarness::MemberStates() const {
 
 int64_t DaemonHarness::CountRows(const std::string& sql) const {
   int64_t n = -1;
+  if (o_.state == "postgres") {
+    auto v = o_.pg->Psql("SET search_path TO p2p_state; " + sql);
+    return v && !v->empty() ? std::atoll(v->c_str()) : -1;
+  }
   try {
     Db db(state_path());
     db.Query(sql, [&](sqlite3_stmt* st) { n = sqlite3_column_int64(st, 0); });

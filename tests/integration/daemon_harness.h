@@ -39,6 +39,9 @@ struct HarnessOptions {
   // (store.password_file).
   const test::PgCluster* pg = nullptr;
   std::string pg_schema = "p2p";
+  // "postgres" (needs store "postgres"): the job state in schema p2p_state of the same cluster
+  // (state.kind: postgres); MemberStates and CountRows then read it by SQL.
+  std::string state = "sqlite";
   std::string store_retry_interval;  // store.full_retry_interval; "" = the default (30s)
   std::string faults;  // sandbox --faults
   std::string job_delay = "50ms";

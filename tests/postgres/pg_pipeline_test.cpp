@@ -1,5 +1,5 @@
 // The daemon end to end against p2p-sandbox with the PostgreSQL store (store.kind: postgres), both
-// flavors, 200 members: every member reaches the outcome expected.json gives and the type
+// flavors, 200 members, with the SQLite job state and with the PostgreSQL one: every member reaches the outcome expected.json gives and the type
 // tables hold exactly the expected (member_key, id) pairs per type, read by SQL as the
 // superuser; the same roster dropped again adds no row.
 #include <gtest/gtest.h>
@@ -15,9 +15,10 @@ namespace {
 class PgPipeline : public PgDaemonTest {
  protected:
   // Runs the roster once, compares with expected.json, then drops the same file again.
-  void RunTwiceAndCompare(const std::string& flavor) {
+  void RunTwiceAndCompare(const std::string& flavor, const std::string& state = "sqlite") {
     HarnessOptions o = Options();
     o.flavor = flavor;
+    o.state = state;
     DaemonHarness h(o);
     ASSERT_EQ(h.Start(), "");
     h.DropRoster("members.csv");
@@ -42,6 +43,15 @@ TEST_F(PgPipeline, OneUpFlavorMatchesExpectedExactlyAndTheSameDropAgainAddsNoRow
 
 TEST_F(PgPipeline, BulkV2FlavorMatchesExpectedExactlyAndTheSameDropAgainAddsNoRow) {
   RunTwiceAndCompare("bulk-v2");
+}
+
+// The same with the job state in PostgreSQL too (state.kind: postgres), as a cluster runs.
+TEST_F(PgPipeline, OneUpFlavorWithThePostgresStateMatchesExpectedExactly) {
+  RunTwiceAndCompare("1up", "postgres");
+}
+
+TEST_F(PgPipeline, BulkV2FlavorWithThePostgresStateMatchesExpectedExactly) {
+  RunTwiceAndCompare("bulk-v2", "postgres");
 }
 
 }  // namespace
