@@ -21,6 +21,7 @@ std::string_view ErrorKindName(ErrorKind kind) {
     case ErrorKind::kInternal: return "internal";
     case ErrorKind::kThrottled: return "throttled";
     case ErrorKind::kUnavailable: return "unavailable";
+    case ErrorKind::kLeaseLost: return "lease_lost";
   }
   return "unknown";
 }

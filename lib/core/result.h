@@ -31,6 +31,7 @@ enum class ErrorKind : int {
   kInternal = 15,
   kThrottled = 16,     // the payer throttles (429, or 503 with Retry-After): wait, count nothing
   kUnavailable = 17,   // the store's database server cannot be reached (retryable: writes pause)
+  kLeaseLost = 18,     // another instance took over the job (this one's lease lapsed): stop it
 };
 
 std::string_view ErrorKindName(ErrorKind kind);

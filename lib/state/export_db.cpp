@@ -73,6 +73,7 @@ Result<void> StateDb::ErrorFileDone(const FileRow& file, const std::vector<Expor
                                     const std::vector<BadLine>& bad) {
   Transaction tx(db_);
   P2P_TRY(tx.Begin());
+  P2P_TRY(CheckLease(file.job_id));
   auto ins = Stmt::Prepare(db_,
                            "INSERT INTO export_issues(job_id, file_idx, line_no, issue_no, "
                            "severity, code, diagnostics) VALUES (?1,?2,?3,?4,?5,?6,?7) "

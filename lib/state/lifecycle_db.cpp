@@ -323,6 +323,7 @@ Result<void> DeletedFileDone(StateDb& db, const FileRow& file,
                              const std::vector<std::pair<std::string, int64_t>>& tombstone_marks) {
   Transaction tx(db.handle());
   LC_TRY(tx.Begin());
+  LC_TRY(db.CheckLease(file.job_id));
   auto st = Stmt::Prepare(db.handle(),
                           "UPDATE files SET state = ?3, lines = ?4, stored = ?5, bad_lines = ?6, "
                           "bytes = ?7, attempts = ?8 WHERE job_id = ?1 AND idx = ?2");

@@ -55,6 +55,29 @@ Job ReadJob(const Stmt& s) {
 
 }  // namespace
 
+namespace {
+
+// The job save; REQUIRES for the caller's kCancelled rule: `previous` (?19) is the state in the
+// DB. PostgreSQL: a terminal job gives its lease back in the same write (a daemon killed right
+// after it leaves no lease behind).
+std::string SaveJobSql(Dialect dialect) {
+  std::string sql =
+      "UPDATE members SET state=?2, updated_ms=?3, requested_ms=NULLIF(?4,0), "
+      "completed_ms=NULLIF(?5,0), next_ms=?6, attempts=?7, group_id=NULLIF(?8,''), "
+      "member_identifier=NULLIF(?9,''), poll_url=NULLIF(?10,''), "
+      "export_started_ms=NULLIF(?11,0), polls=?12, rekicks=?13, "
+      "transaction_time=NULLIF(?14,''), requires_token=?15, error_class=NULLIF(?16,''), "
+      "error_detail=NULLIF(?17,''), http_status=NULLIF(?18,0), expired_rekicks=?20, "
+      "throttled_since_ms=NULLIF(?21,0) ";
+  if (dialect == Dialect::kPostgres) {
+    sql += ", lease_owner=CASE WHEN ?2>5 THEN NULL ELSE lease_owner END, "
+           "lease_until_ms=CASE WHEN ?2>5 THEN 0 ELSE lease_until_ms END ";
+  }
+  return sql + "WHERE id=?1 AND state=?19";
+}
+
+}  // namespace
+
 Result<std::unique_ptr<StateDb>> StateDb::Open(const std::string& path) {
   auto conn = SqliteConn::Open(path);
   if (!conn) return std::move(conn).error();
@@ -84,15 +107,7 @@ Result<void> StateDb::PrepareAll() {
     std::string sql;
   } all[] = {
       {&load_job_, std::string("SELECT ") + kJobColumns + " FROM members WHERE id=?1"},
-      {&save_job_,
-       "UPDATE members SET state=?2, updated_ms=?3, requested_ms=NULLIF(?4,0), "
-       "completed_ms=NULLIF(?5,0), next_ms=?6, attempts=?7, group_id=NULLIF(?8,''), "
-       "member_identifier=NULLIF(?9,''), poll_url=NULLIF(?10,''), "
-       "export_started_ms=NULLIF(?11,0), polls=?12, rekicks=?13, "
-       "transaction_time=NULLIF(?14,''), requires_token=?15, error_class=NULLIF(?16,''), "
-       "error_detail=NULLIF(?17,''), http_status=NULLIF(?18,0), expired_rekicks=?20, "
-       "throttled_since_ms=NULLIF(?21,0) "
-       "WHERE id=?1 AND state=?19"},
+      {&save_job_, SaveJobSql(db_->dialect())},
       {&insert_event_,
        "INSERT INTO events(job_id, at_ms, from_state, to_state, error_class) "
        "VALUES (?1, ?2, ?3, ?4, NULLIF(?5,''))"},
@@ -262,6 +277,7 @@ Result<Job> StateDb::LoadJob(int64_t id) {
 }
 
 Result<void> StateDb::WriteJob(const Job& job, JobState previous, int64_t now_ms) {
+  P2P_TRY(CheckLease(job.id));
   save_job_.Bind(1, job.id)
       .Bind(2, static_cast<int64_t>(job.state))
       .Bind(3, now_ms)
@@ -289,6 +305,8 @@ Result<void> StateDb::WriteJob(const Job& job, JobState previous, int64_t now_ms
     return MakeError(ErrorKind::kCancelled,
                      "job " + std::to_string(job.id) + " was changed by an operator");
   }
+  // A terminal job's lease went with the save (PostgreSQL's save_job clears it).
+  if (IsTerminal(job.state)) ForgetLease(job.id);
   if (job.state != previous) {
     insert_event_.Bind(1, job.id)
         .Bind(2, now_ms)
@@ -368,6 +386,7 @@ Result<void> StateDb::FileDone(const FileRow& file, const std::vector<BadLine>& 
                                const std::optional<std::pair<std::string, TypeMark>>& mark) {
   Transaction tx(db_);
   P2P_TRY(tx.Begin());
+  P2P_TRY(CheckLease(file.job_id));
   file_done_.Bind(1, file.job_id)
       .Bind(2, static_cast<int64_t>(file.idx))
       .Bind(3, static_cast<int64_t>(file.state))
@@ -393,8 +412,12 @@ Result<void> StateDb::FileDone(const FileRow& file, const std::vector<BadLine>& 
 }
 
 Result<void> StateDb::SaveFileAttempts(int64_t job_id, int idx, int64_t attempts) {
+  Transaction tx(db_);
+  P2P_TRY(tx.Begin());
+  P2P_TRY(CheckLease(job_id));
   file_attempts_.Bind(1, job_id).Bind(2, static_cast<int64_t>(idx)).Bind(3, attempts);
-  return file_attempts_.Run("save file attempts");
+  P2P_TRY(file_attempts_.Run("save file attempts"));
+  return tx.Commit();
 }
 
 Result<std::map<std::string, TypeMark>> StateDb::StoreMarks() {

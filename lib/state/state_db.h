@@ -137,6 +137,23 @@ struct DeadlineCounts {
   friend bool operator==(const DeadlineCounts&, const DeadlineCounts&) = default;
 };
 
+// One daemon process of a cluster sharing a PostgreSQL state (StateDb::JoinCluster).
+struct InstanceInfo {
+  std::string token;    // unique per process: "<instance.id>/<pid>/<start ms>"; the lease owner
+  std::string name;     // instance.id (the host name by default)
+  std::string host;
+  int64_t pid = 0;
+  std::string version;
+  int64_t lease_ms = 30000;  // state.lease_timeout
+};
+
+// What a lease claim of one payer found (StateDb::ClaimRunnable).
+struct Claim {
+  std::vector<int64_t> ids;        // jobs to run now (SQLite: running ones included, see below)
+  int64_t throttled_until_ms = 0;  // the payer throttles the cluster until then (0: it does not)
+  int64_t cluster_running = 0;     // the payer's jobs leased by any instance (before this claim)
+};
+
 class StateDb {
  public:
   // Opens or creates the DB at `path` (0600, WAL, synchronous=NORMAL: each commit reaches the
@@ -237,6 +254,8 @@ class StateDb {
   Result<std::vector<DeadlineCounts>> DeadlineReport(int64_t now_s, int64_t at_risk_within_s);
   // The SQL DeadlineReport runs (for query-plan tests).
   static std::vector<std::string_view> DeadlineQueries();
+  // The SQL of the lease claim (ClaimRunnable), for query-plan tests.
+  static std::vector<std::string_view> ClusterQueries();
 
   // --- housekeeping ---
   // Trims complete jobs with completed_ms < older_than_ms: deletes their `files` and `bad_lines`
@@ -247,6 +266,44 @@ class StateDb {
   // left to trim, so calling it again is cheap and idempotent). Cost: one pass over the ids of
   // complete jobs (members_state index) plus the rows deleted.
   Result<int64_t> Housekeep(int64_t older_than_ms, int max_jobs);
+
+  // --- cluster (implemented in cluster_db.cpp) ---
+  // With the PostgreSQL state several daemons share the jobs: each runs a job only under a lease
+  // (lease_owner = its token, lease_until_ms, and lease_epoch bumped at every claim). A lease
+  // this process holds is remembered here, and every write of that job (SaveJob and the other
+  // job saves, FileDone, ErrorFileDone, SaveFileAttempts, the lifecycle's DeletedFileDone) checks
+  // in its transaction that the lease is still this process's (owner and epoch): an instance
+  // paused past its lease, whose job another instance took, gets kLeaseLost and writes nothing.
+  // With SQLite (one daemon) there are no leases: these calls give the single-instance answers.
+  bool clustered() const { return db_->dialect() == Dialect::kPostgres; }
+  // Announces this process in `instances` and makes sure every payer has its cluster row.
+  Result<void> JoinCluster(const InstanceInfo& me, const std::vector<std::string>& payers,
+                           int64_t now_ms);
+  // A clean stop: every lease of this process released, stopped_ms recorded.
+  Result<void> LeaveCluster(int64_t now_ms);
+  // Takes up to `limit` runnable jobs of `payer` (not yet terminal, next_ms <= now, no live
+  // lease), earliest deadline first, leasing them to this process for lease_ms, such that the
+  // payer's leases over the whole cluster stay within `concurrency`. Claims of one payer are
+  // serialized by a lock on its payer_cluster row; FOR UPDATE SKIP LOCKED passes over jobs an
+  // operator's command holds. SQLite: Runnable(payer, now, limit + running) (the caller skips
+  // those it runs).
+  Result<Claim> ClaimRunnable(const std::string& payer, int64_t now_ms, int limit,
+                              int concurrency, int running);
+  // Gives the job's lease back (its run ended: it waits or is terminal). No-op without one.
+  Result<void> ReleaseLease(int64_t job_id);
+  // Extends every lease of this process to now + lease_ms and renews the heartbeat; forgets the
+  // leases another instance took meanwhile. Returns the leases held.
+  Result<int64_t> RenewLeases(int64_t now_ms);
+  // Instances whose heartbeat is younger than their lease timeout (1 with SQLite).
+  Result<int64_t> LiveInstances(int64_t now_ms);
+  // The payer throttles (until `until_ms`): every instance holds it back until then.
+  Result<void> ShareThrottle(const std::string& payer, int64_t until_ms);
+  // Leases this process holds (status, metrics).
+  int64_t leases_held() const;
+  // REQUIRES: inside a transaction. kLeaseLost when this process leased `job_id` and no longer
+  // holds it; Ok when it holds it, or never leased it (operator commands, SQLite). Locks the job's
+  // row (FOR SHARE) until the transaction ends, so no claim can slip in before the commit.
+  Result<void> CheckLease(int64_t job_id);
 
   // Checkpoints the WAL (shutdown).
   void Checkpoint();
@@ -264,6 +321,12 @@ class StateDb {
 
   std::unique_ptr<Conn> conn_;  // declared first: destroyed after the statements
   Conn* db_;
+  InstanceInfo me_;                   // set by JoinCluster
+  // Job id -> lease epoch of the leases this process took; kLost once another instance took one.
+  static constexpr int64_t kLost = -1;
+  std::map<int64_t, int64_t> leases_;
+  // After a terminal save (the lease went with it) or a release.
+  void ForgetLease(int64_t job_id);
   Stmt load_job_, save_job_, insert_event_, runnable_, next_wake_, next_due_, insert_member_,
       find_active_, insert_file_, delete_files_, load_files_, file_done_, insert_bad_,
       file_attempts_, upsert_mark_;

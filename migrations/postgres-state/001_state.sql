@@ -251,7 +251,8 @@ CREATE TRIGGER member_counts_delete AFTER DELETE ON members
 -- Daemons sharing this state: each announces itself here and renews heartbeat_ms while it
 -- runs; one whose heartbeat is older than its lease timeout is dead (its leases lapse too).
 CREATE TABLE instances (
-  id            text   PRIMARY KEY,  -- instance.id (default: the host name)
+  id            text   PRIMARY KEY,  -- the process: "<instance.id>/<pid>/<start ms>", its leases' owner
+  name          text   NOT NULL,     -- instance.id (default: the host name)
   host          text   NOT NULL,
   pid           bigint NOT NULL,
   version       text   NOT NULL,
@@ -260,6 +261,7 @@ CREATE TABLE instances (
   lease_ms      bigint NOT NULL,     -- its state.lease_timeout
   stopped_ms    bigint               -- a clean stop (NULL: running, or died)
 );
+CREATE INDEX instances_heartbeat ON instances(heartbeat_ms);
 
 -- Per-payer state shared by the cluster: the throttled state (the payer asked us to wait until
 -- throttled_until_ms) and a row every lease claim of the payer locks, so that the payer's
