@@ -136,8 +136,9 @@ void DirectorySource::ReportAbandoned() {
   if (now < next_abandoned_report_) return;
   next_abandoned_report_ = now + std::chrono::hours(1);
   for (const AbandonedClaims& a : claims_.Abandoned(kAbandonedAfter)) {
+    const auto age = std::chrono::floor<std::chrono::minutes>(a.oldest);
     Warn(a.dir.string() + " holds " + std::to_string(a.files) + " member file(s) claimed up to " +
-         FormatDuration(a.oldest) + " ago by instance " + a.instance +
+         FormatDuration(age) + " ago by instance " + a.instance +
          ", which is not running: they wait for it; if it will not come back, move them into " +
          root_.string() + " (README: several daemons on one inbox)");
   }

@@ -40,7 +40,8 @@ Result<void> InboxClaims::Prepare() {
     if (lock.error().kind != ErrorKind::kBusy) return std::move(lock).error();
     return MakeError(ErrorKind::kInvalid,
                      dir_.string() + " is in use by another running p2p-ingestd with instance.id " +
-                         instance_id_ + "; every daemon sharing an inbox needs its own instance.id");
+                         instance_id_ +
+                         "; every daemon sharing an inbox needs its own instance.id");
   }
   lock_.emplace(std::move(lock).value());
   return Ok();

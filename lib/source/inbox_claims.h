@@ -30,8 +30,8 @@ namespace p2p::source {
 
 // Another instance's claim directory holding files it claimed long ago, while it does not run.
 struct AbandonedClaims {
-  std::string instance;        // its instance id (the directory's name)
-  std::filesystem::path dir;   // source.path/claimed/<instance>
+  std::string instance;       // its instance id (the directory's name)
+  std::filesystem::path dir;  // source.path/claimed/<instance>
   size_t files = 0;
   std::chrono::seconds oldest{0};  // since the oldest of them was claimed
 };

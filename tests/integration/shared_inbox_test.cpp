@@ -129,10 +129,10 @@ TEST(SharedInbox, TwoDaemonsTakeEveryMemberFileExactlyOnce) {
   EXPECT_EQ(members(dirs[0]) + members(dirs[1]), static_cast<int64_t>(rows.size()));
   EXPECT_EQ(taken_by_a.size() + taken_by_b.size(), rows.size());
   // Each file is recorded as taken in by exactly one of them.
-  const int64_t files_a = CountRowsIn((dirs[0] / "state.db").string(),
-                                      "SELECT COUNT(*) FROM source_files");
-  const int64_t files_b = CountRowsIn((dirs[1] / "state.db").string(),
-                                      "SELECT COUNT(*) FROM source_files");
+  const int64_t files_a =
+      CountRowsIn((dirs[0] / "state.db").string(), "SELECT COUNT(*) FROM source_files");
+  const int64_t files_b =
+      CountRowsIn((dirs[1] / "state.db").string(), "SELECT COUNT(*) FROM source_files");
   EXPECT_EQ(files_a + files_b, kFiles);
   std::printf("files taken in: a %lld, b %lld\n", static_cast<long long>(files_a),
               static_cast<long long>(files_b));
@@ -163,9 +163,8 @@ TEST(SharedInbox, ASecondDaemonWithTheSameInstanceIdIsRefused) {
   Replace(twin, "  path: " + h.store_path() + "\n", "  path: twin-resources.db\n");
   Replace(twin, "  path: state.db\n", "  path: twin-state.db\n");
   std::ofstream(h.dir() / "twin.yaml") << "instance:\n  id: a\n" << twin;
-  CommandResult r =
-      RunCommand(IngestdExecutable(), {"run", "--once", "--config", (h.dir() / "twin.yaml").string()},
-                 20s);
+  CommandResult r = RunCommand(
+      IngestdExecutable(), {"run", "--once", "--config", (h.dir() / "twin.yaml").string()}, 20s);
   EXPECT_EQ(r.exit_code, 78) << r.err;
   EXPECT_NE((r.err + ReadText(h.dir() / "log" / "p2p-ingestd.log"))
                 .find("claimed/a is in use by another running p2p-ingestd with instance.id a; "

@@ -1,7 +1,7 @@
 #include "source/inbox_claims.h"
 
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <linux/fs.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
@@ -133,8 +133,7 @@ TEST_F(InboxClaimsTest, AFileThatCannotBeClaimedStaysAndIsReportedOnce) {
   EXPECT_TRUE(first->empty());
   EXPECT_TRUE(second->empty());
   ASSERT_EQ(warnings.size(), 1u);
-  EXPECT_EQ(warnings[0].rfind("claim " + (inbox_ / "m.csv").string() + ": ", 0), 0u)
-      << warnings[0];
+  EXPECT_EQ(warnings[0].rfind("claim " + (inbox_ / "m.csv").string() + ": ", 0), 0u) << warnings[0];
   EXPECT_NE(warnings[0].find("; the file stays in the inbox until it can be claimed"),
             std::string::npos);
   EXPECT_TRUE(fs::exists(inbox_ / "m.csv"));
