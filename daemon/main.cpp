@@ -229,10 +229,12 @@ int Run(const daemon::CommandLine& cl) {
   }
   std::vector<std::string> payer_ids;
   for (const auto& p : options.payers) payer_ids.push_back(p.id);
-  source::DirectorySource source(options.source, payer_ids);
+  source::DirectorySource source(options.source, payer_ids, options.instance.id);
+  source.SetWarning([](const std::string& text) { spdlog::warn("source: {}", text); });
   if (auto r = source.Prepare(); !r) {
     spdlog::critical("source: {}", r.error().message);
-    return kExitSoftware;
+    // Another daemon with this instance.id on the same inbox: a configuration to fix.
+    return r.error().kind == ErrorKind::kInvalid ? kExitConfig : kExitSoftware;
   }
 
   asio::io_context io;
@@ -252,7 +254,7 @@ int Run(const daemon::CommandLine& cl) {
     };
     status = std::make_unique<StatusServer>(
         io, options.status, **db, metrics,
-        [&source] { return static_cast<bool>(source.ListReady()); }, std::move(status_settings));
+        [&source] { return static_cast<bool>(source.CheckReadable()); }, std::move(status_settings));
     auto bound = status->Start();
     if (!bound) {
       spdlog::critical("status.listen: {}", bound.error().message);

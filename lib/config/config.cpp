@@ -2,6 +2,7 @@
 // the one try in DecodeOptions.
 #include "config/config.h"
 
+#include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -451,6 +452,10 @@ DecodedOptions DecodeOptions(std::string_view yaml_text, const std::string& base
                                {{"name", d.String(&o.self.name)},
                                 {"identifier", d.Identifier(&o.self.identifier)}});
                    }},
+                  {"instance",
+                   [&](const YAML::Node& v, const std::string& p) {
+                     d.Mapping(v, p, {{"id", d.String(&o.instance.id)}});
+                   }},
                   {"state",
                    [&](const YAML::Node& v, const std::string& p) {
                      d.Mapping(v, p,
@@ -596,6 +601,16 @@ Result<Options> LoadOptions(const std::string& path) {
   for (std::string* p : {&options->state.path, &options->state.migrations_dir, &options->store.path,
                          &options->log.dir, &options->source.path}) {
     if (!p->empty()) *p = std::filesystem::absolute(*p).lexically_normal().string();
+  }
+  // A daemon restarted on the same host keeps its id, and so finds the files it had claimed.
+  if (options->instance.id.empty()) {
+    char host[256] = {};
+    if (::gethostname(host, sizeof host - 1) != 0 || !ValidInstanceId(host)) {
+      return MakeError(ErrorKind::kInvalid,
+                       path + ":1: instance.id: the host name \"" + host +
+                           "\" is not a valid instance id; set instance.id");
+    }
+    options->instance.id = host;
   }
   return options;
 }

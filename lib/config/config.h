@@ -90,9 +90,14 @@ std::vector<ConfigProblem> ResolvePrivateKeys(Options& options, const Env& env);
 Result<Options> ParseOptions(std::string_view yaml_text, const std::string& file_name_for_messages,
                              const Env& env);
 
-// Reads `path` and parses it with SystemEnv; relative paths become absolute. Errors: kIo when the
-// file cannot be read ("FILE: cannot read: ..."), else as ParseOptions.
+// Reads `path` and parses it with SystemEnv; relative paths become absolute, and an absent
+// instance.id becomes the host name. Errors: kIo when the file cannot be read ("FILE: cannot
+// read: ..."); kInvalid when the host name is no valid instance.id ("FILE:1: instance.id: ...");
+// else as ParseOptions.
 Result<Options> LoadOptions(const std::string& path);
+
+// instance.id's shape: 1 to 64 of A-Z a-z 0-9 _ . -, and not "." or ".." (it names a directory).
+bool ValidInstanceId(std::string_view id);
 
 // A few lines for `check-config`: every setting in effect, secrets shown only by their source.
 std::string DescribeOptions(const Options& options);

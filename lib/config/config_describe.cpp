@@ -39,6 +39,7 @@ std::string DescribeOptions(const Options& o) {
   out << "config: " << o.config_path << "\n";
   out << "self: " << (o.self.name.empty() ? "" : o.self.name + ", ") << "identifier "
       << IdentifierText(o.self.identifier) << "\n";
+  if (!o.instance.id.empty()) out << "instance: " << o.instance.id << "\n";
   out << "state: " << (o.state.kind == StateKind::kPostgres ? "postgres " : "")
       << StateLocation(o.state) << " (retention "
       << (o.state.retention.count() == 0 ? "off" : FormatDuration(o.state.retention));

@@ -131,6 +131,17 @@ bool ValidPayerId(const std::string& id) {
   });
 }
 
+}  // namespace
+
+bool ValidInstanceId(std::string_view id) {
+  return !id.empty() && id.size() <= 64 && id != "." && id != ".." &&
+         std::all_of(id.begin(), id.end(), [](unsigned char ch) {
+           return std::isalnum(ch) || ch == '_' || ch == '.' || ch == '-';
+         });
+}
+
+namespace {
+
 bool ValidHostName(const std::string& host) {
   if (host.empty()) return false;
   const bool v6 = std::count(host.begin(), host.end(), ':') >= 2;
@@ -475,6 +486,9 @@ std::vector<ConfigProblem> ValidateOptions(const Options& o) {
   std::vector<ConfigProblem> problems;
   Checker c(problems);
   CheckIdentifier(c, o.self.identifier, "self.identifier");
+  if (!o.instance.id.empty() && !ValidInstanceId(o.instance.id)) {  // empty: the host name
+    c.Add("instance.id", "must be 1 to 64 characters of A-Z, a-z, 0-9, _, . and -, not . or ..");
+  }
   CheckState(c, o.state, o.store);
   CheckStore(c, o.store);
   c.Positive(o.store.full_retry_interval, "store.full_retry_interval");

@@ -118,6 +118,14 @@ struct SourceOptions {
   Millis poll_interval{5000};  // source.poll_interval: how often the inbox is scanned (default 5s)
 };
 
+// This daemon among several that share an inbox (or, later, a job state).
+struct InstanceOptions {
+  // instance.id (default: the host name, filled in by LoadOptions; [A-Za-z0-9_.-]{1,64}, not "."
+  // or ".."): stable across restarts and unique among running daemons. Names this daemon's claim
+  // directory source.path/claimed/<id>/ (source/directory_source.h).
+  std::string id;
+};
+
 enum class AuthMethod { kClientSecretPost, kClientSecretBasic, kPrivateKeyJwt };
 
 // JWS algorithm of a private_key_jwt client assertion (SMART Backend Services allows these two).
@@ -297,6 +305,7 @@ struct Options {
   // it; `check-config` prints it, `run` logs it).
   std::vector<std::string> warnings;
   SelfOptions self;  // self
+  InstanceOptions instance;
   StateOptions state;
   StoreOptions store;
   LogOptions log;

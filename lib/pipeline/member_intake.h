@@ -8,7 +8,8 @@
 //
 // Memory: one batch of lifecycle rows, the file's problems and its revocations (both usually
 // few), SQLite's page cache, and a few MiB of the mapped file. Threading: the loop thread.
-// Returns the first state DB or file system error; the file then stays in the inbox.
+// Returns the first state DB or file system error; the file then stays where it is (the claim
+// directory, see source/directory_source.h) and is taken again, resuming, on a later pass.
 #pragma once
 
 #include <cstdint>

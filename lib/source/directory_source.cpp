@@ -8,11 +8,14 @@
 #include <algorithm>
 #include <cerrno>
 #include <csignal>
-#include <cstring>
 #include <ctime>
 #include <string_view>
 #include <system_error>
+#include <thread>
 #include <unordered_map>
+
+#include "core/duration.h"
+#include "source/fs_ops.h"
 
 namespace p2p::source {
 namespace {
@@ -21,19 +24,7 @@ namespace fs = std::filesystem;
 
 constexpr uintmax_t kMaxFileBytes = uintmax_t{1} << 30;  // 1 GiB
 
-bool EndsWith(std::string_view s, std::string_view suffix) {
-  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
-}
-
-bool IsCsv(std::string_view name) { return EndsWith(name, ".csv"); }
-bool IsNdjson(std::string_view name) { return EndsWith(name, ".ndjson"); }
-
-// Names a writer may still be filling, and anything that is not a member file.
-bool IsCandidateName(std::string_view name) {
-  if (name.empty() || name.front() == '.' || name.front() == '~') return false;
-  if (EndsWith(name, ".tmp") || EndsWith(name, ".part")) return false;
-  return IsCsv(name) || IsNdjson(name);
-}
+bool IsNdjson(std::string_view name) { return name.ends_with(".ndjson"); }
 
 // A writer that fills a file in place (no temporary name, no rename) may still be at it.
 // Linux refuses a read lease (EAGAIN) on a file that any process has open for writing, which
@@ -62,29 +53,6 @@ bool StillBeingWritten(const fs::path& path) {
   }
   ::close(fd);
   return writing;
-}
-
-Error IoError(std::string_view what, const fs::path& path, int err) {
-  return MakeError(ErrorKind::kIo,
-                   std::string(what) + " " + path.string() + ": " + std::strerror(err));
-}
-
-// Creates `dir` with mode 0700 when it is missing.
-Result<void> EnsureDir(const fs::path& dir) {
-  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return IoError("mkdir", dir, errno);
-  std::error_code ec;
-  if (!fs::is_directory(dir, ec)) return IoError("not a directory:", dir, ENOTDIR);
-  return Ok();
-}
-
-Result<void> SyncDir(const fs::path& dir) {
-  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return IoError("open", dir, errno);
-  const int rc = ::fsync(fd);
-  const int err = errno;
-  ::close(fd);
-  if (rc != 0) return IoError("fsync", dir, err);
-  return Ok();
 }
 
 // Writes `content` to `path` (mode 0600) through a temporary name and a rename.
@@ -140,12 +108,13 @@ std::string FormatProblems(std::string_view name, const std::vector<RowProblem>&
 }  // namespace
 
 DirectorySource::DirectorySource(const SourceOptions& options,
-                                 std::vector<std::string> known_payers)
+                                 std::vector<std::string> known_payers, std::string instance_id)
     : options_(options),
       known_payers_(std::move(known_payers)),
       root_(options.path),
       processed_(root_ / "processed"),
-      rejected_(root_ / "rejected") {}
+      rejected_(root_ / "rejected"),
+      claims_(root_, std::move(instance_id)) {}
 
 Result<void> DirectorySource::Prepare() {
   if (root_.empty()) return MakeError(ErrorKind::kIo, "source.path is empty");
@@ -155,26 +124,68 @@ Result<void> DirectorySource::Prepare() {
   if (!fs::is_directory(root_, ec)) return IoError("not a directory:", root_, ENOTDIR);
   if (::access(root_.c_str(), R_OK | W_OK | X_OK) != 0) return IoError("access", root_, errno);
   if (auto r = EnsureDir(processed_); !r) return r;
-  return EnsureDir(rejected_);
+  if (auto r = EnsureDir(rejected_); !r) return r;
+  if (auto r = claims_.Prepare(); !r) return r;
+  ReportAbandoned();
+  return Ok();
 }
 
-Result<std::vector<fs::path>> DirectorySource::ListReady() const {
-  std::vector<fs::path> files;
+void DirectorySource::ReportAbandoned() {
+  const auto now = std::chrono::steady_clock::now();
+  if (now < next_abandoned_report_) return;
+  next_abandoned_report_ = now + std::chrono::hours(1);
+  for (const AbandonedClaims& a : claims_.Abandoned(kAbandonedAfter)) {
+    const auto age = std::chrono::floor<std::chrono::minutes>(a.oldest);
+    Warn(a.dir.string() + " holds " + std::to_string(a.files) + " member file(s) claimed up to " +
+         FormatDuration(age) + " ago by instance " + a.instance +
+         ", which is not running: they wait for it; if it will not come back, move them into " +
+         root_.string() + " (README: several daemons on one inbox)");
+  }
+}
+
+Result<std::vector<fs::path>> DirectorySource::ListReady() {
+  ReportAbandoned();
+  auto held = claims_.Held();
+  if (!held) return held;
+  std::set<std::string> holding;
+  for (const fs::path& p : *held) holding.insert(p.filename().string());
+  std::vector<std::string> ready;
   std::error_code ec;
   fs::directory_iterator it(root_, ec);
   if (ec) return IoError("list", root_, ec.value());
   for (const fs::directory_entry& entry : it) {
-    const std::string name = entry.path().filename().string();
-    if (!IsCandidateName(name)) continue;
+    std::string name = entry.path().filename().string();
+    if (!IsMemberFileName(name) || holding.count(name) != 0) continue;
     std::error_code type_ec;
     if (!entry.is_regular_file(type_ec)) continue;  // subdirectories, sockets, dangling links
     if (StillBeingWritten(entry.path())) continue;  // taken on a later scan
-    files.push_back(entry.path());
+    ready.push_back(std::move(name));
   }
-  std::sort(files.begin(), files.end(), [](const fs::path& a, const fs::path& b) {
-    return a.filename().string() < b.filename().string();
-  });
-  return files;
+  std::sort(ready.begin(), ready.end());
+  std::set<std::string> unclaimable;
+  bool claimed = false;
+  for (const std::string& name : ready) {
+    auto c = claims_.Claim(name);
+    if (!c) {
+      if (unclaimable_.count(name) == 0) {
+        Warn(c.error().message + "; the file stays in the inbox until it can be claimed");
+      }
+      unclaimable.insert(name);
+      continue;
+    }
+    claimed = claimed || *c;
+  }
+  unclaimable_ = std::move(unclaimable);
+  if (!claimed) return held;
+  if (auto r = claims_.Sync(); !r) return std::move(r).error();
+  return claims_.Held();
+}
+
+Result<void> DirectorySource::CheckReadable() const {
+  std::error_code ec;
+  fs::directory_iterator it(root_, ec);
+  if (ec) return IoError("list", root_, ec.value());
+  return Ok();
 }
 
 Result<ParsedMembers> DirectorySource::Read(const fs::path& file) const {
@@ -246,15 +257,27 @@ Result<void> DirectorySource::Visit(const fs::path& file, const RowVisitor& visi
   return r;
 }
 
+// Finishing instances choose processed/ names one at a time; one waits this long for its turn.
+constexpr auto kFinishTurnWait = std::chrono::milliseconds(500);
+
 Result<void> DirectorySource::Finish(const fs::path& file,
                                      const std::vector<RowProblem>& problems) const {
   const std::string name = file.filename().string();
-  const fs::path source = root_ / name;
   std::error_code ec;
-  if (!fs::exists(source, ec)) {
-    if (ec) return IoError("stat", source, ec.value());
+  if (!fs::exists(file, ec)) {
+    if (ec) return IoError("stat", file, ec.value());
     return Ok();  // already moved by an earlier call
   }
+  // Another instance finishing a file of the same name could choose the same free name: the
+  // later rename would replace the earlier file. The lock makes the choice and the move one step.
+  const auto give_up = std::chrono::steady_clock::now() + kFinishTurnWait;
+  auto turn = FileLock::TryLock(claims_.root() / ".processed.lock");
+  while (!turn && turn.error().kind == ErrorKind::kBusy &&
+         std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    turn = FileLock::TryLock(claims_.root() / ".processed.lock");
+  }
+  if (!turn) return std::move(turn).error();
   // The target name is chosen first so that the errors file and the processed file agree
   // ("x.csv" -> processed/x.csv.1 and rejected/x.csv.1.errors on a clash).
   std::string target = name;
@@ -272,12 +295,12 @@ Result<void> DirectorySource::Finish(const fs::path& file,
   }
   // The file holds PHI: whatever mode the producer gave it, the kept copy is the owner's only.
   // Best effort: a file owned by someone else keeps its mode (chmod needs ownership).
-  (void)::chmod(source.c_str(), 0600);
-  if (::rename(source.c_str(), (processed_ / target).c_str()) != 0) {
-    return IoError("move", source, errno);
+  (void)::chmod(file.c_str(), 0600);
+  if (::rename(file.c_str(), (processed_ / target).c_str()) != 0) {
+    return IoError("move", file, errno);
   }
   if (auto r = SyncDir(processed_); !r) return r;
-  return SyncDir(root_);
+  return SyncDir(file.parent_path());
 }
 
 }  // namespace p2p::source

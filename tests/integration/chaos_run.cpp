@@ -245,9 +245,9 @@ struct PhaseCounter {
   }
 };
 
-// Members not yet terminal (all of them while the roster is still in the inbox).
+// Members not yet terminal (all of them while the roster is not yet taken in).
 int64_t Remaining(const DaemonHarness& h, int64_t total) {
-  if (fs::exists(h.inbox() / "members.csv")) return total;
+  if (h.Waiting("members.csv")) return total;
   int64_t n = h.CountRows("SELECT COUNT(*) FROM members WHERE state <= 5");
   return n < 0 ? total : n;
 }

@@ -227,18 +227,38 @@ std::map<std::string, std::string> DaemonHarness::MemberStates() const {
 }
 
 int64_t DaemonHarness::CountRows(const std::string& sql) const {
+  return CountRowsIn(state_path(), sql);
+}
+
+bool DaemonHarness::Waiting(const std::string& name) const {
+  if (fs::exists(inbox() / name)) return true;
+  std::error_code ec;
+  for (const auto& instance : fs::directory_iterator(inbox() / "claimed", ec)) {
+    if (fs::exists(instance.path() / name)) return true;
+  }
+  return false;
+}
+
+int64_t CountRowsIn(const std::string& state_db, const std::string& sql) {
   int64_t n = -1;
   if (o_.state == "postgres") {
     auto v = o_.pg->Psql("SET search_path TO p2p_state; " + sql);
     return v && !v->empty() ? std::atoll(v->c_str()) : -1;
   }
   try {
-    Db db(state_path());
+    Db db(state_db);
     db.Query(sql, [&](sqlite3_stmt* st) { n = sqlite3_column_int64(st, 0); });
   } catch (const std::exception&) {
     return -1;  // not created yet (the daemon is still starting)
   }
   return n;
+}
+
+std::vector<std::string> FirstColumnIn(const std::string& state_db, const std::string& sql) {
+  std::vector<std::string> out;
+  Db db(state_db);
+  db.Query(sql, [&](sqlite3_stmt* st) { out.push_back(Col(st, 0)); });
+  return out;
 }
 
 Expected DaemonHarness::LoadStore() const {

@@ -73,6 +73,9 @@ class DaemonHarness {
   Expected LoadExpected() const;
   std::map<std::string, std::string> MemberStates() const;  // member_key -> state name
   int64_t CountRows(const std::string& sql) const;          // on the state DB
+  // Whether inbox file `name` is not yet taken in: still in the inbox, or claimed by a daemon
+  // (inbox/claimed/<instance>/) and not finished.
+  bool Waiting(const std::string& name) const;
   Expected LoadStore() const;                                // outcome: unused
   std::string SandboxUrl() const { return sandbox_url_; }
 
@@ -99,6 +102,11 @@ class DaemonHarness {
 // Outcomes (state DB) and stored ids per type per member (the store) against expected.json: a
 // readable diff, "" when they are equal.
 std::string DiffFromExpected(const DaemonHarness& h);
+
+// The first column of an SQLite state DB's single-column answer: a count (-1 while the DB does
+// not exist yet), or every row's value as text (throws when the DB cannot be read).
+int64_t CountRowsIn(const std::string& state_db, const std::string& sql);
+std::vector<std::string> FirstColumnIn(const std::string& state_db, const std::string& sql);
 
 // Waits (polling the other processes' state every 20 ms) until `done` holds or `timeout` passes.
 bool WaitUntil(const std::function<bool()>& done, std::chrono::milliseconds timeout);

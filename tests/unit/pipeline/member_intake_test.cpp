@@ -49,7 +49,7 @@ int64_t Count(state::StateDb& db, const std::string& sql) {
 
 class MemberIntakeTest : public ::testing::Test {
  protected:
-  MemberIntakeTest() : inbox_(dir_.path() / "inbox"), source_(Options(), {"bison"}) {
+  MemberIntakeTest() : inbox_(dir_.path() / "inbox"), source_(Options(), {"bison"}, "a") {
     EXPECT_TRUE(source_.Prepare());
     auto db = state::StateDb::Open(dir_.File("state.db"));
     EXPECT_TRUE(db) << db.error().message;
@@ -136,6 +136,42 @@ TEST_F(MemberIntakeTest, AnotherFileUnderTheSameNameStartsOver) {
   EXPECT_EQ(r->counts.inserted, 1);       // z1
   EXPECT_EQ(r->counts.already_known, 1);  // m1, from the old file
   EXPECT_EQ(r->problems, 0u);
+}
+
+// The daemon takes the file it claimed (source.path/claimed/<instance.id>/); killed mid-file and
+// restarted with the same instance id, it finds the file there and resumes after the last batch.
+TEST_F(MemberIntakeTest, AClaimedFileKilledMidFileIsResumedAfterARestart) {
+  WriteMembers();
+  FileIntakeSettings crash;
+  crash.batch_rows = 5;
+  crash.after_batch = [](int64_t line) -> Result<void> {
+    if (line >= 12) return MakeError(ErrorKind::kIo, "crash");
+    return Ok();
+  };
+  {
+    source::DirectorySource first(Options(), {"bison"}, "r");
+    ASSERT_TRUE(first.Prepare());
+    auto claimed = first.ListReady();
+    ASSERT_TRUE(claimed);
+    ASSERT_EQ(claimed->size(), 1u);
+    ASSERT_FALSE(TakeInFile(*db_, first, claimed->front(), ConsentOptions{}, kNowMs, crash));
+  }
+  EXPECT_EQ(Count(*db_, "SELECT COUNT(*) FROM members"), 10);
+  source::DirectorySource restarted(Options(), {"bison"}, "r");
+  ASSERT_TRUE(restarted.Prepare());
+  auto again = restarted.ListReady();
+  ASSERT_TRUE(again);
+  ASSERT_EQ(*again, std::vector<fs::path>{inbox_ / "claimed" / "r" / "members.csv"});
+  auto second = TakeInFile(*db_, restarted, again->front(), ConsentOptions{}, kNowMs);
+  ASSERT_TRUE(second) << second.error().message;
+  EXPECT_EQ(second->counts.inserted, 26);
+  EXPECT_EQ(Count(*db_, "SELECT COUNT(*) FROM members"), 26);
+  EXPECT_EQ(Count(*db_, "SELECT COUNT(DISTINCT member_key) FROM members"), 26);
+  EXPECT_FALSE(fs::exists(again->front()));
+  EXPECT_TRUE(fs::exists(inbox_ / "processed" / "members.csv"));
+  EXPECT_EQ(ReadFile(inbox_ / "rejected" / "members.csv.errors"),
+            "members.csv:8: prior_payer: not a configured payer id\n"
+            "members.csv:20: duplicate of line 4\n");
 }
 
 }  // namespace

@@ -139,7 +139,7 @@ TEST(MemberSourceCatalogue, FileStillBeingWrittenIsNotListed) {
   p2p::testing::TempDir dir;
   SourceOptions options;
   options.path = (dir.path() / "inbox").string();
-  DirectorySource source(options, kPayers);
+  DirectorySource source(options, kPayers, "a");
   ASSERT_TRUE(source.Prepare().ok());
   const fs::path file = dir.path() / "inbox" / "members.csv";
   const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
