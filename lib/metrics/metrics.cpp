@@ -139,6 +139,10 @@ Metrics::Metrics() {
          "Seconds until a throttling payer is due again (0 when it is not throttled), by payer.");
   Define(metric::kPayerAuthRejected, T::kGauge,
          "1 while the payer's token endpoint rejects our credentials, by payer.");
+  Define(metric::kInstanceLeases, T::kGauge,
+         "Member jobs leased to this instance of a cluster sharing a PostgreSQL job state.");
+  Define(metric::kClusterInstances, T::kGauge,
+         "Live instances sharing the job state (1 for a single daemon).");
   Define(metric::kLastSuccess, T::kGauge,
          "Unix time of the last member job that completed, by payer.");
   Define(metric::kMembers, T::kGauge, "Member jobs in the state database, by state.");

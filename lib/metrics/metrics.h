@@ -56,6 +56,11 @@ inline constexpr std::string_view kDeadlineBreaches = "p2p_deadline_breaches_tot
 inline constexpr std::string_view kPayerThrottled = "p2p_payer_throttled_seconds";
 // gauge {payer}: 1 while the payer's token endpoint rejects our credentials (invalid_client, ...).
 inline constexpr std::string_view kPayerAuthRejected = "p2p_payer_auth_rejected";
+// gauge: jobs leased to this instance (state.kind: postgres; 0 with SQLite).
+inline constexpr std::string_view kInstanceLeases = "p2p_instance_leases";
+// gauge: live instances sharing the job state (heartbeat younger than their lease timeout; 1
+// with SQLite).
+inline constexpr std::string_view kClusterInstances = "p2p_cluster_instances";
 // gauge {payer}: unix seconds of the last job that reached complete.
 inline constexpr std::string_view kLastSuccess = "p2p_last_success_timestamp_seconds";
 // gauges set by the status server from the state DB (cached ~1 s):

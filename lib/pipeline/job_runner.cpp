@@ -228,6 +228,12 @@ JobRunner::StepResult JobRunner::Rekick(Job& job, const PayerClient& payer,
 asio::awaitable<Result<void>> JobRunner::Run(int64_t job_id, PayerClient& payer) {
   Job job;
   auto r = co_await Drive(job_id, payer, job);
+  if (!r && r.error().kind == ErrorKind::kLeaseLost) {
+    // This instance was paused past the job's lease and another one runs it now: nothing more
+    // of this run may be written (the state refused the write that found out).
+    spdlog::warn("job {} payer {}: {}", job_id, payer.id(), r.error().message);
+    co_return Ok();
+  }
   if (r || r.error().kind == ErrorKind::kCancelled) {
     // A batch that ended (or an operator cancelled) settles its members (pipeline/bulk_match.h).
     if (auto s = bulk_.AfterRun(job_id); !s) co_return s;

@@ -178,8 +178,15 @@ void PayerClient::TokenOk() {
   }
 }
 
+void PayerClient::ShareRate(int64_t instances) {
+  instances = std::max<int64_t>(1, instances);
+  if (instances == rate_share_) return;
+  rate_share_ = instances;
+  limiter_.SetRate(options_.limits.requests_per_second / static_cast<double>(rate_share_));
+}
+
 void PayerClient::Reconfigure() {
-  limiter_.SetRate(options_.limits.requests_per_second);
+  limiter_.SetRate(options_.limits.requests_per_second / static_cast<double>(rate_share_));
   retry_ = RetryPolicy(options_.retry.max_attempts, options_.retry.base_delay,
                        options_.retry.max_delay);
   throttle_.Configure(options_.limits.max_throttle_wait, options_.retry.base_delay);

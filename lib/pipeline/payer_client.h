@@ -60,6 +60,9 @@ class PayerClient {
   // options() changed in place (reload): apply the new rate limit, retry policy and throttle
   // limit, and forget rejected credentials (they are tried again).
   void Reconfigure();
+  // Daemons sharing a PostgreSQL state divide limits.requests_per_second among the `instances`
+  // alive (>= 1), so that the payer sees at most its limit from the cluster.
+  void ShareRate(int64_t instances);
   // Called when the payer becomes throttled or recovers, or its credentials are rejected.
   void SetOnChange(std::function<void()> on_change) { on_change_ = std::move(on_change); }
   const std::string& id() const { return options_.id; }
@@ -158,6 +161,7 @@ class PayerClient {
   int64_t auth_logged_ms_ = 0;     // last error line about the rejection
   int64_t auth_next_try_ms_ = 0;   // one token request per retry.max_delay while rejected
   std::function<void()> on_change_;
+  int64_t rate_share_ = 1;  // live instances the rate limit is divided among
 };
 
 // Gives `payer`'s hosts (base_url, token_url, trusted_hosts) its tls settings in `http` (nothing

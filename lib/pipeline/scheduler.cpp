@@ -7,6 +7,8 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <unistd.h>
+
 #include <algorithm>
 
 #include "core/civil_date.h"
@@ -23,6 +25,8 @@ struct Scheduler::PayerLoop {
   PayerClient& client;
   asio::steady_timer wake;
   std::set<int64_t> running;
+  // Another instance of the cluster saw the payer throttle: no claims before this (unix ms).
+  int64_t cluster_throttled_until_ms = 0;
 };
 
 namespace {
@@ -61,7 +65,10 @@ Scheduler::Scheduler(asio::io_context& io, const Options& options, state::StateD
       http_(io, PooledClientOptions(options, limits)),
       rng_(std::random_device{}()),
       runner_(db, store, limits_, stopping_, counters_, &metrics),
-      intake_timer_(io) {
+      intake_timer_(io),
+      lease_timer_(io),
+      leases_gauge_(metrics.GetGauge(metric::kInstanceLeases, {})),
+      instances_gauge_(metrics.GetGauge(metric::kClusterInstances, {})) {
   limits_.disk_full_wait = options_.store.full_retry_interval;
   limits_.refresh_interval = options_.refresh.interval;
   limits_.self = {options_.self.name, options_.self.identifier.system,
@@ -71,8 +78,18 @@ Scheduler::Scheduler(asio::io_context& io, const Options& options, state::StateD
       return std::uniform_real_distribution<double>(0.0, 1.0)(rng_);
     }, metrics));
     loops_.push_back(std::make_unique<PayerLoop>(io_, *payers_.back()));
-    // A payer throttled, recovered or refusing our credentials: its loop looks again.
-    payers_.back()->SetOnChange([loop = loops_.back().get()] { loop->wake.cancel(); });
+    // A payer throttled, recovered or refusing our credentials: its loop looks again, and the
+    // other instances of a cluster hold the payer back too.
+    payers_.back()->SetOnChange([this, loop = loops_.back().get()] {
+      loop->wake.cancel();
+      const int64_t until = loop->client.throttled_until_ms();
+      if (until > NowMs()) {
+        if (auto r = db_.ShareThrottle(loop->client.id(), until); !r) {
+          spdlog::warn("payer {}: sharing its throttling with the cluster: {}", loop->client.id(),
+                       r.error().message);
+        }
+      }
+    });
   }
 }
 
@@ -140,6 +157,8 @@ Result<void> Scheduler::Intake() {
 
 asio::awaitable<void> Scheduler::RunOne(PayerLoop& loop, int64_t job_id) {
   auto r = co_await runner_.Run(job_id, loop.client);
+  // Its run is over (it waits, or is terminal): another instance may take it when it is due.
+  if (r) r = db_.ReleaseLease(job_id);
   if (!r) {
     spdlog::critical("job {} payer {}: local failure, stopping: {}", job_id, loop.client.id(),
                      r.error().message);
@@ -169,7 +188,8 @@ asio::awaitable<Result<void>> Scheduler::Dispatch(PayerLoop& loop, bool once) {
     if (stopping_.load() && loop.running.empty()) break;
     const int64_t now = NowMs();
     // A throttling payer's jobs wait until it is due again, then one probes (PayerClient).
-    const bool held_back = loop.client.held_back(now);
+    const bool held_back =
+        loop.client.held_back(now) || loop.cluster_throttled_until_ms > now;
     if (!stopping_.load()) {
       // Jobs an operator cancelled while their export ran: cancel the export at the payer (once
       // it takes requests again).
@@ -195,10 +215,13 @@ asio::awaitable<Result<void>> Scheduler::Dispatch(PayerLoop& loop, bool once) {
     if (!stopping_.load() && !held_back && !rejected) {
       int free = concurrency - static_cast<int>(loop.running.size());
       if (free > 0) {
-        auto ids =
-            db_.Runnable(loop.client.id(), now, free + static_cast<int>(loop.running.size()));
-        if (!ids) co_return std::move(ids).error();
-        for (int64_t id : *ids) {
+        // Leased to this instance with the PostgreSQL state (the payer's concurrency holds for
+        // the whole cluster); with SQLite simply the runnable ones.
+        auto claim = db_.ClaimRunnable(loop.client.id(), now, free, concurrency,
+                                       static_cast<int>(loop.running.size()));
+        if (!claim) co_return std::move(claim).error();
+        loop.cluster_throttled_until_ms = claim->throttled_until_ms;
+        for (int64_t id : claim->ids) {
           if (free == 0) break;
           if (loop.running.count(id) != 0) continue;
           loop.running.insert(id);
@@ -234,8 +257,9 @@ asio::awaitable<Result<void>> Scheduler::Dispatch(PayerLoop& loop, bool once) {
     if (held_back) {
       // Due jobs stay due while the payer is held back: sleep until it is due again (or until
       // the probe's answer, which wakes this loop).
-      const int64_t until = loop.client.throttled_until_ms();
-      delay = loop.client.held_back(NowMs()) && until > NowMs()
+      const int64_t until =
+          std::max(loop.client.throttled_until_ms(), loop.cluster_throttled_until_ms);
+      delay = held_back && until > NowMs()
                   ? std::min(Millis(1000), Millis(until - NowMs()))
                   : Millis(1000);
     }
@@ -244,7 +268,75 @@ asio::awaitable<Result<void>> Scheduler::Dispatch(PayerLoop& loop, bool once) {
   co_return Ok();
 }
 
+state::InstanceInfo Scheduler::Instance() const {
+  state::InstanceInfo me;
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
+  me.host = host;
+  me.name = options_.instance.id.empty() ? me.host : options_.instance.id;
+  me.pid = static_cast<int64_t>(::getpid());
+  me.token = me.name + "/" + std::to_string(me.pid) + "/" + std::to_string(NowMs());
+#ifdef P2P_VERSION
+  me.version = P2P_VERSION;
+#else
+  me.version = "unknown";
+#endif
+  me.lease_ms = options_.state.lease_timeout.count();
+  return me;
+}
+
+asio::awaitable<void> Scheduler::KeepLeases(bool& done, asio::steady_timer& finished) {
+  // Renewed every third of the lease, so that two renewals may fail (a slow database, a loop
+  // blocked for a moment) before another instance can take a job this one runs.
+  const Millis every{std::max<int64_t>(1000, options_.state.lease_timeout.count() / 3)};
+  while (!done) {
+    const int64_t now = NowMs();
+    auto held = db_.RenewLeases(now);
+    if (!held) {
+      spdlog::warn("cluster: renewing leases: {}", held.error().message);
+    } else {
+      leases_gauge_.Set(static_cast<double>(*held));
+    }
+    if (auto live = db_.LiveInstances(now); live) {
+      instances_gauge_.Set(static_cast<double>(*live));
+      for (auto& p : payers_) p->ShareRate(*live);
+    }
+    if (auto c = db_.CompactCounters(); !c) {
+      spdlog::warn("cluster: folding the state's counters: {}", c.error().message);
+    }
+    co_await WaitOn(lease_timer_, every);
+  }
+  finished.cancel();
+}
+
 asio::awaitable<Result<void>> Scheduler::Run(bool once) {
+  if (db_.clustered()) {
+    std::vector<std::string> ids;
+    for (const auto& p : payers_) ids.push_back(p->id());
+    const state::InstanceInfo me = Instance();
+    if (auto j = db_.JoinCluster(me, ids, NowMs()); !j) co_return std::move(j).error();
+    spdlog::info("cluster: instance {} joined (lease timeout {} ms)", me.token, me.lease_ms);
+  }
+  bool leases_done = !db_.clustered();
+  asio::steady_timer leases_finished(io_);
+  leases_finished.expires_at(asio::steady_timer::time_point::max());
+  if (!leases_done) {
+    asio::co_spawn(io_, KeepLeases(leases_done, leases_finished), asio::detached);
+  }
+  auto result = co_await RunLoops(once);
+  if (db_.clustered()) {
+    leases_done = true;
+    lease_timer_.cancel();
+    boost::system::error_code ec;
+    co_await leases_finished.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (auto l = db_.LeaveCluster(NowMs()); !l) {
+      spdlog::warn("cluster: leaving: {}", l.error().message);
+    }
+  }
+  co_return result;
+}
+
+asio::awaitable<Result<void>> Scheduler::RunLoops(bool once) {
   // Batches that ended just before a crash settle their members (pipeline/bulk_match.h).
   if (auto s = BulkMatcher(db_, limits_).SettleAll(); !s) co_return std::move(s).error();
   if (auto r = Intake(); !r) co_return r;

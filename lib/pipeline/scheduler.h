@@ -74,6 +74,14 @@ class Scheduler {
   // The export of a job an operator cancelled (JobRunner::CancelExport), holding the job's slot.
   boost::asio::awaitable<void> CancelOne(PayerLoop& loop, int64_t job_id, std::string url);
   void WakeAll();
+  // Run() without joining and leaving the cluster.
+  boost::asio::awaitable<Result<void>> RunLoops(bool once);
+  // This process as the cluster sees it (instance.id, host, pid, lease timeout).
+  state::InstanceInfo Instance() const;
+  // PostgreSQL state: renews this instance's leases and heartbeat every third of
+  // state.lease_timeout, divides the payers' request rates among the live instances and folds
+  // the state's counters, until `done`; then cancels `finished`.
+  boost::asio::awaitable<void> KeepLeases(bool& done, boost::asio::steady_timer& finished);
 
   boost::asio::io_context& io_;
   const Options& options_;
@@ -91,6 +99,9 @@ class Scheduler {
   IntakeStats intake_;
   std::optional<Error> fatal_;
   boost::asio::steady_timer intake_timer_;
+  boost::asio::steady_timer lease_timer_;
+  Gauge& leases_gauge_;     // p2p_instance_leases
+  Gauge& instances_gauge_;  // p2p_cluster_instances
 };
 
 }  // namespace p2p::pipeline

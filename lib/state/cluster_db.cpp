@@ -212,6 +212,25 @@ Result<void> StateDb::ShareThrottle(const std::string& payer, int64_t until_ms) 
   return st->Bind(1, payer).Bind(2, until_ms).Run("share throttling");
 }
 
+Result<void> StateDb::CompactCounters() {
+  if (!clustered()) return Ok();
+  // One statement per table: the DELETE takes the deltas its snapshot sees and the INSERT puts
+  // back their sums, so a delta committed meanwhile is neither lost nor counted twice, and no
+  // writer waits on it.
+  static constexpr const char* kFold[] = {
+      "WITH moved AS (DELETE FROM member_count_deltas RETURNING payer, state, n) "
+      "INSERT INTO member_count_deltas(payer, state, n) SELECT payer, state, SUM(n) FROM moved "
+      "GROUP BY payer, state HAVING SUM(n) <> 0",
+      "WITH moved AS (DELETE FROM deadline_requested_deltas RETURNING payer, late, n) "
+      "INSERT INTO deadline_requested_deltas(payer, late, n) SELECT payer, late, SUM(n) FROM "
+      "moved GROUP BY payer, late HAVING SUM(n) <> 0",
+      "WITH moved AS (DELETE FROM deadline_unrequested_deltas RETURNING payer, deadline, n) "
+      "INSERT INTO deadline_unrequested_deltas(payer, deadline, n) SELECT payer, deadline, "
+      "SUM(n) FROM moved GROUP BY payer, deadline HAVING SUM(n) <> 0"};
+  for (const char* sql : kFold) CL_TRY(Exec(db_, sql, "fold counters"));
+  return Ok();
+}
+
 Result<void> StateDb::CheckLease(int64_t job_id) {
   if (!clustered()) return Ok();
   auto it = leases_.find(job_id);

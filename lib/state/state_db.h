@@ -298,6 +298,10 @@ class StateDb {
   Result<int64_t> LiveInstances(int64_t now_ms);
   // The payer throttles (until `until_ms`): every instance holds it back until then.
   Result<void> ShareThrottle(const std::string& payer, int64_t until_ms);
+  // PostgreSQL: folds the counters' deltas (migrations/postgres-state/001: member_count_deltas,
+  // deadline_*_deltas) into one row per key, so /status reads a few rows per payer. No-op with
+  // SQLite (its triggers keep one row per key).
+  Result<void> CompactCounters();
   // Leases this process holds (status, metrics).
   int64_t leases_held() const;
   // REQUIRES: inside a transaction. kLeaseLost when this process leased `job_id` and no longer

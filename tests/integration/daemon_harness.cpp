@@ -227,6 +227,10 @@ std::map<std::string, std::string> DaemonHarness::MemberStates() const {
 }
 
 int64_t DaemonHarness::CountRows(const std::string& sql) const {
+  if (o_.state == "postgres") {
+    auto v = o_.pg->Psql("SET search_path TO p2p_state; " + sql);
+    return v && !v->empty() ? std::atoll(v->c_str()) : -1;
+  }
   return CountRowsIn(state_path(), sql);
 }
 
@@ -241,10 +245,6 @@ bool DaemonHarness::Waiting(const std::string& name) const {
 
 int64_t CountRowsIn(const std::string& state_db, const std::string& sql) {
   int64_t n = -1;
-  if (o_.state == "postgres") {
-    auto v = o_.pg->Psql("SET search_path TO p2p_state; " + sql);
-    return v && !v->empty() ? std::atoll(v->c_str()) : -1;
-  }
   try {
     Db db(state_db);
     db.Query(sql, [&](sqlite3_stmt* st) { n = sqlite3_column_int64(st, 0); });
