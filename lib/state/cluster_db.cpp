@@ -212,6 +212,13 @@ Result<void> StateDb::ShareThrottle(const std::string& payer, int64_t until_ms) 
   return st->Bind(1, payer).Bind(2, until_ms).Run("share throttling");
 }
 
+Result<void> StateDb::Notify(const std::string& payer) {
+  if (!clustered()) return Ok();
+  auto st = Stmt::Prepare(db_, "SELECT pg_notify(?1, ?2)");
+  if (!st) return std::move(st).error();
+  return st->Bind(1, std::string_view(kWakeChannel)).Bind(2, payer).Run("notify");
+}
+
 Result<void> StateDb::CompactCounters() {
   if (!clustered()) return Ok();
   // One statement per table: the DELETE takes the deltas its snapshot sees and the INSERT puts

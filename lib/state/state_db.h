@@ -302,6 +302,12 @@ class StateDb {
   // deadline_*_deltas) into one row per key, so /status reads a few rows per payer. No-op with
   // SQLite (its triggers keep one row per key).
   Result<void> CompactCounters();
+  // Wakes the cluster's schedulers for `payer` ("" = every payer): PostgreSQL NOTIFY on channel
+  // kWakeChannel, delivered when the caller's transaction commits (at once outside one). Called
+  // after new members, an operator's retry or cancel. No-op with SQLite (one daemon, which wakes
+  // itself).
+  Result<void> Notify(const std::string& payer);
+  static constexpr const char* kWakeChannel = "p2p_wake";
   // Leases this process holds (status, metrics).
   int64_t leases_held() const;
   // REQUIRES: inside a transaction. kLeaseLost when this process leased `job_id` and no longer
