@@ -12,6 +12,7 @@
 #include <algorithm>
 
 #include "core/civil_date.h"
+#include "pipeline/cluster_wake.h"
 #include "pipeline/lifecycle.h"
 #include "pipeline/member_intake.h"
 #include "pipeline/member_record.h"
@@ -125,7 +126,14 @@ void Scheduler::WakeAll() {
   for (auto& l : loops_) l->wake.cancel();
 }
 
+void Scheduler::Wake(const std::string& payer) {
+  for (auto& l : loops_) {
+    if (payer.empty() || l->client.id() == payer) l->wake.cancel();
+  }
+}
+
 Result<void> Scheduler::Intake() {
+  const int64_t taken_before = intake_.rows_taken;
   auto files = source_.ListReady();
   if (!files) return std::move(files).error();
   for (const auto& file : *files) {
@@ -150,6 +158,10 @@ Result<void> Scheduler::Intake() {
                    name, counts.inserted, counts.already_known, taken->problems,
                    source_.rejected_dir().string(), name);
     }
+  }
+  if (intake_.rows_taken > taken_before) {
+    // New members: the other instances of a cluster may start them too.
+    if (auto n = db_.Notify(""); !n) spdlog::warn("cluster: wake-up: {}", n.error().message);
   }
   WakeAll();
   return Ok();
@@ -320,11 +332,20 @@ asio::awaitable<Result<void>> Scheduler::Run(bool once) {
   bool leases_done = !db_.clustered();
   asio::steady_timer leases_finished(io_);
   leases_finished.expires_at(asio::steady_timer::time_point::max());
+  std::unique_ptr<ClusterWake> wake;
   if (!leases_done) {
     asio::co_spawn(io_, KeepLeases(leases_done, leases_finished), asio::detached);
+    // Other instances' new members and operators' retries and cancels wake the payer loops.
+    wake = std::make_unique<ClusterWake>(
+        io_,
+        state::PgConnOptions{options_.state.dsn, options_.state.password, options_.state.schema},
+        [this](const std::string& payer) { Wake(payer); });
+    wake->Start();
   }
   auto result = co_await RunLoops(once);
   if (db_.clustered()) {
+    wake->Stop();
+    co_await wake->Stopped();
     leases_done = true;
     lease_timer_.cancel();
     boost::system::error_code ec;

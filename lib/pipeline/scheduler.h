@@ -74,6 +74,8 @@ class Scheduler {
   // The export of a job an operator cancelled (JobRunner::CancelExport), holding the job's slot.
   boost::asio::awaitable<void> CancelOne(PayerLoop& loop, int64_t job_id, std::string url);
   void WakeAll();
+  // The loop of `payer` ("" = every loop) looks again now.
+  void Wake(const std::string& payer);
   // Run() without joining and leaving the cluster.
   boost::asio::awaitable<Result<void>> RunLoops(bool once);
   // This process as the cluster sees it (instance.id, host, pid, lease timeout).
