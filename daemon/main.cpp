@@ -221,6 +221,17 @@ int Run(const daemon::CommandLine& cl) {
     spdlog::critical("{}", db.error().message);
     return kExitSoftware;
   }
+  if (options.state.kind == StateKind::kPostgres) {
+    if (options.state.dsn == options.store.dsn) {
+      // One database: the store fences its commits with the job leases and commits each file's
+      // "done" row with its resources, in one transaction.
+      options.store.state_schema = options.state.schema;
+    } else {
+      spdlog::warn("state.dsn and store.dsn differ: each file's resources and its done mark are "
+                   "committed apart, and a daemon paused past a job's lease may still store one "
+                   "merge of its rows (use one database for both to close this)");
+    }
+  }
   // The store's lock keeps `compact` (and a second daemon) away while this one runs.
   auto store = daemon::OpenStoreForWriting(options.store, **db);
   if (!store) {

@@ -55,6 +55,11 @@ struct StoreOptions {
   // (postgres), downloads stop and one is tried again this often; they resume by themselves
   // once a write succeeds.
   Millis full_retry_interval{30000};
+  // Not a configuration key: set by the daemon when state.kind is postgres in the same database
+  // (state.dsn equal to store.dsn): the schema of the job state, whose job leases the store
+  // checks in its commit transactions, and whose "file done" rows it commits with the file's
+  // rows (PostgresStore).
+  std::string state_schema;
 };
 
 inline const char* StoreKindName(StoreKind kind) {

@@ -118,7 +118,12 @@ asio::awaitable<Result<FileResult>> FileDownloader::Fetch(const state::Job& job,
     std::unique_ptr<store::FileWriter> writer;
     std::optional<Error> err;
     if (f.kind == FileKind::kOutput) {
-      store::FileContext ctx{job.payer, job.member_key, job.id, f.idx, f.type, job.transaction_time};
+      store::FileContext ctx{job.payer, job.member_key, job.id, f.idx, f.type,
+                             job.transaction_time, "", 0};
+      if (auto lease = db_.LeaseOf(job.id)) {  // a cluster: the store's commits are fenced too
+        ctx.lease_owner = lease->owner;
+        ctx.lease_epoch = lease->epoch;
+      }
       auto w = store_.Begin(ctx);
       if (!w && ClassifyStorageError(w.error()) == StorageProblem::kNone) {
         co_return Failed(w.error(), "store: " + w.error().message);
@@ -153,7 +158,20 @@ asio::awaitable<Result<FileResult>> FileDownloader::Fetch(const state::Job& job,
     Result<void> finished = ok_status ? sink.Finish() : Ok();
     if (ok_status && finished) {
       std::optional<std::pair<std::string, state::TypeMark>> mark;
+      state::FileRow done = f;
+      done.state = FileState::kDone;
+      done.lines = static_cast<int64_t>(sink.lines());
+      done.stored = static_cast<int64_t>(sink.stored());
+      done.bad_lines = static_cast<int64_t>(sink.bad());
+      done.bytes = static_cast<int64_t>(sink.bytes());
+      // The PostgreSQL store sharing the state's database commits the file's end with its rows.
+      bool recorded = false;
       if (writer) {
+        std::vector<store::CommitStatement> with;
+        for (auto& s : db_.FileDoneStatements(done, sink.bad_lines())) {
+          with.push_back({std::move(s.sql), std::move(s.params)});
+        }
+        recorded = !with.empty() && writer->CommitWith(std::move(with));
         auto c = co_await CommitFile(*writer);
         if (!c) {
           err = c.error();
@@ -161,16 +179,15 @@ asio::awaitable<Result<FileResult>> FileDownloader::Fetch(const state::Job& job,
           mark.emplace(c->type, state::TypeMark{c->ndjson_end, c->index_end});
         }
       }
+      if (err && err->kind == ErrorKind::kLeaseLost) co_return *err;  // another instance has it
       if (!err) {
-        f.state = FileState::kDone;
-        f.lines = static_cast<int64_t>(sink.lines());
-        f.stored = static_cast<int64_t>(sink.stored());
-        f.bad_lines = static_cast<int64_t>(sink.bad());
-        f.bytes = static_cast<int64_t>(sink.bytes());
+        f = done;
         // Nothing runs between a store commit that has marks (a synchronous one) and this:
         // marks are recorded in commit order.
-        auto d = db_.FileDone(f, sink.bad_lines(), mark);
-        if (!d) co_return std::move(d).error();
+        if (!recorded) {
+          auto d = db_.FileDone(f, sink.bad_lines(), mark);
+          if (!d) co_return std::move(d).error();
+        }
         gate_.Open(payer.metrics());
         counters_.resources_stored += f.stored;
         counters_.bad_lines += f.bad_lines;

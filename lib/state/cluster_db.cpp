@@ -271,4 +271,33 @@ int64_t StateDb::leases_held() const {
 
 void StateDb::ForgetLease(int64_t job_id) { leases_.erase(job_id); }
 
+std::optional<LeaseRef> StateDb::LeaseOf(int64_t job_id) const {
+  auto it = leases_.find(job_id);
+  if (it == leases_.end() || it->second == kLost) return std::nullopt;
+  return LeaseRef{me_.token, it->second};
+}
+
+std::vector<SqlStatement> StateDb::FileDoneStatements(const FileRow& file,
+                                                      const std::vector<BadLine>& bad) const {
+  std::vector<SqlStatement> out;
+  const auto* pg = dynamic_cast<const PgConn*>(db_);
+  if (pg == nullptr) return out;
+  const std::string schema = "\"" + pg->options().schema + "\".";
+  const std::string job = std::to_string(file.job_id), idx = std::to_string(file.idx);
+  out.push_back({"UPDATE " + schema +
+                     "files SET state=$3, lines=$4, stored=$5, bad_lines=$6, bytes=$7, "
+                     "attempts=$8 WHERE job_id=$1 AND idx=$2",
+                 {job, idx, std::to_string(static_cast<int>(file.state)),
+                  std::to_string(file.lines), std::to_string(file.stored),
+                  std::to_string(file.bad_lines), std::to_string(file.bytes),
+                  std::to_string(file.attempts)}});
+  for (const BadLine& b : bad) {
+    out.push_back({"INSERT INTO " + schema +
+                       "bad_lines(job_id, file_idx, line_no, reason) VALUES ($1,$2,$3,$4) "
+                       "ON CONFLICT(job_id, file_idx, line_no) DO UPDATE SET reason=excluded.reason",
+                   {job, idx, std::to_string(b.line_no), b.reason}});
+  }
+  return out;
+}
+
 }  // namespace p2p::state

@@ -137,6 +137,18 @@ struct DeadlineCounts {
   friend bool operator==(const DeadlineCounts&, const DeadlineCounts&) = default;
 };
 
+// A statement for another connection to the same database (`$N` placeholders, text params).
+struct SqlStatement {
+  std::string sql;
+  std::vector<std::string> params;
+};
+
+// The lease this process holds on a job (StateDb::LeaseOf).
+struct LeaseRef {
+  std::string owner;
+  int64_t epoch = 0;
+};
+
 // One daemon process of a cluster sharing a PostgreSQL state (StateDb::JoinCluster).
 struct InstanceInfo {
   std::string token;    // unique per process: "<instance.id>/<pid>/<start ms>"; the lease owner
@@ -310,6 +322,13 @@ class StateDb {
   static constexpr const char* kWakeChannel = "p2p_wake";
   // Leases this process holds (status, metrics).
   int64_t leases_held() const;
+  // The lease this process holds on `job_id` (nullopt: none, or lost; always with SQLite).
+  std::optional<LeaseRef> LeaseOf(int64_t job_id) const;
+  // What FileDone writes, as statements for the PostgreSQL store to run in the transaction that
+  // commits the file's rows when it shares the state's database (FileWriter::CommitWith):
+  // schema-qualified, so the store's connection needs no search_path. Empty with SQLite.
+  std::vector<SqlStatement> FileDoneStatements(const FileRow& file,
+                                               const std::vector<BadLine>& bad) const;
   // REQUIRES: inside a transaction. kLeaseLost when this process leased `job_id` and no longer
   // holds it; Ok when it holds it, or never leased it (operator commands, SQLite). Locks the job's
   // row (FOR SHARE) until the transaction ends, so no claim can slip in before the commit.

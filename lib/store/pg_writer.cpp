@@ -129,10 +129,15 @@ void PgWriter::Enqueue(Task task) {
   cv_.notify_all();
 }
 
-void PgWriter::Commit(std::shared_ptr<PgFile> file, std::function<void(Result<StoreMark>)> done) {
-  Enqueue(Task{nullptr, [this, file = std::move(file), done = std::move(done)] {
+void PgWriter::Commit(std::shared_ptr<PgFile> file, std::vector<CommitStatement> on_commit,
+                      std::function<void(Result<StoreMark>)> done) {
+  Enqueue(Task{nullptr, [this, file = std::move(file), on_commit = std::move(on_commit),
+                         done = std::move(done)]() mutable {
                  PgFile& f = *file;
-                 if (!f.error && f.staged_rows > 0) Merge(f);
+                 f.on_commit = std::move(on_commit);
+                 // The last merge carries the file's end (on_commit); with nothing left to
+                 // merge, a transaction of its own does.
+                 if (!f.error && (f.staged_rows > 0 || !f.on_commit.empty())) Merge(f);
                  if (f.error) return done(*f.error);
                  done(StoreMark{f.ctx.type, -1, -1, -1});
                }});
@@ -368,8 +373,15 @@ void PgWriter::DropStaged(PgFile& f) {
 }
 
 void PgWriter::Merge(PgFile& f) {
-  if (f.generation != generation_ || !session_.connected()) return Fail(f, LostRows());
-  if (!EndCopy() || f.error) {
+  if (f.staged_rows > 0) {
+    if (f.generation != generation_ || !session_.connected()) return Fail(f, LostRows());
+    if (!EndCopy() || f.error) {
+      if (!f.error) Fail(f, LostRows());
+      return;
+    }
+  } else if (auto s = EnsureSession(); !s) {  // only the file's end to record
+    return Fail(f, std::move(s).error());
+  } else if (!EndCopy() || f.error) {
     if (!f.error) Fail(f, LostRows());
     return;
   }
@@ -406,8 +418,33 @@ void PgWriter::Merge(PgFile& f) {
     if (!r) out = std::move(r).error();
   };
   step("begin", "BEGIN", {});
-  step("merge into " + type, merge, {tag.c_str(), f.ctx.payer.c_str(), tx, job.c_str()});
-  step("drop staged rows", "DELETE FROM pg_temp.p2p_stage WHERE w = $1", {tag.c_str()});
+  if (!f.ctx.lease_owner.empty() && !options_.state_schema.empty()) {
+    // Fencing: the job must still be this instance's. FOR SHARE holds off another instance's
+    // claim of it until this transaction ends.
+    const std::string epoch = std::to_string(f.ctx.lease_epoch);
+    auto held = session_.Exec("check lease",
+                              "SELECT 1 FROM " + PgQualified(options_.state_schema, "members") +
+                                  " WHERE id = $1 AND lease_owner = $2 AND lease_epoch = $3"
+                                  " FOR SHARE",
+                              {job.c_str(), f.ctx.lease_owner.c_str(), epoch.c_str()},
+                              PGRES_TUPLES_OK);
+    if (!held) {
+      out = std::move(held).error();
+    } else if (PQntuples(held->get()) != 1) {
+      out = MakeError(ErrorKind::kLeaseLost,
+                      "job " + job + ": its lease lapsed and another instance took it; its rows "
+                      "were not stored");
+    }
+  }
+  if (f.staged_rows > 0) {
+    step("merge into " + type, merge, {tag.c_str(), f.ctx.payer.c_str(), tx, job.c_str()});
+    step("drop staged rows", "DELETE FROM pg_temp.p2p_stage WHERE w = $1", {tag.c_str()});
+  }
+  for (const CommitStatement& s : f.on_commit) {
+    std::vector<const char*> params;
+    for (const std::string& p : s.params) params.push_back(p.c_str());
+    step("record the file's end", s.sql, params);
+  }
   step("commit", "COMMIT", {});
   if (!out) {
     if (session_.connected()) {

@@ -69,6 +69,8 @@ struct PgFile {
   int64_t staged_bytes = 0;  // line bytes staged since the last merge
   int64_t staged_rows = 0;   // buffer segments staged since the last merge (0: nothing staged)
   uint64_t generation = 0;  // the session its staged rows are in
+  // Given with Commit (FileWriter::CommitWith): run in the last merge's transaction.
+  std::vector<CommitStatement> on_commit;
 };
 
 class PgWriter {
@@ -86,7 +88,8 @@ class PgWriter {
   Result<void> Add(const std::shared_ptr<PgFile>& file, std::string_view member_key,
                    std::string_view id, std::string_view line);
   // Merges the file's rows; `done` (on the thread) gets the file's first error or its mark.
-  void Commit(std::shared_ptr<PgFile> file, std::function<void(Result<StoreMark>)> done);
+  void Commit(std::shared_ptr<PgFile> file, std::vector<CommitStatement> on_commit,
+              std::function<void(Result<StoreMark>)> done);
   // Drops the file's staged rows (nothing waits).
   void Abort(std::shared_ptr<PgFile> file);
   // Waits until everything queued has run (commit reports included), without connecting.

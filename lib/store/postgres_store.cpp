@@ -58,9 +58,14 @@ class PgFileWriter final : public FileWriter {
     return result.get_future().get();
   }
   bool CommitsAsync() const override { return true; }
+  bool CommitWith(std::vector<CommitStatement> statements) override {
+    if (writer_.options().state_schema.empty()) return false;  // the state is elsewhere
+    on_commit_ = std::move(statements);
+    return true;
+  }
   void CommitAsync(std::function<void(Result<StoreMark>)> done) override {
     ended_ = true;
-    writer_.Commit(file_, std::move(done));
+    writer_.Commit(file_, std::move(on_commit_), std::move(done));
   }
   void Abort() override {
     if (ended_) return;
@@ -72,6 +77,7 @@ class PgFileWriter final : public FileWriter {
   PgWriter& writer_;
   std::shared_ptr<PgFile> file_;
   bool ended_ = false;
+  std::vector<CommitStatement> on_commit_;  // CommitWith, handed to the thread with Commit
 };
 
 }  // namespace

@@ -51,6 +51,20 @@ struct FileContext {
   int file_index = 0;
   std::string type;              // resource type of the output entry
   std::string transaction_time;  // the export's transactionTime
+  // A cluster's lease on the job (state.kind: postgres), "" when none: a store in the same
+  // database as the state (PostgresStore with StoreOptions::state_schema) checks in each commit
+  // transaction that the job's row still has this owner and epoch, and commits nothing (kLeaseLost)
+  // when another instance took the job.
+  std::string lease_owner = {};
+  int64_t lease_epoch = 0;
+};
+
+// A statement the store runs in the transaction of a file's last commit (PostgresStore with the
+// state in the same database: the state's "file done" rows, committed with the file's rows or
+// not at all). `$N` placeholders, text parameters.
+struct CommitStatement {
+  std::string sql;
+  std::vector<std::string> params;
 };
 
 // What a publication, deletion or compaction changed, recorded by the caller in the state DB
@@ -127,6 +141,12 @@ class FileWriter {
   virtual void CommitAsync(std::function<void(Result<StoreMark>)> done) {
     const auto report = std::move(done);
     report(Commit());
+  }
+  // Statements to run in the transaction of the final Commit (see CommitStatement). Returns false
+  // when this writer cannot (the caller then records the file's end itself, after Commit).
+  virtual bool CommitWith(std::vector<CommitStatement> statements) {
+    (void)statements;
+    return false;
   }
   // Drops what is not committed (temporary files removed). Safe to call after a failed Put().
   virtual void Abort() = 0;

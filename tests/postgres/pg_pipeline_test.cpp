@@ -26,6 +26,13 @@ class PgPipeline : public PgDaemonTest {
     EXPECT_EQ(DiffFromExpected(h), "") << h.last_run().out;
     const int64_t rows = StoredRows();
     EXPECT_GT(rows, 1000);
+    if (state == "postgres") {
+      // Each file's done mark went with its rows (one database: one transaction), none is left
+      // pending, and no job keeps a lease.
+      EXPECT_GT(h.CountRows("SELECT COUNT(*) FROM files WHERE state=1"), 200);
+      EXPECT_EQ(h.CountRows("SELECT COUNT(*) FROM files WHERE state<>1"), 0);
+      EXPECT_EQ(h.CountRows("SELECT COUNT(*) FROM members WHERE lease_owner IS NOT NULL"), 0);
+    }
     const Expected before = h.LoadStore();
 
     h.DropRoster("members-again.csv");
