@@ -322,6 +322,8 @@ class StateDb {
   static constexpr const char* kWakeChannel = "p2p_wake";
   // Leases this process holds (status, metrics).
   int64_t leases_held() const;
+  // This process's lease owner token ("" before JoinCluster).
+  const std::string& instance_token() const { return me_.token; }
   // The lease this process holds on `job_id` (nullopt: none, or lost; always with SQLite).
   std::optional<LeaseRef> LeaseOf(int64_t job_id) const;
   // What FileDone writes, as statements for the PostgreSQL store to run in the transaction that

@@ -238,7 +238,17 @@ std::string RenderStatusJson(const StatusSnapshot& snap, const StatusServerSetti
     AppendInt(&out, static_cast<int64_t>(since));
     out.append(",\"downloads\":\"paused\"");
   }
-  out.append("}}\n");
+  out.push_back('}');
+  if (snap.cluster.on) {
+    out.append(",\"cluster\":{\"instance\":");
+    AppendJsonString(&out, snap.cluster.instance);
+    out.append(",\"instances\":");
+    AppendInt(&out, snap.cluster.instances);
+    out.append(",\"leases\":");
+    AppendInt(&out, snap.cluster.leases);
+    out.push_back('}');
+  }
+  out.append("}\n");
   return out;
 }
 

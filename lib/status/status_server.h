@@ -132,6 +132,15 @@ struct StatusSnapshot {
     int64_t at_risk = 0;
   };
   std::vector<Deadlines> deadlines;  // payers with any, sorted by payer id
+  // Daemons sharing a PostgreSQL state: the counts above are the cluster's; these are this
+  // instance's.
+  struct Cluster {
+    bool on = false;       // state.kind: postgres
+    std::string instance;  // this process: "<instance.id>/<pid>/<start ms>"
+    int64_t instances = 1;  // live instances (heartbeat younger than their lease timeout)
+    int64_t leases = 0;     // jobs leased to this instance
+  };
+  Cluster cluster;
 };
 
 class StatusServer {
