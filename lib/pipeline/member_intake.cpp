@@ -15,7 +15,12 @@ Result<FileIntakeResult> TakeInFile(state::StateDb& db, const source::DirectoryS
                                     const std::filesystem::path& file,
                                     const ConsentOptions& consent, int64_t now_ms,
                                     const FileIntakeSettings& settings) {
-  const std::string name = file.filename().string();
+  std::string name = file.filename().string();
+  // Daemons sharing a PostgreSQL state may each take a file of the same name (from their own
+  // claim directories): the intake's progress and the members' source_file name the claimant.
+  if (db.clustered() && file.has_parent_path()) {
+    name = file.parent_path().filename().string() + "/" + name;
+  }
   auto id = source.Identify(file);
   if (!id) return std::move(id).error();
   auto opened = state::FileIntake::Open(db, name, id->size, id->mtime_ns);
