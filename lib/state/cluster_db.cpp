@@ -28,6 +28,24 @@ constexpr const char* kClaimSql =
     "(lease_owner IS NULL OR lease_until_ms<?2) ORDER BY deadline, id LIMIT ?3 "
     "FOR UPDATE SKIP LOCKED) RETURNING id, lease_epoch";
 
+// This process's row in `instances`, made or renewed.
+Result<void> Announce(Conn* db, const InstanceInfo& me, int64_t now_ms) {
+  auto ins = Stmt::Prepare(
+      db,
+      "INSERT INTO instances(id, name, host, pid, version, started_ms, heartbeat_ms, lease_ms) "
+      "VALUES (?1,?2,?3,?4,?5,?6,?6,?7) ON CONFLICT(id) DO UPDATE SET "
+      "heartbeat_ms=excluded.heartbeat_ms, stopped_ms=NULL");
+  if (!ins) return std::move(ins).error();
+  return ins->Bind(1, me.token)
+      .Bind(2, me.name)
+      .Bind(3, me.host)
+      .Bind(4, me.pid)
+      .Bind(5, me.version)
+      .Bind(6, now_ms)
+      .Bind(7, me.lease_ms)
+      .Run("announce instance");
+}
+
 }  // namespace
 
 std::vector<std::string_view> StateDb::ClusterQueries() {
@@ -40,20 +58,7 @@ Result<void> StateDb::JoinCluster(const InstanceInfo& me, const std::vector<std:
   if (!clustered()) return Ok();
   Transaction tx(db_);
   CL_TRY(tx.Begin());
-  auto ins = Stmt::Prepare(
-      db_,
-      "INSERT INTO instances(id, name, host, pid, version, started_ms, heartbeat_ms, lease_ms) "
-      "VALUES (?1,?2,?3,?4,?5,?6,?6,?7) ON CONFLICT(id) DO UPDATE SET heartbeat_ms=excluded.heartbeat_ms, "
-      "stopped_ms=NULL");
-  if (!ins) return std::move(ins).error();
-  CL_TRY(ins->Bind(1, me.token)
-             .Bind(2, me.name)
-             .Bind(3, me.host)
-             .Bind(4, me.pid)
-             .Bind(5, me.version)
-             .Bind(6, now_ms)
-             .Bind(7, me.lease_ms)
-             .Run("announce instance"));
+  CL_TRY(Announce(db_, me, now_ms));
   // Instances gone for a day are forgotten (their leases lapsed long ago).
   auto old = Stmt::Prepare(db_, "DELETE FROM instances WHERE heartbeat_ms<?1");
   if (!old) return std::move(old).error();
@@ -155,19 +160,7 @@ Result<int64_t> StateDb::RenewLeases(int64_t now_ms) {
   CL_TRY(beat->Bind(1, me_.token).Bind(2, now_ms).Run("heartbeat"));
   if (db_->Changes() == 0) {
     // Forgotten (a day without heartbeat, or an operator): announce again.
-    auto again = Stmt::Prepare(
-        db_,
-        "INSERT INTO instances(id, name, host, pid, version, started_ms, heartbeat_ms, lease_ms) "
-        "VALUES (?1,?2,?3,?4,?5,?6,?6,?7) ON CONFLICT(id) DO NOTHING");
-    if (!again) return std::move(again).error();
-    CL_TRY(again->Bind(1, me_.token)
-               .Bind(2, me_.name)
-               .Bind(3, me_.host)
-               .Bind(4, me_.pid)
-               .Bind(5, me_.version)
-               .Bind(6, now_ms)
-               .Bind(7, me_.lease_ms)
-               .Run("announce instance"));
+    CL_TRY(Announce(db_, me_, now_ms));
   }
   auto renew = Stmt::Prepare(
       db_, "UPDATE members SET lease_until_ms=?2 WHERE lease_owner=?1 RETURNING id, lease_epoch");
