@@ -439,9 +439,11 @@ void CheckPgConnection(Checker& c, const std::string& prefix, const std::string&
   for (PQconninfoOption* o = opts; o->keyword != nullptr; ++o) {
     if (o->val == nullptr) continue;
     if (std::string_view(o->keyword) == "password") {
-      c.Add(prefix + ".dsn", "must not hold a password; use " + prefix + ".password_file, " +
-                                 prefix + ".password_env, " + prefix +
-                                 ".password_credential or libpq's passfile");
+      std::string use = "must not hold a password; use ";
+      for (const char* key : {".password_file, ", ".password_env, ", ".password_credential"}) {
+        use.append(prefix).append(key);
+      }
+      c.Add(prefix + ".dsn", use + " or libpq's passfile");
     }
   }
   PQconninfoFree(opts);

@@ -175,10 +175,10 @@ Result<int> PgSession::PrepareSchema(const std::string& schema, const PgMigratio
     if (!v) return fail(std::move(v).error());
     version = static_cast<int>(PgInt(PQgetvalue(v->get(), 0, 0)));
     if (version > newest) {
-      return fail(MakeError(ErrorKind::kInvalid,
-                            "schema " + schema + " is at " + label + " migration " +
-                                std::to_string(version) + ", newer than this binary's " +
-                                std::to_string(newest) + ": refusing to write to it"));
+      std::string why = "schema " + schema;
+      why.append(" is at ").append(label).append(" migration ").append(std::to_string(version));
+      why.append(", newer than this binary's ").append(std::to_string(newest));
+      return fail(MakeError(ErrorKind::kInvalid, why + ": refusing to write to it"));
     }
     const PgMigration* next = nullptr;
     for (const auto& mig : migrations) {

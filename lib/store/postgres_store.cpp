@@ -58,7 +58,7 @@ class PgFileWriter final : public FileWriter {
     return result.get_future().get();
   }
   bool CommitsAsync() const override { return true; }
-  bool CommitWith(std::vector<CommitStatement> statements) override {
+  bool CommitWith(std::vector<CommitStatement>&& statements) override {
     if (writer_.options().state_schema.empty()) return false;  // the state is elsewhere
     on_commit_ = std::move(statements);
     return true;

@@ -144,7 +144,7 @@ class FileWriter {
   }
   // Statements to run in the transaction of the final Commit (see CommitStatement). Returns false
   // when this writer cannot (the caller then records the file's end itself, after Commit).
-  virtual bool CommitWith(std::vector<CommitStatement> statements) {
+  virtual bool CommitWith(std::vector<CommitStatement>&& statements) {
     (void)statements;
     return false;
   }
