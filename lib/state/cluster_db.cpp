@@ -21,12 +21,14 @@ constexpr const char* kLiveLeasesSql =
     "lease_until_ms>=?2 AND state<=5";
 // The claim: runnable jobs without a live lease, earliest deadline first (members_runnable),
 // leased in one statement. SKIP LOCKED: rows an operator's command or another claim holds are
-// passed over, never waited for.
+// passed over, never waited for. An UPDATE returns its rows in no particular order: they are
+// sorted again so that the jobs start earliest deadline first.
 constexpr const char* kClaimSql =
-    "UPDATE members SET lease_owner=?4, lease_until_ms=?5, lease_epoch=lease_epoch+1 "
-    "WHERE id IN (SELECT id FROM members WHERE payer=?1 AND state<=5 AND next_ms<=?2 AND "
-    "(lease_owner IS NULL OR lease_until_ms<?2) ORDER BY deadline, id LIMIT ?3 "
-    "FOR UPDATE SKIP LOCKED) RETURNING id, lease_epoch";
+    "WITH taken AS (UPDATE members SET lease_owner=?4, lease_until_ms=?5, "
+    "lease_epoch=lease_epoch+1 WHERE id IN (SELECT id FROM members WHERE payer=?1 AND state<=5 "
+    "AND next_ms<=?2 AND (lease_owner IS NULL OR lease_until_ms<?2) ORDER BY deadline, id "
+    "LIMIT ?3 FOR UPDATE SKIP LOCKED) RETURNING id, lease_epoch, deadline) "
+    "SELECT id, lease_epoch FROM taken ORDER BY deadline, id";
 
 }  // namespace
 
