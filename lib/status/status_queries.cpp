@@ -24,7 +24,7 @@ constexpr std::string_view kByStateSql = "SELECT payer, state, n FROM member_cou
 // the cap.
 constexpr std::string_view kPayerDeadlineSql =
     "SELECT COUNT(*) FROM (SELECT 1 FROM members INDEXED BY members_runnable WHERE payer=?1 AND "
-    "state<=5 AND deadline<?2 AND requested_ms IS NULL LIMIT ?3)";
+    "state<=5 AND deadline<?2 AND requested_ms IS NULL LIMIT ?3) AS due";
 constexpr std::string_view kNextErrorClassSql =
     "SELECT error_class FROM events WHERE error_class>?1 ORDER BY error_class LIMIT 1";
 constexpr std::string_view kErrorLastSql = "SELECT MAX(at_ms) FROM events WHERE error_class=?1";
