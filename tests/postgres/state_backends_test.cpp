@@ -9,6 +9,7 @@
 
 #include "postgres/state_backend.h"
 #include "state/sql.h"
+#include "status/status_queries.h"
 
 namespace p2p::state {
 namespace {
@@ -344,6 +345,44 @@ TEST_P(StateBackends, HousekeepTrimsOnlyOldCompleteJobsInBatches) {
   EXPECT_EQ(*db_->Housekeep(1000, 2), 0);
   EXPECT_EQ(*db_->Housekeep(1001, 100), 1);
   EXPECT_EQ(db_->Housekeep(1, 0).error().message, "housekeep: max_jobs must be positive");
+}
+
+// The status endpoint's snapshot (status/status_queries.h) reads the same on both backends.
+TEST_P(StateBackends, StatusSnapshotCountsStatesDeadlinesAndErrorClasses) {
+  constexpr int64_t kNowMs = 1'800'000'000'000;
+  ASSERT_TRUE(db_->TakeIn("a.csv",
+                          {Member("past", kNowMs / 1000 - 10), Member("near", kNowMs / 1000 + 60),
+                           Member("far", kNowMs / 1000 + 90 * 86400),
+                           Member("elk", kNowMs / 1000 - 5, "elk")},
+                          0, 1));
+  auto job = db_->LoadJob(3);
+  job->state = JobState::kFailed;
+  job->error_class = "network";
+  ASSERT_TRUE(db_->SaveJob(*job, JobState::kPending, kNowMs - 1000));
+  ASSERT_TRUE(db_->CompactCounters());
+  StatusQueries q(*db_);
+  auto prepared = q.Prepare();
+  ASSERT_TRUE(prepared) << prepared.error().message;
+  StatusServerSettings settings;
+  settings.now_ms = [] { return kNowMs; };
+  auto snap = q.Read(settings);
+  ASSERT_TRUE(snap) << snap.error().message;
+  EXPECT_EQ(snap->by_state[0], 3);
+  EXPECT_EQ(snap->by_state[static_cast<size_t>(JobState::kFailed)], 1);
+  ASSERT_EQ(snap->payers.size(), 2u);
+  EXPECT_EQ(snap->payers[0].payer, "bison");
+  EXPECT_EQ(snap->payers[0].active, 2);
+  EXPECT_EQ(snap->payers[0].deadline_past, 1);
+  EXPECT_EQ(snap->payers[0].deadline_near, 1);
+  EXPECT_EQ(snap->payers[1].deadline_past, 1);
+  ASSERT_EQ(snap->errors.size(), 1u);
+  EXPECT_EQ(snap->errors[0].error_class, "network");
+  EXPECT_EQ(snap->errors[0].last_at_ms, kNowMs - 1000);
+  EXPECT_EQ(snap->errors[0].count_window, 1);
+  ASSERT_EQ(snap->deadlines.size(), 2u);
+  EXPECT_EQ(snap->deadlines[0].late, 1);
+  EXPECT_EQ(snap->deadlines[0].at_risk, 1);
+  q.Finalize();
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, StateBackends, kStateBackends, BackendName);
