@@ -1,5 +1,6 @@
 // Operator commands that write: retry, cancel (the state DB, one transaction each) and enqueue
-// (the source inbox). See operator_cli.h.
+// (the source inbox; with a PostgreSQL state, the state itself). After a change a cluster's
+// daemons are woken (StateDb::Notify; a no-op with SQLite). See operator_cli.h.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -9,11 +10,13 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "operator_cli.h"
 #include "operator_commands.h"
 #include "fhir/ndjson.h"
+#include "pipeline/member_intake.h"
 #include "source/member_file.h"
 #include "state/bulk_match_db.h"
 #include "state/sql.h"
@@ -70,6 +73,16 @@ std::vector<JobRef> NewestPerPayer(const std::vector<JobRef>& jobs) {
     }
   }
   return newest;
+}
+
+// Wakes the cluster's schedulers for each payer of `jobs` (delivered at the caller's commit).
+Result<void> NotifyPayers(state::StateDb& db, const std::vector<JobRef>& jobs) {
+  std::set<std::string> payers;
+  for (const JobRef& j : jobs) payers.insert(j.payer);
+  for (const std::string& p : payers) {
+    if (auto r = db.Notify(p); !r) return r;
+  }
+  return Ok();
 }
 
 // Writes the state change and its event. REQUIRES: inside a transaction.
@@ -156,7 +169,8 @@ bool RetryableByKey(JobState s) {
   return RetryableByState(s) || s == JobState::kNoMatch || s == JobState::kConsentRefused;
 }
 
-int RetryByState(const OperatorArgs& a, state::StateDb& db, JobWriter& w, const OperatorIo& io) {
+int RetryByState(const OperatorArgs& a, state::StateDb& db, JobWriter& w, const OperatorIo& io,
+                 std::vector<JobRef>& changed) {
   const JobState s = *ParseJobState(a.state);
   if (!RetryableByState(s)) {
     std::fprintf(io.err,
@@ -190,6 +204,7 @@ int RetryByState(const OperatorArgs& a, state::StateDb& db, JobWriter& w, const 
       continue;
     }
     if (auto r = w.Requeue(j, io.now_ms); !r) return DbFailed(io, r.error());
+    changed.push_back(j);
     ++done;
   }
   std::fprintf(io.out, "requeued %lld %s jobs%s%s", static_cast<long long>(done),
@@ -199,7 +214,8 @@ int RetryByState(const OperatorArgs& a, state::StateDb& db, JobWriter& w, const 
   return kOpExitOk;
 }
 
-int RetryByKey(const OperatorArgs& a, state::StateDb& db, JobWriter& w, const OperatorIo& io) {
+int RetryByKey(const OperatorArgs& a, state::StateDb& db, JobWriter& w, const OperatorIo& io,
+               std::vector<JobRef>& changed) {
   auto jobs = JobsOf(db.handle(), a.target, a.payer);
   if (!jobs) return DbFailed(io, jobs.error());
   if (jobs->empty()) {
@@ -228,6 +244,7 @@ int RetryByKey(const OperatorArgs& a, state::StateDb& db, JobWriter& w, const Op
     }
     if (auto r = w.Requeue(j, io.now_ms); !r) return DbFailed(io, r.error());
     std::fprintf(io.out, "%s: %s -> pending\n", Describe(j).c_str(), name.c_str());
+    changed.push_back(j);
     ++done;
   }
   return done > 0 ? kOpExitOk : kOpExitDataErr;
@@ -240,8 +257,11 @@ int CmdRetry(const OperatorArgs& a, state::StateDb& db, const OperatorIo& io) {
   if (auto r = tx.Begin(); !r) return DbFailed(io, r.error());
   auto w = JobWriter::Prepare(db.handle());
   if (!w) return DbFailed(io, w.error());
-  const int code = a.target.empty() ? RetryByState(a, db, *w, io) : RetryByKey(a, db, *w, io);
+  std::vector<JobRef> changed;
+  const int code = a.target.empty() ? RetryByState(a, db, *w, io, changed)
+                                    : RetryByKey(a, db, *w, io, changed);
   if (code != kOpExitOk) return code;  // nothing written, or rolled back
+  if (auto r = NotifyPayers(db, changed); !r) return DbFailed(io, r.error());
   if (auto r = tx.Commit(); !r) return DbFailed(io, r.error());
   return code;
 }
@@ -257,7 +277,7 @@ int CmdCancel(const OperatorArgs& a, state::StateDb& db, const OperatorIo& io) {
     std::fprintf(io.err, "no job for member %s\n", a.target.c_str());
     return kOpExitNoMember;
   }
-  int done = 0;
+  std::vector<JobRef> changed;
   for (const JobRef& j : *jobs) {
     if (IsTerminal(j.state)) continue;
     if (auto r = w->Cancel(j, io.now_ms); !r) return DbFailed(io, r.error());
@@ -267,9 +287,9 @@ int CmdCancel(const OperatorArgs& a, state::StateDb& db, const OperatorIo& io) {
     std::fprintf(io.out, "%s: %s -> cancelled%s\n", Describe(j).c_str(),
                  std::string(JobStateName(j.state)).c_str(),
                  exporting ? "; the daemon cancels its export at the payer" : "");
-    ++done;
+    changed.push_back(j);
   }
-  if (done == 0) {
+  if (changed.empty()) {
     const JobRef& last = jobs->back();
     std::fprintf(io.err, "member %s has no job in progress (newest: %s is %s)\n",
                  a.target.c_str(), Describe(last).c_str(),
@@ -333,6 +353,48 @@ Result<void> PlaceAtomically(const fs::path& dir, const std::string& name, std::
   return Ok();
 }
 
+// `enqueue` with a PostgreSQL state: the rows go straight into the shared state, as the
+// directory source takes an inbox file (pipeline/member_intake.h TakeInRows: committed batches,
+// lifecycle rows and revocations, the name recorded as taken), so a file handed in on any host
+// reaches every daemon of the cluster, which are woken for its payers. A run that is interrupted
+// resumes after its last committed batch when started again on the same, unchanged file.
+int EnqueueIntoState(const std::string& file, const std::string& name, std::string_view text,
+                     bool ndjson, const std::vector<std::string>& payers, const Options& options,
+                     state::StateDb& db, const OperatorIo& io) {
+  struct stat st {};
+  if (::stat(file.c_str(), &st) != 0) {
+    std::fprintf(io.err, "%s: cannot read\n", file.c_str());
+    return kOpExitNoMember;
+  }
+  const source::MemberFileIdentity id{
+      static_cast<int64_t>(st.st_size),
+      static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec};
+  std::set<std::string> touched;
+  auto rows = [&](const source::RowVisitor& visitor) {
+    source::RowVisitor v = visitor;
+    v.row = [&](uint64_t line, MemberRow&& row, size_t consumed) {
+      touched.insert(row.prior_payer);
+      return visitor.row(line, std::move(row), consumed);
+    };
+    return ndjson ? source::VisitMemberNdjson(text, payers, v)
+                  : source::VisitMemberCsv(text, payers, v);
+  };
+  auto taken = pipeline::TakeInRows(db, name, id, rows, options.consent, io.now_ms);
+  if (!taken) return DbFailed(io, taken.error());
+  for (const std::string& payer : touched) {
+    if (auto r = db.Notify(payer); !r) return DbFailed(io, r.error());
+  }
+  std::fprintf(io.out,
+               "%s: %d members enqueued into the state DB %s (%d new jobs, %d with an active or "
+               "complete job already)",
+               file.c_str(), taken->counts.inserted + taken->counts.already_known,
+               StateLocation(options.state).c_str(), taken->counts.inserted,
+               taken->counts.already_known);
+  if (taken->problems > 0) std::fprintf(io.out, " (%zu problems, listed above)", taken->problems);
+  std::fprintf(io.out, "\n");
+  return kOpExitOk;
+}
+
 }  // namespace
 
 int CmdEnqueue(const OperatorArgs& a, const Options& options, state::StateDb* db,
@@ -393,10 +455,13 @@ int CmdEnqueue(const OperatorArgs& a, const Options& options, state::StateDb* db
     }
   }
   const fs::path inbox(options.source.path);
-  if (fs::exists(inbox / name, ec)) {
+  if (!inbox.empty() && fs::exists(inbox / name, ec)) {
     std::fprintf(io.err, "%s: %s is already waiting in the inbox; rename it\n", file.c_str(),
                  name.c_str());
     return kOpExitDataErr;
+  }
+  if (db != nullptr && db->clustered()) {
+    return EnqueueIntoState(file, name, text, ndjson, payers, options, *db, io);
   }
   if (auto r = PlaceAtomically(inbox, name, text); !r) {
     std::fprintf(io.err, "source.path: %s\n", r.error().message.c_str());
@@ -432,6 +497,7 @@ int CmdExport(const OperatorArgs& a, const Options& options, state::StateDb& db,
     return kOpExitDataErr;
   }
   if (!id) return DbFailed(io, id.error());
+  if (auto r = db.Notify(a.payer); !r) return DbFailed(io, r.error());
   std::fprintf(io.out, "queued export of Group %s at %s as job %lld (member_key group:%s)\n",
                a.group.c_str(), a.payer.c_str(), static_cast<long long>(*id), a.group.c_str());
   return kOpExitOk;

@@ -23,14 +23,34 @@ namespace {
 
 // The operator commands never talk to a payer: every secret source "resolves" to a placeholder,
 // so that a shell without $CREDENTIALS_DIRECTORY or the secret's variable can still run them.
-class NoSecretsEnv : public Env {
+// The one exception is the password of a PostgreSQL state (state.password_file / _env /
+// _credential, as decoded from the same text): the commands log in with it, so it is read for
+// real, and a problem with it is reported as check-config reports it.
+class OperatorEnv : public Env {
  public:
-  std::optional<std::string> GetEnv(const std::string&) const override {
+  explicit OperatorEnv(const StateOptions& state) {
+    if (state.kind != StateKind::kPostgres) return;
+    file_ = state.password_file;
+    var_ = state.password_env;
+    if (!state.password_credential.empty()) {
+      var_ = "CREDENTIALS_DIRECTORY";
+      if (const char* dir = std::getenv("CREDENTIALS_DIRECTORY")) {
+        file_ = std::string(dir) + "/" + state.password_credential;
+      }
+    }
+  }
+  std::optional<std::string> GetEnv(const std::string& name) const override {
+    if (!var_.empty() && name == var_) return real_.GetEnv(name);
     return std::string("/nonexistent-operator-cli");
   }
-  Result<std::string> ReadSecretFile(const std::string&) const override {
+  Result<std::string> ReadSecretFile(const std::string& path) const override {
+    if (!file_.empty() && path == file_) return real_.ReadSecretFile(path);
     return std::string("unused-by-operator-commands");
   }
+
+ private:
+  SystemEnv real_;
+  std::string file_, var_;  // the state password's file and variable ("" when none)
 };
 
 Result<Options> LoadOperatorOptions(const std::string& path) {
@@ -38,7 +58,9 @@ Result<Options> LoadOperatorOptions(const std::string& path) {
   if (!in) return MakeError(ErrorKind::kIo, path + ": cannot read");
   std::ostringstream text;
   text << in.rdbuf();
-  Result<Options> options = ParseOptions(text.str(), path, NoSecretsEnv());
+  const DecodedOptions decoded =
+      DecodeOptions(text.str(), std::filesystem::path(path).parent_path().string());
+  Result<Options> options = ParseOptions(text.str(), path, OperatorEnv(decoded.options.state));
   if (!options) return options;
   for (std::string* p : {&options->state.path, &options->source.path, &options->store.path}) {
     if (!p->empty()) *p = std::filesystem::absolute(*p).lexically_normal().string();
@@ -232,6 +254,12 @@ int RunOperatorCommandAt(const std::vector<std::string>& args, std::FILE* out, s
         if (r->purge_requested) {
           std::fprintf(out, "%s payer %s: consent revoked; the daemon purges its resources\n",
                        a.target.c_str(), p.c_str());
+        }
+        // Cancelled and revoked: a cluster's daemons are woken (the one running the job stops
+        // it, the export is cancelled at the payer, a purge is started).
+        if (auto n = (*db)->Notify(p); !n) {
+          std::fprintf(err, "%s\n", n.error().message.c_str());
+          return kOpExitSoftware;
         }
       }
     }

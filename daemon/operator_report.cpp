@@ -150,17 +150,22 @@ int CmdStatus(const Options& options, state::StateDb& db, const OperatorIo& io) 
 }
 
 int CmdMembersList(const OperatorArgs& a, state::StateDb& db, const OperatorIo& io) {
+  // Placeholders numbered as they are used: PostgreSQL must know the type of every one.
   std::string sql =
       "SELECT member_key, payer, state, attempts, updated_ms, COALESCE(error_class,'') "
-      "FROM members WHERE 1";
-  if (!a.state.empty()) sql += " AND state=?1";
-  if (!a.payer.empty()) sql += " AND payer=?2";
-  sql += " ORDER BY id LIMIT ?3";
+      "FROM members WHERE 1=1";
+  int n = 0;
+  const int state_at = a.state.empty() ? 0 : ++n;
+  const int payer_at = a.payer.empty() ? 0 : ++n;
+  const int limit_at = ++n;
+  if (state_at != 0) sql += " AND state=?" + std::to_string(state_at);
+  if (payer_at != 0) sql += " AND payer=?" + std::to_string(payer_at);
+  sql += " ORDER BY id LIMIT ?" + std::to_string(limit_at);
   auto st = state::Stmt::Prepare(db.handle(), sql);
   if (!st) return DbFailed(io, st.error());
-  if (!a.state.empty()) st->Bind(1, static_cast<int64_t>(*ParseJobState(a.state)));
-  if (!a.payer.empty()) st->Bind(2, a.payer);
-  st->Bind(3, a.limit);
+  if (state_at != 0) st->Bind(state_at, static_cast<int64_t>(*ParseJobState(a.state)));
+  if (payer_at != 0) st->Bind(payer_at, a.payer);
+  st->Bind(limit_at, a.limit);
   std::vector<std::vector<std::string>> rows = {
       {"MEMBER_KEY", "PAYER", "STATE", "ATTEMPTS", "UPDATED", "ERROR_CLASS"}};
   for (;;) {

@@ -11,24 +11,20 @@
 
 namespace p2p::pipeline {
 
-Result<FileIntakeResult> TakeInFile(state::StateDb& db, const source::DirectorySource& source,
-                                    const std::filesystem::path& file,
-                                    const ConsentOptions& consent, int64_t now_ms,
-                                    const FileIntakeSettings& settings) {
-  std::string name = file.filename().string();
-  // Daemons sharing a PostgreSQL state may each take a file of the same name (from their own
-  // claim directories): the intake's progress and the members' source_file name the claimant.
-  if (db.clustered() && file.has_parent_path()) {
-    name = file.parent_path().filename().string() + "/" + name;
-  }
-  auto id = source.Identify(file);
-  if (!id) return std::move(id).error();
-  auto opened = state::FileIntake::Open(db, name, id->size, id->mtime_ns);
+namespace {
+
+// The file's rows into the state and the file recorded as taken (its keys kept: the caller
+// drops them once the file is out of the inbox). Problems into `problems`.
+Result<state::IntakeCounts> StreamIntoState(state::StateDb& db, const std::string& name,
+                                            const source::MemberFileIdentity& id,
+                                            const RowStream& rows, const ConsentOptions& consent,
+                                            int64_t now_ms, const FileIntakeSettings& settings,
+                                            std::vector<RowProblem>& problems) {
+  auto opened = state::FileIntake::Open(db, name, id.size, id.mtime_ns);
   if (!opened) return std::move(opened).error();
   state::FileIntake& intake = **opened;
 
   const int64_t today = DaysFromUnix(now_ms / 1000);
-  std::vector<RowProblem> problems;
   lifecycle::IntakeSplit late;  // revocations, applied after the last batch
   std::vector<state::LifecycleIntake> batch_lifecycle;
   size_t batch = 0;
@@ -66,7 +62,7 @@ Result<FileIntakeResult> TakeInFile(state::StateDb& db, const source::DirectoryS
     if (++batch >= settings.batch_rows) return commit(last_line);
     return Ok();
   };
-  if (auto r = source.Visit(file, visitor); !r) return std::move(r).error();
+  if (auto r = rows(visitor); !r) return std::move(r).error();
   if (batch > 0 || !intake.taken()) {
     if (auto r = commit(last_line); !r) return std::move(r).error();
   }
@@ -74,9 +70,45 @@ Result<FileIntakeResult> TakeInFile(state::StateDb& db, const source::DirectoryS
   if (auto r = intake.Finish(static_cast<int>(problems.size()), now_ms); !r) {
     return std::move(r).error();
   }
+  return intake.counts();
+}
+
+}  // namespace
+
+Result<FileIntakeResult> TakeInFile(state::StateDb& db, const source::DirectorySource& source,
+                                    const std::filesystem::path& file,
+                                    const ConsentOptions& consent, int64_t now_ms,
+                                    const FileIntakeSettings& settings) {
+  std::string name = file.filename().string();
+  // Daemons sharing a PostgreSQL state may each take a file of the same name (from their own
+  // claim directories): the intake's progress and the members' source_file name the claimant.
+  if (db.clustered() && file.has_parent_path()) {
+    name = file.parent_path().filename().string() + "/" + name;
+  }
+  auto id = source.Identify(file);
+  if (!id) return std::move(id).error();
+  std::vector<RowProblem> problems;
+  auto counts = StreamIntoState(
+      db, name, *id, [&](const source::RowVisitor& v) { return source.Visit(file, v); }, consent,
+      now_ms, settings, problems);
+  if (!counts) return std::move(counts).error();
   if (auto r = source.Finish(file, problems); !r) return std::move(r).error();
   if (auto r = state::FileIntake::DropKeys(db, name); !r) return std::move(r).error();
-  return FileIntakeResult{intake.counts(), problems.size()};
+  return FileIntakeResult{*counts, problems.size()};
+}
+
+Result<FileIntakeResult> TakeInRows(state::StateDb& db, const std::string& name,
+                                    const source::MemberFileIdentity& id, const RowStream& rows,
+                                    const ConsentOptions& consent, int64_t now_ms,
+                                    const FileIntakeSettings& settings,
+                                    std::vector<RowProblem>* problems) {
+  std::vector<RowProblem> found;
+  auto counts = StreamIntoState(db, name, id, rows, consent, now_ms, settings, found);
+  if (!counts) return std::move(counts).error();
+  if (auto r = state::FileIntake::DropKeys(db, name); !r) return std::move(r).error();
+  const size_t n = found.size();
+  if (problems != nullptr) *problems = std::move(found);
+  return FileIntakeResult{*counts, n};
 }
 
 }  // namespace p2p::pipeline

@@ -15,6 +15,8 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <string>
+#include <vector>
 
 #include "config/options.h"
 #include "core/result.h"
@@ -41,5 +43,20 @@ Result<FileIntakeResult> TakeInFile(state::StateDb& db, const source::DirectoryS
                                     const std::filesystem::path& file,
                                     const ConsentOptions& consent, int64_t now_ms,
                                     const FileIntakeSettings& settings = {});
+
+// The rows of one member file, streamed: runs the parse with the visitor it is given
+// (DirectorySource::Visit, or source::VisitMemberCsv / VisitMemberNdjson over a file's text).
+using RowStream = std::function<Result<void>(const source::RowVisitor&)>;
+
+// TakeInFile's work on a file that is not in an inbox (the operator's `enqueue` into a shared
+// PostgreSQL state): the rows of file `name` (its identity `id` decides whether an interrupted
+// intake resumes) in committed batches, the revocations, then the file recorded as taken and its
+// duplicate-check keys dropped. The row problems go to `problems` when given. Same errors and
+// memory as TakeInFile.
+Result<FileIntakeResult> TakeInRows(state::StateDb& db, const std::string& name,
+                                    const source::MemberFileIdentity& id, const RowStream& rows,
+                                    const ConsentOptions& consent, int64_t now_ms,
+                                    const FileIntakeSettings& settings = {},
+                                    std::vector<RowProblem>* problems = nullptr);
 
 }  // namespace p2p::pipeline

@@ -21,12 +21,21 @@ constexpr const char* kLiveLeasesSql =
     "lease_until_ms>=?2 AND state<=5";
 // The claim: runnable jobs without a live lease, earliest deadline first (members_runnable),
 // leased in one statement. SKIP LOCKED: rows an operator's command or another claim holds are
-// passed over, never waited for.
+// passed over, never waited for. The ids are taken as an array (an InitPlan, then one primary
+// key lookup each): with `id IN (SELECT ...)` the generic plan of the prepared statement joined
+// every row of members by hash (a sequential scan), as tests/postgres/state_query_plans_test.cpp
+// showed. An UPDATE returns its rows in no particular order: they are sorted again so that the
+// jobs start earliest deadline first.
 constexpr const char* kClaimSql =
-    "UPDATE members SET lease_owner=?4, lease_until_ms=?5, lease_epoch=lease_epoch+1 "
-    "WHERE id IN (SELECT id FROM members WHERE payer=?1 AND state<=5 AND next_ms<=?2 AND "
-    "(lease_owner IS NULL OR lease_until_ms<?2) ORDER BY deadline, id LIMIT ?3 "
-    "FOR UPDATE SKIP LOCKED) RETURNING id, lease_epoch";
+    "WITH taken AS (UPDATE members SET lease_owner=?4, lease_until_ms=?5, "
+    "lease_epoch=lease_epoch+1 WHERE id = ANY(ARRAY(SELECT id FROM members WHERE payer=?1 AND "
+    "state<=5 AND next_ms<=?2 AND (lease_owner IS NULL OR lease_until_ms<?2) ORDER BY deadline, "
+    "id LIMIT ?3 FOR UPDATE SKIP LOCKED)) RETURNING id, lease_epoch, deadline) "
+    "SELECT id, lease_epoch FROM taken ORDER BY deadline, id";
+
+// An instance's leases, extended (members_lease_owner).
+constexpr const char* kRenewSql =
+    "UPDATE members SET lease_until_ms=?2 WHERE lease_owner=?1 RETURNING id, lease_epoch";
 
 // This process's row in `instances`, made or renewed.
 Result<void> Announce(Conn* db, const InstanceInfo& me, int64_t now_ms) {
@@ -49,7 +58,7 @@ Result<void> Announce(Conn* db, const InstanceInfo& me, int64_t now_ms) {
 }  // namespace
 
 std::vector<std::string_view> StateDb::ClusterQueries() {
-  return {kLiveLeasesSql, kClaimSql};
+  return {kLiveLeasesSql, kClaimSql, kRenewSql};
 }
 
 Result<void> StateDb::JoinCluster(const InstanceInfo& me, const std::vector<std::string>& payers,
@@ -162,8 +171,7 @@ Result<int64_t> StateDb::RenewLeases(int64_t now_ms) {
     // Forgotten (a day without heartbeat, or an operator): announce again.
     CL_TRY(Announce(db_, me_, now_ms));
   }
-  auto renew = Stmt::Prepare(
-      db_, "UPDATE members SET lease_until_ms=?2 WHERE lease_owner=?1 RETURNING id, lease_epoch");
+  auto renew = Stmt::Prepare(db_, kRenewSql);
   if (!renew) return std::move(renew).error();
   renew->Bind(1, me_.token).Bind(2, now_ms + me_.lease_ms);
   std::map<int64_t, int64_t> held;

@@ -18,6 +18,25 @@ Result<void> Run(Conn* db, std::string_view sql, const std::string& name,
   return st->Bind(1, name).Run(what);
 }
 
+// The duplicate-check key as stored. Keys are opaque bytes with NUL separators
+// (source/member_file.h); a PostgreSQL text value cannot hold a NUL (libpq would cut the key at
+// the first one, so two payers' rows of a member, or a row and its revocation, would collide):
+// there '\' and NUL are escaped. SQLite keeps the bytes as they are.
+const std::string& StoredKey(Dialect dialect, const std::string& key, std::string* buf) {
+  if (dialect != Dialect::kPostgres) return key;
+  buf->clear();
+  for (char c : key) {
+    if (c == '\\') {
+      *buf += "\\\\";
+    } else if (c == '\0') {
+      *buf += "\\0";
+    } else {
+      *buf += c;
+    }
+  }
+  return *buf;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<FileIntake>> FileIntake::Open(StateDb& db, const std::string& name,
@@ -81,13 +100,14 @@ Result<void> FileIntake::BeginBatch() {
 
 Result<uint64_t> FileIntake::FirstLine(const std::string& key, uint64_t line) {
   FI_TRY(BeginBatch());
-  find_key_.Bind(1, name_).Bind(2, key);
+  const std::string& stored = StoredKey(db_.dialect(), key, &key_buf_);
+  find_key_.Bind(1, name_).Bind(2, stored);
   auto row = find_key_.Step("look up source key");
   const uint64_t first = row && *row ? static_cast<uint64_t>(find_key_.Int(0)) : 0;
   find_key_.Reset();
   if (!row) return std::move(row).error();
   if (first != 0) return first;
-  FI_TRY(insert_key_.Bind(1, name_).Bind(2, key).Bind(3, static_cast<int64_t>(line))
+  FI_TRY(insert_key_.Bind(1, name_).Bind(2, stored).Bind(3, static_cast<int64_t>(line))
              .Run("record source key"));
   return line;
 }

@@ -60,6 +60,7 @@ class FileIntake {
   IntakeCounts counts_;
   std::optional<Transaction> tx_;
   Stmt find_key_, insert_key_;
+  std::string key_buf_;  // the key as stored (FirstLine)
 };
 
 }  // namespace p2p::state

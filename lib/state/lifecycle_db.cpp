@@ -239,10 +239,14 @@ Result<Revocation> RecordRevocation(StateDb& db, const std::string& payer,
       db.handle(),
       "INSERT INTO member_lifecycle(payer, member_key, revoked_ms, revoked_job, purge_requested) "
       "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(payer, member_key) DO UPDATE SET "
-      "revoked_ms = COALESCE(revoked_ms, excluded.revoked_ms), "
-      "revoked_job = COALESCE(excluded.revoked_job, revoked_job), refresh_due_ms = NULL, "
-      "purge_requested = CASE WHEN purged_ms IS NULL THEN MAX(purge_requested, "
-      "excluded.purge_requested) ELSE 0 END");
+      // The existing row's columns are named with the table (PostgreSQL finds a bare name
+      // ambiguous beside `excluded`); a CASE, not SQLite's two-argument MAX.
+      "revoked_ms = COALESCE(member_lifecycle.revoked_ms, excluded.revoked_ms), "
+      "revoked_job = COALESCE(excluded.revoked_job, member_lifecycle.revoked_job), "
+      "refresh_due_ms = NULL, "
+      "purge_requested = CASE WHEN member_lifecycle.purged_ms IS NOT NULL THEN 0 "
+      "WHEN excluded.purge_requested > member_lifecycle.purge_requested "
+      "THEN excluded.purge_requested ELSE member_lifecycle.purge_requested END");
   if (!lc) return std::move(lc).error();
   lc->Bind(1, payer).Bind(2, member_key).Bind(3, now_ms);
   if (out.job_id != 0) {
@@ -260,9 +264,12 @@ Result<Revocation> RecordRevocation(StateDb& db, const std::string& payer,
 
 Result<std::vector<std::string>> CancelledPayersOf(StateDb& db, const std::string& member_key,
                                                   const std::string& payer) {
+  // Each payer's latest job: the row with no later job of the same (member_key, payer).
   auto st = Stmt::Prepare(db.handle(),
-                          "SELECT payer, MAX(id), state FROM members WHERE member_key = ?1 AND "
-                          "(?2 = '' OR payer = ?2) GROUP BY payer");
+                          "SELECT m.payer, m.state FROM members m WHERE m.member_key = ?1 AND "
+                          "(?2 = '' OR m.payer = ?2) AND NOT EXISTS (SELECT 1 FROM members n "
+                          "WHERE n.member_key = m.member_key AND n.payer = m.payer AND "
+                          "n.id > m.id) ORDER BY m.payer");
   if (!st) return std::move(st).error();
   st->Bind(1, member_key).Bind(2, payer);
   std::vector<std::string> out;
@@ -270,7 +277,7 @@ Result<std::vector<std::string>> CancelledPayersOf(StateDb& db, const std::strin
     auto row = st->Step("payers of a cancelled member");
     if (!row) return std::move(row).error();
     if (!*row) break;
-    if (st->Int(2) == static_cast<int64_t>(JobState::kCancelled)) out.push_back(st->Text(0));
+    if (st->Int(1) == static_cast<int64_t>(JobState::kCancelled)) out.push_back(st->Text(0));
   }
   return out;
 }

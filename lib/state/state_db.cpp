@@ -17,6 +17,17 @@ constexpr const char* kJobColumns =
     "COALESCE(error_detail,''), COALESCE(http_status,0), expired_rekicks, "
     "COALESCE(throttled_since_ms,0)";
 
+// The scheduler's queries (Runnable, NextWake, NextDue). Runnable: deadline order straight from
+// the index, stopping at LIMIT: never a sort of every due job (members_wake would be chosen
+// otherwise, and sort all of them on each pass). PostgreSQL drops the INDEXED BY hint and picks
+// members_runnable by itself (tests/postgres/state_query_plans_test.cpp checks it).
+constexpr const char* kRunnableSql =
+    "SELECT id FROM members INDEXED BY members_runnable WHERE payer=?1 AND state<=5 AND "
+    "next_ms<=?2 ORDER BY deadline, id LIMIT ?3";
+constexpr const char* kNextWakeSql = "SELECT MIN(next_ms) FROM members WHERE payer=?1 AND state<=5";
+constexpr const char* kNextDueSql =
+    "SELECT MIN(next_ms) FROM members WHERE payer=?1 AND state<=5 AND next_ms>?2";
+
 Job ReadJob(const Stmt& s) {
   Job j;
   j.id = s.Int(0);
@@ -101,6 +112,10 @@ Result<std::unique_ptr<StateDb>> StateDb::OpenPostgres(PgConnOptions options) {
 
 StateDb::~StateDb() = default;
 
+std::vector<std::string_view> StateDb::SchedulerQueries() {
+  return {kRunnableSql, kNextWakeSql, kNextDueSql};
+}
+
 Result<void> StateDb::PrepareAll() {
   struct {
     Stmt* stmt;
@@ -111,14 +126,9 @@ Result<void> StateDb::PrepareAll() {
       {&insert_event_,
        "INSERT INTO events(job_id, at_ms, from_state, to_state, error_class) "
        "VALUES (?1, ?2, ?3, ?4, NULLIF(?5,''))"},
-      {&runnable_,
-       // Deadline order straight from the index, stopping at LIMIT: never a sort of every due job
-       // (members_wake would be chosen otherwise, and sort all of them on each pass).
-       "SELECT id FROM members INDEXED BY members_runnable WHERE payer=?1 AND state<=5 AND "
-       "next_ms<=?2 ORDER BY deadline, id LIMIT ?3"},
-      {&next_wake_, "SELECT MIN(next_ms) FROM members WHERE payer=?1 AND state<=5"},
-      {&next_due_,
-       "SELECT MIN(next_ms) FROM members WHERE payer=?1 AND state<=5 AND next_ms>?2"},
+      {&runnable_, kRunnableSql},
+      {&next_wake_, kNextWakeSql},
+      {&next_due_, kNextDueSql},
       {&insert_member_,
        "INSERT INTO members(member_key, payer, state, row_json, deadline, consent_end, "
        "source_file, source_line, created_ms, updated_ms) VALUES (?1,?2,0,?3,?4,?5,?6,?7,?8,?8)"},

@@ -266,8 +266,13 @@ class StateDb {
   Result<std::vector<DeadlineCounts>> DeadlineReport(int64_t now_s, int64_t at_risk_within_s);
   // The SQL DeadlineReport runs (for query-plan tests).
   static std::vector<std::string_view> DeadlineQueries();
-  // The SQL of the lease claim (ClaimRunnable), for query-plan tests.
+  // The SQL of the lease claim (ClaimRunnable: live leases, claim) and of RenewLeases, for
+  // query-plan tests. Parameters: ?1 payer (renewal: owner), ?2 now (renewal: lease end), ?3
+  // limit, ?4 owner, ?5 lease end.
   static std::vector<std::string_view> ClusterQueries();
+  // The SQL of Runnable, NextWake and NextDue, for query-plan tests. Parameters: ?1 payer, ?2
+  // now (NextDue: after), ?3 limit.
+  static std::vector<std::string_view> SchedulerQueries();
 
   // --- housekeeping ---
   // Trims complete jobs with completed_ms < older_than_ms: deletes their `files` and `bad_lines`

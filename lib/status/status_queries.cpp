@@ -24,7 +24,7 @@ constexpr std::string_view kByStateSql = "SELECT payer, state, n FROM member_cou
 // the cap.
 constexpr std::string_view kPayerDeadlineSql =
     "SELECT COUNT(*) FROM (SELECT 1 FROM members INDEXED BY members_runnable WHERE payer=?1 AND "
-    "state<=5 AND deadline<?2 AND requested_ms IS NULL LIMIT ?3) AS capped";
+    "state<=5 AND deadline<?2 AND requested_ms IS NULL LIMIT ?3) AS due";
 constexpr std::string_view kNextErrorClassSql =
     "SELECT error_class FROM events WHERE error_class>?1 ORDER BY error_class LIMIT 1";
 constexpr std::string_view kErrorLastSql = "SELECT MAX(at_ms) FROM events WHERE error_class=?1";
@@ -126,15 +126,6 @@ Result<StatusSnapshot> StatusQueries::Read(const StatusServerSettings& settings)
   for (auto& d : *deadlines) {
     if (snap.deadlines.size() >= kMaxPayers) break;
     snap.deadlines.push_back({std::move(d.payer), d.on_time, d.late, d.at_risk});
-  }
-
-  if (db_.clustered()) {
-    snap.cluster.on = true;
-    snap.cluster.instance = db_.instance_token();
-    snap.cluster.leases = db_.leases_held();
-    auto live = db_.LiveInstances(snap.now_ms);
-    if (!live) return std::move(live).error();
-    snap.cluster.instances = *live;
   }
 
   std::string prev;

@@ -156,6 +156,37 @@ TEST_F(OperatorCli, BadConfigExits78AndMissingStateDbExits70) {
   EXPECT_FALSE(std::filesystem::exists(dir_.File("state.db")));  // not created by the CLI
 }
 
+// With a PostgreSQL state the commands log in: its password is read for real (the payers'
+// secrets still are not), and a problem with it is a configuration error, before any connection.
+TEST_F(OperatorCli, APostgresStatesPasswordIsReadAndItsProblemsExit78) {
+  const std::string payers =
+      "payers:\n"
+      "  - id: bison\n"
+      "    base_url: https://bison.example/v1\n"
+      "    auth: {token_url: https://bison.example/t, client_id: c, "
+      "client_secret_env: P2P_OPCLI_UNSET}\n";
+  std::ofstream(dir_.File("p2p.yaml"))
+      << "state: {kind: postgres, dsn: 'host=127.0.0.1 port=1 dbname=p2p connect_timeout=1', "
+         "password_file: pw}\n"
+         "store: {kind: postgres, dsn: 'host=127.0.0.1 port=1 dbname=p2p', password_env: "
+         "P2P_OPCLI_UNSET}\n"
+         "source: {path: inbox}\n"
+      << payers;
+  Outcome o = Run({"status"});
+  EXPECT_EQ(o.code, kOpExitConfig);
+  EXPECT_NE(o.err.find("state.password_file: " + dir_.File("pw") +
+                       ": cannot read: No such file or directory"),
+            std::string::npos)
+      << o.err;
+  EXPECT_EQ(o.err.find("P2P_OPCLI_UNSET"), std::string::npos) << o.err;
+  std::ofstream(dir_.File("pw")) << "secret\n";
+  std::filesystem::permissions(dir_.File("pw"), std::filesystem::perms::owner_read |
+                                                    std::filesystem::perms::owner_write);
+  o = Run({"status"});  // read: the login is tried (nothing listens on port 1)
+  EXPECT_EQ(o.code, kOpExitSoftware);
+  EXPECT_NE(o.err.find("state database"), std::string::npos) << o.err;
+}
+
 TEST_F(OperatorCli, StatusCountsStatesPayersDeadlinesAndErrorClasses) {
   auto ids = Add({{"m1", "bison"}, {"m2", "bison"}, {"m3", "elk"}});
   Add({{"late", "elk"}}, kNowS - 10);         // past, not requested
