@@ -82,7 +82,7 @@ Result<FileIntakeResult> TakeInFile(state::StateDb& db, const source::DirectoryS
   std::string name = file.filename().string();
   // Daemons sharing a PostgreSQL state may each take a file of the same name (from their own
   // claim directories): the intake's progress and the members' source_file name the claimant.
-  if (db.clustered() && file.has_parent_path()) {
+  if (db.clustered() && file.parent_path().parent_path().filename() == "claimed") {
     name = file.parent_path().filename().string() + "/" + name;
   }
   auto id = source.Identify(file);

@@ -128,6 +128,15 @@ Result<StatusSnapshot> StatusQueries::Read(const StatusServerSettings& settings)
     snap.deadlines.push_back({std::move(d.payer), d.on_time, d.late, d.at_risk});
   }
 
+  if (db_.clustered()) {
+    snap.cluster.on = true;
+    snap.cluster.instance = db_.instance_token();
+    snap.cluster.leases = db_.leases_held();
+    auto live = db_.LiveInstances(snap.now_ms);
+    if (!live) return std::move(live).error();
+    snap.cluster.instances = *live;
+  }
+
   std::string prev;
   while (snap.errors.size() < kMaxErrorClasses) {
     next_class_.Bind(1, prev);
