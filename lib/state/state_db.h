@@ -310,9 +310,10 @@ class StateDb {
   static constexpr const char* kWakeChannel = "p2p_wake";
   // Leases this process holds (status, metrics).
   int64_t leases_held() const;
-  // REQUIRES: inside a transaction. kLeaseLost when this process leased `job_id` and no longer
-  // holds it; Ok when it holds it, or never leased it (operator commands, SQLite). Locks the job's
-  // row (FOR SHARE) until the transaction ends, so no claim can slip in before the commit.
+  // REQUIRES: inside a transaction (for a write it guards). kLeaseLost when this process leased
+  // `job_id` and no longer holds it; Ok when it holds it, or never leased it (operator commands,
+  // SQLite). Locks the job's row (FOR SHARE) until the transaction ends, so no claim can slip in
+  // before the commit. Outside a transaction it only tells whether the lease is still held.
   Result<void> CheckLease(int64_t job_id);
 
   // Checkpoints the WAL (shutdown).
