@@ -169,10 +169,14 @@ Result<int64_t> StateDb::RenewLeases(int64_t now_ms) {
                .Bind(7, me_.lease_ms)
                .Run("announce instance"));
   }
-  auto renew = Stmt::Prepare(
-      db_, "UPDATE members SET lease_until_ms=?2 WHERE lease_owner=?1 RETURNING id, lease_epoch");
+  // Only live leases: a lapsed one counts as free for every claim (kLiveLeasesSql), and other
+  // instances may have filled the payer's concurrency meanwhile. Reviving it would run one job
+  // more than limits.concurrency allows cluster-wide; the job stays claimable instead.
+  auto renew = Stmt::Prepare(db_,
+                             "UPDATE members SET lease_until_ms=?2 WHERE lease_owner=?1 AND "
+                             "lease_until_ms>=?3 RETURNING id, lease_epoch");
   if (!renew) return std::move(renew).error();
-  renew->Bind(1, me_.token).Bind(2, now_ms + me_.lease_ms);
+  renew->Bind(1, me_.token).Bind(2, now_ms + me_.lease_ms).Bind(3, now_ms);
   std::map<int64_t, int64_t> held;
   for (;;) {
     auto r = renew->Step("renew leases");
@@ -182,8 +186,8 @@ Result<int64_t> StateDb::RenewLeases(int64_t now_ms) {
   }
   renew->Reset();
   CL_TRY(tx.Commit());
-  // A lease another instance took (this one was paused past it) is marked lost: the job's next
-  // write fails (CheckLease) and the run stops.
+  // A lease that lapsed (this one was paused past it), whether or not another instance took it
+  // meanwhile, is marked lost: the job's next write fails (CheckLease) and the run stops.
   for (auto& [id, epoch] : leases_) {
     auto h = held.find(id);
     if (h == held.end() || h->second != epoch) epoch = kLost;
@@ -257,8 +261,8 @@ Result<void> StateDb::CheckLease(int64_t job_id) {
   if (!held) {
     it->second = kLost;
     return MakeError(ErrorKind::kLeaseLost,
-                     "job " + std::to_string(job_id) + ": its lease lapsed and another instance "
-                     "took it; this instance stops it");
+                     "job " + std::to_string(job_id) + ": its lease lapsed (another instance "
+                     "may run it now); this instance stops it");
   }
   return Ok();
 }

@@ -291,8 +291,9 @@ class StateDb {
                               int concurrency, int running);
   // Gives the job's lease back (its run ended: it waits or is terminal). No-op without one.
   Result<void> ReleaseLease(int64_t job_id);
-  // Extends every lease of this process to now + lease_ms and renews the heartbeat; forgets the
-  // leases another instance took meanwhile. Returns the leases held.
+  // Extends every live lease of this process to now + lease_ms and renews the heartbeat; the
+  // leases that lapsed (taken by another instance meanwhile or not) are lost: the job's next
+  // write gets kLeaseLost. Returns the leases held.
   Result<int64_t> RenewLeases(int64_t now_ms);
   // Instances whose heartbeat is younger than their lease timeout (1 with SQLite).
   Result<int64_t> LiveInstances(int64_t now_ms);
