@@ -21,11 +21,14 @@ constexpr const char* kLiveLeasesSql =
     "lease_until_ms>=?2 AND state<=5";
 // The claim: runnable jobs without a live lease, earliest deadline first (members_runnable),
 // leased in one statement. SKIP LOCKED: rows an operator's command or another claim holds are
-// passed over, never waited for.
+// passed over, never waited for. ?6 (comma-separated ids, "" for none): the jobs this process
+// still runs, never claimed again while it does, not even after their lease was lost (the new
+// lease would make a stale run's writes pass the fence).
 constexpr const char* kClaimSql =
     "UPDATE members SET lease_owner=?4, lease_until_ms=?5, lease_epoch=lease_epoch+1 "
     "WHERE id IN (SELECT id FROM members WHERE payer=?1 AND state<=5 AND next_ms<=?2 AND "
-    "(lease_owner IS NULL OR lease_until_ms<?2) ORDER BY deadline, id LIMIT ?3 "
+    "(lease_owner IS NULL OR lease_until_ms<?2) AND "
+    "id <> ALL(string_to_array(?6, ',')::bigint[]) ORDER BY deadline, id LIMIT ?3 "
     "FOR UPDATE SKIP LOCKED) RETURNING id, lease_epoch";
 
 }  // namespace
@@ -116,7 +119,16 @@ Result<Claim> StateDb::ClaimRunnable(const std::string& payer, int64_t now_ms, i
   if (room <= 0) return claim;
   auto take = Stmt::Prepare(db_, kClaimSql);
   if (!take) return std::move(take).error();
-  take->Bind(1, payer).Bind(2, now_ms).Bind(3, room).Bind(4, me_.token).Bind(5, now_ms + me_.lease_ms);
+  std::string running_ids;
+  for (const auto& [id, epoch] : leases_) {
+    running_ids += (running_ids.empty() ? "" : ",") + std::to_string(id);
+  }
+  take->Bind(1, payer)
+      .Bind(2, now_ms)
+      .Bind(3, room)
+      .Bind(4, me_.token)
+      .Bind(5, now_ms + me_.lease_ms)
+      .Bind(6, running_ids);
   std::vector<std::pair<int64_t, int64_t>> taken;
   for (;;) {
     auto r = take->Step("claim: lease jobs");

@@ -282,7 +282,8 @@ class StateDb {
   // A clean stop: every lease of this process released, stopped_ms recorded.
   Result<void> LeaveCluster(int64_t now_ms);
   // Takes up to `limit` runnable jobs of `payer` (not yet terminal, next_ms <= now, no live
-  // lease), earliest deadline first, leasing them to this process for lease_ms, such that the
+  // lease, not run by this process: a job whose lease it lost stays out until ReleaseLease ends
+  // that run), earliest deadline first, leasing them to this process for lease_ms, such that the
   // payer's leases over the whole cluster stay within `concurrency`. Claims of one payer are
   // serialized by a lock on its payer_cluster row; FOR UPDATE SKIP LOCKED passes over jobs an
   // operator's command holds. SQLite: Runnable(payer, now, limit + running) (the caller skips

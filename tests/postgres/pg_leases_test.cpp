@@ -1,7 +1,8 @@
 // Leases with the PostgreSQL state (state/cluster_db.cpp): two StateDb connections stand for two
 // daemons of a cluster; time is passed in, so leases lapse without waiting. A lease that lapsed is
 // the cluster's again: its owner, back from a pause, may not renew it (the payer's
-// limits.concurrency would no longer hold cluster-wide).
+// limits.concurrency would no longer hold cluster-wide), nor claim the job again while its old run
+// goes on (the new lease would let that run's stale writes through the fence).
 #include <gtest/gtest.h>
 
 #include <memory>
@@ -111,6 +112,32 @@ TEST_F(PgLeases, ALapsedLeaseIsNotRevivedPastTheClustersConcurrency) {
   ASSERT_TRUE(again) << again.error().message;
   EXPECT_EQ(again->ids, std::vector<int64_t>{third});
   EXPECT_TRUE(a_->CheckLease(third));
+}
+
+TEST_F(PgLeases, AJobWhoseLeaseWasLostIsNotClaimedAgainWhileItsOldRunGoesOn) {
+  const int64_t job = AddJob(1, 0);
+  auto a_claim = a_->ClaimRunnable("bison", 1000, 1, 1, 0);
+  ASSERT_TRUE(a_claim) << a_claim.error().message;
+  ASSERT_EQ(a_claim->ids, std::vector<int64_t>{job});
+  // `a` pauses past its lease; `b` takes the job, runs a step and gives it back (it waits).
+  auto b_claim = b_->ClaimRunnable("bison", 7000, 1, 1, 0);
+  ASSERT_TRUE(b_claim) << b_claim.error().message;
+  ASSERT_EQ(b_claim->ids, std::vector<int64_t>{job});
+  ASSERT_TRUE(b_->ReleaseLease(job));
+  // `a` wakes up; its old run of the job has not ended yet. A claim must not lease the job to
+  // `a` again: the new lease would let the old run's stale writes through the fence.
+  auto again = a_->ClaimRunnable("bison", 7100, 1, 1, 0);
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_TRUE(again->ids.empty());
+  auto check = a_->CheckLease(job);
+  ASSERT_FALSE(check);
+  EXPECT_EQ(check.error().kind, ErrorKind::kLeaseLost);
+  // The old run ends: now `a` may take the job like any instance.
+  ASSERT_TRUE(a_->ReleaseLease(job));
+  auto after = a_->ClaimRunnable("bison", 7200, 1, 1, 0);
+  ASSERT_TRUE(after) << after.error().message;
+  EXPECT_EQ(after->ids, std::vector<int64_t>{job});
+  EXPECT_TRUE(a_->CheckLease(job));
 }
 
 }  // namespace
