@@ -49,7 +49,7 @@ std::string ChaosFigures::Line() const {
   s << "chaos: seed=" << seed << " store=" << store << " kills=" << kills;
   if (instances > 1) {
     s << " instances=" << instances << " double_kills=" << double_kills << " stops=" << stops
-      << " taken_over=" << taken_over << " fenced=" << fenced
+      << " taken_over=" << taken_over << " fenced=" << fenced << " stale_runs=" << stale_runs
       << " lease_lapsed_said=" << lease_lapsed_said << " in_flight{bound=" << in_flight_bound
       << ",max_before_stop=" << in_flight_max_before << ",max_after_stop=" << in_flight_max_after
       << "} dead_leases=" << dead_leases << " leases_left=" << leases_left;

@@ -90,6 +90,7 @@ struct ChaosFigures {
   int stops = 0;             // SIGSTOPs past the lease, then SIGCONT
   int taken_over = 0;        // jobs of a stopped daemon another instance leased meanwhile
   int fenced = 0;            // of those, refused to the stopped daemon once it went on
+  int stale_runs = 0;        // a stopped daemon's runs neither refused nor ended (30 s after)
   int lease_lapsed_said = 0;  // "lease lapsed" lines in the daemons' logs (all lives)
   int64_t in_flight_bound = 0;  // the payer's FHIR requests in flight allowed cluster-wide
   int64_t in_flight_max_before = -1, in_flight_max_after = -1;  // at the sandbox, around stops

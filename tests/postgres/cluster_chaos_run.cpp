@@ -278,27 +278,42 @@ class ClusterRun {
     victim->proc->Signal(SIGCONT);
     ++f_.stops;
     f_.taken_over += static_cast<int>(taken.size());
-    // Each job taken over is refused to the stopped daemon at its next write, which ends its run
-    // of the job (and the run's requests: a job's requests all end before its run does).
-    std::set<std::string> refused;
-    WaitUntil(
-        [&] {
-          const std::string all = h_.Log(victim->id);
-          const std::string log = all.substr(std::min(log_at, all.size()));
-          for (const std::string& id : taken) {
-            if (log.find("job " + id + " payer bison: job " + id + ": its lease lapsed") !=
-                std::string::npos) {
-              refused.insert(id);
-            }
-          }
-          return refused.size() == taken.size();
-        },
-        30s);
-    f_.fenced += static_cast<int>(refused.size());
-    for (const std::string& id : taken) {
-      if (refused.count(id) != 0) continue;
-      f_.first_problems += "\nstopped daemon " + victim->id + ": job " + id +
-                           " was taken over, no refusal in its log; its lines on the job:";
+    // Every run the stopped daemon had ends: a job taken over is refused to it at its next write
+    // (fencing), and so is one whose lease lapsed untaken (it is not renewed); or the run went on
+    // and ended normally before that (the job released, its epoch unchanged). A run's requests
+    // all end before it does. (A refused job's message is logged when the run has ended.)
+    std::set<std::string> refused, released;
+    const auto run_over = [&] {
+      const std::string all = h_.Log(victim->id);
+      const std::string log = all.substr(std::min(log_at, all.size()));
+      auto rows = q_.Rows("SELECT id, lease_epoch, COALESCE(lease_owner, '') FROM "
+                          "p2p_state.members WHERE id IN (" + ids + ")");
+      if (!rows) return false;
+      for (const auto& was : held) {
+        const std::string& id = was.at(0);
+        if (log.find("job " + id + " payer bison: job " + id + ": its lease lapsed") !=
+            std::string::npos) {
+          refused.insert(id);
+        }
+        for (const auto& is : *rows) {
+          if (is.at(0) == id && is.at(1) == was.at(1) && is.at(2).empty()) released.insert(id);
+        }
+      }
+      for (const auto& was : held) {
+        if (refused.count(was.at(0)) == 0 && released.count(was.at(0)) == 0) return false;
+      }
+      return true;
+    };
+    WaitUntil(run_over, 30s);
+    for (const std::string& id : taken) f_.fenced += static_cast<int>(refused.count(id));
+    for (const auto& was : held) {
+      const std::string& id = was.at(0);
+      const bool was_taken = std::count(taken.begin(), taken.end(), id) != 0;
+      if (refused.count(id) != 0 || (!was_taken && released.count(id) != 0)) continue;
+      ++f_.stale_runs;
+      f_.first_problems += "\nstopped daemon " + victim->id + ": its run of job " + id +
+                           (was_taken ? " (taken over)" : "") +
+                           " was not refused nor ended; its lines on the job:";
       std::istringstream lines(h_.Log(victim->id).substr(log_at));
       for (std::string line; std::getline(lines, line);) {
         if (line.find("job " + id + " ") != std::string::npos) f_.first_problems += "\n  " + line;
@@ -420,6 +435,7 @@ void ExpectClusterSurvived(const ChaosFigures& f, const ChaosOptions& o) {
   // job was refused to the stopped daemon once it went on.
   EXPECT_GT(f.taken_over, 0) << "no job of a stopped daemon was taken over";
   EXPECT_EQ(f.fenced, f.taken_over) << f.first_problems;
+  EXPECT_EQ(f.stale_runs, 0) << f.first_problems;
   EXPECT_GE(f.lease_lapsed_said, f.fenced);
   // The payer's concurrency held across the instances (the sandbox saw its requests at all).
   EXPECT_GT(f.in_flight_max_before, 0);

@@ -10,20 +10,21 @@
 // jobs by state (`phases`), `idle` when it held none, `startup` when it had not yet joined the
 // cluster.
 //
-// Stops (ChaosOptions::stops, spread over the kills): a daemon holding a lease is SIGSTOPped
-// until lease_timeout + 1 s have passed and another instance has leased one of its jobs (bounded
-// wait), then SIGCONTinued. Such jobs are `taken_over`; the stopped daemon must find out at its
-// next write (fencing) and say so in its log ("job N payer P: job N: its lease lapsed..."): each
-// refusal found counts as `fenced`.
+// Stops (ChaosOptions::stops, spread over the kills): the daemon running the job with the
+// earliest deadline is SIGSTOPped until lease_timeout + 1 s have passed and another instance has
+// leased one of its jobs (bounded wait), then SIGCONTinued. Such jobs are `taken_over`; the
+// stopped daemon must find out at its next write (fencing) and say so in its log ("job N payer P:
+// job N: its lease lapsed..."): each refusal found counts as `fenced`. Its other runs end too
+// (refused: a lapsed lease is not renewed; or finished before it noticed); a run that does
+// neither within 30 s is a `stale_run`.
 //
 // Concurrency across instances: the sandbox counts the payer's FHIR requests in flight
 // (/admin/in-flight). A payer's limits.concurrency holds cluster-wide and each job has at most
 // min(files_in_parallel = 4, concurrency) requests in flight, so the maximum may never exceed
 // concurrency x that (`in_flight_bound`). A stopped daemon keeps its open requests open at the
 // sandbox while its leases pass to the others: the window from its stop until it went on and
-// ended the runs it lost is left out (the maximum is read before the stop, and reset once the
-// stopped daemon has logged every refusal: its runs of those jobs have ended, their requests
-// with them). `in_flight_max_before` is the highest maximum of the windows that ended at a stop,
+// ended the runs it lost is left out (the maximum is read at the stop, and reset once every run
+// the stopped daemon had has ended, their requests with them). `in_flight_max_before` is the highest maximum of the windows that ended at a stop,
 // `in_flight_max_after` the last window's, up to the end of the drain.
 //
 // Drain: the daemons keep running (no more kills) until every member is terminal, bounded by
@@ -42,7 +43,7 @@ namespace p2p::testing {
 ChaosFigures RunClusterChaos(const ChaosOptions& o);
 
 // ExpectSurvived, and: double kills and stops done, a job taken over from a stopped daemon and
-// every such job fenced, "lease lapsed" said, the payer's requests in flight within the bound
+// every such job fenced, no stale run, "lease lapsed" said, the payer's requests in flight within the bound
 // in both windows (and seen at all), no dead or leftover lease.
 void ExpectClusterSurvived(const ChaosFigures& f, const ChaosOptions& o);
 
