@@ -366,6 +366,16 @@ void KillPacer::AfterKill(int kills, int64_t remaining, int64_t total, bool star
   }
 }
 
+void PrintKill(const ChaosOptions& o, int kills, int delay_ms, int64_t remaining,
+               const std::map<std::string, int64_t>& phases) {
+  if (!o.verbose) return;
+  std::string p;
+  for (const auto& [k, v] : phases) p += " " + k + "=" + std::to_string(v);
+  std::printf("kill %d after %d ms: remaining %lld;%s\n", kills, delay_ms,
+              static_cast<long long>(remaining), p.c_str());
+  std::fflush(stdout);
+}
+
 bool PhaseMissing(const ChaosFigures& f, const ChaosOptions& o) {
   for (const std::string& p : o.required_phases) {
     auto it = f.phases.find(p);
@@ -494,13 +504,7 @@ ChaosFigures RunChaos(const ChaosOptions& o) {
     phases.Count(h, o, life_start_ms, &now);
     for (const auto& [k, v] : now) f.phases[k] += v;
     const int64_t remaining = Remaining(h, total);
-    if (o.verbose) {
-      std::string p;
-      for (const auto& [k, v] : now) p += " " + k + "=" + std::to_string(v);
-      std::printf("kill %d after %d ms: remaining %lld;%s\n", f.kills, delay,
-                  static_cast<long long>(remaining), p.c_str());
-      std::fflush(stdout);
-    }
+    PrintKill(o, f.kills, delay, remaining, now);
     if (remaining == 0) break;  // nothing left to interrupt
     pacer.AfterKill(f.kills, remaining, total, now.count("startup") != 0);
   }

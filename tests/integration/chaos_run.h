@@ -117,6 +117,11 @@ int64_t Remaining(const DaemonHarness& h, int64_t total);
 // Faults injected by kind (the sandbox's /admin/stats); *error when it cannot be read.
 std::map<std::string, uint64_t> InjectedFaults(const std::string& sandbox_url, std::string* error);
 
+// With o.verbose, one line on stdout for a kill: how many so far, the delay before it, the
+// members remaining and what the killed daemon was doing (`phases` of this kill).
+void PrintKill(const ChaosOptions& o, int kills, int delay_ms, int64_t remaining,
+               const std::map<std::string, int64_t>& phases);
+
 // Whether a phase of o.required_phases has no kill yet.
 bool PhaseMissing(const ChaosFigures& f, const ChaosOptions& o);
 

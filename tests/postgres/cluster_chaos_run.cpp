@@ -84,13 +84,7 @@ class ClusterRun {
       std::map<std::string, int64_t> now;
       if (std::string e = KillRound(&now); !e.empty()) return e;
       const int64_t remaining = Remaining(total);
-      if (o_.verbose) {
-        std::string p;
-        for (const auto& [k, v] : now) p += " " + k + "=" + std::to_string(v);
-        std::printf("kills %d after %d ms: remaining %lld;%s\n", f_.kills, delay,
-                    static_cast<long long>(remaining), p.c_str());
-        std::fflush(stdout);
-      }
+      PrintKill(o_, f_.kills, delay, remaining, now);
       if (remaining == 0) break;  // nothing left to interrupt
       pacer_.AfterKill(f_.kills, remaining, total, now.count("startup") != 0);
     }

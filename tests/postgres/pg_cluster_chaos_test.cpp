@@ -8,35 +8,32 @@
 // figures on one line (see postgres/cluster_chaos_run.h); replay with P2P_CHAOS_SEED=<seed>.
 #include <gtest/gtest.h>
 
-#include <memory>
-#include <string>
+#include <chrono>
 
 #include "postgres/cluster_chaos_run.h"
-#include "support/pg_cluster.h"
+#include "postgres/pg_daemon_test.h"
 
 namespace p2p::testing {
 namespace {
 
-TEST(PgClusterChaos, ThreeDaemonsSurviveKillsStopsAndFaults) {
-  std::string why;
-  auto pg = test::PgCluster::Start(&why);
-  ASSERT_NE(pg, nullptr) << why;
+using PgClusterChaos = PgDaemonTest;  // its throwaway cluster holds the state and the store
+
+TEST_F(PgClusterChaos, ThreeDaemonsSurviveKillsStopsAndFaults) {
   ChaosOptions o;
-  o.store = "postgres";
-  o.pg = pg.get();
   o.instances = 3;
+  o.store = "postgres";
+  o.pg = pg_.get();
   o.members = 300;
-  o.kills = 20;
-  o.double_kill_percent = 30;
-  o.stops = 1;
   // Cluster-wide at most 3 jobs, each with at most 3 requests in flight: 9 requests. Without the
   // cluster-wide limit, three daemons would run 3 jobs each: up to 27.
   o.concurrency = 3;
+  o.kills = 20;
+  o.double_kill_percent = 30;
+  o.stops = 1;
   o.required_phases = {"matching", "exporting", "polling", "downloading"};
   o.drain_timeout = std::chrono::seconds(150);
   o = ChaosOptionsFromEnv(o);
-  const ChaosFigures f = RunClusterChaos(o);
-  ExpectClusterSurvived(f, o);
+  ExpectClusterSurvived(RunClusterChaos(o), o);
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 
+#include "postgres/pg_daemon_test.h"
 #include "postgres/pg_query.h"
 #include "state/sql.h"
 #include "state/state_db.h"
@@ -18,12 +19,12 @@ namespace {
 
 constexpr int64_t kLeaseMs = 5000;
 
-class PgLeases : public ::testing::Test {
+// The cluster of PgDaemonTest; `a_` and `b_` joined it as two instances.
+class PgLeases : public PgDaemonTest {
  protected:
   void SetUp() override {
-    std::string why;
-    pg_ = test::PgCluster::Start(&why);
-    ASSERT_NE(pg_, nullptr) << why;
+    PgDaemonTest::SetUp();
+    if (HasFatalFailure()) return;
     a_ = Open("a");
     b_ = Open("b");
     ASSERT_TRUE(a_ && b_);
@@ -64,20 +65,34 @@ class PgLeases : public ::testing::Test {
                    "lease_until_ms >= " + std::to_string(now_ms));
   }
 
-  std::unique_ptr<test::PgCluster> pg_;
+  // The ids `db` claims of payer bison at `now_ms` (ClaimRunnable); none when the claim fails.
+  std::vector<int64_t> Claim(state::StateDb& db, int64_t now_ms, int limit, int concurrency) {
+    auto claim = db.ClaimRunnable("bison", now_ms, limit, concurrency, 0);
+    EXPECT_TRUE(claim) << claim.error().message;
+    return claim ? claim->ids : std::vector<int64_t>{};
+  }
+
+  // Whether a write of `job` by `db` would be refused: CheckLease in a transaction, as the job
+  // saves run it, says kLeaseLost (any other error fails the test).
+  bool LeaseLost(state::StateDb& db, int64_t job) {
+    state::Transaction tx(db.handle());
+    EXPECT_TRUE(tx.Begin());
+    auto check = db.CheckLease(job);
+    EXPECT_TRUE(check || check.error().kind == ErrorKind::kLeaseLost) << check.error().message;
+    return !check;
+  }
+
   std::unique_ptr<state::StateDb> a_, b_;
 };
 
 TEST_F(PgLeases, ARenewalInTimeKeepsTheLease) {
   const int64_t job = AddJob(3, 0);
-  auto claim = a_->ClaimRunnable("bison", 1000, 1, 1, 0);
-  ASSERT_TRUE(claim) << claim.error().message;
-  ASSERT_EQ(claim->ids, std::vector<int64_t>{job});
+  ASSERT_EQ(Claim(*a_, 1000, 1, 1), std::vector<int64_t>{job});
   auto held = a_->RenewLeases(1000 + kLeaseMs - 1);
   ASSERT_TRUE(held) << held.error().message;
   EXPECT_EQ(*held, 1);
   EXPECT_EQ(LiveLeases(1000 + 2 * kLeaseMs - 1), 1);
-  EXPECT_TRUE(a_->CheckLease(job));
+  EXPECT_FALSE(LeaseLost(*a_, job));
 }
 
 TEST_F(PgLeases, ALapsedLeaseIsNotRevivedPastTheClustersConcurrency) {
@@ -85,59 +100,37 @@ TEST_F(PgLeases, ALapsedLeaseIsNotRevivedPastTheClustersConcurrency) {
   const int64_t first = AddJob(1, 5000);
   const int64_t second = AddJob(2, 5000);
   const int64_t third = AddJob(3, 0);
-  auto a_claim = a_->ClaimRunnable("bison", 1000, 2, 2, 0);
-  ASSERT_TRUE(a_claim) << a_claim.error().message;
-  ASSERT_EQ(a_claim->ids, std::vector<int64_t>{third});
+  ASSERT_EQ(Claim(*a_, 1000, 2, 2), std::vector<int64_t>{third});
   // `a` pauses past its lease (until 6000); meanwhile jobs 1 and 2 fall due and `b` takes both
   // slots of the payer's concurrency 2 (job 3's lapsed lease is free again, and comes last).
-  auto b_claim = b_->ClaimRunnable("bison", 7000, 2, 2, 0);
-  ASSERT_TRUE(b_claim) << b_claim.error().message;
-  EXPECT_EQ(b_claim->ids, (std::vector<int64_t>{first, second}));
+  EXPECT_EQ(Claim(*b_, 7000, 2, 2), (std::vector<int64_t>{first, second}));
   // `a` wakes up and renews: the lapsed lease stays lapsed, the job is lost to `a`.
   auto held = a_->RenewLeases(7100);
   ASSERT_TRUE(held) << held.error().message;
   EXPECT_EQ(*held, 0);
   EXPECT_EQ(LiveLeases(7100), 2);
-  {
-    state::Transaction tx(a_->handle());
-    ASSERT_TRUE(tx.Begin());
-    auto check = a_->CheckLease(third);
-    ASSERT_FALSE(check);
-    EXPECT_EQ(check.error().kind, ErrorKind::kLeaseLost);
-  }
+  EXPECT_TRUE(LeaseLost(*a_, third));
   // The job is runnable again: once `a`'s old run of it ended, a claim with room takes it, under
   // a new epoch.
   ASSERT_TRUE(a_->ReleaseLease(third));
-  auto again = a_->ClaimRunnable("bison", 7200, 1, 3, 0);
-  ASSERT_TRUE(again) << again.error().message;
-  EXPECT_EQ(again->ids, std::vector<int64_t>{third});
-  EXPECT_TRUE(a_->CheckLease(third));
+  EXPECT_EQ(Claim(*a_, 7200, 1, 3), std::vector<int64_t>{third});
+  EXPECT_FALSE(LeaseLost(*a_, third));
 }
 
 TEST_F(PgLeases, AJobWhoseLeaseWasLostIsNotClaimedAgainWhileItsOldRunGoesOn) {
   const int64_t job = AddJob(1, 0);
-  auto a_claim = a_->ClaimRunnable("bison", 1000, 1, 1, 0);
-  ASSERT_TRUE(a_claim) << a_claim.error().message;
-  ASSERT_EQ(a_claim->ids, std::vector<int64_t>{job});
+  ASSERT_EQ(Claim(*a_, 1000, 1, 1), std::vector<int64_t>{job});
   // `a` pauses past its lease; `b` takes the job, runs a step and gives it back (it waits).
-  auto b_claim = b_->ClaimRunnable("bison", 7000, 1, 1, 0);
-  ASSERT_TRUE(b_claim) << b_claim.error().message;
-  ASSERT_EQ(b_claim->ids, std::vector<int64_t>{job});
+  ASSERT_EQ(Claim(*b_, 7000, 1, 1), std::vector<int64_t>{job});
   ASSERT_TRUE(b_->ReleaseLease(job));
   // `a` wakes up; its old run of the job has not ended yet. A claim must not lease the job to
   // `a` again: the new lease would let the old run's stale writes through the fence.
-  auto again = a_->ClaimRunnable("bison", 7100, 1, 1, 0);
-  ASSERT_TRUE(again) << again.error().message;
-  EXPECT_TRUE(again->ids.empty());
-  auto check = a_->CheckLease(job);
-  ASSERT_FALSE(check);
-  EXPECT_EQ(check.error().kind, ErrorKind::kLeaseLost);
+  EXPECT_TRUE(Claim(*a_, 7100, 1, 1).empty());
+  EXPECT_TRUE(LeaseLost(*a_, job));
   // The old run ends: now `a` may take the job like any instance.
   ASSERT_TRUE(a_->ReleaseLease(job));
-  auto after = a_->ClaimRunnable("bison", 7200, 1, 1, 0);
-  ASSERT_TRUE(after) << after.error().message;
-  EXPECT_EQ(after->ids, std::vector<int64_t>{job});
-  EXPECT_TRUE(a_->CheckLease(job));
+  EXPECT_EQ(Claim(*a_, 7200, 1, 1), std::vector<int64_t>{job});
+  EXPECT_FALSE(LeaseLost(*a_, job));
 }
 
 }  // namespace
