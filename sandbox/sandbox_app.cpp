@@ -154,11 +154,17 @@ AppReply SandboxApp::Handle(const AppRequest& request) {
     reply.endpoint = s[5] == "job" ? Endpoint::kJob : Endpoint::kFile;
     id = s[6];
     deleted_file = s[5] == "deleted";
-  } else if (s.size() == 2 && s[0] == "admin" && (s[1] == "stats" || s[1] == "faults")) {
+  } else if (s.size() == 2 && s[0] == "admin" &&
+             (s[1] == "stats" || s[1] == "faults" || s[1] == "in-flight")) {
     reply.endpoint = Endpoint::kAdmin;
   }
   if (s.size() >= 2 && s[0] == "v1") tenant = s[1];
   ++requests_[static_cast<size_t>(reply.endpoint)];
+  // Counted from here, faults included: a delayed, reset or cut answer is in flight too.
+  if (reply.endpoint != Endpoint::kToken && reply.endpoint != Endpoint::kAdmin &&
+      reply.endpoint != Endpoint::kOther && KnownTenant(tenant)) {
+    reply.in_flight = in_flight_.Begin(tenant);
+  }
 
   const bool smart_config = s.size() >= 2 && s[s.size() - 2] == ".well-known" &&
                             s.back() == "smart-configuration" &&
@@ -313,6 +319,10 @@ void SandboxApp::Admin(const AppRequest& request, std::string_view path, AppRepl
     }
     faults_.Replace(*spec);
     reply.body = FormatFaultSpec(*spec) + "\n";
+  } else if (path == "/admin/in-flight" && (request.method == "GET" || request.method == "DELETE")) {
+    if (request.method == "DELETE") in_flight_.ResetMax();  // a new window for the maxima
+    reply.content_type = "application/json";
+    reply.body = in_flight_.Json();
   } else {
     reply.status = 405;
     reply.body = "method not allowed\n";
@@ -374,7 +384,8 @@ std::string SandboxApp::StatsJson() const {
          R"(,"patient-export":)" + std::to_string(kickoffs_[2].load()) + "}";
   out += R"(,"file_requests_with_token":)" + std::to_string(files_with_token_.load());
   out += R"(,"file_requests_without_token":)" + std::to_string(files_without_token_.load());
-  out += R"(,"jobs_cancelled":)" + std::to_string(jobs_.removed()) + "}";
+  out += R"(,"jobs_cancelled":)" + std::to_string(jobs_.removed());
+  out += R"(,"fhir_in_flight":)" + in_flight_.Json() + "}";
   return out;
 }
 

@@ -37,6 +37,7 @@
 #include "bulk_match.h"
 #include "export_jobs.h"
 #include "fault_spec.h"
+#include "in_flight.h"
 #include "jwt_verify.h"
 #include "server_options.h"
 #include "synth.h"
@@ -74,6 +75,8 @@ struct AppReply {
   bool reset = false;                  // close the connection (RST) before any header
   bool cut = false;                    // send about half the body, then close
   std::string log_path;                // path without query, for the request log
+  // A FHIR request of a known tenant: in flight until the reply is dropped (in_flight.h).
+  InFlightTable::Ticket in_flight;
 };
 
 // Makes `reply` an error answer: `status` with an OperationOutcome of one error issue.
@@ -136,6 +139,7 @@ class SandboxApp {
   // Export file requests with / without an Authorization header (/admin/stats).
   std::atomic<uint64_t> files_with_token_{0}, files_without_token_{0};
   std::array<std::atomic<uint64_t>, 3> kickoffs_{};  // accepted kick-offs by KickoffRoute
+  InFlightTable in_flight_;  // FHIR requests in flight per tenant (/admin/stats, /admin/in-flight)
 };
 
 }  // namespace p2p::sandbox

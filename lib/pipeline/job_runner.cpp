@@ -228,6 +228,15 @@ JobRunner::StepResult JobRunner::Rekick(Job& job, const PayerClient& payer,
 asio::awaitable<Result<void>> JobRunner::Run(int64_t job_id, PayerClient& payer) {
   Job job;
   auto r = co_await Drive(job_id, payer, job);
+  if (!r && r.error().kind == ErrorKind::kCancelled) {
+    // The job changed underneath this run: an operator's command, or (PostgreSQL state) another
+    // instance that took the job over while this one was paused past its lease, and moved it on
+    // (a download worker saw it complete, say). Only the lease tells them apart: an operator's
+    // command leaves it to this process.
+    if (auto held = db_.CheckLease(job_id); !held && held.error().kind == ErrorKind::kLeaseLost) {
+      r = std::move(held).error();
+    }
+  }
   if (!r && r.error().kind == ErrorKind::kLeaseLost) {
     // This instance was paused past the job's lease and another one runs it now: nothing more
     // of this run may be written (the state refused the write that found out).

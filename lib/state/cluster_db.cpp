@@ -25,17 +25,24 @@ constexpr const char* kLiveLeasesSql =
 // key lookup each): with `id IN (SELECT ...)` the generic plan of the prepared statement joined
 // every row of members by hash (a sequential scan), as tests/postgres/state_query_plans_test.cpp
 // showed. An UPDATE returns its rows in no particular order: they are sorted again so that the
-// jobs start earliest deadline first.
+// jobs start earliest deadline first. ?6 (comma-separated ids, "" for none): the jobs this
+// process still runs, never claimed again while it does, not even after their lease was lost
+// (the new lease would make a stale run's writes pass the fence).
 constexpr const char* kClaimSql =
     "WITH taken AS (UPDATE members SET lease_owner=?4, lease_until_ms=?5, "
     "lease_epoch=lease_epoch+1 WHERE id = ANY(ARRAY(SELECT id FROM members WHERE payer=?1 AND "
-    "state<=5 AND next_ms<=?2 AND (lease_owner IS NULL OR lease_until_ms<?2) ORDER BY deadline, "
-    "id LIMIT ?3 FOR UPDATE SKIP LOCKED)) RETURNING id, lease_epoch, deadline) "
+    "state<=5 AND next_ms<=?2 AND (lease_owner IS NULL OR lease_until_ms<?2) AND "
+    "id <> ALL(string_to_array(?6, ',')::bigint[]) ORDER BY deadline, id LIMIT ?3 "
+    "FOR UPDATE SKIP LOCKED)) RETURNING id, lease_epoch, deadline) "
     "SELECT id, lease_epoch FROM taken ORDER BY deadline, id";
 
-// An instance's leases, extended (members_lease_owner).
+// An instance's live leases, extended (members_lease_owner). Only live ones: a lapsed one counts
+// as free for every claim (kLiveLeasesSql), and other instances may have filled the payer's
+// concurrency meanwhile. Reviving it would run one job more than limits.concurrency allows
+// cluster-wide; the job stays claimable instead.
 constexpr const char* kRenewSql =
-    "UPDATE members SET lease_until_ms=?2 WHERE lease_owner=?1 RETURNING id, lease_epoch";
+    "UPDATE members SET lease_until_ms=?2 WHERE lease_owner=?1 AND lease_until_ms>=?3 "
+    "RETURNING id, lease_epoch";
 
 // This process's row in `instances`, made or renewed.
 Result<void> Announce(Conn* db, const InstanceInfo& me, int64_t now_ms) {
@@ -130,7 +137,16 @@ Result<Claim> StateDb::ClaimRunnable(const std::string& payer, int64_t now_ms, i
   if (room <= 0) return claim;
   auto take = Stmt::Prepare(db_, kClaimSql);
   if (!take) return std::move(take).error();
-  take->Bind(1, payer).Bind(2, now_ms).Bind(3, room).Bind(4, me_.token).Bind(5, now_ms + me_.lease_ms);
+  std::string running_ids;
+  for (const auto& [id, epoch] : leases_) {
+    running_ids += (running_ids.empty() ? "" : ",") + std::to_string(id);
+  }
+  take->Bind(1, payer)
+      .Bind(2, now_ms)
+      .Bind(3, room)
+      .Bind(4, me_.token)
+      .Bind(5, now_ms + me_.lease_ms)
+      .Bind(6, running_ids);
   std::vector<std::pair<int64_t, int64_t>> taken;
   for (;;) {
     auto r = take->Step("claim: lease jobs");
@@ -173,7 +189,7 @@ Result<int64_t> StateDb::RenewLeases(int64_t now_ms) {
   }
   auto renew = Stmt::Prepare(db_, kRenewSql);
   if (!renew) return std::move(renew).error();
-  renew->Bind(1, me_.token).Bind(2, now_ms + me_.lease_ms);
+  renew->Bind(1, me_.token).Bind(2, now_ms + me_.lease_ms).Bind(3, now_ms);
   std::map<int64_t, int64_t> held;
   for (;;) {
     auto r = renew->Step("renew leases");
@@ -183,8 +199,8 @@ Result<int64_t> StateDb::RenewLeases(int64_t now_ms) {
   }
   renew->Reset();
   CL_TRY(tx.Commit());
-  // A lease another instance took (this one was paused past it) is marked lost: the job's next
-  // write fails (CheckLease) and the run stops.
+  // A lease that lapsed (this one was paused past it), whether or not another instance took it
+  // meanwhile, is marked lost: the job's next write fails (CheckLease) and the run stops.
   for (auto& [id, epoch] : leases_) {
     auto h = held.find(id);
     if (h == held.end() || h->second != epoch) epoch = kLost;
@@ -258,8 +274,8 @@ Result<void> StateDb::CheckLease(int64_t job_id) {
   if (!held) {
     it->second = kLost;
     return MakeError(ErrorKind::kLeaseLost,
-                     "job " + std::to_string(job_id) + ": its lease lapsed and another instance "
-                     "took it; this instance stops it");
+                     "job " + std::to_string(job_id) + ": its lease lapsed (another instance "
+                     "may run it now); this instance stops it");
   }
   return Ok();
 }

@@ -299,7 +299,8 @@ class StateDb {
   // A clean stop: every lease of this process released, stopped_ms recorded.
   Result<void> LeaveCluster(int64_t now_ms);
   // Takes up to `limit` runnable jobs of `payer` (not yet terminal, next_ms <= now, no live
-  // lease), earliest deadline first, leasing them to this process for lease_ms, such that the
+  // lease, not run by this process: a job whose lease it lost stays out until ReleaseLease ends
+  // that run), earliest deadline first, leasing them to this process for lease_ms, such that the
   // payer's leases over the whole cluster stay within `concurrency`. Claims of one payer are
   // serialized by a lock on its payer_cluster row; FOR UPDATE SKIP LOCKED passes over jobs an
   // operator's command holds. SQLite: Runnable(payer, now, limit + running) (the caller skips
@@ -308,8 +309,9 @@ class StateDb {
                               int concurrency, int running);
   // Gives the job's lease back (its run ended: it waits or is terminal). No-op without one.
   Result<void> ReleaseLease(int64_t job_id);
-  // Extends every lease of this process to now + lease_ms and renews the heartbeat; forgets the
-  // leases another instance took meanwhile. Returns the leases held.
+  // Extends every live lease of this process to now + lease_ms and renews the heartbeat; the
+  // leases that lapsed (taken by another instance meanwhile or not) are lost: the job's next
+  // write gets kLeaseLost. Returns the leases held.
   Result<int64_t> RenewLeases(int64_t now_ms);
   // Instances whose heartbeat is younger than their lease timeout (1 with SQLite).
   Result<int64_t> LiveInstances(int64_t now_ms);
@@ -336,9 +338,10 @@ class StateDb {
   // schema-qualified, so the store's connection needs no search_path. Empty with SQLite.
   std::vector<SqlStatement> FileDoneStatements(const FileRow& file,
                                                const std::vector<BadLine>& bad) const;
-  // REQUIRES: inside a transaction. kLeaseLost when this process leased `job_id` and no longer
-  // holds it; Ok when it holds it, or never leased it (operator commands, SQLite). Locks the job's
-  // row (FOR SHARE) until the transaction ends, so no claim can slip in before the commit.
+  // REQUIRES: inside a transaction (for a write it guards). kLeaseLost when this process leased
+  // `job_id` and no longer holds it; Ok when it holds it, or never leased it (operator commands,
+  // SQLite). Locks the job's row (FOR SHARE) until the transaction ends, so no claim can slip in
+  // before the commit. Outside a transaction it only tells whether the lease is still held.
   Result<void> CheckLease(int64_t job_id);
 
   // Checkpoints the WAL (shutdown).

@@ -47,7 +47,13 @@ std::string ChaosFigures::Line() const {
     s << '}';
   };
   s << "chaos: seed=" << seed << " store=" << store << " kills=" << kills;
-  if (store == "postgres") {
+  if (instances > 1) {
+    s << " instances=" << instances << " double_kills=" << double_kills << " stops=" << stops
+      << " taken_over=" << taken_over << " fenced=" << fenced << " stale_runs=" << stale_runs
+      << " lease_lapsed_said=" << lease_lapsed_said << " in_flight{bound=" << in_flight_bound
+      << ",max_before_stop=" << in_flight_max_before << ",max_after_stop=" << in_flight_max_after
+      << "} dead_leases=" << dead_leases << " leases_left=" << leases_left;
+  } else if (store == "postgres") {
     s << " server_restarts=" << server_restarts << " resumed=" << resumed
       << " unreachable_said=" << unreachable_said;
   }
@@ -245,31 +251,6 @@ struct PhaseCounter {
   }
 };
 
-// Members not yet terminal (all of them while the roster is not yet taken in).
-int64_t Remaining(const DaemonHarness& h, int64_t total) {
-  if (h.Waiting("members.csv")) return total;
-  int64_t n = h.CountRows("SELECT COUNT(*) FROM members WHERE state <= 5");
-  return n < 0 ? total : n;
-}
-
-std::map<std::string, uint64_t> InjectedFaults(const std::string& sandbox_url, std::string* error) {
-  std::map<std::string, uint64_t> out;
-  HttpClient admin(sandbox_url);
-  HttpResponse r = admin.Get("/admin/stats");
-  simdjson::dom::parser parser;
-  simdjson::dom::element doc;
-  simdjson::dom::object faults;
-  if (r.status != 200 || parser.parse(r.body).get(doc) || doc["faults"].get_object().get(faults)) {
-    *error = "sandbox /admin/stats unreadable: " + r.error;
-    return out;
-  }
-  for (auto [kind, n] : faults) {
-    uint64_t v = 0;
-    if (!n.get_uint64().get(v)) out[std::string(kind)] = v;
-  }
-  return out;
-}
-
 // Files a crash could leave behind: store temporaries, half-written inbox files, rollback
 // journals. (-wal/-shm belong to SQLite's WAL mode and are not orphans.)
 int64_t CountOrphans(const fs::path& dir, std::string* first) {
@@ -321,133 +302,114 @@ std::string PgIntegrity(const test::PgCluster& pg, const std::string& schema) {
   return "ok";
 }
 
+// A PostgreSQL state's member counts (the deltas its triggers append, folded by the daemons
+// while they ran) agree with the members table. "ok" or the first complaint.
+std::string PgStateIntegrity(const test::PgCluster& pg) {
+  std::string err;
+  auto differ = pg.Psql(
+      "SELECT COUNT(*) FROM (SELECT payer, state, COUNT(*) AS n FROM p2p_state.members GROUP BY 1, "
+      "2) m FULL JOIN (SELECT payer, state, SUM(n) AS n FROM p2p_state.member_count_deltas GROUP "
+      "BY 1, 2 HAVING SUM(n) <> 0) d USING (payer, state) WHERE m.n IS DISTINCT FROM d.n",
+      &err);
+  if (!differ) return err;
+  return *differ == "0" ? "ok" : "member counts differ from the members in " + *differ + " states";
+}
+
 }  // namespace
 
-ChaosFigures RunChaos(const ChaosOptions& o) {
-  const auto started = std::chrono::steady_clock::now();
-  ChaosFigures f;
-  f.seed = o.seed;
-  f.store = o.store;
-  HarnessOptions ho;
-  ho.members = o.members;
-  ho.seed = static_cast<int>(o.seed % 1'000'000'007);
-  ho.store = o.store;
-  ho.pg = o.pg;
-  ho.store_retry_interval = "200ms";  // an unreachable server is tried again this often
-  ho.faults = ChaosFaultSpec();
-  ho.job_delay = o.job_delay;
-  ho.concurrency = o.concurrency;
-  ho.max_attempts = 30;
-  DaemonHarness h(ho);
-  if (std::string e = h.Start(); !e.empty()) {
-    f.error = "chaos harness: " + e;
-    return f;
-  }
-  h.DropRoster("members.csv");
-  const int64_t total = o.members;
+// Members not yet terminal (all of them while the roster is not yet taken in).
+int64_t Remaining(const DaemonHarness& h, int64_t total) {
+  if (h.Waiting("members.csv")) return total;
+  int64_t n = h.CountRows("SELECT COUNT(*) FROM members WHERE state <= 5");
+  return n < 0 ? total : n;
+}
 
-  std::mt19937_64 rng(o.seed);
-  double ceiling = o.delay_ceiling_ms;
-  PhaseCounter phases;
-  auto phase_missing = [&] {
-    for (const std::string& p : o.required_phases) {
-      if (f.phases[p] == 0) return true;
-    }
-    return false;
-  };
-  while (f.kills < o.kills || (phase_missing() && f.kills < 3 * o.kills)) {
-    std::string err;
-    const int64_t life_start_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                      std::chrono::system_clock::now().time_since_epoch())
-                                      .count();
-    auto d = h.StartDaemon(&err);
-    if (!d) {
-      f.error = "p2p-ingestd did not start: " + err;
-      return f;
-    }
-    // Server restarts spread over the kills: before kill k * kills / (restarts + 1).
-    if (o.pg != nullptr && f.server_restarts < o.server_restarts &&
-        (f.kills + 1) * (o.server_restarts + 1) >= (f.server_restarts + 1) * o.kills) {
-      if (std::string e = RestartServerMidDownload(h, o, *d, &f); !e.empty()) {
-        f.error = e + ": " + ReadFile((h.dir() / "daemon.stderr").string());
-        return f;
-      }
-    }
-    const int hi = static_cast<int>(ceiling);
-    const int delay = std::uniform_int_distribution<int>(std::max(o.delay_min_ms, hi / 4), hi)(rng);
-    // Waiting for an exit that must not come: returns at the kill moment (or early, a failure).
-    if (auto code = d->Wait(std::chrono::milliseconds(delay)); code.has_value()) {
-      f.error = "p2p-ingestd exited on its own (code " + std::to_string(*code) +
-                "): " + ReadFile((h.dir() / "daemon.stderr").string());
-      return f;
-    }
-    d->Signal(SIGKILL);
-    d->Wait(5s);
-    ++f.kills;
-    std::map<std::string, int64_t> now;
-    phases.Count(h, o, life_start_ms, &now);
-    for (const auto& [k, v] : now) f.phases[k] += v;
-    const int64_t remaining = Remaining(h, total);
-    if (o.verbose) {
-      std::string p;
-      for (const auto& [k, v] : now) p += " " + k + "=" + std::to_string(v);
-      std::printf("kill %d after %d ms: remaining %lld;%s\n", f.kills, delay,
-                  static_cast<long long>(remaining), p.c_str());
-      std::fflush(stdout);
-    }
-    if (remaining == 0) break;  // nothing left to interrupt
-    // Spread the kills over the run: compare progress with the share of kills done, aiming to
-    // leave a third of the work after the last paced kill (the drain does the rest). That third
-    // is room for the extra kills of a missing phase: aiming at a sixth, a run under ASan on a
-    // loaded machine finished the work after 30 kills with no kill yet in `matching`, failing.
-    const double want =
-        static_cast<double>(total) * (1.0 - static_cast<double>(f.kills) / (1.5 * o.kills));
-    if (f.kills < o.kills) {
-      ceiling *= static_cast<double>(remaining) < want ? 0.75 : 1.25;
-      ceiling = std::clamp<double>(ceiling, o.delay_min_ms, o.delay_max_ms);
-    } else if (now.count("startup") != 0) {
-      // Extra kills for a missing phase keep the last pace, except after a kill that came before
-      // this life touched a member: the delay was shorter than the daemon's start (a loaded
-      // machine or a sanitizer build makes it long), and kept as it was, every extra kill could
-      // land in start-up and never reach the missing phase (seen in CI: 64 of 72 kills in start-up).
-      ceiling = std::min<double>(ceiling * 1.5, o.delay_max_ms);
-    }
+std::map<std::string, uint64_t> InjectedFaults(const std::string& sandbox_url, std::string* error) {
+  std::map<std::string, uint64_t> out;
+  HttpClient admin(sandbox_url);
+  HttpResponse r = admin.Get("/admin/stats");
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  simdjson::dom::object faults;
+  if (r.status != 200 || parser.parse(r.body).get(doc) || doc["faults"].get_object().get(faults)) {
+    *error = "sandbox /admin/stats unreadable: " + r.error;
+    return out;
   }
+  for (auto [kind, n] : faults) {
+    uint64_t v = 0;
+    if (!n.get_uint64().get(v)) out[std::string(kind)] = v;
+  }
+  return out;
+}
 
-  // Drain: the last restart runs every member to its end.
-  if (h.RunOnce(o.drain_timeout) != 0) {
-    f.error = "final run --once failed (" + std::to_string(h.last_run().exit_code) +
-              "): " + h.last_run().err;
-    return f;
-  }
-  const std::string log = h.Log();
-  for (size_t at = 0; (at = log.find("store is unreachable", at)) != std::string::npos; ++at) {
-    ++f.unreachable_said;
-  }
-  std::string stats_error;
-  f.faults = InjectedFaults(h.SandboxUrl(), &stats_error);
+int KillPacer::NextDelay(std::mt19937_64& rng) const {
+  const int hi = static_cast<int>(ceiling_);
+  return std::uniform_int_distribution<int>(std::max(o_.delay_min_ms, hi / 4), hi)(rng);
+}
 
-  // The clean run: same seed, no faults, no kills.
+void KillPacer::AfterKill(int kills, int64_t remaining, int64_t total, bool startup) {
+  // Spread the kills over the run: compare progress with the share of kills done, aiming to
+  // leave a third of the work after the last paced kill (the drain does the rest). That third
+  // is room for the extra kills of a missing phase: aiming at a sixth, a run under ASan on a
+  // loaded machine finished the work after 30 kills with no kill yet in `matching`, failing.
+  const double want =
+      static_cast<double>(total) * (1.0 - static_cast<double>(kills) / (1.5 * o_.kills));
+  if (kills < o_.kills) {
+    ceiling_ *= static_cast<double>(remaining) < want ? 0.75 : 1.25;
+    ceiling_ = std::clamp<double>(ceiling_, o_.delay_min_ms, o_.delay_max_ms);
+  } else if (startup) {
+    // Extra kills for a missing phase keep the last pace, except after a kill that came before
+    // this life touched a member: the delay was shorter than the daemon's start (a loaded
+    // machine or a sanitizer build makes it long), and kept as it was, every extra kill could
+    // land in start-up and never reach the missing phase (seen in CI: 64 of 72 kills in start-up).
+    ceiling_ = std::min<double>(ceiling_ * 1.5, o_.delay_max_ms);
+  }
+}
+
+void PrintKill(const ChaosOptions& o, int kills, int delay_ms, int64_t remaining,
+               const std::map<std::string, int64_t>& phases) {
+  if (!o.verbose) return;
+  std::string p;
+  for (const auto& [k, v] : phases) p += " " + k + "=" + std::to_string(v);
+  std::printf("kill %d after %d ms: remaining %lld;%s\n", kills, delay_ms,
+              static_cast<long long>(remaining), p.c_str());
+  std::fflush(stdout);
+}
+
+bool PhaseMissing(const ChaosFigures& f, const ChaosOptions& o) {
+  for (const std::string& p : o.required_phases) {
+    auto it = f.phases.find(p);
+    if (it == f.phases.end() || it->second == 0) return true;
+  }
+  return false;
+}
+
+void CompareWithCleanRun(const DaemonHarness& h, const HarnessOptions& ho, const ChaosOptions& o,
+                         ChaosFigures* f) {
+  // The clean run: same seed, no faults, no kills, one daemon (its state in SQLite: the chaos
+  // run's PostgreSQL state schema is not to be shared).
   HarnessOptions co = ho;
   co.faults.clear();
   co.job_delay = "0ms";
   co.concurrency = 16;
   co.pg_schema = "p2p_clean";
+  co.state = "sqlite";
   DaemonHarness clean(co);
   if (std::string e = clean.Start(); !e.empty()) {
-    f.error = "clean harness: " + e;
-    return f;
+    f->error = "clean harness: " + e;
+    return;
   }
   clean.DropRoster("members.csv");
   if (clean.RunOnce(o.drain_timeout) != 0) {
-    f.error = "clean run failed: " + clean.last_run().err;
-    return f;
+    f->error = "clean run failed: " + clean.last_run().err;
+    return;
   }
 
   // Orphans and integrity before anything reads the stores through the library.
   std::string problems;
-  f.orphans = CountOrphans(h.dir(), &problems);
-  std::string state_ok = Integrity(h.state_path());
+  f->orphans = CountOrphans(h.dir(), &problems);
+  std::string state_ok =
+      ho.state == "postgres" ? PgStateIntegrity(*o.pg) : Integrity(h.state_path());
   std::string store_ok;
   StoreSnapshot got, base;
   std::string load_error;
@@ -466,34 +428,117 @@ ChaosFigures RunChaos(const ChaosOptions& o) {
     if (clean_ok != "ok") load_error = "clean run's ndjson store: " + clean_ok;
   }
   if (!load_error.empty()) {
-    f.error = load_error;
-    return f;
+    f->error = load_error;
+    return;
   }
-  f.integrity = "state:" + state_ok + "/store:" + store_ok;
+  f->integrity = "state:" + state_ok + "/store:" + store_ok;
 
   Expected want = h.LoadExpected();
-  f.members = static_cast<int64_t>(want.outcome.size());
+  f->members = static_cast<int64_t>(want.outcome.size());
   std::map<std::string, std::string> states = h.MemberStates();
   for (const auto& [key, outcome] : want.outcome) {
     auto it = states.find(key);
     std::string have = it == states.end() ? "(missing)" : it->second;
     if (have != outcome) {
-      if (++f.outcome_diffs <= 5) problems += "\n" + key + ": want " + outcome + ", have " + have;
+      if (++f->outcome_diffs <= 5) problems += "\n" + key + ": want " + outcome + ", have " + have;
     }
   }
-  CompareSnapshots(want, got, base, &f.resources, &f.lost, &f.extra, &f.mismatched, &f.clean_diffs,
-                   &problems);
-  f.duplicated = got.duplicated;
-  f.rekick_copies = got.rekick_copies;
+  CompareSnapshots(want, got, base, &f->resources, &f->lost, &f->extra, &f->mismatched,
+                   &f->clean_diffs, &problems);
+  f->duplicated = got.duplicated;
+  f->rekick_copies = got.rekick_copies;
   if (o.store == "ndjson") {
     std::string compact_error;
-    f.compacted_duplicates = CompactAndCountDuplicates(h, &compact_error);
+    f->compacted_duplicates = CompactAndCountDuplicates(h, &compact_error);
     if (!compact_error.empty()) problems += "\ncompact: " + compact_error;
   }
-  if (!stats_error.empty()) problems += "\n" + stats_error;
-  f.first_problems = problems;
+  f->first_problems += problems;
+}
+
+ChaosFigures RunChaos(const ChaosOptions& o) {
+  const auto started = std::chrono::steady_clock::now();
+  ChaosFigures f;
+  f.seed = o.seed;
+  f.store = o.store;
+  const HarnessOptions ho = ChaosHarnessOptions(o);
+  DaemonHarness h(ho);
+  if (std::string e = h.Start(); !e.empty()) {
+    f.error = "chaos harness: " + e;
+    return f;
+  }
+  h.DropRoster("members.csv");
+  const int64_t total = o.members;
+
+  std::mt19937_64 rng(o.seed);
+  KillPacer pacer(o);
+  PhaseCounter phases;
+  while (f.kills < o.kills || (PhaseMissing(f, o) && f.kills < 3 * o.kills)) {
+    std::string err;
+    const int64_t life_start_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                      std::chrono::system_clock::now().time_since_epoch())
+                                      .count();
+    auto d = h.StartDaemon(&err);
+    if (!d) {
+      f.error = "p2p-ingestd did not start: " + err;
+      return f;
+    }
+    // Server restarts spread over the kills: before kill k * kills / (restarts + 1).
+    if (o.pg != nullptr && f.server_restarts < o.server_restarts &&
+        (f.kills + 1) * (o.server_restarts + 1) >= (f.server_restarts + 1) * o.kills) {
+      if (std::string e = RestartServerMidDownload(h, o, *d, &f); !e.empty()) {
+        f.error = e + ": " + ReadFile((h.dir() / "daemon.stderr").string());
+        return f;
+      }
+    }
+    const int delay = pacer.NextDelay(rng);
+    // Waiting for an exit that must not come: returns at the kill moment (or early, a failure).
+    if (auto code = d->Wait(std::chrono::milliseconds(delay)); code.has_value()) {
+      f.error = "p2p-ingestd exited on its own (code " + std::to_string(*code) +
+                "): " + ReadFile((h.dir() / "daemon.stderr").string());
+      return f;
+    }
+    d->Signal(SIGKILL);
+    d->Wait(5s);
+    ++f.kills;
+    std::map<std::string, int64_t> now;
+    phases.Count(h, o, life_start_ms, &now);
+    for (const auto& [k, v] : now) f.phases[k] += v;
+    const int64_t remaining = Remaining(h, total);
+    PrintKill(o, f.kills, delay, remaining, now);
+    if (remaining == 0) break;  // nothing left to interrupt
+    pacer.AfterKill(f.kills, remaining, total, now.count("startup") != 0);
+  }
+
+  // Drain: the last restart runs every member to its end.
+  if (h.RunOnce(o.drain_timeout) != 0) {
+    f.error = "final run --once failed (" + std::to_string(h.last_run().exit_code) +
+              "): " + h.last_run().err;
+    return f;
+  }
+  const std::string log = h.Log();
+  for (size_t at = 0; (at = log.find("store is unreachable", at)) != std::string::npos; ++at) {
+    ++f.unreachable_said;
+  }
+  std::string stats_error;
+  f.faults = InjectedFaults(h.SandboxUrl(), &stats_error);
+  if (!stats_error.empty()) f.first_problems += "\n" + stats_error;
+  CompareWithCleanRun(h, ho, o, &f);
   f.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   return f;
+}
+
+HarnessOptions ChaosHarnessOptions(const ChaosOptions& o) {
+  HarnessOptions ho;
+  ho.members = o.members;
+  ho.seed = static_cast<int>(o.seed % 1'000'000'007);
+  ho.store = o.store;
+  ho.pg = o.pg;
+  ho.store_retry_interval = "200ms";  // an unreachable server is tried again this often
+  ho.faults = ChaosFaultSpec();
+  ho.job_delay = o.job_delay;
+  ho.concurrency = o.concurrency;
+  ho.max_attempts = 30;
+  return ho;
 }
 
 }  // namespace p2p::testing

@@ -26,6 +26,7 @@
 
 #include <cstdint>
 #include <map>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -49,6 +50,11 @@ struct ChaosOptions {
   // Phases (PhaseCounter names) some kill must land in: after `kills`, the run goes on killing,
   // up to 3 x `kills`, until each was hit (kill moments are random; a loaded machine shifts them).
   std::vector<std::string> required_phases;
+  // The cluster run (postgres/cluster_chaos_run.h): daemons sharing the PostgreSQL state, the
+  // share of kills that take two daemons at once, and the SIGSTOPs past the lease.
+  int instances = 1;
+  int double_kill_percent = 0;
+  int stops = 0;
 };
 
 // Every fault kind of fault_spec.h at a moderate rate.
@@ -78,6 +84,18 @@ struct ChaosFigures {
   std::string integrity = "?";             // "ok" or the first complaint, per database
   std::string first_problems;              // a few readable lines for a failing test
   double seconds = 0;
+  // The cluster run (instances > 1; postgres/cluster_chaos_run.h says how each is measured).
+  int instances = 1;
+  int double_kills = 0;      // kills of two daemons at once (each counts in `kills`)
+  int stops = 0;             // SIGSTOPs past the lease, then SIGCONT
+  int taken_over = 0;        // jobs of a stopped daemon another instance leased meanwhile
+  int fenced = 0;            // of those, refused to the stopped daemon once it went on
+  int stale_runs = 0;        // a stopped daemon's runs neither refused nor ended (30 s after)
+  int lease_lapsed_said = 0;  // "lease lapsed" lines in the daemons' logs (all lives)
+  int64_t in_flight_bound = 0;  // the payer's FHIR requests in flight allowed cluster-wide
+  int64_t in_flight_max_before = -1, in_flight_max_after = -1;  // at the sandbox, around stops
+  int64_t dead_leases = -1;  // leases of dead instances or on terminal jobs, after the drain
+  int64_t leases_left = -1;  // leases held after every daemon stopped cleanly
 
   // The one line: kills, phases, faults by kind, members, resources, lost, duplicated, ...
   std::string Line() const;
@@ -86,6 +104,48 @@ struct ChaosFigures {
 // Runs the whole thing in temp dirs (two sandboxes, two daemons' worth of files) and returns the
 // figures. The caller asserts on them.
 ChaosFigures RunChaos(const ChaosOptions& options);
+
+// The pieces RunChaos is made of, shared with the cluster run.
+
+// The harness of a chaos run: every fault kind (ChaosFaultSpec), max_attempts 30, the store's
+// retry every 200 ms, members, seed, store and concurrency from `o`.
+HarnessOptions ChaosHarnessOptions(const ChaosOptions& o);
+
+// Members not yet terminal (all of them while the roster is not yet taken in).
+int64_t Remaining(const DaemonHarness& h, int64_t total);
+
+// Faults injected by kind (the sandbox's /admin/stats); *error when it cannot be read.
+std::map<std::string, uint64_t> InjectedFaults(const std::string& sandbox_url, std::string* error);
+
+// With o.verbose, one line on stdout for a kill: how many so far, the delay before it, the
+// members remaining and what the killed daemon was doing (`phases` of this kill).
+void PrintKill(const ChaosOptions& o, int kills, int delay_ms, int64_t remaining,
+               const std::map<std::string, int64_t>& phases);
+
+// Whether a phase of o.required_phases has no kill yet.
+bool PhaseMissing(const ChaosFigures& f, const ChaosOptions& o);
+
+// The delay before each kill, drawn from [ceiling/4, ceiling], and the ceiling's adaptation
+// (see the top of this file). Holds a reference to `o`.
+class KillPacer {
+ public:
+  explicit KillPacer(const ChaosOptions& o) : o_(o), ceiling_(o.delay_ceiling_ms) {}
+  int NextDelay(std::mt19937_64& rng) const;
+  // After kill number `kills`, `remaining` of `total` members not terminal; `startup`: the
+  // killed daemon had touched no member yet.
+  void AfterKill(int kills, int64_t remaining, int64_t total, bool startup);
+
+ private:
+  const ChaosOptions& o_;
+  double ceiling_;
+};
+
+// After the drain: runs the clean run (same seed, no faults, no kills; store schema p2p_clean
+// with postgres, its state in SQLite), then fills f's orphans, integrity, members, resources,
+// lost, duplicated, extra, mismatched, outcome_diffs, clean_diffs (and ndjson's compaction),
+// appending readable lines to f->first_problems; f->error when a run or a read fails.
+void CompareWithCleanRun(const DaemonHarness& h, const HarnessOptions& ho, const ChaosOptions& o,
+                         ChaosFigures* f);
 
 // The gtest expectations every chaos run must meet (prints the figures line first): the run
 // worked, at least min(20, kills) kills, nothing lost, duplicated, extra or different, every

@@ -125,12 +125,34 @@ int DaemonHarness::RunOnce(std::chrono::milliseconds timeout) {
 }
 
 std::unique_ptr<ChildProcess> DaemonHarness::StartDaemon(std::string* error,
-                                                        std::vector<std::string> extra_env) {
+                                                        std::vector<std::string> extra_env,
+                                                        const std::string& instance) {
+  std::string config = config_path();
+  if (!instance.empty()) {
+    config = InstanceConfig(instance);
+    if (config.empty()) {
+      *error = "no configuration for instance " + instance;
+      return nullptr;
+    }
+  }
   ChildOptions co;
   co.extra_env = std::move(extra_env);
   co.wait_for_first_line = false;
-  co.stderr_path = (tmp_.path() / "daemon.stderr").string();
-  return ChildProcess::Start(IngestdExecutable(), {"run", "--config", config_path()}, error, co);
+  co.stderr_path =
+      (tmp_.path() / (instance.empty() ? "daemon.stderr" : "daemon-" + instance + ".stderr"))
+          .string();
+  return ChildProcess::Start(IngestdExecutable(), {"run", "--config", config}, error, co);
+}
+
+std::string DaemonHarness::InstanceConfig(const std::string& id) const {
+  std::string config = ReadFile(config_path());
+  const std::string log_dir = "log:\n  dir: log\n";
+  const size_t at = config.find(log_dir);
+  if (at == std::string::npos) return "";
+  config.replace(at, log_dir.size(), "log:\n  dir: log-" + id + "\n");
+  const fs::path path = tmp_.path() / ("p2p-" + id + ".yaml");
+  std::ofstream(path) << "instance:\n  id: " << id << "\n" << config;
+  return path.string();
 }
 
 Expected DaemonHarness::LoadExpected() const {
@@ -337,8 +359,9 @@ std::string DiffFromExpected(const DaemonHarness& h) {
   return out;
 }
 
-std::string DaemonHarness::Log() const {
-  return ReadFile((tmp_.path() / "log" / "p2p-ingestd.log").string());
+std::string DaemonHarness::Log(const std::string& instance) const {
+  const std::string dir = instance.empty() ? "log" : "log-" + instance;
+  return ReadFile((tmp_.path() / dir / "p2p-ingestd.log").string());
 }
 
 std::string DaemonHarness::StatusBase(std::chrono::milliseconds timeout) const {

@@ -66,9 +66,15 @@ class DaemonHarness {
   // p2p-ingestd run --once; returns its exit code (stdout/stderr kept in last_run()).
   int RunOnce(std::chrono::milliseconds timeout = std::chrono::seconds(240));
   const CommandResult& last_run() const { return last_; }
-  // p2p-ingestd run (not once) as a child, for kill tests.
+  // p2p-ingestd run (not once) as a child, for kill tests. With `instance`, the daemon of that
+  // instance.id (InstanceConfig), its stderr in daemon-<instance>.stderr.
   std::unique_ptr<ChildProcess> StartDaemon(std::string* error,
-                                            std::vector<std::string> extra_env = {});
+                                            std::vector<std::string> extra_env = {},
+                                            const std::string& instance = "");
+  // The configuration of instance `id` of a cluster sharing this harness's inbox, state and
+  // store (state "postgres"): the harness's config with instance.id set and its own log
+  // directory log-<id>/, written to p2p-<id>.yaml (its path returned). "" before Start().
+  std::string InstanceConfig(const std::string& id) const;
 
   Expected LoadExpected() const;
   std::map<std::string, std::string> MemberStates() const;  // member_key -> state name
@@ -79,8 +85,9 @@ class DaemonHarness {
   Expected LoadStore() const;                                // outcome: unused
   std::string SandboxUrl() const { return sandbox_url_; }
 
-  // The daemon's log file (log/p2p-ingestd.log), "" before it exists.
-  std::string Log() const;
+  // The daemon's log file (log/p2p-ingestd.log; instance `id`'s: log-<id>/p2p-ingestd.log), ""
+  // before it exists.
+  std::string Log(const std::string& instance = "") const;
   // The status endpoint's base URL ("http://H:P") from the log's "status endpoint on" line,
   // waiting up to `timeout` for it; "" when it does not come.
   std::string StatusBase(std::chrono::milliseconds timeout = std::chrono::seconds(20)) const;
