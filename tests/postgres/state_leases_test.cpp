@@ -124,7 +124,7 @@ TEST_P(StateLeases, ASecondInstanceTakesAnExpiredLeaseAndTheFirstIsFenced) {
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().kind, ErrorKind::kLeaseLost);
   EXPECT_EQ(r.error().message,
-            "job 1: its lease lapsed and another instance took it; this instance stops it");
+            "job 1: its lease lapsed (another instance may run it now); this instance stops it");
   FileRow f{1, 0, FileKind::kOutput, "Patient", "http://h/p", FileState::kDone};
   EXPECT_EQ(a_->FileDone(f, {}, std::nullopt).error().kind, ErrorKind::kLeaseLost);
   EXPECT_EQ(a_->SaveFileAttempts(1, 0, 3).error().kind, ErrorKind::kLeaseLost);

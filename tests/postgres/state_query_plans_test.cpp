@@ -38,19 +38,19 @@ class StateQueryPlans : public StateBackendTest {
   }
 
   // EXPLAIN of `sql` with the scheduler's values: ?1 bison (the lease owner for a query on
-  // lease_owner), ?2 now, ?3 64, ?4 the owner, ?5 the lease end. Run as PREPARE and EXPLAIN
+  // lease_owner), ?2 now, ?3 64, ?4 the owner, ?5 the lease end, ?6 no running jobs. Run as PREPARE and EXPLAIN
   // EXECUTE, so that plan_cache_mode decides between the custom and the generic plan (an
   // EXPLAIN with bound parameters always plans for their values).
   std::string Plan(std::string_view sql) {
     const std::string text(sql);
     int params = 0;
-    for (int n = 1; n <= 5; ++n) {
+    for (int n = 1; n <= 6; ++n) {
       if (text.find("?" + std::to_string(n)) != std::string::npos) params = n;
     }
     const bool by_owner = text.find("WHERE lease_owner=?1") != std::string::npos;
-    static const char* const kTypes[] = {"text", "bigint", "bigint", "text", "bigint"};
+    static const char* const kTypes[] = {"text", "bigint", "bigint", "text", "bigint", "text"};
     const std::string kValues[] = {by_owner ? "'x/1/0'" : "'bison'", std::to_string(kNowMs),
-                                   "64", "'a/1/0'", std::to_string(kNowMs + 30000)};
+                                   "64", "'a/1/0'", std::to_string(kNowMs + 30000), "''"};
     std::string types, values;
     for (int i = 0; i < params; ++i) {
       types += (i ? ", " : "") + std::string(kTypes[i]);
