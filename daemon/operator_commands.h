@@ -39,6 +39,7 @@ int CmdMembersShow(const OperatorArgs& a, state::StateDb& db, const OperatorIo& 
 int CmdRetry(const OperatorArgs& a, state::StateDb& db, const OperatorIo& io);
 int CmdCancel(const OperatorArgs& a, state::StateDb& db, const OperatorIo& io);
 // `db` is null when the state DB does not exist yet (nothing taken in: no name clash possible).
+// With a PostgreSQL state (db->clustered()) the members go straight into the state, not the inbox.
 int CmdEnqueue(const OperatorArgs& a, const Options& options, state::StateDb* db,
                const OperatorIo& io);
 

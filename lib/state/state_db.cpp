@@ -263,7 +263,9 @@ Result<int64_t> StateDb::WakeWaiting(const std::string& payer, std::string_view 
 }
 
 Result<int64_t> StateDb::ActiveCount() {
-  auto st = Stmt::Prepare(db_, "SELECT COUNT(*) FROM members WHERE state<=5");
+  // From the kept counts (a few rows per payer), not a count of the members rows: the systemd
+  // status line asks every few seconds, and a count of 100,000 active jobs took 24 ms.
+  auto st = Stmt::Prepare(db_, "SELECT COALESCE(SUM(n), 0) FROM member_counts WHERE state<=5");
   if (!st) return std::move(st).error();
   auto row = st->Step("count active");
   if (!row) return std::move(row).error();

@@ -204,7 +204,8 @@ class StateDb {
   // with corrected credentials) due at `now_ms`. Returns how many.
   Result<int64_t> WakeWaiting(const std::string& payer, std::string_view error_class,
                               int64_t now_ms);
-  // Number of non-terminal jobs (all payers).
+  // Number of non-terminal jobs (all payers), from member_counts: cost independent of the
+  // number of members.
   Result<int64_t> ActiveCount();
 
   // --- jobs ---

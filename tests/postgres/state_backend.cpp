@@ -74,24 +74,4 @@ int64_t StateBackendTest::Scalar(const std::string& sql) {
   return row && *row ? st->Int(0) : 0;
 }
 
-StateBackendTest::CountRows StateBackendTest::Counted(StateDb& db) {
-  CountRows out;
-  auto counts = db.CountByPayerState();
-  EXPECT_TRUE(counts) << counts.error().message;
-  if (!counts) return out;
-  for (const auto& c : *counts) out.emplace_back(c.payer, static_cast<int>(c.state), c.count);
-  return out;
-}
-
-StateBackendTest::CountRows StateBackendTest::GroupBy(StateDb& db) {
-  CountRows out;
-  auto q = Stmt::Prepare(db.handle(),
-                         "SELECT payer, state, COUNT(*) FROM members GROUP BY payer, state "
-                         "ORDER BY payer, state");
-  EXPECT_TRUE(q);
-  if (!q) return out;
-  while (*q->Step("group by")) out.emplace_back(q->Text(0), static_cast<int>(q->Int(1)), q->Int(2));
-  return out;
-}
-
 }  // namespace p2p::state

@@ -15,14 +15,18 @@
 #include <cstdint>
 #include <memory>
 #include <string>
-#include <tuple>
 #include <vector>
 
 #include "state/state_db.h"
 #include "support/pg_cluster.h"
+#include "support/state_recount.h"
 #include "support/temp_dir.h"
 
 namespace p2p::state {
+
+using testing::Counted;
+using testing::CountRows;
+using testing::GroupBy;
 
 class StateBackendTest : public ::testing::TestWithParam<Dialect> {
  public:
@@ -45,11 +49,6 @@ class StateBackendTest : public ::testing::TestWithParam<Dialect> {
   Result<void> Move(StateDb& db, int64_t id, JobState to, int64_t now_ms = 10);
   // The first column of the first row of `sql` on db_ as an integer (0 when no row).
   int64_t Scalar(const std::string& sql);
-
-  // (payer, state, n) rows: what CountByPayerState says and what a GROUP BY over members says.
-  using CountRows = std::vector<std::tuple<std::string, int, int64_t>>;
-  CountRows Counted(StateDb& db);
-  CountRows GroupBy(StateDb& db);
 
   const test::PgCluster& cluster() const { return *cluster_; }
   const std::string& schema() const { return schema_; }

@@ -223,8 +223,13 @@ TEST_P(StateBackends, CountsFollowEveryTransitionBeforeAndAfterCompaction) {
     auto by_state = db_->CountByState();
     ASSERT_TRUE(by_state) << by_state.error().message;
     std::array<int64_t, kJobStateCount> want{};
-    for (const auto& [payer, state, n] : grouped) want[static_cast<size_t>(state)] += n;
+    int64_t active = 0;
+    for (const auto& [payer, state, n] : grouped) {
+      want[static_cast<size_t>(state)] += n;
+      if (!IsTerminal(static_cast<JobState>(state))) active += n;
+    }
     EXPECT_EQ(*by_state, want);
+    EXPECT_EQ(*db_->ActiveCount(), active);
   };
   for (int round = 0; round < 3; ++round) {
     for (int64_t id = 1; id <= 60; ++id) {
@@ -280,30 +285,13 @@ TEST_P(StateBackends, DeadlineReportEqualsARecountThroughEveryChange) {
   ASSERT_TRUE(Exec(h, "UPDATE members SET deadline=deadline+86400 WHERE id IN (7, 10, 11)", "move"));
   ASSERT_TRUE(Exec(h, "DELETE FROM members WHERE id IN (8, 13, 14)", "delete"));
 
-  auto recount = [&](int64_t now_s, int64_t window) {
-    auto st = Stmt::Prepare(
-        h,
-        "SELECT payer, "
-        "SUM(CASE WHEN requested_ms IS NOT NULL AND requested_ms/1000 <= deadline THEN 1 ELSE 0 "
-        "END), SUM(CASE WHEN (requested_ms IS NOT NULL AND requested_ms/1000 > deadline) OR "
-        "(requested_ms IS NULL AND state <= 5 AND deadline < ?1) THEN 1 ELSE 0 END), "
-        "SUM(CASE WHEN requested_ms IS NULL AND state <= 5 AND deadline >= ?1 AND "
-        "deadline < ?1 + ?2 THEN 1 ELSE 0 END) FROM members GROUP BY payer ORDER BY payer");
-    EXPECT_TRUE(st) << st.error().message;
-    std::vector<DeadlineCounts> out;
-    st->Bind(1, now_s).Bind(2, window);
-    while (*st->Step("recount")) {
-      DeadlineCounts c{st->Text(0), st->Int(1), st->Int(2), st->Int(3)};
-      if (c.on_time + c.late + c.at_risk > 0) out.push_back(c);
-    }
-    return out;
-  };
   for (int pass = 0; pass < 2; ++pass) {
     for (int64_t now : {kNowS - 5 * kDay, kNowS, kNowS + 3 * kDay}) {
       auto report = db_->DeadlineReport(now, 2 * kDay);
       ASSERT_TRUE(report) << report.error().message;
       EXPECT_FALSE(report->empty());
-      EXPECT_TRUE(*report == recount(now, 2 * kDay)) << "now " << now << " pass " << pass;
+      EXPECT_TRUE(*report == testing::RecountDeadlines(*db_, now, 2 * kDay))
+          << "now " << now << " pass " << pass;
     }
     EXPECT_EQ(*db_->CountDeadlineBefore(kNowS, false),
               Scalar("SELECT COUNT(*) FROM members WHERE state<=5 AND requested_ms IS NULL AND "

@@ -10,6 +10,7 @@
 #include "state/migrations.h"
 #include "state/sql.h"
 #include "state/state_db.h"
+#include "support/state_recount.h"
 #include "support/temp_dir.h"
 
 namespace p2p::state {
@@ -57,25 +58,7 @@ class DeadlineDbTest : public ::testing::Test {
   }
   // The counts the triggers keep, recomputed from the members rows.
   std::vector<DeadlineCounts> Recount(int64_t now_s = kNowS, int64_t window = kWindow) {
-    auto st = Stmt::Prepare(
-        db_->handle(),
-        "SELECT payer, "
-        "SUM(requested_ms IS NOT NULL AND requested_ms/1000 <= deadline), "
-        "SUM((requested_ms IS NOT NULL AND requested_ms/1000 > deadline) OR "
-        "    (requested_ms IS NULL AND state <= 5 AND deadline < ?1)), "
-        "SUM(requested_ms IS NULL AND state <= 5 AND deadline >= ?1 AND deadline < ?1 + ?2) "
-        "FROM members GROUP BY payer ORDER BY payer");
-    EXPECT_TRUE(st);
-    st->Bind(1, now_s).Bind(2, window);
-    std::vector<DeadlineCounts> out;
-    for (;;) {
-      auto row = st->Step("recount");
-      EXPECT_TRUE(row);
-      if (!row || !*row) break;
-      DeadlineCounts c{st->Text(0), st->Int(1), st->Int(2), st->Int(3)};
-      if (c.on_time + c.late + c.at_risk > 0) out.push_back(c);
-    }
-    return out;
+    return testing::RecountDeadlines(*db_, now_s, window);
   }
 
   testing::TempDir dir_{"p2p-deadline-"};

@@ -14,6 +14,7 @@
 
 #include "state/migrations.h"
 #include "state/sqlite/sqlite_conn.h"
+#include "support/state_recount.h"
 
 namespace p2p::state {
 namespace {
@@ -299,28 +300,9 @@ TEST_F(StateDbTest, ASaveOverAnOperatorsChangeIsRefused) {
 
 // --- member_counts (migration 002) ---
 
-// (payer, state, n) rows, ordered: what the counts table says, and what a full count says.
-using CountRows = std::vector<std::tuple<std::string, int, int64_t>>;
-
-CountRows Counted(StateDb& db) {
-  CountRows out;
-  auto counts = db.CountByPayerState();
-  EXPECT_TRUE(counts) << counts.error().message;
-  if (!counts) return out;
-  for (const auto& c : *counts) out.emplace_back(c.payer, static_cast<int>(c.state), c.count);
-  return out;
-}
-
-CountRows GroupBy(StateDb& db) {
-  CountRows out;
-  auto q = Stmt::Prepare(db.handle(),
-                         "SELECT payer, state, COUNT(*) FROM members GROUP BY payer, state "
-                         "ORDER BY payer, state");
-  EXPECT_TRUE(q);
-  if (!q) return out;
-  while (*q->Step("group by")) out.emplace_back(q->Text(0), static_cast<int>(q->Int(1)), q->Int(2));
-  return out;
-}
+using testing::Counted;
+using testing::CountRows;
+using testing::GroupBy;
 
 TEST_F(StateDbTest, MemberCountsFollowEveryInsertTransitionRedropAndDelete) {
   auto db = StateDb::Open(path_);
