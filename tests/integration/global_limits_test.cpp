@@ -10,7 +10,6 @@
 #include <string>
 
 #include "integration/daemon_harness.h"
-#include "support/http_client.h"
 
 namespace p2p::testing {
 namespace {
@@ -21,15 +20,6 @@ constexpr int kRequests = 6;
 constexpr int kDownloads = 2;
 
 std::string PayerId(int i) { return i == 0 ? "bison" : "p" + std::to_string(100 + i); }
-
-// A number after `key` in the sandbox's /admin/stats; -1 when absent.
-int64_t Stat(const DaemonHarness& h, const std::string& key) {
-  HttpClient c(h.SandboxUrl());
-  const std::string body = c.Get("/admin/stats").body;
-  const size_t at = body.find(key);
-  if (at == std::string::npos) return -1;
-  return std::stoll(body.substr(at + key.size()));
-}
 
 // Payers 1..49 beside the harness's bison (same sandbox tenant and client), the top-level
 // limits, and the roster's members spread over the 50 payers.
@@ -79,10 +69,10 @@ TEST(GlobalLimits, ManyPayersStayWithinTheBoundsAndEveryMemberCompletes) {
   EXPECT_EQ(DiffFromExpected(h), "");
   EXPECT_EQ(h.CountRows("SELECT COUNT(DISTINCT payer) FROM members"), kPayers);
 
-  const int64_t api = Stat(h, "\"in_flight_peak\":{\"api\":");
-  const int64_t files = Stat(h, "\"in_flight_peak\":{\"api\":" + std::to_string(api) +
-                                    ",\"file\":");
-  const int64_t all = Stat(h, ",\"all\":");
+  const std::string peak = "\"in_flight_peak\":{\"api\":";
+  const int64_t api = SandboxStat(h, peak);
+  const int64_t files = SandboxStat(h, peak + std::to_string(api) + ",\"file\":");
+  const int64_t all = SandboxStat(h, ",\"all\":");
   EXPECT_LE(api, kJobs);
   EXPECT_LE(files, kDownloads);
   EXPECT_LE(all, kRequests);

@@ -201,72 +201,54 @@ TEST(JobAdmission, NeverMoreThanTheCapacityAndEveryWaiterIsServed) {
   constexpr int kCapacity = 7;
   Fixture f(kCapacity, kPayers);
   std::map<int, int> held;  // payer -> slots
+  std::vector<int> wants(kPayers, 3);  // each payer starts three jobs
+  int total_held = 0;
   int64_t now = kT0;
   uint64_t rng = 42;
   auto next = [&rng] {
     rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
     return static_cast<int>(rng >> 33);
   };
-  std::vector<int> wants(kPayers, 3);  // each payer starts three jobs
-  int total_held = 0;
-  for (int step = 0; step < 20000; ++step) {
-    now += 10;
-    const int p = next() % kPayers;
-    if (wants[p] > 0 && f.Ask(p, (next() % 30) * kDay, now)) {
-      --wants[p];
-      ++held[p];
-      ++total_held;
-    }
-    ASSERT_LE(total_held, kCapacity);
-    ASSERT_EQ(f.admission.in_use(), total_held);
-    if (total_held > 0 && next() % 2 == 0) {  // some job ends
-      for (auto& [payer, n] : held) {
-        if (n > 0) {
-          --n;
-          --total_held;
-          f.admission.Release();
-          break;
-        }
+  auto took = [&](int payer) {
+    --wants[payer];
+    ++held[payer];
+    ++total_held;
+  };
+  auto release_one = [&] {  // some job ends
+    for (auto& [payer, n] : held) {
+      if (n > 0) {
+        --n;
+        --total_held;
+        f.admission.Release();
+        return;
       }
     }
-    // Woken payers take their grant (their loops run).
+  };
+  // Woken payers take their grant (their loops run), and ask again while they want more.
+  auto run_woken = [&] {
     std::vector<int> woken;
     woken.swap(f.woken);
     for (int w : woken) {
       ASSERT_TRUE(f.admission.TryTake(w)) << w;
       ASSERT_GT(wants[w], 0);
-      --wants[w];
-      ++held[w];
-      ++total_held;
-      ASSERT_LE(total_held, kCapacity);
+      took(w);
+      if (wants[w] > 0 && f.Ask(w, kDay, now)) took(w);
     }
+  };
+  for (int step = 0; step < 20000; ++step) {
+    now += 10;
+    const int p = next() % kPayers;
+    if (wants[p] > 0 && f.Ask(p, (next() % 30) * kDay, now)) took(p);
+    ASSERT_EQ(f.admission.in_use(), total_held);
+    if (total_held > 0 && next() % 2 == 0) release_one();
+    run_woken();
+    ASSERT_LE(total_held, kCapacity);
   }
   // Release everything: the queue drains.
   while (total_held > 0 || f.admission.waiting() > 0) {
-    if (total_held > 0) {
-      for (auto& [payer, n] : held) {
-        if (n > 0) {
-          --n;
-          --total_held;
-          f.admission.Release();
-          break;
-        }
-      }
-    }
-    std::vector<int> woken;
-    woken.swap(f.woken);
-    for (int w : woken) {
-      ASSERT_TRUE(f.admission.TryTake(w));
-      --wants[w];
-      ++held[w];
-      ++total_held;
-      if (wants[w] > 0 && f.Ask(w, kDay, now)) {
-        --wants[w];
-        ++held[w];
-        ++total_held;
-      }
-      ASSERT_LE(total_held, kCapacity);
-    }
+    release_one();
+    run_woken();
+    ASSERT_LE(total_held, kCapacity);
   }
   for (int p = 0; p < kPayers; ++p) EXPECT_FALSE(f.admission.is_waiting(p)) << p;
 }
