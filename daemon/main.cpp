@@ -78,7 +78,8 @@ void PrintSummary(state::StateDb& db, store::ResourceStore& store, const Options
   std::fflush(stdout);
 }
 
-// Applies what can change while running (log level, payer limits, retry and poll settings);
+// Applies what can change while running (log level, the limits over all payers, payer limits,
+// retry and poll settings);
 // other changes (payers added or removed, URLs, credentials, identities, paths) need a restart
 // and say so.
 void ReloadConfiguration(const std::string& path, Options& running, pipeline::Scheduler& sched) {
@@ -91,6 +92,14 @@ void ReloadConfiguration(const std::string& path, Options& running, pipeline::Sc
   }
   if (auto r = SetLogLevel(fresh->log.level); !r) spdlog::error("reload: {}", r.error().message);
   running.log.level = fresh->log.level;
+  if (fresh->limits.max_jobs_in_flight != running.limits.max_jobs_in_flight ||
+      fresh->limits.max_requests != running.limits.max_requests ||
+      fresh->limits.max_downloads != running.limits.max_downloads) {
+    spdlog::info("reload: limits over all payers: {} jobs in flight, {} requests, {} downloads",
+                 fresh->limits.max_jobs_in_flight, fresh->limits.max_requests,
+                 fresh->limits.max_downloads);
+  }
+  running.limits = fresh->limits;
   bool restart_needed = fresh->payers.size() != running.payers.size() ||
                         fresh->self.identifier != running.self.identifier ||
                         fresh->self.name != running.self.name;

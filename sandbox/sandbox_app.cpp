@@ -1,6 +1,7 @@
 #include "sandbox_app.h"
 
 #include <algorithm>
+#include <optional>
 
 #include "capability_statement.h"
 #include "member_match.h"
@@ -384,9 +385,46 @@ std::string SandboxApp::StatsJson() const {
          R"(,"patient-export":)" + std::to_string(kickoffs_[2].load()) + "}";
   out += R"(,"file_requests_with_token":)" + std::to_string(files_with_token_.load());
   out += R"(,"file_requests_without_token":)" + std::to_string(files_without_token_.load());
+  out += R"(,"in_flight_peak":{"api":)" + std::to_string(in_flight_peak_[0].load()) +
+         R"(,"file":)" + std::to_string(in_flight_peak_[1].load()) +
+         R"(,"all":)" + std::to_string(in_flight_peak_[2].load()) + "}";
   out += R"(,"jobs_cancelled":)" + std::to_string(jobs_.removed());
   out += R"(,"fhir_in_flight":)" + in_flight_.Json() + "}";
   return out;
+}
+
+namespace {
+
+// The answering_ classes an endpoint counts in: {class, 2 (both)}, or none (admin, other).
+std::optional<size_t> InFlightClass(Endpoint endpoint) {
+  switch (endpoint) {
+    case Endpoint::kToken:
+    case Endpoint::kMatch:
+    case Endpoint::kExport:
+    case Endpoint::kJob: return 0;
+    case Endpoint::kFile: return 1;
+    default: return std::nullopt;
+  }
+}
+
+void RaisePeak(std::atomic<int64_t>& peak, int64_t now) {
+  int64_t seen = peak.load();
+  while (now > seen && !peak.compare_exchange_weak(seen, now)) {
+  }
+}
+
+}  // namespace
+
+void SandboxApp::Began(Endpoint endpoint) {
+  const auto c = InFlightClass(endpoint);
+  if (!c) return;
+  for (size_t i : {*c, size_t{2}}) RaisePeak(in_flight_peak_[i], ++answering_[i]);
+}
+
+void SandboxApp::Ended(Endpoint endpoint) {
+  const auto c = InFlightClass(endpoint);
+  if (!c) return;
+  for (size_t i : {*c, size_t{2}}) --answering_[i];
 }
 
 }  // namespace p2p::sandbox

@@ -93,6 +93,11 @@ class SandboxApp {
   const ServerOptions& options() const { return options_; }
   FaultInjector& faults() { return faults_; }
   std::string StatsJson() const;
+  // A request to `endpoint` is being answered (Handle() until its reply is written): counted in
+  // /admin/stats "in_flight_peak", file downloads apart from the other payer API requests
+  // (token, match, export, job). Every Began() is followed by one Ended().
+  void Began(Endpoint endpoint);
+  void Ended(Endpoint endpoint);
 
  private:
   void Token(const AppRequest& request, AppReply& reply, const FaultDecision& faults);
@@ -140,6 +145,9 @@ class SandboxApp {
   std::atomic<uint64_t> files_with_token_{0}, files_without_token_{0};
   std::array<std::atomic<uint64_t>, 3> kickoffs_{};  // accepted kick-offs by KickoffRoute
   InFlightTable in_flight_;  // FHIR requests in flight per tenant (/admin/stats, /admin/in-flight)
+  // Requests being answered now and at most so far: [0] the API (token, match, export, job),
+  // [1] files, [2] both.
+  std::array<std::atomic<int64_t>, 3> answering_{}, in_flight_peak_{};
 };
 
 }  // namespace p2p::sandbox

@@ -173,6 +173,13 @@ net::awaitable<void> Serve(Stream& stream, ServerState& st, bool loopback,
     ar.from_loopback = loopback;
     ar.peer = peer_address;
     AppReply reply = st.app->Handle(ar);
+    // Until the reply is written (or the connection dropped): /admin/stats "in_flight_peak".
+    st.app->Began(reply.endpoint);
+    struct Answering {
+      SandboxApp& app;
+      Endpoint endpoint;
+      ~Answering() { app.Ended(endpoint); }
+    } answering{*st.app, reply.endpoint};
     if (reply.delay.count() > 0) {
       net::steady_timer timer(co_await net::this_coro::executor);
       timer.expires_after(reply.delay);

@@ -547,6 +547,13 @@ DecodedOptions DecodeOptions(std::string_view yaml_text, const std::string& base
                                    {"poll_interval", d.Duration(&o.source.poll_interval)},
                                });
                    }},
+                  {"limits",
+                   [&](const YAML::Node& v, const std::string& p) {
+                     d.Mapping(v, p,
+                               {{"max_jobs_in_flight", d.Int(&o.limits.max_jobs_in_flight)},
+                                {"max_requests", d.Int(&o.limits.max_requests)},
+                                {"max_downloads", d.Int(&o.limits.max_downloads)}});
+                   }},
                   {"payers",
                    [&](const YAML::Node& v, const std::string& p) { d.Payers(v, p, &o.payers); }},
               });

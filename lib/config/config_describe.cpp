@@ -73,6 +73,8 @@ std::string DescribeOptions(const Options& o) {
         << "; on revocation "
         << (o.consent.on_revocation == RevocationAction::kPurge ? "purge" : "keep") << "\n";
   }
+  out << "limits (all payers together): " << o.limits.max_jobs_in_flight << " jobs in flight, "
+      << o.limits.max_requests << " requests, " << o.limits.max_downloads << " downloads\n";
   out << "payers: " << o.payers.size() << "\n";
   for (const PayerOptions& p : o.payers) {
     const AuthOptions& a = p.auth;

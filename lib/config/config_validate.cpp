@@ -516,6 +516,13 @@ std::vector<ConfigProblem> ValidateOptions(const Options& o) {
   if (o.source.kind != "directory") c.Add("source.kind", "must be directory");
   c.Required(o.source.path, "source.path");
   c.Positive(o.source.poll_interval, "source.poll_interval");
+  c.IntRange(o.limits.max_jobs_in_flight, 1, 10000, "limits.max_jobs_in_flight");
+  c.IntRange(o.limits.max_requests, 1, 10000, "limits.max_requests");
+  c.IntRange(o.limits.max_downloads, 1, 10000, "limits.max_downloads");
+  if (o.limits.max_downloads > o.limits.max_requests && o.limits.max_requests >= 1) {
+    // Downloads are requests too: more would leave the other requests no slot.
+    c.Add("limits.max_downloads", "must not exceed limits.max_requests");
+  }
   if (o.payers.empty()) c.Add("payers", "at least one payer is required");
   for (std::size_t i = 0; i < o.payers.size(); ++i) {
     const std::string p = "payers[" + std::to_string(i) + "]";

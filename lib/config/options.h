@@ -167,6 +167,25 @@ struct LimitsOptions {
   Millis max_throttle_wait{15LL * 60 * 1000};
 };
 
+// Bounds over all payers together (the top-level `limits:`): what the daemon holds in memory
+// grows with these, not with the number of payers. Each payer's limits (concurrency,
+// requests_per_second) still hold within them. Payers waiting for a job slot are served earliest
+// deadline first, a long wait counting as an earlier deadline, so that none starves
+// (pipeline/admission.h); requests and downloads wait their turn first come, first served, and
+// only once their payer's request rate lets them go. All three may change on SIGHUP.
+struct GlobalLimitsOptions {
+  // limits.max_jobs_in_flight (default 512, 1..10000): jobs of all payers in a step at once,
+  // waiting for their payer's rate or a slot below included (a job waiting for its next poll or
+  // a backoff holds none). Each holds its state (~10 KiB).
+  int max_jobs_in_flight = 512;
+  // limits.max_requests (default 64, 1..10000): requests to prior payers in flight at once,
+  // downloads included. Each holds a connection and its buffers (~150 KiB).
+  int max_requests = 64;
+  // limits.max_downloads (default 32, 1..10000, <= max_requests): export files downloaded at
+  // once. Each also holds a line checker and a store writer.
+  int max_downloads = 32;
+};
+
 struct RetryOptions {
   int max_attempts = 8;     // retry.max_attempts: per request step, 1..100
   Millis base_delay{500};   // retry.base_delay (default 500ms), <= max_delay
@@ -319,6 +338,7 @@ struct Options {
   SourceOptions source;
   RefreshOptions refresh;
   ConsentOptions consent;
+  GlobalLimitsOptions limits;  // the top-level limits (payers[].limits are per payer)
   std::vector<PayerOptions> payers;
 };
 

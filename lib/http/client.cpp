@@ -12,6 +12,7 @@
 #include "http/body_framer.h"
 #include "http/connection.h"
 #include "http/gzip_decoder.h"
+#include "http/slot_pool.h"
 
 namespace p2p::http {
 
@@ -168,6 +169,9 @@ struct HttpClient::Impl {
     } else {
       tls_setup_error = std::move(made).error().message;
     }
+    if (options.max_in_flight > 0) {
+      in_flight = std::make_unique<SlotPool>(options.max_in_flight, options.on_in_flight);
+    }
   }
 
   // The context for `host`: its own (UseTls) or the default. Sets *error when it failed to load.
@@ -181,11 +185,13 @@ struct HttpClient::Impl {
     return it->second.context.get();
   }
 
+  // The most recently pooled connection to `key` that is still open.
   std::unique_ptr<Connection> TakeIdle(const std::string& key) {
     auto it = idle.find(key);
     while (it != idle.end() && !it->second.empty()) {
-      std::unique_ptr<Connection> conn = std::move(it->second.back());
+      std::unique_ptr<Connection> conn = std::move(it->second.back().conn);
       it->second.pop_back();
+      --idle_count;
       if (conn->is_open()) return conn;
     }
     return nullptr;
@@ -193,12 +199,32 @@ struct HttpClient::Impl {
 
   void PutIdle(const std::string& key, std::unique_ptr<Connection> conn) {
     auto& list = idle[key];
-    if (list.size() >= options.max_idle_per_host) return;  // closed by its destructor
+    // Closed by its destructor when it is not kept.
+    if (list.size() >= options.max_idle_per_host || options.max_idle_total == 0) return;
+    if (idle_count >= options.max_idle_total) CloseOldestIdle();
     conn->ClearTimeout();
-    list.push_back(std::move(conn));
+    conn->ReleaseBuffers();
+    list.push_back({++idle_stamp, std::move(conn)});
+    ++idle_count;
+  }
+
+  // Closes the connection idle longest, whatever its host (max_idle_total).
+  void CloseOldestIdle() {
+    std::vector<IdleConnection>* oldest = nullptr;
+    for (auto& [key, list] : idle) {
+      if (!list.empty() && (oldest == nullptr || list.front().since < oldest->front().since)) {
+        oldest = &list;
+      }
+    }
+    if (oldest == nullptr) return;
+    oldest->erase(oldest->begin());
+    --idle_count;
   }
 
   asio::awaitable<Result<Response>> Run(const Request& request, BodySink* sink, size_t body_limit);
+  // Run() in one of the max_in_flight slots.
+  asio::awaitable<Result<Response>> Bounded(const Request& request, BodySink* sink,
+                                            size_t body_limit);
 
   asio::io_context& io;
   ClientOptions options;
@@ -210,8 +236,24 @@ struct HttpClient::Impl {
   std::string tls_setup_error;
   std::map<std::string, HostTls> per_host;  // UseTls
   std::vector<std::shared_ptr<asio::ssl::context>> retired;  // replaced by UseTls
-  std::map<std::string, std::vector<std::unique_ptr<Connection>>> idle;
+  struct IdleConnection {
+    uint64_t since;  // idle_stamp when pooled: the lowest was idle longest
+    std::unique_ptr<Connection> conn;
+  };
+  std::map<std::string, std::vector<IdleConnection>> idle;  // per host, oldest first
+  size_t idle_count = 0;
+  uint64_t idle_stamp = 0;
+  std::unique_ptr<SlotPool> in_flight;  // null: no bound
 };
+
+asio::awaitable<Result<Response>> HttpClient::Impl::Bounded(const Request& request,
+                                                            BodySink* sink, size_t body_limit) {
+  if (!in_flight) co_return co_await Run(request, sink, body_limit);
+  co_await in_flight->Acquire();  // never closed: always a slot
+  Result<Response> r = co_await Run(request, sink, body_limit);
+  in_flight->Release();
+  co_return r;
+}
 
 asio::awaitable<Result<Response>> HttpClient::Impl::Run(const Request& request, BodySink* sink,
                                                         size_t body_limit) {
@@ -398,12 +440,16 @@ HttpClient::HttpClient(asio::io_context& io, ClientOptions options)
 HttpClient::~HttpClient() { CloseIdle(); }
 
 asio::awaitable<Result<Response>> HttpClient::Send(const Request& request, size_t body_limit) {
-  return impl_->Run(request, nullptr, body_limit);
+  return impl_->Bounded(request, nullptr, body_limit);
 }
 
 asio::awaitable<Result<Response>> HttpClient::Stream(const Request& request, BodySink& sink,
                                                      size_t error_body_limit) {
-  return impl_->Run(request, &sink, error_body_limit);
+  return impl_->Bounded(request, &sink, error_body_limit);
+}
+
+void HttpClient::SetMaxInFlight(int max_in_flight) {
+  if (impl_->in_flight) impl_->in_flight->SetCapacity(max_in_flight);
 }
 
 Result<void> HttpClient::UseTls(const std::string& host, const TlsOptions& tls) {
@@ -422,9 +468,10 @@ Result<void> HttpClient::UseTls(const std::string& host, const TlsOptions& tls) 
 
 void HttpClient::CloseIdle() {
   for (auto& [key, list] : impl_->idle) {
-    for (auto& conn : list) conn->Close();
+    for (auto& idle : list) idle.conn->Close();
   }
   impl_->idle.clear();
+  impl_->idle_count = 0;
 }
 
 }  // namespace p2p::http

@@ -1,5 +1,6 @@
 // HTTP/1.1 client for talking to prior payers: Boost.Beast over plain TCP or TLS (OpenSSL),
-// keep-alive connections pooled per (scheme, host, port), a timeout before every network phase,
+// keep-alive connections pooled per (scheme, host, port) within a total, requests in flight
+// bounded over all hosts (optional), a timeout before every network phase,
 // bodies either collected up to a limit or streamed to a sink.
 //
 // Threading: one HttpClient per io_context; all calls are made from coroutines running on that
@@ -22,6 +23,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -82,6 +84,14 @@ struct ClientOptions {
   std::string ca_file;          // extra CA bundle; empty = system store
   size_t max_header_bytes = 64 * 1024;
   size_t max_idle_per_host = 8; // pooled keep-alive connections kept per host
+  // ... and over all hosts together: past it, the connection idle longest is closed, so that the
+  // pool does not grow with the number of hosts. An idle connection keeps no buffers.
+  size_t max_idle_total = 256;
+  // Requests (Send and Stream) in flight at once, all hosts together; the others wait their
+  // turn, first come, first served, before they take a connection. 0: no bound.
+  // `on_in_flight` (optional) is told the number in flight after every change (a gauge).
+  int max_in_flight = 0;
+  std::function<void(int)> on_in_flight{};
   std::string user_agent = "p2p-ingest";
   std::string client_cert{};    // default client certificate (mutual TLS); empty = none
   std::string client_key{};     // its key, with client_cert
@@ -112,6 +122,8 @@ class HttpClient {
 
   // Closes idle pooled connections (shutdown).
   void CloseIdle();
+  // A new ClientOptions::max_in_flight (> 0; a client made with 0 keeps no bound).
+  void SetMaxInFlight(int max_in_flight);
 
  private:
   struct Impl;

@@ -58,9 +58,20 @@ beast::tcp_stream& Connection::tcp() {
   return *plain_;
 }
 
+std::vector<char>& Connection::body_scratch() {
+  if (body_scratch_.empty()) body_scratch_.resize(kChunkBytes + kSlack);
+  return body_scratch_;
+}
+
 std::vector<char>& Connection::inflate_scratch() {
   if (inflate_scratch_.empty()) inflate_scratch_.resize(kChunkBytes + kSlack);
   return inflate_scratch_;
+}
+
+void Connection::ReleaseBuffers() {
+  body_scratch_ = {};
+  inflate_scratch_ = {};
+  buffer_.shrink_to_fit();
 }
 
 asio::awaitable<Result<std::unique_ptr<Connection>>> Connection::Open(
@@ -115,7 +126,6 @@ asio::awaitable<Result<std::unique_ptr<Connection>>> Connection::Open(
     if (ec) co_return TlsError(what, ssl, ec, timeout);
   }
   conn->tcp().expires_never();
-  conn->body_scratch_.resize(kChunkBytes + kSlack);
   co_return std::move(conn);
 }
 

@@ -1,7 +1,8 @@
 // One HTTP/1.1 connection (plain TCP or TLS) to one (scheme, host, port), used by HttpClient.
 //
 // Ownership: the connection owns its stream, its read buffer and the reusable body/inflate
-// scratch buffers (allocated once per connection, so streaming allocates nothing per chunk).
+// scratch buffers (allocated at the first use of a request, so streaming allocates nothing per
+// chunk; ReleaseBuffers() frees them while the connection waits in the pool).
 // The ssl::context passed to Open() must outlive the connection.
 // Threading: used by one coroutine at a time on the client's io_context thread.
 // Errors: Open() returns kNetwork / kTimeout with `what` ("GET /path") and the phase, e.g.
@@ -76,8 +77,11 @@ class Connection {
   // Body bytes are read (or inflated) into these, kChunkBytes at a time; each is kSlack bytes
   // longer so that every chunk handed to a BodySink is followed by readable bytes (kBodySlack).
   static constexpr size_t kSlack = 64;
-  std::vector<char>& body_scratch() { return body_scratch_; }
+  std::vector<char>& body_scratch();     // allocated on first use
   std::vector<char>& inflate_scratch();  // allocated on first use
+  // Frees the scratch buffers and the read buffer's capacity (an idle pooled connection keeps
+  // none). REQUIRES: read_buffer() is empty.
+  void ReleaseBuffers();
 
  private:
   Connection() = default;

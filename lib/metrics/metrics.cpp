@@ -145,6 +145,15 @@ Metrics::Metrics() {
          "Live instances sharing the job state (1 for a single daemon).");
   Define(metric::kLastSuccess, T::kGauge,
          "Unix time of the last member job that completed, by payer.");
+  Define(metric::kJobsInFlight, T::kGauge,
+         "Jobs of all payers in a step now (at most limits.max_jobs_in_flight).");
+  Define(metric::kRequestsInFlight, T::kGauge,
+         "Requests to prior payers in flight now, downloads included (at most "
+         "limits.max_requests).");
+  Define(metric::kDownloadsInFlight, T::kGauge,
+         "Export files being downloaded now, all payers (at most limits.max_downloads).");
+  Define(metric::kPayersWaiting, T::kGauge,
+         "Payers with a runnable job waiting for a slot of limits.max_jobs_in_flight.");
   Define(metric::kMembers, T::kGauge, "Member jobs in the state database, by state.");
   Define(metric::kMembersActive, T::kGauge, "Non-terminal member jobs, by payer.");
   Define(metric::kPayerMembers, T::kGauge, "Member jobs in the state database, by payer and state.");

@@ -63,6 +63,13 @@ inline constexpr std::string_view kInstanceLeases = "p2p_instance_leases";
 inline constexpr std::string_view kClusterInstances = "p2p_cluster_instances";
 // gauge {payer}: unix seconds of the last job that reached complete.
 inline constexpr std::string_view kLastSuccess = "p2p_last_success_timestamp_seconds";
+// gauges (no labels) of the bounds over all payers (the top-level limits): jobs holding a slot of
+// limits.max_jobs_in_flight, requests of limits.max_requests, files of limits.max_downloads, and
+// payers waiting for a job slot (pipeline/admission.h).
+inline constexpr std::string_view kJobsInFlight = "p2p_jobs_in_flight";
+inline constexpr std::string_view kRequestsInFlight = "p2p_requests_in_flight";
+inline constexpr std::string_view kDownloadsInFlight = "p2p_downloads_in_flight";
+inline constexpr std::string_view kPayersWaiting = "p2p_payers_waiting_for_slot";
 // gauges set by the status server from the state DB (cached ~1 s):
 inline constexpr std::string_view kMembers = "p2p_members";                     // {state}
 inline constexpr std::string_view kMembersActive = "p2p_members_active";        // {payer}

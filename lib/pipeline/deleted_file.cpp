@@ -72,7 +72,7 @@ asio::awaitable<Result<FileResult>> FetchDeletedFile(
     req.url = *url;
     req.headers = {{"Accept", "application/fhir+ndjson"},
                    {"Accept-Encoding", payer.options().download.accept_gzip ? "gzip" : "identity"}};
-    auto r = co_await payer.StreamOnce(std::move(req), sink, job.requires_token, "file");
+    auto r = co_await payer.StreamOnce(std::move(req), sink, job.requires_token, kFileEndpoint);
     std::optional<Error> err;
     if (r && r->status >= 200 && r->status < 300) {
       auto fin = sink.Finish();

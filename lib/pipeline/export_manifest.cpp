@@ -152,7 +152,7 @@ asio::awaitable<Result<FileResult>> JobRunner::FetchErrorFile(const Job& job, Fi
     http::Request req;
     req.url = *url;
     req.headers = {{"Accept", "application/fhir+ndjson"}, {"Accept-Encoding", "identity"}};
-    r = co_await payer.Send(std::move(req), limits_.max_manifest_bytes, job.requires_token, "file");
+    r = co_await payer.Send(std::move(req), limits_.max_manifest_bytes, job.requires_token, kFileEndpoint);
     if (r || r.error().kind != ErrorKind::kAuth) break;
     // The token endpoint is down: wait, count nothing (as for output files).
     co_await Sleep(payer.BackoffDelay(payer.retry().max_attempts(), nullptr));

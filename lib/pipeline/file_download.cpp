@@ -153,7 +153,7 @@ asio::awaitable<Result<FileResult>> FileDownloader::Fetch(const state::Job& job,
     req.headers = {{"Accept", "application/fhir+ndjson"},
                    {"Accept-Encoding",
                     payer.options().download.accept_gzip ? "gzip" : "identity"}};
-    auto r = co_await payer.StreamOnce(std::move(req), sink, job.requires_token, "file");
+    auto r = co_await payer.StreamOnce(std::move(req), sink, job.requires_token, kFileEndpoint);
     const bool ok_status = r && r->status >= 200 && r->status < 300;
     Result<void> finished = ok_status ? sink.Finish() : Ok();
     if (ok_status && finished) {

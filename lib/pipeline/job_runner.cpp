@@ -54,11 +54,13 @@ bool IsWait(const Error& e) {
 }  // namespace
 
 JobRunner::JobRunner(state::StateDb& db, store::ResourceStore& store, const PipelineLimits& limits,
-                     const std::atomic<bool>& stopping, RunCounters& counters, Metrics* metrics)
+                     const std::atomic<bool>& stopping, RunCounters& counters, Metrics* metrics,
+                     http::SlotPool* downloads)
     : db_(db),
       limits_(limits),
       stopping_(stopping),
       metrics_(metrics),
+      downloads_(downloads),
       downloader_(db, store, limits, stopping, counters),
       publish_(db, store),
       bulk_(db, limits) {}
@@ -617,6 +619,38 @@ asio::awaitable<JobRunner::StepResult> JobRunner::Poll(Job& job, PayerClient& pa
   co_return Next::kContinue;
 }
 
+asio::awaitable<bool> JobRunner::TakeDownloadSlot(PayerClient& payer) {
+  if (downloads_ == nullptr) co_return true;
+  // A slot is not held while the payer's request rate makes the file wait.
+  co_await payer.AwaitTurn();
+  co_return co_await downloads_->Acquire();
+}
+
+void JobRunner::GiveBackDownloadSlot() {
+  if (downloads_ != nullptr) downloads_->Release();
+}
+
+asio::awaitable<Result<FileResult>> JobRunner::FetchFile(const Job& job, FileRow& f,
+                                                         int64_t expires_ms, PayerClient& payer) {
+  // An operator's cancel stops the job at the next file: nothing more is stored for it.
+  auto now = db_.LoadJob(job.id);
+  if (!now) co_return std::move(now).error();
+  if (now->state != JobState::kDownloading) {
+    co_return MakeError(ErrorKind::kCancelled,
+                        "job is " + std::string(JobStateName(now->state)) + " in the state DB");
+  }
+  // Files of an export whose Expires has passed are not tried: the export is kicked off again.
+  if (expires_ms != 0 && NowMs() >= expires_ms) {
+    co_return FileResult{FileOutcome::kGone, "expired",
+                         "export files expired (Expires passed) before file " +
+                             std::to_string(f.idx),
+                         0};
+  }
+  // error[] files are read as OperationOutcome lines (export_manifest.cpp).
+  if (f.kind == FileKind::kError) co_return co_await FetchErrorFile(job, f, payer);
+  co_return co_await downloader_.Fetch(job, f, payer);
+}
+
 asio::awaitable<JobRunner::StepResult> JobRunner::Download(Job& job, PayerClient& payer) {
   auto loaded = db_.LoadFiles(job.id);
   if (!loaded) co_return std::move(loaded).error();
@@ -630,41 +664,28 @@ asio::awaitable<JobRunner::StepResult> JobRunner::Download(Job& job, PayerClient
   std::optional<Error> fatal;
   bool stopped = false;
   int finished = 0;  // files done in this run: progress, which restarts a throttle's patience
+  auto ended = [&] { return gone || failed || fatal || stopped || waiting; };
+  auto more = [&] {  // a file left for a worker; deleted[] files are applied after the others
+    while (next < files.size() && (files[next].state == FileState::kDone ||
+                                   files[next].kind == FileKind::kDeleted)) {
+      ++next;
+    }
+    return next < files.size();
+  };
   auto worker = [&]() -> asio::awaitable<void> {
-    while (!gone && !failed && !fatal && !stopped && !waiting) {
-      // deleted[] files are applied after the others (below).
-      while (next < files.size() && (files[next].state == FileState::kDone ||
-                                     files[next].kind == FileKind::kDeleted)) {
-        ++next;
-      }
-      if (next >= files.size()) break;
-      // An operator's cancel stops the job at the next file: nothing more is stored for it.
-      auto now = db_.LoadJob(job.id);
-      if (!now) {
-        fatal = std::move(now).error();
+    while (!ended() && more()) {
+      // limits.max_downloads: each file is fetched holding a slot of the daemon-wide pool; the
+      // wait may be long, so what is left to do is looked at again once the slot is held.
+      if (!co_await TakeDownloadSlot(payer)) {
+        stopped = true;
         break;
       }
-      if (now->state != JobState::kDownloading) {
-        fatal = MakeError(ErrorKind::kCancelled, "job is " + std::string(JobStateName(now->state)) +
-                                                     " in the state DB");
+      if (ended() || !more()) {
+        GiveBackDownloadSlot();
         break;
       }
-      FileRow& f = files[next++];
-      // Files of an export whose Expires has passed are not tried: the export is kicked off
-      // again. error[] files are read as OperationOutcome lines (export_manifest.cpp).
-      if (page->expires_ms != 0 && NowMs() >= page->expires_ms) {
-        gone = FileResult{FileOutcome::kGone, "expired",
-                          "export files expired (Expires passed) before file " +
-                              std::to_string(f.idx),
-                          0};
-        break;
-      }
-      Result<FileResult> r = FileResult{};
-      if (f.kind == FileKind::kError) {
-        r = co_await FetchErrorFile(job, f, payer);
-      } else {
-        r = co_await downloader_.Fetch(job, f, payer);
-      }
+      Result<FileResult> r = co_await FetchFile(job, files[next++], page->expires_ms, payer);
+      GiveBackDownloadSlot();
       if (!r) {
         fatal = std::move(r).error();
       } else if (r->outcome == FileOutcome::kGone) {
@@ -711,13 +732,9 @@ asio::awaitable<JobRunner::StepResult> JobRunner::Download(Job& job, PayerClient
   // deleted[] files last, one at a time: a deletion is never overtaken by this export's data.
   for (FileRow& f : files) {
     if (f.kind != FileKind::kDeleted || f.state == FileState::kDone) continue;
-    auto now = db_.LoadJob(job.id);
-    if (!now) co_return std::move(now).error();
-    if (now->state != JobState::kDownloading) {
-      co_return MakeError(ErrorKind::kCancelled,
-                          "job is " + std::string(JobStateName(now->state)) + " in the state DB");
-    }
-    auto r = co_await downloader_.Fetch(job, f, payer);
+    if (!co_await TakeDownloadSlot(payer)) co_return Next::kStop;
+    auto r = co_await FetchFile(job, f, 0, payer);
+    GiveBackDownloadSlot();
     if (!r) co_return std::move(r).error();
     if (r->outcome == FileOutcome::kGone) co_return Rekick(job, payer, r->error_class, r->detail);
     if (r->outcome == FileOutcome::kFailed) {

@@ -29,6 +29,7 @@
 #include <cstdint>
 
 #include "core/result.h"
+#include "http/slot_pool.h"
 #include "metrics/metrics.h"
 #include "pipeline/bulk_match.h"
 #include "pipeline/file_download.h"
@@ -41,9 +42,12 @@ namespace p2p::pipeline {
 
 class JobRunner {
  public:
-  // `metrics` may be null (tests).
+  // `metrics` may be null (tests). `downloads` (may be null: no bound) is the pool of
+  // limits.max_downloads: every file is fetched holding one of its slots, taken once the
+  // payer's request rate lets the file's request go (PayerClient::AwaitTurn).
   JobRunner(state::StateDb& db, store::ResourceStore& store, const PipelineLimits& limits,
-            const std::atomic<bool>& stopping, RunCounters& counters, Metrics* metrics);
+            const std::atomic<bool>& stopping, RunCounters& counters, Metrics* metrics,
+            http::SlotPool* downloads = nullptr);
 
   boost::asio::awaitable<Result<void>> Run(int64_t job_id, PayerClient& payer);
 
@@ -86,6 +90,14 @@ class JobRunner {
   boost::asio::awaitable<Result<FileResult>> FetchErrorFile(const state::Job& job,
                                                             state::FileRow& file,
                                                             PayerClient& payer);
+  // One file of `job`: an operator's cancel found now ends the job (kCancelled error), a passed
+  // Expires (`expires_ms`, 0 = none) makes it kGone; else FetchErrorFile or FileDownloader::Fetch.
+  boost::asio::awaitable<Result<FileResult>> FetchFile(const state::Job& job, state::FileRow& file,
+                                                       int64_t expires_ms, PayerClient& payer);
+  // The payer's turn, then a download slot (always true without a pool). False: the pool
+  // closed (stopping), nothing is held.
+  boost::asio::awaitable<bool> TakeDownloadSlot(PayerClient& payer);
+  void GiveBackDownloadSlot();
   // A step's request came back kThrottled or kAuth (IsWait): the job waits, counting no attempt.
   // Throttled: until the payer is due again, or fails with class `throttled` past its patience
   // (poll.timeout while polling, retry.give_up_after otherwise, from job.throttled_since_ms).
@@ -99,6 +111,7 @@ class JobRunner {
   const PipelineLimits& limits_;
   const std::atomic<bool>& stopping_;
   Metrics* metrics_;
+  http::SlotPool* downloads_;
   FileDownloader downloader_;
   JobPublisher publish_;  // the job's staged store lines: published with its completion
   BulkMatcher bulk_;  // $bulk-member-match batches and their members (pipeline/bulk_match.h)

@@ -277,9 +277,15 @@ asio::awaitable<Result<std::string>> PayerClient::Authorize(http::Request& reque
   co_return std::move(token).value();
 }
 
+asio::awaitable<void> PayerClient::AwaitTurn() {
+  co_await limiter_.Acquire();
+  ++turns_;
+}
+
 asio::awaitable<Result<PayerClient::Attempt>> PayerClient::BeginAttempt(http::Request& request,
                                                                         size_t base_headers,
-                                                                        bool with_token) {
+                                                                        bool with_token,
+                                                                        bool file) {
   request.headers.resize(base_headers);
   if (held_back(NowMs())) co_return HeldBack(request);
   Attempt attempt;
@@ -296,7 +302,11 @@ asio::awaitable<Result<PayerClient::Attempt>> PayerClient::BeginAttempt(http::Re
     if (!t) co_return std::move(t).error();
     attempt.token = std::move(t).value();
   }
-  co_await limiter_.Acquire();
+  if (file && turns_ > 0) {
+    --turns_;  // taken ahead, before the download slot (AwaitTurn)
+  } else {
+    co_await limiter_.Acquire();
+  }
   // The gate again, right before sending: a block may have begun while we waited.
   const ThrottleState::Decision d = throttle_.Admit(NowMs());
   if (d.admission == ThrottleState::Admission::kWait ||
@@ -339,7 +349,8 @@ asio::awaitable<Result<http::Response>> PayerClient::Send(http::Request request,
   std::optional<Error> last;
   for (int attempt = 1;; ++attempt) {
     const http::Response* answer = nullptr;
-    auto begun = co_await BeginAttempt(request, base_headers, with_token);
+    auto begun =
+        co_await BeginAttempt(request, base_headers, with_token, endpoint == kFileEndpoint);
     const bool sent = begun.ok();
     if (!begun) {
       Error e = std::move(begun).error();
@@ -399,7 +410,8 @@ asio::awaitable<Result<http::Response>> PayerClient::StreamOnce(http::Request re
   request.timeout = options_.request_timeout;
   const size_t base_headers = request.headers.size();
   for (int round = 0; round < 2; ++round) {
-    auto begun = co_await BeginAttempt(request, base_headers, with_token);
+    auto begun =
+        co_await BeginAttempt(request, base_headers, with_token, endpoint == kFileEndpoint);
     if (!begun) {
       Error e = std::move(begun).error();
       if (e.kind == ErrorKind::kUntrustedHost || e.kind == ErrorKind::kThrottled) co_return e;

@@ -43,6 +43,9 @@
 
 namespace p2p::pipeline {
 
+// The `endpoint` of export file requests (metrics label); see AwaitTurn().
+inline constexpr std::string_view kFileEndpoint = "file";
+
 struct PayerCounters {
   int64_t requests = 0;
   int64_t retries = 0;
@@ -95,12 +98,22 @@ class PayerClient {
   // and other non-retryable statuses are answers, not errors; errors as for Send().
   boost::asio::awaitable<Result<int>> CancelExport(const std::string& poll_url);
 
+  // Waits for the payer's request rate ahead of a file request, so that the caller can take its
+  // download slot (limits.max_downloads) only when it may send at once: the next file request
+  // (endpoint kFileEndpoint) of this payer uses the turn taken here instead of waiting again.
+  boost::asio::awaitable<void> AwaitTurn();
+
   // Delay before retry number `attempt` (1-based) of a failed step, honouring Retry-After.
   Millis BackoffDelay(int attempt, const http::Response* answer) const;
 
   const RetryPolicy& retry() const { return retry_; }
   // The request rate in force (limits.requests_per_second, or lower after 429s).
   double current_rate() const { return limiter_.rate(); }
+  // How long the requests already waiting for the payer's request rate still wait (zero when
+  // none waits): while they do, another job of the payer would only wait too.
+  Millis rate_backlog() const {
+    return std::chrono::ceil<Millis>(limiter_.Backlog());
+  }
   const PayerCounters& counters() const { return counters_; }
 
   // The payer's condition (for the scheduler, /status, /readyz and /metrics).
@@ -125,8 +138,10 @@ class PayerClient {
     std::string token;
     bool probe = false;
   };
+  // `file`: a file request, which uses a turn taken by AwaitTurn() when there is one.
   boost::asio::awaitable<Result<Attempt>> BeginAttempt(http::Request& request,
-                                                       size_t base_headers, bool with_token);
+                                                       size_t base_headers, bool with_token,
+                                                       bool file);
   // kThrottled for a request not sent: the payer is throttled until throttled_until_ms().
   Error HeldBack(const http::Request& request) const;
   // kThrottled for a request answered `status` (429, or 503 with Retry-After).
@@ -162,6 +177,7 @@ class PayerClient {
   int64_t auth_next_try_ms_ = 0;   // one token request per retry.max_delay while rejected
   std::function<void()> on_change_;
   int64_t rate_share_ = 1;  // live instances the rate limit is divided among
+  int turns_ = 0;  // AwaitTurn()s not yet used by a file request
 };
 
 // Gives `payer`'s hosts (base_url, token_url, trusted_hosts) its tls settings in `http` (nothing

@@ -79,6 +79,14 @@ bool RateLimiter::Succeeded() {
   return true;
 }
 
+Clock::duration RateLimiter::Backlog() const {
+  const double elapsed = std::chrono::duration<double>(Clock::now() - last_).count();
+  const double tokens = std::min(burst_, tokens_ + elapsed * rate_);
+  if (tokens >= 0.0) return Clock::duration::zero();
+  return std::chrono::duration_cast<Clock::duration>(
+      std::chrono::duration<double>(-tokens / rate_));
+}
+
 asio::awaitable<void> RateLimiter::Acquire() {
   auto now = Clock::now();
   double elapsed = std::chrono::duration<double>(now - last_).count();

@@ -49,6 +49,8 @@ class RateLimiter {
   explicit RateLimiter(double per_second);
 
   boost::asio::awaitable<void> Acquire();
+  // How long the requests already waiting for a token still wait (zero when none waits).
+  std::chrono::steady_clock::duration Backlog() const;
 
   // Changes the configured rate (config reload); the adaptive rate starts over from it.
   void SetRate(double per_second);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <map>
 
 #include "core/civil_date.h"
 #include "pipeline/cluster_wake.h"
@@ -25,12 +26,19 @@ struct Scheduler::PayerLoop {
   explicit PayerLoop(asio::io_context& io, PayerClient& c) : client(c), wake(io) {}
   PayerClient& client;
   asio::steady_timer wake;
-  std::set<int64_t> running;
+  std::set<int64_t> running;  // each holds a slot of admission_
+  int admission = 0;          // the payer's number in admission_
+  // The job it last waited for a slot with, and that job's deadline (one LoadJob per job).
+  int64_t waiting_job = 0;
+  int64_t waiting_deadline = 0;
   // Another instance of the cluster saw the payer throttle: no claims before this (unix ms).
   int64_t cluster_throttled_until_ms = 0;
 };
 
 namespace {
+
+// How long a payer waiting for a job slot sleeps when nothing wakes it.
+constexpr Millis kSlotWaitRecheck{5000};
 
 asio::awaitable<void> WaitOn(asio::steady_timer& timer, Millis d) {
   timer.expires_after(d);
@@ -38,17 +46,28 @@ asio::awaitable<void> WaitOn(asio::steady_timer& timer, Millis d) {
   co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
 }
 
-// Enough pooled keep-alive connections per host for every request the busiest payer can have
-// in flight (its jobs, each downloading files_in_parallel files): with the default of 8, a payer
+// Enough pooled keep-alive connections per host for every request the payers on it can have in
+// flight (their jobs, each downloading files_in_parallel files): with the default of 8, a payer
 // at concurrency 64 opened and closed a connection for most requests (measured: ~2.7 connects
-// per member). Capped: the pool only keeps connections the payer already opened.
-http::ClientOptions PooledClientOptions(const Options& options, const PipelineLimits& limits) {
+// per member). Capped: the pool only keeps connections the payers already opened. Requests in
+// flight are bounded over all payers by limits.max_requests, and so are the idle connections,
+// which keep no buffers: neither grows with the number of payers.
+http::ClientOptions PooledClientOptions(const Options& options, const PipelineLimits& limits,
+                                        Metrics& metrics) {
   http::ClientOptions o;
+  std::map<std::string, size_t> per_host;
   for (const PayerOptions& p : options.payers) {
     const size_t in_flight = static_cast<size_t>(p.limits.concurrency) *
                              static_cast<size_t>(std::max(limits.files_in_parallel, 1));
-    o.max_idle_per_host = std::max(o.max_idle_per_host, std::min<size_t>(in_flight, 256));
+    auto url = Url::Parse(p.base_url);
+    size_t& on_host = per_host[url ? url->Authority() : p.base_url];
+    on_host += in_flight;
+    o.max_idle_per_host = std::max(o.max_idle_per_host, std::min<size_t>(on_host, 256));
   }
+  o.max_in_flight = options.limits.max_requests;
+  o.on_in_flight = [g = &metrics.GetGauge(metric::kRequestsInFlight)](int n) { g->Set(n); };
+  o.max_idle_total = static_cast<size_t>(options.limits.max_requests);
+  o.max_idle_per_host = std::min(o.max_idle_per_host, o.max_idle_total);
   return o;
 }
 
@@ -63,9 +82,13 @@ Scheduler::Scheduler(asio::io_context& io, const Options& options, state::StateD
       store_(store),
       source_(source),
       limits_(limits),
-      http_(io, PooledClientOptions(options, limits)),
+      http_(io, PooledClientOptions(options, limits, metrics)),
       rng_(std::random_device{}()),
-      runner_(db, store, limits_, stopping_, counters_, &metrics),
+      admission_(options.limits.max_jobs_in_flight, &metrics.GetGauge(metric::kJobsInFlight),
+                 &metrics.GetGauge(metric::kPayersWaiting)),
+      downloads_(options.limits.max_downloads,
+                 [g = &metrics.GetGauge(metric::kDownloadsInFlight)](int n) { g->Set(n); }),
+      runner_(db, store, limits_, stopping_, counters_, &metrics, &downloads_),
       intake_timer_(io),
       lease_timer_(io),
       leases_gauge_(metrics.GetGauge(metric::kInstanceLeases, {})),
@@ -79,9 +102,10 @@ Scheduler::Scheduler(asio::io_context& io, const Options& options, state::StateD
       return std::uniform_real_distribution<double>(0.0, 1.0)(rng_);
     }, metrics));
     loops_.push_back(std::make_unique<PayerLoop>(io_, *payers_.back()));
-    // A payer throttled, recovered or refusing our credentials: its loop looks again, and the
-    // other instances of a cluster hold the payer back too.
-    payers_.back()->SetOnChange([this, loop = loops_.back().get()] {
+    PayerLoop* loop = loops_.back().get();
+    // A payer throttled, recovered or refusing our credentials, or granted a job slot: its loop
+    // looks again; the other instances of a cluster hold a throttling payer back too.
+    payers_.back()->SetOnChange([this, loop] {
       loop->wake.cancel();
       const int64_t until = loop->client.throttled_until_ms();
       if (until > NowMs()) {
@@ -91,6 +115,7 @@ Scheduler::Scheduler(asio::io_context& io, const Options& options, state::StateD
         }
       }
     });
+    loop->admission = admission_.AddPayer([loop] { loop->wake.cancel(); });
   }
 }
 
@@ -99,10 +124,14 @@ Scheduler::~Scheduler() = default;
 void Scheduler::Stop() {
   stopping_.store(true);
   intake_timer_.cancel();
+  downloads_.Close();
   WakeAll();
 }
 
 void Scheduler::Reconfigured() {
+  admission_.SetCapacity(options_.limits.max_jobs_in_flight);
+  http_.SetMaxInFlight(options_.limits.max_requests);
+  downloads_.SetCapacity(options_.limits.max_downloads);
   for (auto& p : payers_) {
     p->Reconfigure();
     if (p->auth_rejected()) {
@@ -178,7 +207,10 @@ asio::awaitable<void> Scheduler::RunOne(PayerLoop& loop, int64_t job_id) {
     Stop();
   }
   loop.running.erase(job_id);
-  loop.wake.cancel();
+  admission_.Release();
+  // A payer waiting for a slot of limits.max_jobs_in_flight can start nothing until one is
+  // granted to it, which wakes it: no need to go round now.
+  if (!admission_.is_waiting(loop.admission) || stopping_.load()) loop.wake.cancel();
 }
 
 asio::awaitable<void> Scheduler::CancelOne(PayerLoop& loop, int64_t job_id, std::string url) {
@@ -190,7 +222,22 @@ asio::awaitable<void> Scheduler::CancelOne(PayerLoop& loop, int64_t job_id, std:
     Stop();
   }
   loop.running.erase(job_id);
-  loop.wake.cancel();
+  admission_.Release();
+  // A payer waiting for a slot of limits.max_jobs_in_flight can start nothing until one is
+  // granted to it, which wakes it: no need to go round now.
+  if (!admission_.is_waiting(loop.admission) || stopping_.load()) loop.wake.cancel();
+}
+
+Result<bool> Scheduler::Admit(PayerLoop& loop, int64_t job_id) {
+  if (admission_.TryTake(loop.admission)) return true;
+  if (loop.waiting_job != job_id) {
+    auto job = db_.LoadJob(job_id);
+    if (!job) return std::move(job).error();
+    loop.waiting_job = job_id;
+    loop.waiting_deadline = job->deadline;
+  }
+  admission_.Wait(loop.admission, loop.waiting_deadline, NowMs());
+  return admission_.TryTake(loop.admission);  // granted at once (a slot was free)
 }
 
 asio::awaitable<Result<void>> Scheduler::Dispatch(PayerLoop& loop, bool once) {
@@ -202,6 +249,11 @@ asio::awaitable<Result<void>> Scheduler::Dispatch(PayerLoop& loop, bool once) {
     // A throttling payer's jobs wait until it is due again, then one probes (PayerClient).
     const bool held_back =
         loop.client.held_back(now) || loop.cluster_throttled_until_ms > now;
+    // A payer whose requests already wait for its requests_per_second starts no further job
+    // until they are sent: the job would only wait too, holding a slot of
+    // limits.max_jobs_in_flight that another payer could use.
+    const Millis backlog = loop.client.rate_backlog();
+    bool wants_slot = false;  // waiting for a slot of admission_ (limits.max_jobs_in_flight)
     if (!stopping_.load()) {
       // Jobs an operator cancelled while their export ran: cancel the export at the payer (once
       // it takes requests again).
@@ -211,6 +263,12 @@ asio::awaitable<Result<void>> Scheduler::Dispatch(PayerLoop& loop, bool once) {
       if (!cancels) co_return std::move(cancels).error();
       for (auto& [id, url] : *cancels) {
         if (loop.running.count(id) != 0) continue;
+        auto admitted = Admit(loop, id);
+        if (!admitted) co_return std::move(admitted).error();
+        if (!*admitted) {
+          wants_slot = true;
+          break;
+        }
         loop.running.insert(id);
         asio::co_spawn(io_, CancelOne(loop, id, std::move(url)), asio::detached);
       }
@@ -224,24 +282,49 @@ asio::awaitable<Result<void>> Scheduler::Dispatch(PayerLoop& loop, bool once) {
     }
     // run --once does not wait for credentials that only an operator can fix.
     const bool rejected = once && loop.client.auth_rejected();
-    if (!stopping_.load() && !held_back && !rejected) {
+    if (!stopping_.load() && !held_back && !rejected && !wants_slot && backlog.count() == 0) {
       int free = concurrency - static_cast<int>(loop.running.size());
       if (free > 0) {
         // Leased to this instance with the PostgreSQL state (the payer's concurrency holds for
-        // the whole cluster); with SQLite simply the runnable ones.
+        // the whole cluster); with SQLite simply the runnable ones. Earliest deadline first.
         auto claim = db_.ClaimRunnable(loop.client.id(), now, free, concurrency,
                                        static_cast<int>(loop.running.size()));
         if (!claim) co_return std::move(claim).error();
         loop.cluster_throttled_until_ms = claim->throttled_until_ms;
+        std::vector<int64_t> unstarted;  // claimed, but no slot of admission_ for them now
         for (int64_t id : claim->ids) {
-          if (free == 0) break;
+          if (wants_slot || free == 0) {
+            unstarted.push_back(id);
+            continue;
+          }
           if (loop.running.count(id) != 0) continue;
+          auto admitted = Admit(loop, id);
+          if (!admitted) co_return std::move(admitted).error();
+          if (!*admitted) {
+            wants_slot = true;
+            unstarted.push_back(id);
+            continue;
+          }
           loop.running.insert(id);
           --free;
           asio::co_spawn(io_, RunOne(loop, id), asio::detached);
         }
+        // A lease claimed for a job that found no slot goes back at once: another instance (or
+        // this one, when its slot comes) takes it.
+        for (int64_t id : unstarted) {
+          if (auto r = db_.ReleaseLease(id); !r) co_return std::move(r).error();
+        }
       }
     }
+    if (wants_slot) {
+      // The grant wakes this loop, and so do new members, a job of the payer ending, a reload
+      // and Stop(); it looks again now and then for an operator's cancels and purges.
+      co_await WaitOn(loop.wake, kSlotWaitRecheck);
+      continue;
+    }
+    // Not waiting for a slot (nothing to start, throttled, stopping): leave the queue, and pass
+    // on a slot granted meanwhile.
+    admission_.Withdraw(loop.admission);
     auto wake = db_.NextWake(loop.client.id());
     if (!wake) co_return std::move(wake).error();
     if (rejected && loop.running.empty()) {
@@ -277,6 +360,7 @@ asio::awaitable<Result<void>> Scheduler::Dispatch(PayerLoop& loop, bool once) {
     }
     if (delay.count() > 0 || !loop.running.empty()) co_await WaitOn(loop.wake, delay);
   }
+  admission_.Withdraw(loop.admission);
   co_return Ok();
 }
 

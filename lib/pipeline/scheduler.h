@@ -1,7 +1,10 @@
 // The daemon's scheduler: takes members in from the source, and for each payer keeps up to
-// limits.concurrency jobs running, earliest request deadline first. Jobs waiting (poll interval,
-// backoff) do not hold a slot; the scheduler wakes when a job finishes, when new members arrive,
-// or when the earliest waiting job is due.
+// limits.concurrency jobs running, earliest request deadline first, within the bounds over all
+// payers (top-level limits): each job running holds a slot of limits.max_jobs_in_flight
+// (JobAdmission: payers waiting for one are served earliest deadline first, without starving
+// any) and each file downloading a slot of limits.max_downloads (DownloadSlots). Jobs waiting
+// (poll interval, backoff) do not hold a slot; the scheduler wakes when a job finishes, when new
+// members arrive, when a slot is granted, or when the earliest waiting job is due.
 //
 // A throttling payer (PayerClient) starts no job until it is due again; then the jobs it starts
 // find one of them probing. Run(once=true) takes in what the source holds, drives every job to a
@@ -29,6 +32,8 @@
 #include "http/client.h"
 #include "metrics/metrics.h"
 #include "config/options.h"
+#include "http/slot_pool.h"
+#include "pipeline/admission.h"
 #include "pipeline/job_runner.h"
 #include "pipeline/payer_client.h"
 #include "source/directory_source.h"
@@ -54,7 +59,8 @@ class Scheduler {
   // Result: an error only for fatal local failures (state DB, store).
   boost::asio::awaitable<Result<void>> Run(bool once);
   void Stop();
-  // The payers' options were changed in place (SIGHUP): re-read limits and retry settings.
+  // The options were changed in place (SIGHUP): re-read the limits (the payers' and the
+  // top-level ones) and retry settings.
   void Reconfigured();
   bool stopping() const { return stopping_.load(); }
 
@@ -73,6 +79,9 @@ class Scheduler {
   boost::asio::awaitable<void> RunOne(PayerLoop& loop, int64_t job_id);
   // The export of a job an operator cancelled (JobRunner::CancelExport), holding the job's slot.
   boost::asio::awaitable<void> CancelOne(PayerLoop& loop, int64_t job_id, std::string url);
+  // A slot of limits.max_jobs_in_flight for `loop`'s next job `job_id` (the earliest runnable
+  // not running). False: the payer now waits for one, in the order of that job's deadline.
+  Result<bool> Admit(PayerLoop& loop, int64_t job_id);
   void WakeAll();
   // The loop of `payer` ("" = every loop) looks again now.
   void Wake(const std::string& payer);
@@ -96,6 +105,8 @@ class Scheduler {
   std::mt19937_64 rng_;
   std::vector<std::unique_ptr<PayerClient>> payers_;
   std::vector<std::unique_ptr<PayerLoop>> loops_;
+  JobAdmission admission_;    // limits.max_jobs_in_flight
+  http::SlotPool downloads_;  // limits.max_downloads (limits.max_requests: in http_)
   JobRunner runner_;
   RunCounters counters_;
   IntakeStats intake_;

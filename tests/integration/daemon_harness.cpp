@@ -393,6 +393,14 @@ std::string StatusJson(const std::string& base) {
   return c.Get("/status").body;
 }
 
+int64_t SandboxStat(const DaemonHarness& h, const std::string& key) {
+  HttpClient c(h.SandboxUrl());
+  const std::string body = c.Get("/admin/stats").body;
+  const size_t at = body.find(key);
+  if (at == std::string::npos) return -1;
+  return std::stoll(body.substr(at + key.size()));
+}
+
 std::optional<std::vector<PgStoreRow>> PgStoreRows(const test::PgCluster& pg,
                                                    const std::string& schema,
                                                    const std::string& extra, std::string* error) {

@@ -121,6 +121,10 @@ bool WaitUntil(const std::function<bool()>& done, std::chrono::milliseconds time
 // GET `base` + /status: the body, "" when it does not answer.
 std::string StatusJson(const std::string& base);
 
+// The number after `key` in the harness sandbox's /admin/stats (e.g. "\"jobs_cancelled\":");
+// -1 when absent.
+int64_t SandboxStat(const DaemonHarness& h, const std::string& key);
+
 // One row of a PostgreSQL store's type table, read as the superuser.
 struct PgStoreRow {
   std::string type, member_key, id;

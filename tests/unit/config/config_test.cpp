@@ -639,6 +639,7 @@ TEST(DescribeOptions, SummarisesWithoutSecrets) {
             "log: /var/log/p (level info, text, 10M x 5 files, progress every 1m)\n"
             "status: 127.0.0.1:8787 (no token)\n"
             "source: directory /var/lib/p/inbox (every 5s)\n"
+            "limits (all payers together): 512 jobs in flight, 64 requests, 32 downloads\n"
             "payers: 1\n"
             "  bison (Bison): https://gateway.example/v1/bison\n"
             "    identifier: none\n"

@@ -612,3 +612,60 @@ TEST_F(HttpClientTest, MissingCaFileIsReported) {
 
 }  // namespace
 }  // namespace p2p::http
+
+namespace p2p::http {
+namespace {
+
+// max_in_flight: requests started together go one at a time, so they share one keep-alive
+// connection (overlapping requests would each need a connection of their own).
+TEST(HttpClientBounds, RequestsInFlightWaitTheirTurn) {
+  ScriptedServer server({{Step::ReadRequest(), Step::Delay(milliseconds(20)),
+                          Step::Send(HttpResponse(200, "r1")), Step::ReadRequest(),
+                          Step::Send(HttpResponse(200, "r2")), Step::ReadRequest(),
+                          Step::Send(HttpResponse(200, "r3")), Step::WaitClose()}});
+  asio::io_context io;
+  int highest = 0;
+  ClientOptions options;
+  options.max_in_flight = 1;
+  options.on_in_flight = [&highest](int n) { highest = std::max(highest, n); };
+  HttpClient client(io, options);
+  const Request req = Get(server.Url("/x"));
+  std::vector<std::string> bodies;
+  for (int i = 0; i < 3; ++i) {
+    asio::co_spawn(
+        io,
+        [&]() -> asio::awaitable<void> {
+          auto r = co_await client.Send(req, 1024);
+          bodies.push_back(r ? r->body : r.error().message);
+        },
+        asio::detached);
+  }
+  io.run();
+  EXPECT_EQ(bodies, (std::vector<std::string>{"r1", "r2", "r3"}));
+  EXPECT_EQ(server.connections(), 1);
+  EXPECT_EQ(highest, 1);
+}
+
+// max_idle_total: pooling a connection past the total closes the one idle longest, whatever its
+// host; the next request to that host opens a new connection.
+TEST(HttpClientBounds, IdleConnectionsAreBoundedOverAllHosts) {
+  ScriptedServer a({{Step::ReadRequest(), Step::Send(HttpResponse(200, "a1")), Step::WaitClose()},
+                    {Step::ReadRequest(), Step::Send(HttpResponse(200, "a2"))}});
+  ScriptedServer b({{Step::ReadRequest(), Step::Send(HttpResponse(200, "b1")), Step::WaitClose()}});
+  asio::io_context io;
+  ClientOptions options;
+  options.max_idle_total = 1;
+  HttpClient client(io, options);
+  EXPECT_EQ(RunSync(io, client.Send(Get(a.Url("/x")), 1024))->body, "a1");
+  EXPECT_EQ(RunSync(io, client.Send(Get(b.Url("/x")), 1024))->body, "b1");  // a's goes
+  Result<Response> again = RunSync(io, client.Send(Get(a.Url("/x")), 1024));
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  EXPECT_EQ(again->body, "a2");
+  EXPECT_EQ(a.connections(), 2);
+  auto got = a.requests();
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[1].connection, 1);
+}
+
+}  // namespace
+}  // namespace p2p::http
