@@ -133,5 +133,22 @@ TEST_F(PgLeases, AJobWhoseLeaseWasLostIsNotClaimedAgainWhileItsOldRunGoesOn) {
   EXPECT_FALSE(LeaseLost(*a_, job));
 }
 
+TEST_F(PgLeases, AReleaseAfterATakeoverSaysSoAndLeavesTheNewLease) {
+  const int64_t job = AddJob(1, 0);
+  ASSERT_EQ(Claim(*a_, 1000, 1, 1), std::vector<int64_t>{job});
+  // `a` pauses between its run's last write and the release; `b` takes the job meanwhile.
+  ASSERT_EQ(Claim(*b_, 7000, 1, 1), std::vector<int64_t>{job});
+  auto released = a_->ReleaseLease(job);
+  ASSERT_FALSE(released);
+  EXPECT_EQ(released.error().kind, ErrorKind::kLeaseLost);
+  EXPECT_EQ(released.error().message,
+            "job " + std::to_string(job) +
+                ": its lease lapsed before its run gave it back (another instance may run it now)");
+  EXPECT_EQ(pg_->Psql("SELECT lease_owner FROM p2p_state.members WHERE id = " +
+                      std::to_string(job)),
+            "b/1/0");
+  EXPECT_TRUE(b_->ReleaseLease(job));
+}
+
 }  // namespace
 }  // namespace p2p::testing
