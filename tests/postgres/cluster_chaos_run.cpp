@@ -214,7 +214,7 @@ class ClusterRun {
     // its daemon stopped, and the stop kept only if the daemon still holds that job's lease
     // (bounded: the job may be waiting between runs).
     Daemon* victim = nullptr;
-    std::vector<PgQuery::Row> held;  // its leases when stopped: id, epoch
+    std::vector<PgQuery::Row> held;  // its runs when stopped: job id, lease epoch
     std::string err;
     const auto looking_since = Clock::now();
     while (victim == nullptr && Clock::now() - looking_since < 30s) {
@@ -227,8 +227,14 @@ class ClusterRun {
       for (Daemon& d : daemons_) {
         if (first->front().at(1).rfind(d.owner(), 0) != 0) continue;
         d.proc->Signal(SIGSTOP);
-        auto leases = q_.Rows("SELECT id, lease_epoch FROM p2p_state.members WHERE lease_owner "
-                              "LIKE '" + d.owner() + "%' AND state <= 5", &err);
+        // Its runs: the jobs it leases that are due. A leased job that waits for a later time
+        // (next_ms) has no run any more: the run saved the wait and ended, its lease was about
+        // to be given back (after the stop, a no-op if the job was taken meanwhile).
+        auto leases = q_.Rows(
+            "SELECT id, lease_epoch FROM p2p_state.members WHERE lease_owner LIKE '" + d.owner() +
+                "%' AND state <= 5 AND next_ms <= (extract(epoch FROM clock_timestamp()) * "
+                "1000)::bigint",
+            &err);
         if (!leases) return "stop: " + err;
         bool has_first = false;
         for (const auto& r : *leases) has_first = has_first || r.at(0) == first->front().at(0);
@@ -236,7 +242,7 @@ class ClusterRun {
           victim = &d;
           held = std::move(*leases);
         } else {
-          d.proc->Signal(SIGCONT);  // its run of the job ended meanwhile: look again
+          d.proc->Signal(SIGCONT);  // its run of the job ended: look again
         }
       }
       if (victim == nullptr) std::this_thread::sleep_for(5ms);
@@ -273,9 +279,10 @@ class ClusterRun {
     ++f_.stops;
     f_.taken_over += static_cast<int>(taken.size());
     // Every run the stopped daemon had ends: a job taken over is refused to it at its next write
-    // (fencing), and so is one whose lease lapsed untaken (it is not renewed); or the run went on
-    // and ended normally before that (the job released, its epoch unchanged). A run's requests
-    // all end before it does. (A refused job's message is logged when the run has ended.)
+    // (fencing), or at the release of its lease if the run had written its last; so is one whose
+    // lease lapsed untaken (it is not renewed). Or the run went on and ended normally before
+    // that (the job released, its epoch unchanged). A run's requests all end before it does, and
+    // the refusal is logged once the run has ended: "job N payer P: job N: its lease lapsed...".
     std::set<std::string> refused, released;
     const auto run_over = [&] {
       const std::string all = h_.Log(victim->id);
@@ -307,11 +314,26 @@ class ClusterRun {
       ++f_.stale_runs;
       f_.first_problems += "\nstopped daemon " + victim->id + ": its run of job " + id +
                            (was_taken ? " (taken over)" : "") +
-                           " was not refused nor ended; its lines on the job:";
-      std::istringstream lines(h_.Log(victim->id).substr(log_at));
+                           " was not refused nor ended; its last lines on the job (continued at " +
+                           std::to_string(log_at) + "):";
+      std::istringstream lines(h_.Log(victim->id));
+      std::vector<std::string> last;
       for (std::string line; std::getline(lines, line);) {
-        if (line.find("job " + id + " ") != std::string::npos) f_.first_problems += "\n  " + line;
+        if (line.find("job " + id + " ") != std::string::npos) last.push_back(line);
       }
+      for (size_t i = last.size() > 6 ? last.size() - 6 : 0; i < last.size(); ++i) {
+        f_.first_problems += "\n  " + last[i];
+      }
+      auto row = q_.Rows("SELECT state, COALESCE(lease_owner, ''), lease_epoch, lease_until_ms, "
+                         "next_ms FROM p2p_state.members WHERE id = " + id);
+      if (row && !row->empty()) {
+        f_.first_problems += "\n  row: state " + row->front()[0] + ", owner " + row->front()[1] +
+                             ", epoch " + row->front()[2] + " (was " + was.at(1) + "), until " +
+                             row->front()[3] + ", next " + row->front()[4] + "; stopped as " +
+                             victim->owner();
+      }
+      const std::string all = h_.Log(victim->id);
+      f_.first_problems += "\n  its log's end:\n" + all.substr(all.size() > 3000 ? all.size() - 3000 : 0);
     }
     // A new window: the stopped daemon's open requests overlapped the new owners' in this one.
     const auto during = InFlight(h_.SandboxUrl(), "GET");
@@ -431,8 +453,8 @@ void ExpectClusterSurvived(const ChaosFigures& f, const ChaosOptions& o) {
   EXPECT_EQ(f.fenced, f.taken_over) << f.first_problems;
   EXPECT_EQ(f.stale_runs, 0) << f.first_problems;
   EXPECT_GE(f.lease_lapsed_said, f.fenced);
-  // The payer's concurrency held across the instances (the sandbox saw its requests at all).
-  EXPECT_GT(f.in_flight_max_before, 0);
+  // The payer's concurrency held across the instances (the sandbox saw its requests at all; a
+  // stop may come before the first request, after it most of the work remains).
   EXPECT_LE(f.in_flight_max_before, f.in_flight_bound);
   EXPECT_GT(f.in_flight_max_after, 0);
   EXPECT_LE(f.in_flight_max_after, f.in_flight_bound);
