@@ -125,7 +125,8 @@ class ClusterRun {
     do {
       auto leases = q_.Rows(
           "SELECT lease_owner, state FROM p2p_state.members WHERE lease_owner IS NOT NULL AND "
-          "state <= 5 AND lease_until_ms >= (extract(epoch FROM clock_timestamp()) * 1000)::bigint");
+          "state <= 5 AND lease_until_ms >= (extract(epoch FROM clock_timestamp()) * "
+          "1000)::bigint");
       std::vector<int> any, missing;
       for (size_t i = 0; leases && i < daemons_.size(); ++i) {
         for (const auto& r : *leases) {
@@ -163,9 +164,9 @@ class ClusterRun {
     if (first < 0) first = std::uniform_int_distribution<int>(0, n - 1)(rng_);
     victims.push_back(&daemons_[first]);
     // Two at once at the rate asked, and at least once by the middle of the kills.
-    const bool two = std::uniform_int_distribution<int>(0, 99)(rng_) < o_.double_kill_percent ||
-                     (o_.double_kill_percent > 0 && f_.double_kills == 0 &&
-                      2 * f_.kills >= o_.kills);
+    const bool two =
+        std::uniform_int_distribution<int>(0, 99)(rng_) < o_.double_kill_percent ||
+        (o_.double_kill_percent > 0 && f_.double_kills == 0 && 2 * f_.kills >= o_.kills);
     if (n >= 2 && two) {
       const int other = std::uniform_int_distribution<int>(1, n - 1)(rng_);
       victims.push_back(&daemons_[(first + other) % n]);
@@ -260,8 +261,8 @@ class ClusterRun {
     WaitUntil(
         [&] {
           if (Clock::now() - stopped_at < kLeaseTimeout + 1s) return false;
-          auto now = q_.Rows("SELECT id, lease_epoch FROM p2p_state.members WHERE id IN (" + ids +
-                             ")");
+          auto now =
+              q_.Rows("SELECT id, lease_epoch FROM p2p_state.members WHERE id IN (" + ids + ")");
           if (!now) return false;
           taken.clear();
           for (const auto& was : held) {
@@ -287,8 +288,10 @@ class ClusterRun {
     const auto run_over = [&] {
       const std::string all = h_.Log(victim->id);
       const std::string log = all.substr(std::min(log_at, all.size()));
-      auto rows = q_.Rows("SELECT id, lease_epoch, COALESCE(lease_owner, '') FROM "
-                          "p2p_state.members WHERE id IN (" + ids + ")");
+      auto rows = q_.Rows(
+          "SELECT id, lease_epoch, COALESCE(lease_owner, '') FROM "
+          "p2p_state.members WHERE id IN (" +
+          ids + ")");
       if (!rows) return false;
       for (const auto& was : held) {
         const std::string& id = was.at(0);
@@ -324,8 +327,10 @@ class ClusterRun {
       for (size_t i = last.size() > 6 ? last.size() - 6 : 0; i < last.size(); ++i) {
         f_.first_problems += "\n  " + last[i];
       }
-      auto row = q_.Rows("SELECT state, COALESCE(lease_owner, ''), lease_epoch, lease_until_ms, "
-                         "next_ms FROM p2p_state.members WHERE id = " + id);
+      auto row = q_.Rows(
+          "SELECT state, COALESCE(lease_owner, ''), lease_epoch, lease_until_ms, "
+          "next_ms FROM p2p_state.members WHERE id = " +
+          id);
       if (row && !row->empty()) {
         f_.first_problems += "\n  row: state " + row->front()[0] + ", owner " + row->front()[1] +
                              ", epoch " + row->front()[2] + " (was " + was.at(1) + "), until " +
@@ -333,16 +338,18 @@ class ClusterRun {
                              victim->owner();
       }
       const std::string all = h_.Log(victim->id);
-      f_.first_problems += "\n  its log's end:\n" + all.substr(all.size() > 3000 ? all.size() - 3000 : 0);
+      f_.first_problems +=
+          "\n  its log's end:\n" + all.substr(all.size() > 3000 ? all.size() - 3000 : 0);
     }
     // A new window: the stopped daemon's open requests overlapped the new owners' in this one.
     const auto during = InFlight(h_.SandboxUrl(), "GET");
     InFlight(h_.SandboxUrl(), "DELETE");
     if (o_.verbose) {
-      std::printf("stop of %s: %zu leases held, %zu taken over, %zu refused; in flight max %lld "
-                  "during the stop\n",
-                  victim->id.c_str(), held.size(), taken.size(), refused.size(),
-                  static_cast<long long>(during.second));
+      std::printf(
+          "stop of %s: %zu leases held, %zu taken over, %zu refused; in flight max %lld "
+          "during the stop\n",
+          victim->id.c_str(), held.size(), taken.size(), refused.size(),
+          static_cast<long long>(during.second));
       std::fflush(stdout);
     }
     return Exited();
@@ -372,10 +379,12 @@ class ClusterRun {
         "i.lease_ms)");
     // A daemon restarted a moment ago may not handle SIGTERM yet: stop each once it has joined.
     for (Daemon& d : daemons_) {
-      if (!WaitUntil([&] {
-            return q_.Count("SELECT COUNT(*) FROM p2p_state.instances WHERE id LIKE '" +
-                            d.owner() + "%'") > 0;
-          }, 20s)) {
+      if (!WaitUntil(
+              [&] {
+                return q_.Count("SELECT COUNT(*) FROM p2p_state.instances WHERE id LIKE '" +
+                                d.owner() + "%'") > 0;
+              },
+              20s)) {
         return "p2p-ingestd " + d.id + " did not join the cluster in 20 s";
       }
       d.proc->Signal(SIGTERM);
@@ -415,7 +424,8 @@ ChaosFigures RunClusterChaos(const ChaosOptions& o) {
   f.seed = o.seed;
   f.store = o.store;
   f.instances = o.instances;
-  f.in_flight_bound = static_cast<int64_t>(o.concurrency) * std::min(kFilesInParallel, o.concurrency);
+  f.in_flight_bound =
+      static_cast<int64_t>(o.concurrency) * std::min(kFilesInParallel, o.concurrency);
   HarnessOptions ho = ChaosHarnessOptions(o);
   ho.state = "postgres";
   // Every FHIR request takes a moment at the sandbox, so that the requests of the jobs running
