@@ -384,8 +384,8 @@ std::string SandboxApp::StatsJson() const {
          R"(,"patient-export":)" + std::to_string(kickoffs_[2].load()) + "}";
   out += R"(,"file_requests_with_token":)" + std::to_string(files_with_token_.load());
   out += R"(,"file_requests_without_token":)" + std::to_string(files_without_token_.load());
-  out += R"(,"jobs_cancelled":)" + std::to_string(jobs_.removed());
-  out += R"(,"fhir_in_flight":)" + in_flight_.Json() + "}";
+  out += R"(,"fhir_in_flight":)" + in_flight_.Json();
+  out += R"(,"jobs_cancelled":)" + std::to_string(jobs_.removed()) + "}";
   return out;
 }
 
