@@ -388,8 +388,8 @@ std::string SandboxApp::StatsJson() const {
   out += R"(,"in_flight_peak":{"api":)" + std::to_string(in_flight_peak_[0].load()) +
          R"(,"file":)" + std::to_string(in_flight_peak_[1].load()) +
          R"(,"all":)" + std::to_string(in_flight_peak_[2].load()) + "}";
-  out += R"(,"jobs_cancelled":)" + std::to_string(jobs_.removed());
-  out += R"(,"fhir_in_flight":)" + in_flight_.Json() + "}";
+  out += R"(,"fhir_in_flight":)" + in_flight_.Json();
+  out += R"(,"jobs_cancelled":)" + std::to_string(jobs_.removed()) + "}";
   return out;
 }
 

@@ -307,6 +307,10 @@ Result<std::vector<std::pair<int64_t, std::string>>> PendingExportCancels(state:
 }
 
 asio::awaitable<Result<void>> JobRunner::Drive(int64_t job_id, PayerClient& payer, Job& job) {
+  // PostgreSQL state: the lease was claimed a moment ago, perhaps just before this process was
+  // paused. If another instance took the job meanwhile, this run must not send a single request
+  // for it (it would run beside the new owner's); kLeaseLost ends it (see Run).
+  if (auto held = db_.CheckLease(job_id); !held) co_return std::move(held).error();
   auto loaded = db_.LoadJob(job_id);
   if (!loaded) co_return std::move(loaded).error();
   job = std::move(loaded).value();

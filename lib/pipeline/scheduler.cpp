@@ -200,6 +200,11 @@ asio::awaitable<void> Scheduler::RunOne(PayerLoop& loop, int64_t job_id) {
   auto r = co_await runner_.Run(job_id, loop.client);
   // Its run is over (it waits, or is terminal): another instance may take it when it is due.
   if (r) r = db_.ReleaseLease(job_id);
+  if (!r && r.error().kind == ErrorKind::kLeaseLost) {
+    // Paused past the lease after the run's last write: the run is over all the same.
+    spdlog::warn("job {} payer {}: {}", job_id, loop.client.id(), r.error().message);
+    r = Ok();
+  }
   if (!r) {
     spdlog::critical("job {} payer {}: local failure, stopping: {}", job_id, loop.client.id(),
                      r.error().message);

@@ -173,7 +173,15 @@ Result<void> StateDb::ReleaseLease(int64_t job_id) {
                           "UPDATE members SET lease_owner=NULL, lease_until_ms=0 WHERE id=?1 AND "
                           "lease_owner=?2 AND lease_epoch=?3");
   if (!st) return std::move(st).error();
-  return st->Bind(1, job_id).Bind(2, me_.token).Bind(3, epoch).Run("release lease");
+  CL_TRY(st->Bind(1, job_id).Bind(2, me_.token).Bind(3, epoch).Run("release lease"));
+  if (db_->Changes() == 0) {
+    // Taken over between the run's last write and this release (this process was paused there):
+    // nothing to give back, but a pause past the lease is worth a line.
+    return MakeError(ErrorKind::kLeaseLost,
+                     "job " + std::to_string(job_id) + ": its lease lapsed before its run gave "
+                     "it back (another instance may run it now)");
+  }
+  return Ok();
 }
 
 Result<int64_t> StateDb::RenewLeases(int64_t now_ms) {

@@ -308,7 +308,9 @@ class StateDb {
   // those it runs).
   Result<Claim> ClaimRunnable(const std::string& payer, int64_t now_ms, int limit,
                               int concurrency, int running);
-  // Gives the job's lease back (its run ended: it waits or is terminal). No-op without one.
+  // Gives the job's lease back (its run ended: it waits or is terminal). No-op without one, or
+  // when the run already found it lost. kLeaseLost when another instance took the job since the
+  // run's last write (nothing written).
   Result<void> ReleaseLease(int64_t job_id);
   // Extends every live lease of this process to now + lease_ms and renews the heartbeat; the
   // leases that lapsed (taken by another instance meanwhile or not) are lost: the job's next

@@ -360,8 +360,15 @@ std::string DiffFromExpected(const DaemonHarness& h) {
 }
 
 std::string DaemonHarness::Log(const std::string& instance) const {
-  const std::string dir = instance.empty() ? "log" : "log-" + instance;
-  return ReadFile((tmp_.path() / dir / "p2p-ingestd.log").string());
+  const fs::path dir = tmp_.path() / (instance.empty() ? "log" : "log-" + instance);
+  // Rotated files first, oldest first (p2p-ingestd.N.log ... p2p-ingestd.1.log): the text stays
+  // in order, and an offset into it stays valid when the file rotates.
+  std::string text;
+  for (int n = 100; n >= 1; --n) {
+    const fs::path rotated = dir / ("p2p-ingestd." + std::to_string(n) + ".log");
+    if (fs::exists(rotated)) text += ReadFile(rotated.string());
+  }
+  return text + ReadFile((dir / "p2p-ingestd.log").string());
 }
 
 std::string DaemonHarness::StatusBase(std::chrono::milliseconds timeout) const {

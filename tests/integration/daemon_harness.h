@@ -85,8 +85,8 @@ class DaemonHarness {
   Expected LoadStore() const;                                // outcome: unused
   std::string SandboxUrl() const { return sandbox_url_; }
 
-  // The daemon's log file (log/p2p-ingestd.log; instance `id`'s: log-<id>/p2p-ingestd.log), ""
-  // before it exists.
+  // The daemon's log (log/p2p-ingestd.log; instance `id`'s: log-<id>/p2p-ingestd.log), its
+  // rotated files (p2p-ingestd.N.log) first, "" before it exists.
   std::string Log(const std::string& instance = "") const;
   // The status endpoint's base URL ("http://H:P") from the log's "status endpoint on" line,
   // waiting up to `timeout` for it; "" when it does not come.

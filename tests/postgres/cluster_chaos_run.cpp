@@ -125,7 +125,8 @@ class ClusterRun {
     do {
       auto leases = q_.Rows(
           "SELECT lease_owner, state FROM p2p_state.members WHERE lease_owner IS NOT NULL AND "
-          "state <= 5 AND lease_until_ms >= (extract(epoch FROM clock_timestamp()) * 1000)::bigint");
+          "state <= 5 AND lease_until_ms >= (extract(epoch FROM clock_timestamp()) * "
+          "1000)::bigint");
       std::vector<int> any, missing;
       for (size_t i = 0; leases && i < daemons_.size(); ++i) {
         for (const auto& r : *leases) {
@@ -163,9 +164,9 @@ class ClusterRun {
     if (first < 0) first = std::uniform_int_distribution<int>(0, n - 1)(rng_);
     victims.push_back(&daemons_[first]);
     // Two at once at the rate asked, and at least once by the middle of the kills.
-    const bool two = std::uniform_int_distribution<int>(0, 99)(rng_) < o_.double_kill_percent ||
-                     (o_.double_kill_percent > 0 && f_.double_kills == 0 &&
-                      2 * f_.kills >= o_.kills);
+    const bool two =
+        std::uniform_int_distribution<int>(0, 99)(rng_) < o_.double_kill_percent ||
+        (o_.double_kill_percent > 0 && f_.double_kills == 0 && 2 * f_.kills >= o_.kills);
     if (n >= 2 && two) {
       const int other = std::uniform_int_distribution<int>(1, n - 1)(rng_);
       victims.push_back(&daemons_[(first + other) % n]);
@@ -214,7 +215,7 @@ class ClusterRun {
     // its daemon stopped, and the stop kept only if the daemon still holds that job's lease
     // (bounded: the job may be waiting between runs).
     Daemon* victim = nullptr;
-    std::vector<PgQuery::Row> held;  // its leases when stopped: id, epoch
+    std::vector<PgQuery::Row> held;  // its runs when stopped: job id, lease epoch
     std::string err;
     const auto looking_since = Clock::now();
     while (victim == nullptr && Clock::now() - looking_since < 30s) {
@@ -227,8 +228,14 @@ class ClusterRun {
       for (Daemon& d : daemons_) {
         if (first->front().at(1).rfind(d.owner(), 0) != 0) continue;
         d.proc->Signal(SIGSTOP);
-        auto leases = q_.Rows("SELECT id, lease_epoch FROM p2p_state.members WHERE lease_owner "
-                              "LIKE '" + d.owner() + "%' AND state <= 5", &err);
+        // Its runs: the jobs it leases that are due. A leased job that waits for a later time
+        // (next_ms) has no run any more: the run saved the wait and ended, its lease was about
+        // to be given back (after the stop, a no-op if the job was taken meanwhile).
+        auto leases = q_.Rows(
+            "SELECT id, lease_epoch FROM p2p_state.members WHERE lease_owner LIKE '" + d.owner() +
+                "%' AND state <= 5 AND next_ms <= (extract(epoch FROM clock_timestamp()) * "
+                "1000)::bigint",
+            &err);
         if (!leases) return "stop: " + err;
         bool has_first = false;
         for (const auto& r : *leases) has_first = has_first || r.at(0) == first->front().at(0);
@@ -236,7 +243,7 @@ class ClusterRun {
           victim = &d;
           held = std::move(*leases);
         } else {
-          d.proc->Signal(SIGCONT);  // its run of the job ended meanwhile: look again
+          d.proc->Signal(SIGCONT);  // its run of the job ended: look again
         }
       }
       if (victim == nullptr) std::this_thread::sleep_for(5ms);
@@ -254,8 +261,8 @@ class ClusterRun {
     WaitUntil(
         [&] {
           if (Clock::now() - stopped_at < kLeaseTimeout + 1s) return false;
-          auto now = q_.Rows("SELECT id, lease_epoch FROM p2p_state.members WHERE id IN (" + ids +
-                             ")");
+          auto now =
+              q_.Rows("SELECT id, lease_epoch FROM p2p_state.members WHERE id IN (" + ids + ")");
           if (!now) return false;
           taken.clear();
           for (const auto& was : held) {
@@ -273,15 +280,18 @@ class ClusterRun {
     ++f_.stops;
     f_.taken_over += static_cast<int>(taken.size());
     // Every run the stopped daemon had ends: a job taken over is refused to it at its next write
-    // (fencing), and so is one whose lease lapsed untaken (it is not renewed); or the run went on
-    // and ended normally before that (the job released, its epoch unchanged). A run's requests
-    // all end before it does. (A refused job's message is logged when the run has ended.)
+    // (fencing), or at the release of its lease if the run had written its last; so is one whose
+    // lease lapsed untaken (it is not renewed). Or the run went on and ended normally before
+    // that (the job released, its epoch unchanged). A run's requests all end before it does, and
+    // the refusal is logged once the run has ended: "job N payer P: job N: its lease lapsed...".
     std::set<std::string> refused, released;
     const auto run_over = [&] {
       const std::string all = h_.Log(victim->id);
       const std::string log = all.substr(std::min(log_at, all.size()));
-      auto rows = q_.Rows("SELECT id, lease_epoch, COALESCE(lease_owner, '') FROM "
-                          "p2p_state.members WHERE id IN (" + ids + ")");
+      auto rows = q_.Rows(
+          "SELECT id, lease_epoch, COALESCE(lease_owner, '') FROM "
+          "p2p_state.members WHERE id IN (" +
+          ids + ")");
       if (!rows) return false;
       for (const auto& was : held) {
         const std::string& id = was.at(0);
@@ -307,20 +317,39 @@ class ClusterRun {
       ++f_.stale_runs;
       f_.first_problems += "\nstopped daemon " + victim->id + ": its run of job " + id +
                            (was_taken ? " (taken over)" : "") +
-                           " was not refused nor ended; its lines on the job:";
-      std::istringstream lines(h_.Log(victim->id).substr(log_at));
+                           " was not refused nor ended; its last lines on the job (continued at " +
+                           std::to_string(log_at) + "):";
+      std::istringstream lines(h_.Log(victim->id));
+      std::vector<std::string> last;
       for (std::string line; std::getline(lines, line);) {
-        if (line.find("job " + id + " ") != std::string::npos) f_.first_problems += "\n  " + line;
+        if (line.find("job " + id + " ") != std::string::npos) last.push_back(line);
       }
+      for (size_t i = last.size() > 6 ? last.size() - 6 : 0; i < last.size(); ++i) {
+        f_.first_problems += "\n  " + last[i];
+      }
+      auto row = q_.Rows(
+          "SELECT state, COALESCE(lease_owner, ''), lease_epoch, lease_until_ms, "
+          "next_ms FROM p2p_state.members WHERE id = " +
+          id);
+      if (row && !row->empty()) {
+        f_.first_problems += "\n  row: state " + row->front()[0] + ", owner " + row->front()[1] +
+                             ", epoch " + row->front()[2] + " (was " + was.at(1) + "), until " +
+                             row->front()[3] + ", next " + row->front()[4] + "; stopped as " +
+                             victim->owner();
+      }
+      const std::string all = h_.Log(victim->id);
+      f_.first_problems +=
+          "\n  its log's end:\n" + all.substr(all.size() > 3000 ? all.size() - 3000 : 0);
     }
     // A new window: the stopped daemon's open requests overlapped the new owners' in this one.
     const auto during = InFlight(h_.SandboxUrl(), "GET");
     InFlight(h_.SandboxUrl(), "DELETE");
     if (o_.verbose) {
-      std::printf("stop of %s: %zu leases held, %zu taken over, %zu refused; in flight max %lld "
-                  "during the stop\n",
-                  victim->id.c_str(), held.size(), taken.size(), refused.size(),
-                  static_cast<long long>(during.second));
+      std::printf(
+          "stop of %s: %zu leases held, %zu taken over, %zu refused; in flight max %lld "
+          "during the stop\n",
+          victim->id.c_str(), held.size(), taken.size(), refused.size(),
+          static_cast<long long>(during.second));
       std::fflush(stdout);
     }
     return Exited();
@@ -350,10 +379,12 @@ class ClusterRun {
         "i.lease_ms)");
     // A daemon restarted a moment ago may not handle SIGTERM yet: stop each once it has joined.
     for (Daemon& d : daemons_) {
-      if (!WaitUntil([&] {
-            return q_.Count("SELECT COUNT(*) FROM p2p_state.instances WHERE id LIKE '" +
-                            d.owner() + "%'") > 0;
-          }, 20s)) {
+      if (!WaitUntil(
+              [&] {
+                return q_.Count("SELECT COUNT(*) FROM p2p_state.instances WHERE id LIKE '" +
+                                d.owner() + "%'") > 0;
+              },
+              20s)) {
         return "p2p-ingestd " + d.id + " did not join the cluster in 20 s";
       }
       d.proc->Signal(SIGTERM);
@@ -393,7 +424,8 @@ ChaosFigures RunClusterChaos(const ChaosOptions& o) {
   f.seed = o.seed;
   f.store = o.store;
   f.instances = o.instances;
-  f.in_flight_bound = static_cast<int64_t>(o.concurrency) * std::min(kFilesInParallel, o.concurrency);
+  f.in_flight_bound =
+      static_cast<int64_t>(o.concurrency) * std::min(kFilesInParallel, o.concurrency);
   HarnessOptions ho = ChaosHarnessOptions(o);
   ho.state = "postgres";
   // Every FHIR request takes a moment at the sandbox, so that the requests of the jobs running
@@ -431,8 +463,8 @@ void ExpectClusterSurvived(const ChaosFigures& f, const ChaosOptions& o) {
   EXPECT_EQ(f.fenced, f.taken_over) << f.first_problems;
   EXPECT_EQ(f.stale_runs, 0) << f.first_problems;
   EXPECT_GE(f.lease_lapsed_said, f.fenced);
-  // The payer's concurrency held across the instances (the sandbox saw its requests at all).
-  EXPECT_GT(f.in_flight_max_before, 0);
+  // The payer's concurrency held across the instances (the sandbox saw its requests at all; a
+  // stop may come before the first request, after it most of the work remains).
   EXPECT_LE(f.in_flight_max_before, f.in_flight_bound);
   EXPECT_GT(f.in_flight_max_after, 0);
   EXPECT_LE(f.in_flight_max_after, f.in_flight_bound);

@@ -24,8 +24,9 @@
 // concurrency x that (`in_flight_bound`). A stopped daemon keeps its open requests open at the
 // sandbox while its leases pass to the others: the window from its stop until it went on and
 // ended the runs it lost is left out (the maximum is read at the stop, and reset once every run
-// the stopped daemon had has ended, their requests with them). `in_flight_max_before` is the highest maximum of the windows that ended at a stop,
-// `in_flight_max_after` the last window's, up to the end of the drain.
+// the stopped daemon had has ended, their requests with them). `in_flight_max_before` is the
+// highest maximum of the windows that ended at a stop, `in_flight_max_after` the last window's, up
+// to the end of the drain.
 //
 // Drain: the daemons keep running (no more kills) until every member is terminal, bounded by
 // drain_timeout. Then, still running: no lease of a dead instance and none on a terminal job
@@ -43,8 +44,8 @@ namespace p2p::testing {
 ChaosFigures RunClusterChaos(const ChaosOptions& o);
 
 // ExpectSurvived, and: double kills and stops done, a job taken over from a stopped daemon and
-// every such job fenced, no stale run, "lease lapsed" said, the payer's requests in flight within the bound
-// in both windows (and seen at all), no dead or leftover lease.
+// every such job fenced, no stale run, "lease lapsed" said, the payer's requests in flight within
+// the bound in both windows (and seen at all), no dead or leftover lease.
 void ExpectClusterSurvived(const ChaosFigures& f, const ChaosOptions& o);
 
 }  // namespace p2p::testing

@@ -24,14 +24,14 @@ TEST_F(PgClusterChaos, ThreeDaemonsSurviveKillsStopsAndFaults) {
   o.store = "postgres";
   o.pg = pg_.get();
   o.members = 300;
-  // Cluster-wide at most 3 jobs, each with at most 3 requests in flight: 9 requests. Without the
-  // cluster-wide limit, three daemons would run 3 jobs each: up to 27.
-  o.concurrency = 3;
+  // Cluster-wide at most 4 jobs, each with at most 4 requests in flight: 16 requests. Without the
+  // cluster-wide limit, three daemons would run 4 jobs each: up to 48.
+  o.concurrency = 4;
   o.kills = 20;
   o.double_kill_percent = 30;
   o.stops = 1;
   o.required_phases = {"matching", "exporting", "polling", "downloading"};
-  o.drain_timeout = std::chrono::seconds(150);
+  o.drain_timeout = std::chrono::seconds(240);
   o = ChaosOptionsFromEnv(o);
   ExpectClusterSurvived(RunClusterChaos(o), o);
 }

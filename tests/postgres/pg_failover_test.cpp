@@ -89,12 +89,13 @@ TEST_F(PgFailover, AnotherDaemonCompletesAKilledDaemonsDownloadWithinLeaseAndPol
       kLeaseTimeout + kSchedulerPoll + 20s))
       << "job " << id << " is in state " << state;
   const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - killed_at);
-  std::printf("failover: job %s completed by instance %s %lld ms after its daemon was killed "
-              "(lease_timeout %lld ms + poll %lld ms, slack %lld ms)\n",
-              id.c_str(), survivor.c_str(), static_cast<long long>(took.count()),
-              static_cast<long long>(std::chrono::milliseconds(kLeaseTimeout).count()),
-              static_cast<long long>(std::chrono::milliseconds(kSchedulerPoll).count()),
-              static_cast<long long>(std::chrono::milliseconds(kSlack).count()));
+  std::printf(
+      "failover: job %s completed by instance %s %lld ms after its daemon was killed "
+      "(lease_timeout %lld ms + poll %lld ms, slack %lld ms)\n",
+      id.c_str(), survivor.c_str(), static_cast<long long>(took.count()),
+      static_cast<long long>(std::chrono::milliseconds(kLeaseTimeout).count()),
+      static_cast<long long>(std::chrono::milliseconds(kSchedulerPoll).count()),
+      static_cast<long long>(std::chrono::milliseconds(kSlack).count()));
   std::fflush(stdout);
   EXPECT_LE(took, kLeaseTimeout + kSchedulerPoll + kSlack);
   // The survivor completed it: its log says so (once flushed).

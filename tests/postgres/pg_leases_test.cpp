@@ -50,10 +50,12 @@ class PgLeases : public PgDaemonTest {
     std::string err;
     // The count triggers name their tables unqualified, as the daemon's search_path has them.
     auto id = pg_->Psql(
-        "SET search_path TO p2p_state; INSERT INTO members(member_key, payer, state, row_json, deadline, consent_end, "
-        "created_ms, updated_ms, next_ms) VALUES ('M" + std::to_string(deadline) +
-        "', 'bison', 0, '{}', " + std::to_string(deadline) + ", 99999, 0, 0, " +
-        std::to_string(next_ms) + ") RETURNING id", &err);
+        "SET search_path TO p2p_state; INSERT INTO members(member_key, payer, state, row_json, "
+        "deadline, consent_end, "
+        "created_ms, updated_ms, next_ms) VALUES ('M" +
+            std::to_string(deadline) + "', 'bison', 0, '{}', " + std::to_string(deadline) +
+            ", 99999, 0, 0, " + std::to_string(next_ms) + ") RETURNING id",
+        &err);
     EXPECT_TRUE(id) << err;
     return id ? std::stoll(*id) : 0;
   }
@@ -61,8 +63,10 @@ class PgLeases : public PgDaemonTest {
   // Leases of bison alive at `now_ms`, cluster-wide.
   int64_t LiveLeases(int64_t now_ms) {
     PgQuery q(*pg_);
-    return q.Count("SELECT COUNT(*) FROM p2p_state.members WHERE lease_owner IS NOT NULL AND "
-                   "lease_until_ms >= " + std::to_string(now_ms));
+    return q.Count(
+        "SELECT COUNT(*) FROM p2p_state.members WHERE lease_owner IS NOT NULL AND "
+        "lease_until_ms >= " +
+        std::to_string(now_ms));
   }
 
   // The ids `db` claims of payer bison at `now_ms` (ClaimRunnable); none when the claim fails.
@@ -80,6 +84,22 @@ class PgLeases : public PgDaemonTest {
     auto check = db.CheckLease(job);
     EXPECT_TRUE(check || check.error().kind == ErrorKind::kLeaseLost) << check.error().message;
     return !check;
+  }
+
+  // A job `a` leased at 1000 and `b` took at 7000, `a` being paused past its lease meanwhile.
+  int64_t TakenOverFromA() {
+    const int64_t job = AddJob(1, 0);
+    EXPECT_EQ(Claim(*a_, 1000, 1, 1), std::vector<int64_t>{job});
+    EXPECT_EQ(Claim(*b_, 7000, 1, 1), std::vector<int64_t>{job});
+    return job;
+  }
+
+  // `a`'s old run of `job` ends (its lease lost): a claim by `a` at 7200, with room under the
+  // payer's `concurrency`, takes the job again under a new lease.
+  void ExpectRunnableAgainForA(int64_t job, int concurrency) {
+    EXPECT_TRUE(a_->ReleaseLease(job));
+    EXPECT_EQ(Claim(*a_, 7200, 1, concurrency), std::vector<int64_t>{job});
+    EXPECT_FALSE(LeaseLost(*a_, job));
   }
 
   std::unique_ptr<state::StateDb> a_, b_;
@@ -110,27 +130,34 @@ TEST_F(PgLeases, ALapsedLeaseIsNotRevivedPastTheClustersConcurrency) {
   EXPECT_EQ(*held, 0);
   EXPECT_EQ(LiveLeases(7100), 2);
   EXPECT_TRUE(LeaseLost(*a_, third));
-  // The job is runnable again: once `a`'s old run of it ended, a claim with room takes it, under
-  // a new epoch.
-  ASSERT_TRUE(a_->ReleaseLease(third));
-  EXPECT_EQ(Claim(*a_, 7200, 1, 3), std::vector<int64_t>{third});
-  EXPECT_FALSE(LeaseLost(*a_, third));
+  // The job is runnable again: once `a`'s old run of it ended, a claim with room takes it.
+  ExpectRunnableAgainForA(third, 3);
 }
 
 TEST_F(PgLeases, AJobWhoseLeaseWasLostIsNotClaimedAgainWhileItsOldRunGoesOn) {
-  const int64_t job = AddJob(1, 0);
-  ASSERT_EQ(Claim(*a_, 1000, 1, 1), std::vector<int64_t>{job});
-  // `a` pauses past its lease; `b` takes the job, runs a step and gives it back (it waits).
-  ASSERT_EQ(Claim(*b_, 7000, 1, 1), std::vector<int64_t>{job});
-  ASSERT_TRUE(b_->ReleaseLease(job));
+  const int64_t job = TakenOverFromA();
+  ASSERT_TRUE(b_->ReleaseLease(job));  // `b` ran a step and gives the job back (it waits)
   // `a` wakes up; its old run of the job has not ended yet. A claim must not lease the job to
   // `a` again: the new lease would let the old run's stale writes through the fence.
   EXPECT_TRUE(Claim(*a_, 7100, 1, 1).empty());
   EXPECT_TRUE(LeaseLost(*a_, job));
   // The old run ends: now `a` may take the job like any instance.
-  ASSERT_TRUE(a_->ReleaseLease(job));
-  EXPECT_EQ(Claim(*a_, 7200, 1, 1), std::vector<int64_t>{job});
-  EXPECT_FALSE(LeaseLost(*a_, job));
+  ExpectRunnableAgainForA(job, 1);
+}
+
+TEST_F(PgLeases, AReleaseAfterATakeoverSaysSoAndLeavesTheNewLease) {
+  // `a` paused between its run's last write and the release.
+  const int64_t job = TakenOverFromA();
+  auto released = a_->ReleaseLease(job);
+  ASSERT_FALSE(released);
+  EXPECT_EQ(released.error().kind, ErrorKind::kLeaseLost);
+  EXPECT_EQ(released.error().message,
+            "job " + std::to_string(job) +
+                ": its lease lapsed before its run gave it back (another instance may run it now)");
+  EXPECT_EQ(
+      pg_->Psql("SELECT lease_owner FROM p2p_state.members WHERE id = " + std::to_string(job)),
+      "b/1/0");
+  EXPECT_TRUE(b_->ReleaseLease(job));
 }
 
 }  // namespace

@@ -11,8 +11,7 @@ PgQuery::PgQuery(const test::PgCluster& pg)
 
 PgQuery::~PgQuery() { PQfinish(conn_); }
 
-std::optional<std::vector<PgQuery::Row>> PgQuery::Rows(const std::string& sql,
-                                                       std::string* error) {
+std::optional<std::vector<PgQuery::Row>> PgQuery::Rows(const std::string& sql, std::string* error) {
   if (auto rows = Once(sql, error)) return rows;
   if (PQstatus(conn_) == CONNECTION_OK) return std::nullopt;  // the query itself failed
   PQfinish(conn_);  // a connection the server dropped: once more on a new one
@@ -20,8 +19,7 @@ std::optional<std::vector<PgQuery::Row>> PgQuery::Rows(const std::string& sql,
   return Once(sql, error);
 }
 
-std::optional<std::vector<PgQuery::Row>> PgQuery::Once(const std::string& sql,
-                                                       std::string* error) {
+std::optional<std::vector<PgQuery::Row>> PgQuery::Once(const std::string& sql, std::string* error) {
   if (conn_ == nullptr) conn_ = PQconnectdb(conninfo_.c_str());
   if (PQstatus(conn_) != CONNECTION_OK) {
     if (error != nullptr) *error = PQerrorMessage(conn_);
