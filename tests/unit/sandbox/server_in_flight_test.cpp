@@ -16,7 +16,7 @@ std::string Peak(const SandboxApp& app) {
   return stats.substr(at, stats.find('}', at) - at + 1);
 }
 
-TEST(SandboxInFlight, PeaksCountApiAndFilesApartAndTogether) {
+TEST(SandboxInFlightPeak, PeaksCountApiAndFilesApartAndTogether) {
   ServerOptions options;
   options.synth = SynthOptions{3, 1, 1};
   SandboxApp app(options, "http://sandbox.test:9");
