@@ -317,7 +317,9 @@ asio::awaitable<Result<void>> Scheduler::Dispatch(PayerLoop& loop, bool once) {
         // A lease claimed for a job that found no slot goes back at once: another instance (or
         // this one, when its slot comes) takes it.
         for (int64_t id : unstarted) {
-          if (auto r = db_.ReleaseLease(id); !r) co_return std::move(r).error();
+          auto r = db_.ReleaseLease(id);
+          // Lost meanwhile (this process was paused): the job is another instance's now.
+          if (!r && r.error().kind != ErrorKind::kLeaseLost) co_return std::move(r).error();
         }
       }
     }
